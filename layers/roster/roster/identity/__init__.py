@@ -1,0 +1,1 @@
+"""Identity: alias normalization, resolution of records to profiles, merges."""

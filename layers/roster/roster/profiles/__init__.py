@@ -1,0 +1,1 @@
+"""Profiles: the model, field values with provenance, survivorship."""

@@ -1,0 +1,146 @@
+"""Turning incoming raw values into the typed, canonical values a profile stores.
+
+A bad value is reported with its field and the reason, so a CSV row or API record can be
+rejected with a specific message while the rest of the batch imports.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from roster.identity.aliases import email_problem, linkedin_url, normalize_email, registrable_domain
+from roster.profiles.fields import FIELD_NAME, FieldType, Kind, field_type, is_empty
+
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f"}
+MAX_TEXT = 10_000
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be stored in its field, with the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def utc_now() -> str:
+    """Now, in the one timestamp format every stored time uses (sortable as text)."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    """A timestamp as `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> str:
+    """An ISO 8601 date or time from a source, in the stored format; raises ValueError."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    return format_time(datetime.fromisoformat(value))
+
+
+def coerce_fields(kind: Kind, raw: dict[str, Any]) -> dict[str, Any]:
+    """Typed, canonical field values; empty values are dropped. Raises ValueProblem."""
+    fields: dict[str, Any] = {}
+    for name, value in raw.items():
+        if not FIELD_NAME.match(name):
+            raise ValueProblem(name, "field names are lower_snake_case, 1-64 characters, starting with a letter")
+        if is_empty(value):
+            continue
+        fields[name] = coerce_value(kind, name, value)
+    return fields
+
+
+def coerce_value(kind: Kind, name: str, value: Any) -> Any:
+    """One field's value in its canonical form. Raises ValueProblem."""
+    kind_of = field_type(kind, name, value)
+    if kind_of is FieldType.NUMBER:
+        return _number(name, value)
+    if kind_of is FieldType.BOOLEAN:
+        return _boolean(name, value)
+    if kind_of is FieldType.DATE:
+        return _date(name, value)
+    if kind_of is FieldType.LIST:
+        return _string_list(name, value)
+    if isinstance(value, dict | list):
+        raise ValueProblem(name, f"expected text, got {type(value).__name__}")
+    text = str(value).strip()
+    if len(text) > MAX_TEXT:
+        raise ValueProblem(name, f"text longer than {MAX_TEXT} characters")
+    return _canonical_text(kind, name, text)
+
+
+def _canonical_text(kind: Kind, name: str, text: str) -> str:
+    if name == "email":
+        normalized = normalize_email(text)
+        if normalized is None:
+            raise ValueProblem(name, f"{text!r} is not a valid e-mail address ({email_problem(text)})")
+        return normalized
+    if name in ("domain", "company_domain"):
+        domain = registrable_domain(text)
+        if domain is None:
+            raise ValueProblem(name, f"{text!r} is not a domain name")
+        return domain
+    if name == "linkedin_url":
+        canonical = linkedin_url(text)
+        wanted = "in" if kind is Kind.PEOPLE else "company"
+        if canonical is None or canonical[1] != wanted:
+            raise ValueProblem(name, f"{text!r} is not a LinkedIn {'profile' if wanted == 'in' else 'company'} URL")
+        return f"https://www.{canonical[0]}"
+    return text
+
+
+def _number(name: str, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValueProblem(name, "expected a number, got true/false")
+    if isinstance(value, int | float):
+        return value
+    text = re.sub(r"[\s,_$€£]", "", str(value))
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueProblem(name, f"{value!r} is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueProblem(name, f"{value!r} is not a finite number")
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueProblem(name, f"{value!r} is not true or false")
+
+
+def _date(name: str, value: Any) -> str:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        return parse_time(text)
+    except ValueError:
+        raise ValueProblem(name, f"{value!r} is not an ISO 8601 date or time") from None
+
+
+def _string_list(name: str, value: Any) -> list[str]:
+    items = value if isinstance(value, list) else re.split(r"[;,]", str(value))
+    cleaned = sorted({str(item).strip() for item in items if not is_empty(item)})
+    if any(len(item) > MAX_TEXT for item in cleaned):
+        raise ValueProblem(name, f"list item longer than {MAX_TEXT} characters")
+    return cleaned

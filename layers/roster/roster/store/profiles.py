@@ -1,0 +1,173 @@
+"""Reading and writing profiles and aliases, with the conditions that keep invariant 1.
+
+Every write that claims an alias or changes a profile is one DynamoDB transaction: alias items
+are put only if absent, profiles are written only at the version that was read. A transaction
+that loses a race raises `Conflict`, and the caller re-reads and tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from roster.config import settings
+from roster.profiles.fields import Kind
+from roster.profiles.model import Profile, Provenance, SourceRecord, Status
+from roster.profiles.values import utc_now
+from roster.store.models import AliasItem, ProfileItem
+
+MAX_REDIRECTS = 32
+
+
+class Conflict(Exception):
+    """Another writer changed a profile or claimed an alias first: re-read and retry."""
+
+
+@dataclass
+class Page:
+    profiles: list[Profile]
+    cursor: str | None
+
+
+def _partition(workspace: str, kind: Kind) -> str:
+    return f"{workspace}#{kind}"
+
+
+def _alias_key(workspace: str, kind: Kind, alias: str) -> str:
+    return f"{workspace}#{kind}#{alias}"
+
+
+def _to_profile(item: ProfileItem) -> Profile:
+    return Profile(
+        workspace=item.workspace,
+        kind=Kind(item.kind),
+        profile_id=item.profile_id,
+        created_at=item.created_at,
+        status=Status(item.status),
+        records={key: SourceRecord.from_json(data) for key, data in item.records.items()},
+        merged_into=item.merged_into,
+        merged_from=list(item.merged_from or []),
+        updated_at=item.updated_at,
+        fields=dict(item.fields),
+        provenance={
+            name: Provenance(p["source"], p["record"], p["observed_at"]) for name, p in item.provenance.items()
+        },
+        version=item.version,
+    )
+
+
+def _to_item(profile: Profile) -> ProfileItem:
+    item = ProfileItem(
+        _partition(profile.workspace, profile.kind),
+        profile.profile_id,
+        workspace=profile.workspace,
+        kind=str(profile.kind),
+        status=str(profile.status),
+        merged_into=profile.merged_into,
+        merged_from=profile.merged_from or None,
+        fields=profile.fields,
+        provenance={name: p.to_json() for name, p in profile.provenance.items()},
+        records={key: record.to_json() for key, record in profile.records.items()},
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+    if profile.version is not None:
+        item.version = profile.version
+    return item
+
+
+class ProfileStore:
+    """Profiles and aliases of every workspace; callers always name the workspace and kind."""
+
+    def __init__(self) -> None:
+        self._connection = Connection(region=settings().region)
+
+    def alias_owners(self, workspace: str, kind: Kind, aliases: Iterable[str]) -> dict[str, str]:
+        """The profile id each claimed alias points at (unclaimed aliases are absent)."""
+        wanted = {_alias_key(workspace, kind, alias): alias for alias in aliases}
+        owners: dict[str, str] = {}
+        if wanted:
+            for item in AliasItem.batch_get(list(wanted), consistent_read=True):
+                owners[wanted[item.pk]] = item.profile_id
+        return owners
+
+    def get_many(self, workspace: str, kind: Kind, profile_ids: Iterable[str]) -> dict[str, Profile]:
+        keys = [(_partition(workspace, kind), pid) for pid in set(profile_ids)]
+        if not keys:
+            return {}
+        return {item.profile_id: _to_profile(item) for item in ProfileItem.batch_get(keys, consistent_read=True)}
+
+    def get(self, workspace: str, kind: Kind, profile_id: str) -> Profile | None:
+        try:
+            return _to_profile(ProfileItem.get(_partition(workspace, kind), profile_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def get_active(self, workspace: str, kind: Kind, profile_id: str) -> Profile | None:
+        """A profile, following merge redirects to the survivor."""
+        profile = self.get(workspace, kind, profile_id)
+        hops = 0
+        while profile is not None and profile.status is Status.MERGED and profile.merged_into and hops < MAX_REDIRECTS:
+            profile = self.get(workspace, kind, profile.merged_into)
+            hops += 1
+        return profile
+
+    def lookup(self, workspace: str, kind: Kind, alias: str) -> Profile | None:
+        owner = self.alias_owners(workspace, kind, [alias]).get(alias)
+        return self.get_active(workspace, kind, owner) if owner else None
+
+    def commit(self, profile: Profile, merged: Iterable[Profile] = (), new_aliases: Iterable[str] = ()) -> None:
+        """Write a profile (created when it has no version yet), the profiles merged into it, and
+        the aliases it newly claims, all or nothing. Raises Conflict when a race was lost."""
+        now = utc_now()
+        merged = list(merged)
+        items: list[tuple[ProfileItem, bool]] = []
+        for each in (profile, *merged):
+            each.updated_at = now
+            items.append((_to_item(each), each.version is None))
+        aliases = sorted(set(new_aliases))
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                for item, is_new in items:
+                    condition = ProfileItem.profile_id.does_not_exist() if is_new else None
+                    transaction.save(item, condition=condition)
+                for alias in aliases:
+                    transaction.save(
+                        AliasItem(
+                            _alias_key(profile.workspace, profile.kind, alias),
+                            profile_id=profile.profile_id,
+                            created_at=now,
+                        ),
+                        condition=AliasItem.pk.does_not_exist(),
+                    )
+        except TransactWriteError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                raise Conflict(str(error)) from error
+            raise
+        for each, (item, _) in zip((profile, *merged), items, strict=True):
+            each.version = item.version
+
+    def page(
+        self, workspace: str, kind: Kind, *, status: Status | None = None, cursor: str | None = None, limit: int = 50
+    ) -> Page:
+        """Profiles of a workspace in id order, optionally of one status, `limit` at a time."""
+        condition = ProfileItem.status == str(status) if status else None
+        start: dict[str, Any] | None = (
+            {"pk": {"S": _partition(workspace, kind)}, "profile_id": {"S": cursor}} if cursor else None
+        )
+        result = ProfileItem.query(
+            _partition(workspace, kind), filter_condition=condition, last_evaluated_key=start, limit=limit
+        )
+        profiles = [_to_profile(item) for item in result]
+        last = result.last_evaluated_key
+        return Page(profiles, last["profile_id"]["S"] if last else None)
+
+    def scan(self, workspace: str, kind: Kind) -> Iterator[Profile]:
+        """Every profile of a workspace, active or not (used by tests and exports)."""
+        for item in ProfileItem.query(_partition(workspace, kind)):
+            yield _to_profile(item)
