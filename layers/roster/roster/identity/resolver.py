@@ -18,6 +18,7 @@ from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Outcome, Profile, Status, absorb, apply_record
 from roster.profiles.values import utc_now
 from roster.store.profiles import MAX_REDIRECTS, Conflict, ProfileStore
+from roster.store.workspaces import WorkspaceStore, survivorship_setting_name
 
 MAX_ATTEMPTS = 12
 
@@ -157,3 +158,13 @@ class Resolver:
             while profile_id and profile_id in self._profiles:
                 profile = self._profiles.pop(profile_id)
                 profile_id = profile.merged_into
+
+
+def resolver_for(profiles: ProfileStore, workspaces: WorkspaceStore, workspace: str, kind: Kind) -> Resolver:
+    """A resolver with the workspace's matching rules and survivorship settings."""
+    by_source: dict[tuple[str, str], frozenset[AliasType]] = {}
+    for name, data in workspaces.settings_with_prefix(workspace, f"matching#{kind}#").items():
+        _, _, source, obj = name.split("#", 3)
+        by_source[(source, obj)] = frozenset(AliasType(value) for value in data.get("match_on", []))
+    priority = workspaces.get_setting(workspace, survivorship_setting_name(kind)).get("source_priority", {})
+    return Resolver(profiles, workspace, kind, rules=MatchingRules(by_source), source_priority=priority)

@@ -1,0 +1,43 @@
+# Two commands do everything: `make demo` and `make test`. Both install what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SAM := .tools/sam/bin/sam
+SAM_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install test lint typecheck unit sam demo bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(SAM):
+	$(PYTHON) -m venv .tools/sam
+	.tools/sam/bin/pip install -q --upgrade pip
+	.tools/sam/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
+
+install: $(BIN)/.installed $(SAM)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy layers/roster/roster functions tests
+
+unit: install
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+demo: install
+	$(BIN)/roster demo
+
+bench: install
+	$(BIN)/python tests/bench/bench_core.py
+
+clean:
+	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,133 @@
+"""Request and response bodies of the API (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roster.identity.aliases import AliasType
+from roster.identity.records import SOURCE_NAME
+from roster.profiles.fields import Kind
+
+MAX_UPSERT_RECORDS = 500
+MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
+WORKSPACE_ID = r"^[a-z0-9][a-z0-9-]{1,39}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UpsertRecord(Strict):
+    source: str = Field(pattern=SOURCE_NAME, description="Where the record comes from, e.g. `api` or `webinar-2026`")
+    object: str | None = Field(default=None, pattern=SOURCE_NAME, description="The source's object; default: kind")
+    id: str | None = Field(default=None, max_length=255, description="The record's id in its source")
+    observed_at: datetime | None = Field(default=None, description="When the source saw these values; default now")
+    fields: dict[str, Any] = Field(min_length=1, max_length=500)
+
+
+class UpsertRequest(Strict):
+    records: list[UpsertRecord] = Field(min_length=1, max_length=MAX_UPSERT_RECORDS)
+
+
+class RecordError(BaseModel):
+    path: str
+    message: str
+
+
+class UpsertResult(BaseModel):
+    index: int
+    profile_id: str | None = None
+    outcome: str = Field(description="created, updated, merged, unchanged or rejected")
+    error: RecordError | None = None
+
+
+class UpsertResponse(BaseModel):
+    results: list[UpsertResult]
+
+
+class FieldDetail(BaseModel):
+    value: Any
+    source: str
+    record: str
+    observed_at: str
+
+
+class SourceDetail(BaseModel):
+    source: str
+    object: str
+    id: str
+    first_seen: str
+
+
+class ProfileDetail(BaseModel):
+    profile_id: str
+    kind: Kind
+    status: str
+    archived: bool
+    requested_id: str
+    created_at: str
+    updated_at: str
+    fields: dict[str, FieldDetail]
+    filled: list[str] = Field(description="Standard fields that have a value")
+    empty: list[str] = Field(description="Standard fields that have none")
+    sources: list[SourceDetail]
+    merged_from: list[str]
+
+
+class ProfileSummary(BaseModel):
+    profile_id: str
+    status: str
+    fields: dict[str, Any]
+
+
+class ProfileList(BaseModel):
+    profiles: list[ProfileSummary]
+    cursor: str | None
+
+
+class CreateWorkspace(Strict):
+    workspace_id: str | None = Field(default=None, pattern=WORKSPACE_ID)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class WorkspaceCreated(BaseModel):
+    workspace_id: str
+    api_key: str = Field(description="Shown once; only its hash is stored")
+
+
+class StartImport(Strict):
+    source_name: str = Field(pattern=SOURCE_NAME)
+    filename: str = Field(default="upload.csv", max_length=255)
+    content: str | None = Field(default=None, description="The CSV inline (up to 5 MB); else PUT it to upload_url")
+
+
+class ImportStarted(BaseModel):
+    import_id: str
+    status: str
+    upload_url: str | None
+
+
+class ConfirmImport(Strict):
+    mapping: dict[str, str | None] | None = Field(
+        default=None, description="Column → field (null skips the column); default: the preview's auto-mapping"
+    )
+
+
+class MatchingSetting(Strict):
+    object: str | None = Field(default=None, pattern=SOURCE_NAME)
+    match_on: list[AliasType] = Field(description="Alias types to match on; empty: only the record's own id")
+
+
+class SurvivorshipSetting(Strict):
+    source_priority: dict[str, list[str]] = Field(
+        description="Per field, sources in order of trust; fields not listed: the most recent value wins"
+    )
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    errors: list[RecordError] = Field(default_factory=list)

@@ -1,0 +1,49 @@
+"""The AWS clients of one process, made once and handed to the code that needs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from roster.config import Settings, settings
+from roster.store.models import configure
+
+
+@dataclass
+class Clients:
+    settings: Settings
+
+    @cached_property
+    def s3(self) -> Any:
+        return boto3.client("s3", region_name=self.settings.region, config=Config(s3={"addressing_style": "path"}))
+
+    @cached_property
+    def sqs(self) -> Any:
+        return boto3.client("sqs", region_name=self.settings.region)
+
+    @cached_property
+    def secrets(self) -> Any:
+        return boto3.client("secretsmanager", region_name=self.settings.region)
+
+
+_clients: Clients | None = None
+
+
+def clients() -> Clients:
+    """This process's clients, with the store's tables pointed at the deployment's."""
+    global _clients
+    if _clients is None:
+        configure(settings())
+        _clients = Clients(settings())
+    return _clients
+
+
+def reset() -> None:
+    """Forget clients and settings (tests and the local stack change the environment)."""
+    global _clients
+    _clients = None
+    settings.cache_clear()

@@ -1,0 +1,261 @@
+"""Delivers HTTP requests and SQS messages to the real handlers, in the event shapes AWS uses.
+
+Each function of `template.yaml` is imported from its `CodeUri`; its `Api` and `SQS` events say
+what triggers it, exactly as in a deployment.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from roster.local.stack import LocalStack, project_root
+from roster.local.template import ACCOUNT, REGION, resolve
+
+Handler = Callable[[dict[str, Any], Any], Any]
+MAX_API_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+RETRY_DELAY_SECONDS = 1  # failed messages come back sooner than the deployed visibility timeout
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 30
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class QueueTrigger:
+    function: str
+    queue_url: str
+    batch_size: int
+
+
+class Runner:
+    """Runs the template's functions in this process against the local stack."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.handlers: dict[str, Handler] = {}
+        self.timeouts: dict[str, int] = {}
+        self.api_function: str | None = None
+        self.queues: list[QueueTrigger] = []
+        self._api_lock = threading.Lock()  # a Lambda container serves one request at a time
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._http: ThreadingHTTPServer | None = None
+        self.processed = 0
+        self._load()
+
+    def _load(self) -> None:
+        globals_ = self.stack.template.body.get("Globals", {}).get("Function", {})
+        functions = self.stack.template.resources("AWS::Serverless::Function")
+        for name, props in functions.items():
+            module_name, _, attribute = props["Handler"].rpartition(".")
+            path = project_root() / props["CodeUri"] / f"{module_name}.py"
+            spec = importlib.util.spec_from_file_location(f"roster_function_{name}", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.handlers[name] = getattr(module, attribute)
+            self.timeouts[name] = int(props.get("Timeout", globals_.get("Timeout", 3)))
+            for event in props.get("Events", {}).values():
+                if event["Type"] == "Api":
+                    self.api_function = name
+                elif event["Type"] == "SQS":
+                    arn = resolve(event["Properties"]["Queue"], self.stack.refs, self.stack.attributes)
+                    queue = arn.rsplit(":", 1)[1]
+                    size = int(event["Properties"].get("BatchSize", 10))
+                    self.queues.append(QueueTrigger(name, self.stack.refs[queue], size))
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return self.handlers[function](event, LambdaContext(function, timeout_seconds=self.timeouts[function]))
+
+    # --- API Gateway --------------------------------------------------------------------------
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        query: dict[str, list[str]] | None = None,
+        body: bytes | None = None,
+    ) -> dict[str, Any]:
+        """One request through API Gateway's REST proxy event into the API function."""
+        assert self.api_function is not None, "template.yaml declares no Api event"
+        if body is not None and len(body) > MAX_API_BODY:
+            return {"statusCode": 413, "headers": {}, "body": json.dumps({"message": "Request Too Long"})}
+        headers = headers or {}
+        text = body.decode("utf-8", errors="replace") if body else None
+        event = {
+            "resource": "/{proxy+}",
+            "path": path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {key: [value] for key, value in headers.items()},
+            "queryStringParameters": {key: values[-1] for key, values in query.items()} if query else None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": {"proxy": path.lstrip("/")},
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": "/{proxy+}",
+                "httpMethod": method,
+                "path": f"/prod{path}",
+                "stage": "prod",
+                "requestId": str(uuid.uuid4()),
+                "accountId": ACCOUNT,
+                "identity": {"sourceIp": "127.0.0.1"},
+            },
+            "body": text,
+            "isBase64Encoded": False,
+        }
+        with self._api_lock:
+            response: dict[str, Any] = self.invoke(self.api_function, event)
+        return response
+
+    def serve(self, port: int = 0) -> str:
+        """Serve the API over HTTP in the background; returns the base URL."""
+        runner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                response = runner.api(
+                    self.command,
+                    parts.path,
+                    headers=dict(self.headers.items()),
+                    query=parse_qs(parts.query) if parts.query else None,
+                    body=body,
+                )
+                payload = response.get("body") or ""
+                data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+                self.send_response(int(response["statusCode"]))
+                for key, value in (response.get("headers") or {}).items():
+                    self.send_header(key, str(value))
+                for key, values in (response.get("multiValueHeaders") or {}).items():
+                    for value in values:
+                        self.send_header(key, str(value))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints its own progress
+                return
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    # --- SQS --------------------------------------------------------------------------------
+
+    def pump(self, trigger: QueueTrigger, wait_seconds: int = 0) -> int:
+        """Deliver one batch from a queue, as Lambda's event source mapping would; returns its size."""
+        sqs = self.stack.client("sqs")
+        received = sqs.receive_message(
+            QueueUrl=trigger.queue_url,
+            MaxNumberOfMessages=min(trigger.batch_size, 10),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{trigger.queue_url.rsplit('/', 1)[1]}"
+        records = [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for message in received
+        ]
+        try:
+            result = self.invoke(trigger.function, {"Records": records}) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:  # the whole batch failed: Lambda retries every message of it
+            failed = {message["MessageId"] for message in received}
+        for message in received:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=trigger.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=RETRY_DELAY_SECONDS,
+                )
+            else:
+                sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.processed += len(received) - len(failed)
+        return len(received)
+
+    def pending(self) -> int:
+        """Messages waiting or in flight on every triggering queue."""
+        sqs = self.stack.client("sqs")
+        total = 0
+        for trigger in self.queues:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=trigger.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            total += int(attributes["ApproximateNumberOfMessages"])
+            total += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+    def drain(self, timeout: float = 300, on_progress: Callable[[], None] | None = None) -> None:
+        """Deliver messages until every queue is empty (failed ones retry until they go to their DLQ)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            delivered = sum(self.pump(trigger) for trigger in self.queues)
+            if on_progress:
+                on_progress()
+            if not delivered:
+                if self.pending() == 0:
+                    return
+                time.sleep(0.2)
+        raise TimeoutError(f"queues still busy after {timeout} s")
+
+    def start(self) -> None:
+        """Poll every queue in the background, one thread per event source mapping."""
+        for trigger in self.queues:
+            thread = threading.Thread(target=self._poll, args=(trigger,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _poll(self, trigger: QueueTrigger) -> None:
+        while not self._stop.is_set():
+            try:
+                self.pump(trigger, wait_seconds=1)
+            except Exception:  # keep polling, like an event source mapping does
+                time.sleep(RETRY_DELAY_SECONDS)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._http is not None:
+            self._http.shutdown()

@@ -1,0 +1,323 @@
+"""CSV import jobs: upload, preview with an automatic mapping, confirm, then split and ingest.
+
+The file is read once, as a stream, by the splitter, which writes batches of mapped rows to S3
+and queues one small message per batch (ids and keys, never rows). Ingest workers resolve each
+batch and store its counts once per batch, so a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+from ulid import ULID
+
+from roster.identity.records import to_incoming
+from roster.identity.resolver import Resolver
+from roster.profiles.fields import FIELD_NAME, Kind
+from roster.profiles.model import IncomingRecord, Outcome
+from roster.profiles.values import ValueProblem, utc_now
+from roster.sources.csv_file import (
+    RECORD_ID,
+    SAMPLE_BYTES,
+    BadRow,
+    Dialect,
+    Row,
+    auto_mapping,
+    detect_dialect,
+    read_rows,
+)
+from roster.store.imports import ImportStore
+
+BATCH_ROWS = 1000
+PREVIEW_ROWS = 10
+MAX_ERRORS_KEPT = 1000
+UPLOAD_URL_SECONDS = 3600
+
+
+class ImportStatus(StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"
+    UPLOADED = "uploaded"
+    QUEUED = "queued"
+    SPLITTING = "splitting"
+    IMPORTING = "importing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ImportProblem(Exception):
+    """A request about an import that cannot be done, with the reason for the user."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RowError(BaseModel):
+    line: int
+    field: str | None = None
+    reason: str
+
+
+class ImportMessage(BaseModel):
+    """Queued to the splitter when a user confirms an import."""
+
+    workspace: str
+    import_id: str
+
+
+class IngestMessage(BaseModel):
+    """Queued to the ingest workers, one per batch of rows."""
+
+    workspace: str
+    import_id: str
+    batch: int
+    key: str
+
+
+class Preview(BaseModel):
+    encoding: str
+    delimiter: str
+    columns: list[str]
+    rows: list[dict[str, str]]
+    mapping: dict[str, str | None]
+
+
+class ImportReport(BaseModel):
+    """What a user sees of an import while and after it runs."""
+
+    import_id: str
+    kind: Kind
+    source_name: str
+    filename: str
+    status: ImportStatus
+    created_at: str
+    rows_read: int = 0
+    rows_rejected: int = 0
+    batches_total: int | None = None
+    batches_done: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)
+    errors: list[RowError] = Field(default_factory=list)
+    failure: str | None = None
+
+
+@dataclass
+class CsvImports:
+    """Import jobs of all workspaces, over the deployment's bucket and queues."""
+
+    store: ImportStore
+    s3: Any
+    sqs: Any
+    bucket: str
+    import_queue_url: str
+    ingest_queue_url: str
+
+    def start(
+        self, workspace: str, kind: Kind, source_name: str, filename: str, content: bytes | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """A new import; returns its job and, when no content came inline, a URL to PUT the file to."""
+        import_id = str(ULID())
+        key = f"uploads/{workspace}/{import_id}.csv"
+        job: dict[str, Any] = {
+            "import_id": import_id,
+            "kind": str(kind),
+            "source_name": source_name,
+            "filename": filename,
+            "status": ImportStatus.AWAITING_UPLOAD,
+            "key": key,
+            "created_at": utc_now(),
+        }
+        upload_url = None
+        if content is None:
+            upload_url = self.s3.generate_presigned_url(
+                "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
+            )
+        else:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=content)
+            job["status"] = ImportStatus.UPLOADED
+        self.store.put(workspace, import_id, job)
+        return job, upload_url
+
+    def job(self, workspace: str, import_id: str) -> dict[str, Any]:
+        job = self.store.get(workspace, import_id)
+        if job is None:
+            raise ImportProblem(f"no import {import_id!r} in this workspace", 404)
+        return job
+
+    def preview(self, workspace: str, import_id: str) -> Preview:
+        """The detected format, the first rows and the automatic mapping of columns to fields."""
+        job = self.job(workspace, import_id)
+        try:
+            head = self.s3.get_object(Bucket=self.bucket, Key=job["key"], Range=f"bytes=0-{SAMPLE_BYTES - 1}")
+        except self.s3.exceptions.NoSuchKey:
+            raise ImportProblem("the file has not been uploaded yet", 409) from None
+        except self.s3.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty file
+                raise ImportProblem("the file is empty", 422) from None
+            raise
+        sample = head["Body"].read()
+        dialect = detect_dialect(sample)
+        body = self.s3.get_object(Bucket=self.bucket, Key=job["key"])["Body"]
+        columns, rows = read_rows(body, dialect)
+        if not columns:
+            raise ImportProblem("the file is empty", 422)
+        first: list[dict[str, str]] = []
+        for row in rows:
+            if isinstance(row, Row):
+                first.append(row.values)
+            if len(first) == PREVIEW_ROWS:
+                break
+        body.close()
+        mapping = auto_mapping(Kind(job["kind"]), columns)
+        self.store.update(workspace, import_id, {"status": ImportStatus.UPLOADED, "dialect": dialect.__dict__})
+        return Preview(
+            encoding=dialect.encoding, delimiter=dialect.delimiter, columns=columns, rows=first, mapping=mapping
+        )
+
+    def confirm(self, workspace: str, import_id: str, mapping: dict[str, str | None] | None) -> dict[str, Any]:
+        """Start importing with the given mapping (or the automatic one)."""
+        job = self.job(workspace, import_id)
+        if job["status"] not in (ImportStatus.AWAITING_UPLOAD, ImportStatus.UPLOADED):
+            raise ImportProblem(f"the import is already {job['status']}", 409)
+        preview = self.preview(workspace, import_id)
+        chosen = preview.mapping if mapping is None else mapping
+        unknown = sorted(set(chosen) - set(preview.columns))
+        if unknown:
+            raise ImportProblem(f"mapping names columns the file does not have: {', '.join(unknown)}", 422)
+        targets = [field for field in chosen.values() if field]
+        for field in targets:
+            if field != RECORD_ID and not FIELD_NAME.match(field):
+                raise ImportProblem(f"mapping target {field!r} is not a valid field name", 422)
+        if len(targets) != len(set(targets)):
+            raise ImportProblem("two columns are mapped to the same field", 422)
+        job = self.store.update(
+            workspace,
+            import_id,
+            {"status": ImportStatus.QUEUED, "mapping": chosen, "observed_at": utc_now()},
+        )
+        self.sqs.send_message(
+            QueueUrl=self.import_queue_url,
+            MessageBody=ImportMessage(workspace=workspace, import_id=import_id).model_dump_json(),
+        )
+        return job
+
+    def split(self, message: ImportMessage, batch_rows: int = BATCH_ROWS) -> int:
+        """Stream the file into batches of mapped rows on S3, one ingest message each."""
+        job = self.job(message.workspace, message.import_id)
+        if job["status"] not in (ImportStatus.QUEUED, ImportStatus.SPLITTING):
+            return int(job.get("batches_total") or 0)  # a redelivered message: already split
+        self.store.update(message.workspace, message.import_id, {"status": ImportStatus.SPLITTING})
+        body = self.s3.get_object(Bucket=self.bucket, Key=job["key"])["Body"]
+        _, rows = read_rows(body, Dialect(**job["dialect"]))
+        mapping: dict[str, str | None] = job["mapping"]
+        errors: list[dict[str, Any]] = []
+        rows_read = rejected = batches = 0
+        for batch in _batches(rows, batch_rows):
+            lines = []
+            for row in batch:
+                rows_read += 1
+                if isinstance(row, BadRow):
+                    rejected += 1
+                    if len(errors) < MAX_ERRORS_KEPT:
+                        errors.append(RowError(line=row.line, reason=row.reason).model_dump())
+                    continue
+                mapped = {mapping[column]: value for column, value in row.values.items() if mapping.get(column)}
+                lines.append(json.dumps({"line": row.line, "values": mapped}, ensure_ascii=False))
+            if not lines:
+                continue
+            key = f"imports/{message.workspace}/{message.import_id}/batch-{batches:07d}.jsonl"
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body="\n".join(lines).encode())
+            self.sqs.send_message(
+                QueueUrl=self.ingest_queue_url,
+                MessageBody=IngestMessage(
+                    workspace=message.workspace, import_id=message.import_id, batch=batches, key=key
+                ).model_dump_json(),
+            )
+            batches += 1
+        body.close()
+        self.store.update(
+            message.workspace,
+            message.import_id,
+            {
+                "status": ImportStatus.IMPORTING if batches else ImportStatus.COMPLETED,
+                "rows_read": rows_read,
+                "parse_rejected": rejected,
+                "parse_errors": errors,
+                "batches_total": batches,
+            },
+        )
+        return batches
+
+    def ingest(self, message: IngestMessage, resolver: Resolver) -> dict[str, Any]:
+        """Resolve one batch of rows into profiles; bad rows are reported, the rest import."""
+        job = self.job(message.workspace, message.import_id)
+        kind = Kind(job["kind"])
+        lines = self.s3.get_object(Bucket=self.bucket, Key=message.key)["Body"].read().decode().splitlines()
+        records: list[IncomingRecord] = []
+        errors: list[dict[str, Any]] = []
+        for text in lines:
+            row = json.loads(text)
+            values = dict(row["values"])
+            record_id = values.pop(RECORD_ID, None) or None
+            try:
+                records.append(
+                    to_incoming(
+                        kind, job["source_name"], str(kind), values, record_id=record_id, observed_at=job["observed_at"]
+                    )
+                )
+            except ValueProblem as problem:
+                errors.append(RowError(line=row["line"], field=problem.field, reason=problem.reason).model_dump())
+        outcomes = {str(outcome): 0 for outcome in Outcome}
+        for resolution in resolver.upsert(records):
+            outcomes[str(resolution.outcome)] += 1
+        result = {"batch": message.batch, "rows": len(lines), "rejected": len(errors), "outcomes": outcomes}
+        result["errors"] = errors[:MAX_ERRORS_KEPT]
+        self.store.record_batch(message.workspace, message.import_id, message.batch, result)
+        return result
+
+    def report(self, workspace: str, import_id: str) -> ImportReport:
+        job = self.job(workspace, import_id)
+        outcomes = {str(outcome): 0 for outcome in Outcome}
+        errors = [RowError(**error) for error in job.get("parse_errors", [])]
+        rejected = int(job.get("parse_rejected", 0))
+        done = 0
+        for batch in self.store.batches(workspace, import_id):
+            done += 1
+            rejected += int(batch["rejected"])
+            for name, count in batch["outcomes"].items():
+                outcomes[name] = outcomes.get(name, 0) + int(count)
+            errors.extend(RowError(**error) for error in batch["errors"][: max(0, MAX_ERRORS_KEPT - len(errors))])
+        status = ImportStatus(job["status"])
+        total = job.get("batches_total")
+        if status is ImportStatus.IMPORTING and total is not None and done >= int(total):
+            status = ImportStatus.COMPLETED
+        return ImportReport(
+            import_id=import_id,
+            kind=Kind(job["kind"]),
+            source_name=job["source_name"],
+            filename=job["filename"],
+            status=status,
+            created_at=job["created_at"],
+            rows_read=int(job.get("rows_read", 0)),
+            rows_rejected=rejected,
+            batches_total=total,
+            batches_done=done,
+            outcomes=outcomes,
+            errors=sorted(errors, key=lambda error: error.line),
+            failure=job.get("failure"),
+        )
+
+
+def _batches(rows: Iterator[Row | BadRow], size: int) -> Iterator[list[Row | BadRow]]:
+    batch: list[Row | BadRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

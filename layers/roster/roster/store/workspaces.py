@@ -1,0 +1,81 @@
+"""Workspaces, their API keys (stored hashed) and their settings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from roster.profiles.fields import Kind
+from roster.profiles.values import utc_now
+from roster.store.models import WorkspaceItem
+
+KEY_PREFIX = "rst_"
+
+
+class WorkspaceExists(Exception):
+    """A workspace with that id already exists."""
+
+
+def _digest(secret: str) -> str:
+    """Key secrets are long random tokens, so one SHA-256 is enough to store them safely."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class WorkspaceStore:
+    def create_workspace(self, workspace: str, name: str) -> None:
+        item = WorkspaceItem(f"ws#{workspace}", "meta", workspace=workspace, data={"name": name}, created_at=utc_now())
+        try:
+            item.save(condition=WorkspaceItem.pk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise WorkspaceExists(workspace) from error
+            raise
+
+    def workspace_exists(self, workspace: str) -> bool:
+        return WorkspaceItem.count(f"ws#{workspace}", WorkspaceItem.sk == "meta") > 0
+
+    def create_api_key(self, workspace: str) -> str:
+        """A new key `rst_<id>.<secret>`; only the secret's hash is kept, so it is shown once."""
+        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        WorkspaceItem(
+            f"key#{key_id}", "key", workspace=workspace, data={"hash": _digest(secret)}, created_at=utc_now()
+        ).save()
+        return f"{KEY_PREFIX}{key_id}.{secret}"
+
+    def workspace_for_key(self, api_key: str) -> str | None:
+        """The workspace a key belongs to, or None; the secret is compared in constant time."""
+        key_id, dot, secret = api_key.removeprefix(KEY_PREFIX).partition(".")
+        if not api_key.startswith(KEY_PREFIX) or not dot or not key_id.isalnum():
+            return None
+        try:
+            item = WorkspaceItem.get(f"key#{key_id}", "key")
+        except DoesNotExist:
+            return None
+        stored = str((item.data or {}).get("hash", ""))
+        return item.workspace if hmac.compare_digest(stored, _digest(secret)) else None
+
+    def get_setting(self, workspace: str, name: str) -> dict[str, Any]:
+        try:
+            data = WorkspaceItem.get(f"ws#{workspace}", f"setting#{name}").data
+        except DoesNotExist:
+            return {}
+        return dict(data or {})
+
+    def put_setting(self, workspace: str, name: str, data: dict[str, Any]) -> None:
+        WorkspaceItem(f"ws#{workspace}", f"setting#{name}", workspace=workspace, data=data, created_at=utc_now()).save()
+
+    def settings_with_prefix(self, workspace: str, prefix: str) -> dict[str, dict[str, Any]]:
+        items = WorkspaceItem.query(f"ws#{workspace}", WorkspaceItem.sk.startswith(f"setting#{prefix}"))
+        return {item.sk.removeprefix("setting#"): dict(item.data or {}) for item in items}
+
+
+def matching_setting_name(kind: Kind, source: str, obj: str) -> str:
+    return f"matching#{kind}#{source}#{obj}"
+
+
+def survivorship_setting_name(kind: Kind) -> str:
+    return f"survivorship#{kind}"

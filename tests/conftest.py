@@ -1,0 +1,66 @@
+"""Shared fixtures: one local stack (moto server + the template's resources) per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from ulid import ULID
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+from roster.local.runner import Runner
+from roster.local.stack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    local = LocalStack.from_project().start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def runner(stack: LocalStack) -> Runner:
+    return Runner(stack)
+
+
+@dataclass
+class Api:
+    """A workspace's view of the API, through API Gateway events into the real handler."""
+
+    runner: Runner
+    key: str
+    workspace: str
+
+    def call(self, method: str, path: str, body: Any = None, **query: str) -> tuple[int, Any]:
+        response = self.runner.api(
+            method,
+            path,
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
+            query={name: [value] for name, value in query.items()} or None,
+            body=json.dumps(body).encode() if body is not None else None,
+        )
+        return int(response["statusCode"]), json.loads(response["body"] or "null")
+
+
+def new_workspace(runner: Runner, stack: LocalStack) -> Api:
+    workspace = f"t-{str(ULID()).lower()}"
+    response = runner.api(
+        "POST",
+        "/v1/admin/workspaces",
+        headers={"Authorization": f"Bearer {stack.admin_key}"},
+        body=json.dumps({"workspace_id": workspace, "name": "Test"}).encode(),
+    )
+    assert response["statusCode"] == 201, response
+    return Api(runner, json.loads(response["body"])["api_key"], workspace)
+
+
+@pytest.fixture
+def api(runner: Runner, stack: LocalStack) -> Api:
+    return new_workspace(runner, stack)
