@@ -56,6 +56,16 @@ def test_unchanged_record_changes_nothing_and_changed_values_are_kept_as_history
     ]
 
 
+def test_a_record_touches_only_the_fields_it_carries_and_none_clears() -> None:
+    profile = profile_with(record("api", "1", "1", job_title="Engineer", city="Paris"))
+    assert apply_record(profile, record("api", "1", "2", phone="+1 555"))
+    assert profile.records["api:people:1"].values == {"job_title": "Engineer", "city": "Paris", "phone": "+1 555"}
+    assert apply_record(profile, record("api", "1", "3", city=None))
+    assert profile.records["api:people:1"].values == {"job_title": "Engineer", "phone": "+1 555"}
+    assert profile.records["api:people:1"].previous[-1]["value"] == "Paris"
+    assert not apply_record(profile, record("api", "1", "4", city=None))
+
+
 def test_merge_keeps_both_sides_and_leaves_a_redirect() -> None:
     survivor = profile_with(record("crm", "1", "1", email="a@x.com"))
     other = Profile("ws", Kind.PEOPLE, "01Q", created_at="x", status=Status.ARCHIVED)
@@ -79,7 +89,12 @@ def test_values_are_typed_and_canonical() -> None:
         Kind.COMPANIES,
         {"employee_count": "1,200", "website": " https://Acme.com ", "technologies": "aws; python;aws", "x": " "},
     )
-    assert fields == {"employee_count": 1200, "website": "https://Acme.com", "technologies": ["aws", "python"]}
+    assert fields == {
+        "employee_count": 1200,
+        "website": "https://Acme.com",
+        "technologies": ["aws", "python"],
+        "x": None,  # an empty value clears the field
+    }
     assert coerce_fields(Kind.PEOPLE, {"linkedin_url": "linkedin.com/in/Ann/"}) == {
         "linkedin_url": "https://www.linkedin.com/in/ann"
     }

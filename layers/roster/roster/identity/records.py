@@ -28,7 +28,7 @@ def to_incoming(
     same person twice updates one record; failing that, by a hash of its values.
     Raises ValueProblem naming the field at fault."""
     fields = coerce_fields(kind, raw_fields)
-    if not fields:
+    if all(value is None for value in fields.values()):
         raise ValueProblem("fields", "the record has no values")
     if observed_at:
         try:
@@ -46,5 +46,6 @@ def natural_key(kind: Kind, fields: dict[str, Any]) -> str:
     aliases = matching_aliases(kind, fields, frozenset(AliasType))
     if aliases:
         return aliases[0]
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    present = {name: value for name, value in fields.items() if value is not None}
+    digest = hashlib.sha256(json.dumps(present, sort_keys=True, default=str).encode()).hexdigest()
     return f"hash:{digest[:32]}"

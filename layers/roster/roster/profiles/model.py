@@ -30,7 +30,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class IncomingRecord:
-    """One record as a source gives it, after its values were made canonical."""
+    """One record as a source gives it, after its values were made canonical (None: cleared)."""
 
     source: str
     object: str
@@ -118,8 +118,9 @@ class Profile:
 def apply_record(profile: Profile, incoming: IncomingRecord) -> bool:
     """Bring the profile's snapshot of a source record up to date; True if anything changed.
 
-    A value equal to the stored one changes nothing (so re-imports write nothing); a changed or
-    cleared value is kept in `previous` with when it was observed and when it was replaced.
+    Only the fields the record carries are touched (None clears one), so a source can send just
+    what changed. A value equal to the stored one changes nothing (so re-imports write nothing);
+    a changed or cleared value is kept in `previous` with when it was observed and replaced.
     """
     record = profile.records.get(incoming.key)
     if record is None:
@@ -128,7 +129,7 @@ def apply_record(profile: Profile, incoming: IncomingRecord) -> bool:
         changed = True
     else:
         changed = False
-    for name in sorted(set(record.values) | set(incoming.fields)):
+    for name in sorted(incoming.fields):
         old = record.values.get(name)
         new = incoming.fields.get(name)
         if old == new:
@@ -139,8 +140,7 @@ def apply_record(profile: Profile, incoming: IncomingRecord) -> bool:
                 {"field": name, "value": old, "observed_at": record.observed[name], "replaced_at": incoming.observed_at}
             )
         if new is None:
-            record.values.pop(name)
-            record.observed.pop(name)
+            del record.values[name], record.observed[name]
         else:
             record.values[name] = new
             record.observed[name] = incoming.observed_at

@@ -48,14 +48,13 @@ def parse_time(text: str) -> str:
 
 
 def coerce_fields(kind: Kind, raw: dict[str, Any]) -> dict[str, Any]:
-    """Typed, canonical field values; empty values are dropped. Raises ValueProblem."""
+    """Typed, canonical field values; an empty value becomes None, which clears the field.
+    Raises ValueProblem."""
     fields: dict[str, Any] = {}
     for name, value in raw.items():
         if not FIELD_NAME.match(name):
             raise ValueProblem(name, "field names are lower_snake_case, 1-64 characters, starting with a letter")
-        if is_empty(value):
-            continue
-        fields[name] = coerce_value(kind, name, value)
+        fields[name] = None if is_empty(value) else coerce_value(kind, name, value)
     return fields
 
 

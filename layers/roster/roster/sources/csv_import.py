@@ -225,7 +225,12 @@ class CsvImports:
                     if len(errors) < MAX_ERRORS_KEPT:
                         errors.append(RowError(line=row.line, reason=row.reason).model_dump())
                     continue
-                mapped = {mapping[column]: value for column, value in row.values.items() if mapping.get(column)}
+                # an empty cell says nothing (it does not clear what another row of the file said)
+                mapped = {
+                    mapping[column]: value
+                    for column, value in row.values.items()
+                    if mapping.get(column) and value.strip()
+                }
                 lines.append(json.dumps({"line": row.line, "values": mapped}, ensure_ascii=False))
             if not lines:
                 continue

@@ -1,0 +1,188 @@
+"""The API as a client sees it: auth, validation, isolation, profiles, archive, settings."""
+
+from __future__ import annotations
+
+import json
+
+from roster.local.runner import Runner
+from roster.local.stack import LocalStack
+from tests.conftest import Api, new_workspace
+
+
+def person(email: str | None = None, source: str = "api", **fields: object) -> dict[str, object]:
+    values: dict[str, object] = dict(fields)
+    if email:
+        values["email"] = email
+    return {"source": source, "fields": values}
+
+
+def test_requests_need_a_valid_key(runner: Runner, stack: LocalStack) -> None:
+    assert runner.api("GET", "/v1/people/lookup", query={"email": ["a@x.com"]})["statusCode"] == 401
+    bad = {"Authorization": "Bearer rst_0000000000000000.nope"}
+    response = runner.api("GET", "/v1/people/lookup", headers=bad, query={"email": ["a@x.com"]})
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"] == "unauthorized"
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    assert runner.api("GET", "/v1/people", headers=basic)["statusCode"] == 401
+
+
+def test_admin_key_and_workspace_keys_are_not_interchangeable(runner: Runner, stack: LocalStack, api: Api) -> None:
+    admin = {"Authorization": f"Bearer {stack.admin_key}"}
+    assert runner.api("GET", "/v1/people", headers=admin)["statusCode"] == 403
+    status, body = api.call("POST", "/v1/admin/workspaces", {"name": "sneaky"})
+    assert status == 403, body
+    duplicate = runner.api(
+        "POST",
+        "/v1/admin/workspaces",
+        headers=admin,
+        body=json.dumps({"workspace_id": api.workspace, "name": "again"}).encode(),
+    )
+    assert duplicate["statusCode"] == 409
+
+
+def test_upsert_lookup_and_detail(api: Api) -> None:
+    status, body = api.call(
+        "POST",
+        "/v1/people/upsert",
+        {
+            "records": [
+                person(" Ann.Lee@Acme.com ", job_title="CTO", first_name="Ann"),
+                {"source": "crm", "id": "003A", "fields": {"linkedin_url": "https://linkedin.com/in/annlee/"}},
+                person("ann.lee@acme.com", linkedin_url="https://www.linkedin.com/in/AnnLee", city="Paris"),
+            ]
+        },
+    )
+    assert status == 200, body
+    outcomes = [result["outcome"] for result in body["results"]]
+    assert outcomes == ["created", "created", "merged"]
+    survivor = body["results"][2]["profile_id"]
+    assert survivor == body["results"][0]["profile_id"]
+    merged_away = body["results"][1]["profile_id"]
+
+    status, found = api.call("GET", "/v1/people/lookup", email="ANN.LEE@acme.com")
+    assert status == 200 and found["profile_id"] == survivor
+    status, by_url = api.call("GET", "/v1/people/lookup", linkedin_url="linkedin.com/in/annlee")
+    assert by_url["profile_id"] == survivor
+    status, by_record = api.call("GET", "/v1/people/lookup", id="crm:people:003A")
+    assert by_record["profile_id"] == survivor
+
+    status, detail = api.call("GET", f"/v1/people/{merged_away}")
+    assert status == 200
+    assert detail["profile_id"] == survivor and detail["requested_id"] == merged_away
+    assert detail["fields"]["job_title"]["value"] == "CTO"
+    assert detail["fields"]["job_title"]["source"] == "api"
+    assert detail["fields"]["city"]["value"] == "Paris"
+    assert "email" in detail["filled"] and "phone" in detail["empty"]
+    assert {source["source"] for source in detail["sources"]} == {"api", "crm"}
+    assert detail["merged_from"] == [merged_away]
+
+
+def test_upsert_again_is_unchanged(api: Api) -> None:
+    records = {"records": [person("bo@acme.com", job_title="VP")]}
+    first = api.call("POST", "/v1/people/upsert", records)[1]["results"][0]
+    again = api.call("POST", "/v1/people/upsert", records)[1]["results"][0]
+    assert again == {**first, "outcome": "unchanged"}
+
+
+def test_one_bad_record_does_not_sink_the_request(api: Api) -> None:
+    status, body = api.call(
+        "POST",
+        "/v1/people/upsert",
+        {"records": [person("ok@acme.com"), person("not-an-email"), person("ok2@acme.com", created_date="soon")]},
+    )
+    assert status == 200
+    results = body["results"]
+    assert results[0]["outcome"] == "created"
+    assert results[1]["outcome"] == "rejected"
+    assert results[1]["error"]["path"] == "records[1].fields.email"
+    assert "not a valid e-mail" in results[1]["error"]["message"]
+    assert results[2]["error"]["path"] == "records[2].fields.created_date"
+
+
+def test_schema_errors_name_the_field(api: Api) -> None:
+    status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "Bad Source!", "fields": {"a": 1}}]})
+    assert status == 422
+    assert body["error"] == "invalid_request"
+    assert any(error["path"].endswith("records.0.source") for error in body["errors"])
+    status, body = api.call("POST", "/v1/people/upsert", {"records": []})
+    assert status == 422
+    status, body = api.call("POST", "/v1/animals/upsert", {"records": [person("a@b.com")]})
+    assert status == 422 and any("kind" in error["path"] for error in body["errors"])
+
+
+def test_too_many_records_is_413(api: Api) -> None:
+    status, body = api.call("POST", "/v1/people/upsert", {"records": [person(f"p{i}@x.com") for i in range(501)]})
+    assert status == 413
+    assert body["error"] == "too_many_records"
+
+
+def test_lookup_errors(api: Api) -> None:
+    assert api.call("GET", "/v1/people/lookup")[0] == 400
+    assert api.call("GET", "/v1/people/lookup", email="a@x.com", domain="x.com")[0] == 400
+    assert api.call("GET", "/v1/people/lookup", email="nobody@nowhere.com")[0] == 404
+    assert api.call("GET", "/v1/companies/lookup", email="a@x.com")[0] == 400
+    assert api.call("GET", "/v1/people/lookup", id="no-colons")[0] == 400
+    assert api.call("GET", "/v1/people/01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
+    assert api.call("GET", "/v1/people/not-an-id")[0] == 404
+
+
+def test_workspaces_are_isolated(runner: Runner, stack: LocalStack, api: Api) -> None:
+    other = new_workspace(runner, stack)
+    created = api.call("POST", "/v1/people/upsert", {"records": [person("secret@acme.com", job_title="CEO")]})[1]
+    profile_id = created["results"][0]["profile_id"]
+    assert other.call("GET", f"/v1/people/{profile_id}")[0] == 404
+    assert other.call("GET", "/v1/people/lookup", email="secret@acme.com")[0] == 404
+    assert other.call("POST", f"/v1/people/{profile_id}/archive")[0] == 404
+    assert other.call("GET", "/v1/people")[1]["profiles"] == []
+    # the same e-mail in the other workspace is a different profile
+    mine = other.call("POST", "/v1/people/upsert", {"records": [person("secret@acme.com")]})[1]["results"][0]
+    assert mine["outcome"] == "created" and mine["profile_id"] != profile_id
+    assert api.call("GET", f"/v1/people/{profile_id}")[1]["fields"]["job_title"]["value"] == "CEO"
+
+
+def test_archive_is_reversible_and_browsable(api: Api) -> None:
+    created = api.call(
+        "POST", "/v1/companies/upsert", {"records": [{"source": "api", "fields": {"domain": "acme.io"}}]}
+    )
+    profile_id = created[1]["results"][0]["profile_id"]
+    status, archived = api.call("POST", f"/v1/companies/{profile_id}/archive")
+    assert status == 200 and archived["archived"] is True
+    listed = api.call("GET", "/v1/companies", status="archived")[1]["profiles"]
+    assert [p["profile_id"] for p in listed] == [profile_id]
+    assert api.call("GET", "/v1/companies", status="active")[1]["profiles"] == []
+    status, restored = api.call("POST", f"/v1/companies/{profile_id}/unarchive")
+    assert restored["archived"] is False and restored["fields"]["domain"]["value"] == "acme.io"
+
+
+def test_matching_and_survivorship_settings(api: Api) -> None:
+    status, body = api.call("PUT", "/v1/people/sources/webinar/matching", {"match_on": []})
+    assert status == 200 and body["match_on"] == []
+    assert api.call("PUT", "/v1/people/sources/webinar/matching", {"match_on": ["domain"]})[0] == 422
+    first = api.call("POST", "/v1/people/upsert", {"records": [person("zed@acme.com", source="crm")]})[1]
+    second = api.call("POST", "/v1/people/upsert", {"records": [person("zed@acme.com", source="webinar")]})[1]
+    assert first["results"][0]["profile_id"] != second["results"][0]["profile_id"]  # matching is off
+    matching = api.call("GET", "/v1/people/sources/matching")[1]
+    assert matching["sources"] == [{"source": "webinar", "object": "people", "match_on": []}]
+
+    assert api.call("PUT", "/v1/people/survivorship", {"source_priority": {"job_title": ["crm"]}})[0] == 200
+    api.call("POST", "/v1/people/upsert", {"records": [person("yan@acme.com", source="crm", job_title="CTO")]})
+    later = {"source": "csv", "observed_at": "2099-01-01T00:00:00Z", "fields": {"email": "yan@acme.com"}}
+    later["fields"] = {"email": "yan@acme.com", "job_title": "Intern"}  # type: ignore[index]
+    result = api.call("POST", "/v1/people/upsert", {"records": [later]})[1]["results"][0]
+    detail = api.call("GET", f"/v1/people/{result['profile_id']}")[1]
+    assert detail["fields"]["job_title"]["value"] == "CTO"  # crm outranks the newer csv value
+    assert api.call("GET", "/v1/people/survivorship")[1] == {"source_priority": {"job_title": ["crm"]}}
+
+
+def test_openapi_document_is_public_and_describes_the_api(runner: Runner) -> None:
+    response = runner.api("GET", "/v1/openapi.json")
+    assert response["statusCode"] == 200
+    document = json.loads(response["body"])
+    assert document["info"]["title"] == "Roster API"
+    assert "/v1/{kind}/upsert" in document["paths"]
+    assert "UpsertRequest" in json.dumps(document["components"])
+
+
+def test_unknown_route_is_json_404(api: Api) -> None:
+    status, body = api.call("DELETE", "/v1/people")
+    assert status == 404 and body["error"] == "not_found"

@@ -1,0 +1,96 @@
+"""template.yaml stays true: the local stack matches it, and SAM validates and builds it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from roster.config import Settings
+from roster.local.runner import Runner
+from roster.local.stack import LocalStack
+from roster.local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
+TEMPLATE = Template.load(ROOT / "template.yaml")
+
+
+def test_local_stack_creates_every_table_queue_bucket_and_secret(stack: LocalStack) -> None:
+    tables = set(stack.client("dynamodb").list_tables()["TableNames"])
+    assert tables == set(TEMPLATE.resources("AWS::DynamoDB::Table"))
+    for name, props in TEMPLATE.resources("AWS::DynamoDB::Table").items():
+        described = stack.client("dynamodb").describe_table(TableName=name)["Table"]
+        assert described["KeySchema"] == props["KeySchema"]
+        if "StreamSpecification" in props:
+            assert described["StreamSpecification"]["StreamViewType"] == props["StreamSpecification"]["StreamViewType"]
+    queues = {url.rsplit("/", 1)[1] for url in stack.client("sqs").list_queues()["QueueUrls"]}
+    assert queues == set(TEMPLATE.resources("AWS::SQS::Queue"))
+    buckets = {bucket["Name"] for bucket in stack.client("s3").list_buckets()["Buckets"]}
+    assert buckets == {f"roster-{name.lower()}" for name in TEMPLATE.resources("AWS::S3::Bucket")}
+    assert stack.admin_key
+
+
+def test_every_work_queue_has_a_dead_letter_queue_and_a_long_enough_visibility_timeout() -> None:
+    queues = TEMPLATE.resources("AWS::SQS::Queue")
+    functions = TEMPLATE.resources("AWS::Serverless::Function")
+    timeout_of = {}
+    for props in functions.values():
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                timeout_of[event["Properties"]["Queue"]["Fn::GetAtt"][0]] = props["Timeout"]
+    assert timeout_of, "no function reads a queue"
+    for queue, timeout in timeout_of.items():
+        assert queues[queue]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] in queues
+        assert int(queues[queue]["VisibilityTimeout"]) >= 6 * int(timeout)
+
+
+def test_every_setting_the_code_reads_is_set_by_the_template() -> None:
+    variables = set(TEMPLATE.function_environment())
+    wanted = {name.upper() for name in Settings.model_fields if name != "region"}
+    assert wanted <= variables
+
+
+def test_every_function_has_sample_events_and_a_thin_handler(runner: Runner) -> None:
+    assert set(runner.handlers) == set(TEMPLATE.resources("AWS::Serverless::Function"))
+    events = {path.name for path in (ROOT / "events").glob("*.json")}
+    assert {"api_upsert.json", "api_openapi.json", "csv_import.json", "ingest.json"} <= events
+    for props in TEMPLATE.resources("AWS::Serverless::Function").values():
+        source = (ROOT / props["CodeUri"] / "app.py").read_text()
+        assert len(source.splitlines()) < 40, f"{props['CodeUri']} holds logic that belongs in roster"
+
+
+def test_layer_requirements_match_the_project_dependencies() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    layer = [
+        line for line in (ROOT / "layers/roster/requirements.txt").read_text().splitlines() if line and line[0] != "#"
+    ]
+    name = re.compile(r"^[A-Za-z0-9_.-]+")
+    declared = {name.match(dep).group(0).lower() for dep in project if not dep.startswith("boto3")}  # type: ignore[union-attr]
+    pinned = {name.match(dep).group(0).lower() for dep in layer}  # type: ignore[union-attr]
+    assert declared == pinned
+    assert all("==" in dep for dep in layer)
+
+
+@pytest.mark.slow
+def test_sam_validate_lint_and_build(tmp_path: Path) -> None:
+    assert SAM.exists(), "make test installs the SAM CLI into .tools/sam"
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{SAM.parent}:{os.environ['PATH']}"}
+    validate = subprocess.run([str(SAM), "validate", "--lint"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    build = subprocess.run(
+        [str(SAM), "build", "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    built = tmp_path / "build"
+    assert (built / "RosterLayer" / "python" / "roster" / "identity" / "resolver.py").exists()
+    assert (built / "ApiFunction" / "app.py").exists()
