@@ -166,8 +166,11 @@ def test_matching_and_survivorship_settings(api: Api) -> None:
 
     assert api.call("PUT", "/v1/people/survivorship", {"source_priority": {"job_title": ["crm"]}})[0] == 200
     api.call("POST", "/v1/people/upsert", {"records": [person("yan@acme.com", source="crm", job_title="CTO")]})
-    later = {"source": "csv", "observed_at": "2099-01-01T00:00:00Z", "fields": {"email": "yan@acme.com"}}
-    later["fields"] = {"email": "yan@acme.com", "job_title": "Intern"}  # type: ignore[index]
+    later = {
+        "source": "csv",
+        "observed_at": "2099-01-01T00:00:00Z",
+        "fields": {"email": "yan@acme.com", "job_title": "Intern"},
+    }
     result = api.call("POST", "/v1/people/upsert", {"records": [later]})[1]["results"][0]
     detail = api.call("GET", f"/v1/people/{result['profile_id']}")[1]
     assert detail["fields"]["job_title"]["value"] == "CTO"  # crm outranks the newer csv value

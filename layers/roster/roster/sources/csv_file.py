@@ -137,6 +137,9 @@ _SYNONYMS: dict[Kind, dict[str, str]] = {
         "id": RECORD_ID,
         "contact_id": RECORD_ID,
         "person_id": RECORD_ID,
+        "registrant_id": RECORD_ID,
+        "external_id": RECORD_ID,
+        "record_id": RECORD_ID,
     },
     Kind.COMPANIES: {
         "company": "name",
@@ -156,6 +159,8 @@ _SYNONYMS: dict[Kind, dict[str, str]] = {
         "id": RECORD_ID,
         "account_id": RECORD_ID,
         "company_id": RECORD_ID,
+        "external_id": RECORD_ID,
+        "record_id": RECORD_ID,
     },
 }
 

@@ -161,7 +161,11 @@ class ProfileStore:
             {"pk": {"S": _partition(workspace, kind)}, "profile_id": {"S": cursor}} if cursor else None
         )
         result = ProfileItem.query(
-            _partition(workspace, kind), filter_condition=condition, last_evaluated_key=start, limit=limit
+            _partition(workspace, kind),
+            filter_condition=condition,
+            last_evaluated_key=start,
+            limit=limit,
+            page_size=max(limit, 500),  # a status filter may skip many profiles per page read
         )
         profiles = [_to_profile(item) for item in result]
         last = result.last_evaluated_key

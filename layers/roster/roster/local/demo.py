@@ -1,0 +1,127 @@
+"""`make demo`: the main job on the local stack — a messy CSV of people becomes clean profiles."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from roster.client import RosterClient
+from roster.local.runner import Runner
+from roster.local.stack import LocalStack
+
+SAMPLE = Path(__file__).with_name("data") / "sample_people.csv"
+
+
+def run_demo(console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    stack = LocalStack.from_project().start()
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the demo prints its own story
+    runner = Runner(stack)
+    runner.start()
+    base_url = runner.serve()
+    try:
+        console.print(f"[bold]Roster local stack[/] API {base_url} · AWS (moto) {stack.endpoint}")
+        admin = RosterClient(base_url, stack.admin_key)
+        api_key = admin.create_workspace("demo", "Demo workspace")["api_key"]
+        client = RosterClient(base_url, api_key)
+        report = import_with_progress(client, SAMPLE, "people", "trade-show-2026", console)
+        show_report(report, console)
+        show_profiles(client, console)
+        show_lookups(client, console)
+        started = time.monotonic()
+        again = client.import_csv(SAMPLE, "people", "trade-show-2026")
+        console.print(
+            f"\nRe-importing the same file: {again['outcomes']['unchanged']} rows unchanged, "
+            f"{again['outcomes']['created']} created, {again['outcomes']['updated']} updated "
+            f"({time.monotonic() - started:.1f} s, no profile written)."
+        )
+        return report
+    finally:
+        runner.stop()
+        stack.stop()
+
+
+def import_with_progress(client: RosterClient, path: Path, kind: str, source: str, console: Console) -> dict[str, Any]:
+    with Progress(
+        TextColumn("[bold]Importing {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("batches"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(path.name, total=None)
+
+        def preview(found: dict[str, Any]) -> None:
+            mapped = ", ".join(f"{column} → {field}" for column, field in found["mapping"].items() if field)
+            progress.console.print(f"Detected {found['delimiter']!r}-separated {found['encoding']}; mapping: {mapped}")
+
+        def update(report: dict[str, Any]) -> None:
+            progress.update(task, total=report["batches_total"], completed=report["batches_done"])
+
+        return client.import_csv(path, kind, source, on_preview=preview, on_progress=update)
+
+
+def show_report(report: dict[str, Any], console: Console) -> None:
+    outcomes = report["outcomes"]
+    table = Table(title="Import", show_header=False)
+    table.add_row("rows read", str(report["rows_read"]))
+    table.add_row("rows rejected", str(report["rows_rejected"]))
+    table.add_row("profiles created", str(outcomes["created"]))
+    table.add_row("rows added to an existing profile", str(outcomes["updated"]))
+    table.add_row("merges (a row bridged two profiles)", str(outcomes["merged"]))
+    table.add_row("rows unchanged", str(outcomes["unchanged"]))
+    console.print(table)
+    reasons = Counter(
+        (f"{error['field']}: " if error.get("field") else "") + re.sub(r"'[^']*'", "…", error["reason"]).split(" (")[0]
+        for error in report["errors"]
+    )
+    console.print("[bold]Rejected rows, by reason[/]")
+    for reason, count in reasons.most_common():
+        console.print(f"  {count:>3}  {reason}")
+    for error in report["errors"][:3]:
+        where = f"line {error['line']}" + (f", field {error['field']}" if error.get("field") else "")
+        console.print(f"      e.g. {where}: {error['reason']}")
+
+
+def show_profiles(client: RosterClient, console: Console) -> None:
+    total, cursor = 0, None
+    while True:
+        page = client.call("GET", "/v1/people", status="active", limit="200", **({"cursor": cursor} if cursor else {}))
+        total += len(page["profiles"])
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    console.print(f"\n[bold]{total}[/] active people profiles now stand for the file's rows.")
+
+
+def show_lookups(client: RosterClient, console: Console) -> None:
+    console.print("\n[bold]Lookups[/]")
+    first = client.call("GET", "/v1/people", limit="1")["profiles"][0]
+    email = first["fields"]["email"]
+    for label, query in (
+        ("e-mail, shouted with spaces", {"email": f"  {email.upper()} "}),
+        ("LinkedIn URL, written differently", {"linkedin_url": first["fields"].get("linkedin_url", "").upper()}),
+    ):
+        if not next(iter(query.values())).strip():
+            continue
+        found = client.call("GET", "/v1/people/lookup", **query)
+        console.print(
+            f"  {label}: {next(iter(query.values()))!r} → {found['profile_id']} ({len(found['sources'])} rows)"
+        )
+    merged_away = client.call("GET", "/v1/people", status="merged", limit="1")["profiles"]
+    if merged_away:
+        old_id = merged_away[0]["profile_id"]
+        detail = client.call("GET", f"/v1/people/{old_id}")
+        console.print(
+            f"  merged-away id {old_id} → {detail['profile_id']} ({detail['fields']['email']['value']}): "
+            f"{len(detail['sources'])} rows, filled: {', '.join(detail['filled'])}"
+        )
