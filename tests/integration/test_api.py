@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from roster.local.runner import Runner
 from roster.local.stack import LocalStack
 from tests.conftest import Api, new_workspace
@@ -189,3 +191,23 @@ def test_openapi_document_is_public_and_describes_the_api(runner: Runner) -> Non
 def test_unknown_route_is_json_404(api: Api) -> None:
     status, body = api.call("DELETE", "/v1/people")
     assert status == 404 and body["error"] == "not_found"
+
+
+def test_throttled_storage_is_429_with_retry_after(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import GetError
+
+    from roster.services import services
+
+    throttled = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "BatchGetItem")
+
+    def slow_down(*_: object) -> None:
+        raise GetError("throttled", cause=throttled)
+
+    monkeypatch.setattr(services.profiles, "lookup", slow_down)
+    response = api.runner.api(
+        "GET", "/v1/people/lookup", headers={"Authorization": f"Bearer {api.key}"}, query={"email": ["a@b.com"]}
+    )
+    assert response["statusCode"] == 429
+    assert response["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert "Traceback" not in response["body"]
