@@ -48,6 +48,16 @@ class QueueTrigger:
     batch_size: int
 
 
+@dataclass
+class StreamTrigger:
+    """A DynamoDB stream read from where the runner started, as an event source mapping does."""
+
+    function: str
+    stream_arn: str
+    batch_size: int
+    iterator: str | None = None
+
+
 class Runner:
     """Runs the template's functions in this process against the local stack."""
 
@@ -57,6 +67,7 @@ class Runner:
         self.timeouts: dict[str, int] = {}
         self.api_function: str | None = None
         self.queues: list[QueueTrigger] = []
+        self.streams: list[StreamTrigger] = []
         self._api_lock = threading.Lock()  # a Lambda container serves one request at a time
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -84,6 +95,10 @@ class Runner:
                     queue = arn.rsplit(":", 1)[1]
                     size = int(event["Properties"].get("BatchSize", 10))
                     self.queues.append(QueueTrigger(name, self.stack.refs[queue], size))
+                elif event["Type"] == "DynamoDB":
+                    arn = resolve(event["Properties"]["Stream"], self.stack.refs, self.stack.attributes)
+                    size = int(event["Properties"].get("BatchSize", 100))
+                    self.streams.append(StreamTrigger(name, arn, size))
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.handlers[function](event, LambdaContext(function, timeout_seconds=self.timeouts[function]))
@@ -213,6 +228,40 @@ class Runner:
         self.processed += len(received) - len(failed)
         return len(received)
 
+    def pump_stream(self, trigger: StreamTrigger) -> int:
+        """Deliver the next records of a table's stream; a failed record is delivered again next time."""
+        streams = self.stack.client("dynamodbstreams")
+        if trigger.iterator is None:
+            shard = streams.describe_stream(StreamArn=trigger.stream_arn)["StreamDescription"]["Shards"][0]
+            trigger.iterator = streams.get_shard_iterator(
+                StreamArn=trigger.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        page = streams.get_records(ShardIterator=trigger.iterator, Limit=trigger.batch_size)
+        records = page.get("Records", [])
+        if not records:
+            trigger.iterator = page.get("NextShardIterator", trigger.iterator)
+            return 0
+        for record in records:
+            record["eventSourceARN"] = trigger.stream_arn
+            record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+        try:
+            result = self.invoke(trigger.function, {"Records": records}) or {}
+            failed = [item["itemIdentifier"] for item in result.get("batchItemFailures", [])]
+        except Exception:  # the whole batch failed: it is delivered again
+            failed = [records[0]["dynamodb"]["SequenceNumber"]]
+        if failed:
+            shard = streams.describe_stream(StreamArn=trigger.stream_arn)["StreamDescription"]["Shards"][0]
+            trigger.iterator = streams.get_shard_iterator(
+                StreamArn=trigger.stream_arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=min(failed, key=int),
+            )["ShardIterator"]
+            return len(records)
+        trigger.iterator = page["NextShardIterator"]
+        self.processed += len(records)
+        return len(records)
+
     def pending(self) -> int:
         """Messages waiting or in flight on every triggering queue."""
         sqs = self.stack.client("sqs")
@@ -231,6 +280,7 @@ class Runner:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             delivered = sum(self.pump(trigger) for trigger in self.queues)
+            delivered += sum(self.pump_stream(trigger) for trigger in self.streams)
             if on_progress:
                 on_progress()
             if not delivered:
@@ -242,14 +292,21 @@ class Runner:
     def start(self) -> None:
         """Poll every queue in the background, one thread per event source mapping."""
         for trigger in self.queues:
-            thread = threading.Thread(target=self._poll, args=(trigger,), daemon=True)
+            thread = threading.Thread(target=self._poll, args=(lambda t=trigger: self.pump(t, wait_seconds=1),))
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
+        for stream in self.streams:
+            thread = threading.Thread(target=self._poll, args=(lambda t=stream: self.pump_stream(t),))
+            thread.daemon = True
             thread.start()
             self._threads.append(thread)
 
-    def _poll(self, trigger: QueueTrigger) -> None:
+    def _poll(self, deliver: Callable[[], int]) -> None:
         while not self._stop.is_set():
             try:
-                self.pump(trigger, wait_seconds=1)
+                if not deliver():
+                    time.sleep(0.2)
             except Exception:  # keep polling, like an event source mapping does
                 time.sleep(RETRY_DELAY_SECONDS)
 
