@@ -26,6 +26,7 @@ class FieldType(StrEnum):
     BOOLEAN = "boolean"
     DATE = "date"  # ISO 8601 date or datetime string
     LIST = "list"  # list of strings
+    RECORDS = "records"  # list of related records (e.g. a company's opportunities), each a JSON object
 
 
 STANDARD_FIELDS: dict[Kind, dict[str, FieldType]] = {
@@ -68,7 +69,31 @@ STANDARD_FIELDS: dict[Kind, dict[str, FieldType]] = {
         "technologies": FieldType.LIST,
         "founded_year": FieldType.NUMBER,
         "created_date": FieldType.DATE,
+        "opportunities": FieldType.RECORDS,
+        "deals": FieldType.RECORDS,
+        "opportunity_count": FieldType.NUMBER,
+        "open_pipeline": FieldType.NUMBER,
+        "won_amount": FieldType.NUMBER,
+        "last_activity_date": FieldType.DATE,
+        "activity_count": FieldType.NUMBER,
     },
+}
+
+_DEAL_FIELDS = {
+    "id": FieldType.STRING,
+    "name": FieldType.STRING,
+    "stage": FieldType.STRING,
+    "amount": FieldType.NUMBER,
+    "close_date": FieldType.DATE,
+    "owner": FieldType.STRING,
+    "is_closed": FieldType.BOOLEAN,
+    "is_won": FieldType.BOOLEAN,
+    "type": FieldType.STRING,
+}
+#: The fields of each kind of related record a profile can hold (see FieldType.RECORDS).
+RELATED_FIELDS: dict[Kind, dict[str, dict[str, FieldType]]] = {
+    Kind.PEOPLE: {},
+    Kind.COMPANIES: {"opportunities": _DEAL_FIELDS, "deals": _DEAL_FIELDS},
 }
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

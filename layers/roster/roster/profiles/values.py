@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from roster.identity.aliases import email_problem, linkedin_url, normalize_email, registrable_domain
-from roster.profiles.fields import FIELD_NAME, FieldType, Kind, field_type, is_empty
+from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, FieldType, Kind, field_type, is_empty
 
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 MAX_TEXT = 10_000
+MAX_RELATED_RECORDS = 1000
 
 
 class ValueProblem(ValueError):
@@ -61,6 +62,13 @@ def coerce_fields(kind: Kind, raw: dict[str, Any]) -> dict[str, Any]:
 def coerce_value(kind: Kind, name: str, value: Any) -> Any:
     """One field's value in its canonical form. Raises ValueProblem."""
     kind_of = field_type(kind, name, value)
+    if kind_of is FieldType.RECORDS:
+        return _related_records(kind, name, value)
+    typed = _typed(kind_of, name, value)
+    return _canonical_text(kind, name, typed) if isinstance(typed, str) and kind_of is FieldType.STRING else typed
+
+
+def _typed(kind_of: FieldType, name: str, value: Any) -> Any:
     if kind_of is FieldType.NUMBER:
         return _number(name, value)
     if kind_of is FieldType.BOOLEAN:
@@ -74,7 +82,27 @@ def coerce_value(kind: Kind, name: str, value: Any) -> Any:
     text = str(value).strip()
     if len(text) > MAX_TEXT:
         raise ValueProblem(name, f"text longer than {MAX_TEXT} characters")
-    return _canonical_text(kind, name, text)
+    return text
+
+
+def _related_records(kind: Kind, name: str, value: Any) -> list[dict[str, Any]]:
+    """Related records (a company's opportunities): each a JSON object of the relation's known fields."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueProblem(name, "expected a list of records (JSON objects)")
+    if len(value) > MAX_RELATED_RECORDS:
+        raise ValueProblem(name, f"at most {MAX_RELATED_RECORDS} related records")
+    known = RELATED_FIELDS[kind][name]
+    records: list[dict[str, Any]] = []
+    for index, item in enumerate(value):
+        record: dict[str, Any] = {}
+        for key, raw in item.items():
+            where = f"{name}[{index}].{key}"
+            if key not in known:
+                raise ValueProblem(where, f"{name} have no field {key!r} (known: {', '.join(sorted(known))})")
+            if not is_empty(raw):
+                record[key] = _typed(known[key], where, raw)
+        records.append(record)
+    return records
 
 
 def _canonical_text(kind: Kind, name: str, text: str) -> str:

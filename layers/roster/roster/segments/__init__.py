@@ -1,0 +1,1 @@
+"""Live audiences: filters, their compiler and membership."""
