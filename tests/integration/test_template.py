@@ -28,8 +28,12 @@ def test_local_stack_creates_every_table_queue_bucket_and_secret(stack: LocalSta
         assert described["KeySchema"] == props["KeySchema"]
         if "StreamSpecification" in props:
             assert described["StreamSpecification"]["StreamViewType"] == props["StreamSpecification"]["StreamViewType"]
+        indexes = {index["IndexName"]: index["KeySchema"] for index in described.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {index["IndexName"]: index["KeySchema"] for index in props.get("GlobalSecondaryIndexes", [])}
+    buses = {bus["Name"] for bus in stack.client("events").list_event_buses()["EventBuses"]}
+    assert {stack.refs[name] for name in TEMPLATE.resources("AWS::Events::EventBus")} <= buses
     queues = {url.rsplit("/", 1)[1] for url in stack.client("sqs").list_queues()["QueueUrls"]}
-    assert queues == set(TEMPLATE.resources("AWS::SQS::Queue"))
+    assert set(TEMPLATE.resources("AWS::SQS::Queue")) <= queues  # tests may add queues of their own
     buckets = {bucket["Name"] for bucket in stack.client("s3").list_buckets()["Buckets"]}
     assert buckets == {f"roster-{name.lower()}" for name in TEMPLATE.resources("AWS::S3::Bucket")}
     assert stack.admin_key
@@ -47,6 +51,20 @@ def test_every_work_queue_has_a_dead_letter_queue_and_a_long_enough_visibility_t
     for queue, timeout in timeout_of.items():
         assert queues[queue]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] in queues
         assert int(queues[queue]["VisibilityTimeout"]) >= 6 * int(timeout)
+
+
+def test_every_stream_mapping_retries_then_parks_failures_in_a_queue() -> None:
+    queues = TEMPLATE.resources("AWS::SQS::Queue")
+    streams = [
+        event["Properties"]
+        for props in TEMPLATE.resources("AWS::Serverless::Function").values()
+        for event in props.get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    ]
+    assert len(streams) >= 2
+    for stream in streams:
+        assert stream["BisectBatchOnFunctionError"] and stream["MaximumRetryAttempts"] > 0
+        assert stream["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] in queues
 
 
 def test_every_setting_the_code_reads_is_set_by_the_template() -> None:

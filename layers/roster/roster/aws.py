@@ -26,6 +26,10 @@ class Clients:
         return boto3.client("sqs", region_name=self.settings.region)
 
     @cached_property
+    def events(self) -> Any:
+        return boto3.client("events", region_name=self.settings.region)
+
+    @cached_property
     def secrets(self) -> Any:
         return boto3.client("secretsmanager", region_name=self.settings.region)
 

@@ -16,9 +16,14 @@ class Settings(BaseModel):
     aliases_table: str = "AliasesTable"
     workspaces_table: str = "WorkspacesTable"
     jobs_table: str = "JobsTable"
+    segments_table: str = "SegmentsTable"
+    memberships_table: str = "MembershipsTable"
+    idempotency_table: str = "IdempotencyTable"
     uploads_bucket: str = "UploadsBucket"
     import_queue_url: str = ""
     ingest_queue_url: str = ""
+    segment_queue_url: str = ""
+    event_bus_name: str = "default"
     admin_key_secret: str = "AdminKeySecret"  # noqa: S105 - the name of a secret, not its value
 
     @classmethod

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pynamodb.exceptions import PynamoDBException
 from ulid import ULID
 
+from roster.api.errors import ApiError
 from roster.api.schemas import (
     MAX_INLINE_CSV_BYTES,
     MAX_UPSERT_RECORDS,
@@ -39,30 +40,24 @@ from roster.api.schemas import (
     UpsertResult,
     WorkspaceCreated,
 )
+from roster.api.segments import router as segment_routes
 from roster.identity.aliases import MATCHABLE, linkedin_url, normalize_email, record_alias, registrable_domain
 from roster.identity.records import to_incoming
 from roster.identity.resolver import ResolutionFailed
 from roster.profiles.fields import STANDARD_FIELDS, Kind, is_empty
 from roster.profiles.model import Profile, Status
 from roster.profiles.values import ValueProblem, format_time
+from roster.segments.filters import FilterProblem
 from roster.services import services
 from roster.sources.csv_import import ImportProblem, ImportReport, Preview
 from roster.store.profiles import Conflict
-from roster.store.workspaces import WorkspaceExists, matching_setting_name, survivorship_setting_name
+from roster.store.workspaces import KEY_PREFIX, WorkspaceExists, matching_setting_name, survivorship_setting_name
 
 logger = Logger(service="roster-api")
 app = APIGatewayRestResolver(enable_validation=True)
 
 PUBLIC_PATHS = {"/v1/openapi.json"}
 THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
 
 
 def _error(status: int, error: str, message: str, errors: list[RecordError] | None = None) -> Response[str]:
@@ -94,7 +89,7 @@ def authenticate(resolver: APIGatewayRestResolver, next_middleware: Callable[...
         if is_admin:
             return _error(403, "forbidden", "the admin key cannot read workspace data; use a workspace API key")
         return _error(401, "unauthorized", "the API key is not valid")
-    resolver.append_context(workspace=workspace)
+    resolver.append_context(workspace=workspace, key_id=token.removeprefix(KEY_PREFIX).partition(".")[0])
     logger.append_keys(workspace=workspace)
     return next_middleware(resolver)
 
@@ -123,6 +118,11 @@ def validation_failed(error: RequestValidationError) -> Response[str]:
 @app.exception_handler(ApiError)
 def api_error(error: ApiError) -> Response[str]:
     return _error(error.status, error.error, error.message)
+
+
+@app.exception_handler(FilterProblem)
+def filter_problem(error: FilterProblem) -> Response[str]:
+    return _error(422, "invalid_filter", str(error), [RecordError(path=error.path, message=error.reason)])
 
 
 @app.exception_handler(ImportProblem)
@@ -353,6 +353,9 @@ def _import_of(kind: Kind, import_id: str) -> str:
     if job["kind"] != kind:
         raise ApiError(404, "not_found", f"no {kind} import {import_id!r}")
     return import_id
+
+
+app.include_router(segment_routes)
 
 
 # --- one profile (registered last: `<profile_id>` would match the routes above) ---------------

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roster.identity.aliases import AliasType
 from roster.identity.records import SOURCE_NAME
-from roster.profiles.fields import Kind
+from roster.profiles.fields import FieldType, Kind
+from roster.segments.filters import Group
 
 MAX_UPSERT_RECORDS = 500
 MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
@@ -131,3 +132,74 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     errors: list[RecordError] = Field(default_factory=list)
+
+
+# --- segments ---------------------------------------------------------------------------------
+
+
+class CreateSegment(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Kind
+    filter: Group = Field(default_factory=Group, description="Nested AND (`all`) / OR (`any`) groups of conditions")
+    draft: bool = Field(default=False, description="Drafts are saved but have no members until published")
+
+
+class EditSegment(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    filter: Group | None = None
+    draft: bool | None = None
+
+
+class SegmentRow(BaseModel):
+    segment_id: str
+    name: str
+    kind: Kind
+    count: int = Field(description="Members now (still moving while `rebuilding`)")
+    created_by: str = Field(description="Id of the API key that created it; `roster` for the built-in audiences")
+    created_at: str
+    updated_at: str
+    draft: bool
+    built_in: bool
+    rebuilding: bool
+
+
+class SegmentDetail(SegmentRow):
+    filter: dict[str, Any]
+    relative_dates: bool = Field(description="Uses `within_last_days`/`within_next_days`: rebuilt daily")
+    rebuild_parts: int
+    rebuild_parts_done: int
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentRow]
+
+
+class SegmentCount(BaseModel):
+    segment_id: str
+    count: int
+    rebuilding: bool
+
+
+class PreviewSegment(Strict):
+    kind: Kind
+    filter: Group = Field(default_factory=Group)
+    sample_size: int = Field(default=10, ge=0, le=50)
+
+
+class SegmentPreview(BaseModel):
+    count: int
+    scanned: int
+    complete: bool = Field(description="False when the preview stopped early on a very large workspace")
+    sample: list[ProfileSummary]
+
+
+class DeclareField(Strict):
+    type: FieldType
+
+
+class FieldCatalogResponse(BaseModel):
+    kind: Kind
+    fields: dict[str, FieldType]
+    custom: dict[str, FieldType]
+    related: dict[str, dict[str, FieldType]]
+    operators: dict[FieldType, list[str]]

@@ -67,6 +67,7 @@ class LocalStack:
         self._create_queues()
         self._create_buckets()
         self._create_secrets()
+        self._create_event_buses()
         self.environment = {
             name: str(resolve(value, self.refs, self.attributes))
             for name, value in self.template.function_environment().items()
@@ -92,6 +93,8 @@ class LocalStack:
                 "AttributeDefinitions": props["AttributeDefinitions"],
                 "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
             }
+            if "GlobalSecondaryIndexes" in props:
+                request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             if "StreamSpecification" in props:
                 request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
             table = dynamodb.create_table(**request)["TableDescription"]
@@ -128,6 +131,13 @@ class LocalStack:
             s3.create_bucket(Bucket=bucket)
             self.refs[name] = bucket
             self.attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
+
+    def _create_event_buses(self) -> None:
+        events = self.client("events")
+        for name, props in self.template.resources("AWS::Events::EventBus").items():
+            bus = str(resolve(props["Name"], self.refs, self.attributes))
+            self.attributes[(name, "Arn")] = events.create_event_bus(Name=bus)["EventBusArn"]
+            self.refs[name] = bus
 
     def _create_secrets(self) -> None:
         manager = self.client("secretsmanager")

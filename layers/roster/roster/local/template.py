@@ -12,6 +12,7 @@ import yaml
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "local"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -63,7 +64,7 @@ def resolve(value: Any, refs: Mapping[str, str], attributes: Mapping[tuple[str, 
     if isinstance(value, dict) and len(value) == 1:
         ((name, argument),) = value.items()
         if name == "Ref":
-            return refs.get(argument, {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT}.get(argument, argument))
+            return refs.get(argument, PSEUDO_PARAMETERS.get(argument, argument))
         if name == "Fn::GetAtt":
             return attributes[(argument[0], argument[1])]
         if name == "Fn::Sub":

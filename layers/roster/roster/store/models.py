@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from roster.config import Settings
+
+
+class ByCompany(GlobalSecondaryIndex["ProfileItem"]):  # type: ignore[no-untyped-call]
+    """People by their company (`{workspace}#{company domain}`): a company change re-checks its people."""
+
+    class Meta:
+        index_name = "ByCompany"
+        projection = KeysOnlyProjection()
+
+    company_key = UnicodeAttribute(hash_key=True)
+    profile_id = UnicodeAttribute(range_key=True)
 
 
 class ProfileItem(Model):
@@ -18,6 +37,8 @@ class ProfileItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     profile_id = UnicodeAttribute(range_key=True)
+    company_key = UnicodeAttribute(null=True)
+    by_company = ByCompany()
     workspace = UnicodeAttribute()
     kind = UnicodeAttribute()
     status = UnicodeAttribute()
@@ -68,11 +89,62 @@ class JobItem(Model):
     expires_at = NumberAttribute(null=True)
 
 
+class SegmentItem(Model):
+    """A segment of a workspace: its filter, who made it, its member count and its rebuild."""
+
+    class Meta:
+        table_name = "SegmentsTable"
+
+    workspace = UnicodeAttribute(hash_key=True)
+    segment_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    filter = JSONAttribute()
+    draft = BooleanAttribute(default=False)
+    relative_dates = BooleanAttribute(default=False)
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    member_count = NumberAttribute(default=0)
+    rebuild_run = UnicodeAttribute(null=True)
+    rebuild_parts = NumberAttribute(default=0)
+    rebuild_done = UnicodeSetAttribute(null=True)
+
+
+class ByProfile(GlobalSecondaryIndex["MembershipItem"]):  # type: ignore[no-untyped-call]
+    """The segments one profile is in, so it can leave all of them when archived or merged away."""
+
+    class Meta:
+        index_name = "ByProfile"
+        projection = KeysOnlyProjection()
+
+    profile_key = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
+class MembershipItem(Model):
+    """One profile in one segment (`pk` = `{workspace}#{segment}`); its stream carries the events."""
+
+    class Meta:
+        table_name = "MembershipsTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    profile_id = UnicodeAttribute(range_key=True)
+    profile_key = UnicodeAttribute()
+    workspace = UnicodeAttribute()
+    segment_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    entered_at = UnicodeAttribute()
+    by_profile = ByProfile()
+
+
 MODELS: dict[str, type[Model]] = {
     "profiles_table": ProfileItem,
     "aliases_table": AliasItem,
     "workspaces_table": WorkspaceItem,
     "jobs_table": JobItem,
+    "segments_table": SegmentItem,
+    "memberships_table": MembershipItem,
 }
 
 

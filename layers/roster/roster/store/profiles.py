@@ -7,7 +7,8 @@ that loses a race raises `Conflict`, and the caller re-reads and tries again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,14 @@ def _to_profile(item: ProfileItem) -> Profile:
     )
 
 
+def company_key(profile: Profile) -> str | None:
+    """The key that files an active person under their company's domain (the ByCompany index)."""
+    domain = profile.fields.get("company_domain")
+    if profile.kind is not Kind.PEOPLE or profile.status is not Status.ACTIVE or not isinstance(domain, str):
+        return None
+    return f"{profile.workspace}#{domain}"
+
+
 def _to_item(profile: Profile) -> ProfileItem:
     item = ProfileItem(
         _partition(profile.workspace, profile.kind),
@@ -75,10 +84,35 @@ def _to_item(profile: Profile) -> ProfileItem:
         records={key: record.to_json() for key, record in profile.records.items()},
         created_at=profile.created_at,
         updated_at=profile.updated_at,
+        company_key=company_key(profile),
     )
     if profile.version is not None:
         item.version = profile.version
     return item
+
+
+@dataclass(frozen=True)
+class ProfileImage:
+    """A profile as a stream record shows it (before or after a change)."""
+
+    workspace: str
+    kind: Kind
+    profile_id: str
+    active: bool
+    fields: dict[str, Any]
+
+
+def profile_image(image: Mapping[str, Any] | None) -> ProfileImage | None:
+    """Read a deserialized stream image of a profile item (its `fields` attribute holds JSON)."""
+    if not image or "fields" not in image:
+        return None
+    return ProfileImage(
+        workspace=str(image["workspace"]),
+        kind=Kind(image["kind"]),
+        profile_id=str(image["profile_id"]),
+        active=image.get("status") == Status.ACTIVE,
+        fields=json.loads(image["fields"]),
+    )
 
 
 class ProfileStore:
@@ -170,6 +204,31 @@ class ProfileStore:
         profiles = [_to_profile(item) for item in result]
         last = result.last_evaluated_key
         return Page(profiles, last["profile_id"]["S"] if last else None)
+
+    def companies_by_domain(self, workspace: str, domains: Iterable[str]) -> dict[str, Profile]:
+        """The active company profile of each domain that has one (merge redirects followed)."""
+        owners = self.alias_owners(workspace, Kind.COMPANIES, {f"domain:{domain}" for domain in domains})
+        found = self.get_many(workspace, Kind.COMPANIES, owners.values())
+        companies: dict[str, Profile] = {}
+        for alias, owner in owners.items():
+            profile = found.get(owner)
+            if profile is not None and profile.status is Status.MERGED:
+                profile = self.get_active(workspace, Kind.COMPANIES, owner)
+            if profile is not None and profile.status is Status.ACTIVE:
+                companies[alias.removeprefix("domain:")] = profile
+        return companies
+
+    def people_at(self, workspace: str, domain: str) -> Iterator[str]:
+        """Ids of the active people whose company domain is `domain`."""
+        for item in ProfileItem.by_company.query(f"{workspace}#{domain}"):
+            yield item.profile_id
+
+    def scan_part(self, workspace: str, kind: Kind, part: int, parts: int) -> Iterator[Profile]:
+        """One of `parts` disjoint slices of a workspace's profiles (a parallel scan's segment)."""
+        for item in ProfileItem.scan(
+            ProfileItem.pk == _partition(workspace, kind), segment=part, total_segments=parts, page_size=200
+        ):
+            yield _to_profile(item)
 
     def scan(self, workspace: str, kind: Kind) -> Iterator[Profile]:
         """Every profile of a workspace, active or not (used by tests and exports)."""

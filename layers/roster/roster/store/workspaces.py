@@ -9,7 +9,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from roster.profiles.fields import Kind
+from roster.profiles.fields import FieldType, Kind
 from roster.profiles.values import utc_now
 from roster.store.models import WorkspaceItem
 
@@ -79,3 +79,12 @@ def matching_setting_name(kind: Kind, source: str, obj: str) -> str:
 
 def survivorship_setting_name(kind: Kind) -> str:
     return f"survivorship#{kind}"
+
+
+CUSTOM_FIELDS_SETTING = "fields"
+
+
+def custom_fields(store: WorkspaceStore, workspace: str) -> dict[Kind, dict[str, FieldType]]:
+    """The fields a workspace added to the standard ones (from a CRM mapping, enrichment or by hand)."""
+    data = store.get_setting(workspace, CUSTOM_FIELDS_SETTING)
+    return {kind: {name: FieldType(kind_of) for name, kind_of in data.get(str(kind), {}).items()} for kind in Kind}

@@ -1,0 +1,205 @@
+"""Creating, editing and deleting segments, previews, and starting rebuilds.
+
+Saving a live segment (or editing its filter) starts a rebuild run: one message per slice of a
+parallel scan, each recomputing its slice and applying only the difference. The built-in
+audiences "All People" and "All Companies" are every active profile of their kind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from ulid import ULID
+
+from roster.profiles.fields import FieldType, Kind
+from roster.profiles.model import Profile, Status
+from roster.segments.compiler import CompiledFilter, compile_filter
+from roster.segments.filters import Group, catalog_for, check_filter, uses_relative_dates
+from roster.segments.membership import DropSegment, RebuildPart, today
+from roster.store.profiles import ProfileStore
+from roster.store.segments import Segment, SegmentStore
+from roster.store.workspaces import WorkspaceStore, custom_fields
+
+BUILT_IN = {"all-people": ("All People", Kind.PEOPLE), "all-companies": ("All Companies", Kind.COMPANIES)}
+PREVIEW_SECONDS = 20.0  # API Gateway answers within 29 s
+
+
+class SegmentNotFound(LookupError):
+    pass
+
+
+class BuiltInSegment(ValueError):
+    """The built-in audiences cannot be edited or deleted."""
+
+
+@dataclass
+class Preview:
+    count: int
+    scanned: int
+    complete: bool
+    sample: list[Profile] = field(default_factory=list)
+
+
+@dataclass
+class SegmentManager:
+    segments: SegmentStore
+    profiles: ProfileStore
+    workspaces: WorkspaceStore
+    send: Callable[[BaseModel], None]
+    rebuild_parts: int = 8
+
+    def custom(self, workspace: str) -> dict[Kind, dict[str, FieldType]]:
+        return custom_fields(self.workspaces, workspace)
+
+    def check(self, workspace: str, kind: Kind, tree: Group) -> Group:
+        """The filter with canonical values; raises FilterProblem with the offending node's path."""
+        return check_filter(tree, catalog_for(kind, self.custom(workspace)))
+
+    def create(self, workspace: str, name: str, kind: Kind, tree: Group, *, draft: bool, created_by: str) -> Segment:
+        checked = self.check(workspace, kind, tree)
+        segment = Segment(
+            workspace=workspace,
+            segment_id=f"seg-{str(ULID()).lower()}",
+            name=name,
+            kind=kind,
+            filter=checked.model_dump(mode="json"),
+            created_by=created_by,
+            draft=draft,
+            relative_dates=uses_relative_dates(checked),
+        )
+        self.segments.save(segment)
+        if not draft:
+            self.rebuild(segment)
+        return segment
+
+    def get(self, workspace: str, segment_id: str) -> Segment:
+        if segment_id in BUILT_IN:
+            return self.built_in(workspace, segment_id)
+        segment = self.segments.get(workspace, segment_id)
+        if segment is None:
+            raise SegmentNotFound(segment_id)
+        return segment
+
+    def built_in(self, workspace: str, segment_id: str) -> Segment:
+        name, kind = BUILT_IN[segment_id]
+        count = sum(1 for _ in self._active(workspace, kind))
+        return Segment(workspace, segment_id, name, kind, Group().model_dump(mode="json"), "roster", member_count=count)
+
+    def all(self, workspace: str) -> list[Segment]:
+        return [self.built_in(workspace, segment_id) for segment_id in BUILT_IN] + sorted(
+            self.segments.in_workspace(workspace), key=lambda s: s.created_at
+        )
+
+    def edit(
+        self,
+        workspace: str,
+        segment_id: str,
+        *,
+        name: str | None = None,
+        tree: Group | None = None,
+        draft: bool | None = None,
+    ) -> Segment:
+        if segment_id in BUILT_IN:
+            raise BuiltInSegment(segment_id)
+        segment = self.get(workspace, segment_id)
+        membership_moves = False
+        if tree is not None:
+            checked = self.check(workspace, segment.kind, tree)
+            membership_moves = checked.model_dump(mode="json") != segment.filter
+            segment.filter = checked.model_dump(mode="json")
+            segment.relative_dates = uses_relative_dates(checked)
+        if draft is not None:
+            membership_moves = membership_moves or draft != segment.draft
+            segment.draft = draft
+        if name is not None:
+            segment.name = name
+        self.segments.save(segment)
+        if membership_moves:
+            if segment.draft:
+                self.send(DropSegment(workspace=workspace, segment_id=segment_id))
+            else:
+                self.rebuild(segment)
+        return segment
+
+    def delete(self, workspace: str, segment_id: str) -> None:
+        if segment_id in BUILT_IN:
+            raise BuiltInSegment(segment_id)
+        self.get(workspace, segment_id)
+        self.segments.delete(workspace, segment_id)
+        self.send(DropSegment(workspace=workspace, segment_id=segment_id))
+
+    def rebuild(self, segment: Segment) -> str:
+        """Start a rebuild run: one message per slice of a parallel scan."""
+        run = str(ULID())
+        self.segments.start_rebuild(segment, run, self.rebuild_parts)
+        for part in range(self.rebuild_parts):
+            self.send(
+                RebuildPart(
+                    workspace=segment.workspace,
+                    segment_id=segment.segment_id,
+                    run=run,
+                    part=part,
+                    parts=self.rebuild_parts,
+                )
+            )
+        return run
+
+    def rebuild_relative(self) -> int:
+        """The daily run: segments with relative dates (`within the last N days`) move with the calendar."""
+        started = 0
+        for segment in self.segments.with_relative_dates():
+            self.rebuild(segment)
+            started += 1
+        return started
+
+    def members(
+        self, workspace: str, segment_id: str, cursor: str | None, limit: int
+    ) -> tuple[list[Profile], str | None]:
+        segment = self.get(workspace, segment_id)
+        if segment_id in BUILT_IN:
+            page = self.profiles.page(workspace, segment.kind, status=Status.ACTIVE, cursor=cursor, limit=limit)
+            return page.profiles, page.cursor
+        ids, next_cursor = self.segments.members(workspace, segment_id, cursor, limit)
+        found = self.profiles.get_many(workspace, segment.kind, ids)
+        return [found[pid] for pid in ids if pid in found], next_cursor
+
+    def preview(self, workspace: str, kind: Kind, tree: Group, sample_size: int = 10) -> Preview:
+        """Count and first records of a filter without saving it (stops after PREVIEW_SECONDS)."""
+        compiled = compile_filter(self.check(workspace, kind, tree), catalog_for(kind, self.custom(workspace)), today())
+        deadline = time.monotonic() + PREVIEW_SECONDS
+        result = Preview(count=0, scanned=0, complete=True)
+        companies: dict[str, Mapping[str, Any]] = {}
+        for profile in self._active(workspace, kind):
+            if time.monotonic() > deadline:
+                result.complete = False
+                break
+            result.scanned += 1
+            if compiled.matches(profile.fields, self._company_of(workspace, profile, compiled, companies)):
+                result.count += 1
+                if len(result.sample) < sample_size:
+                    result.sample.append(profile)
+        return result
+
+    def _company_of(
+        self, workspace: str, profile: Profile, compiled: CompiledFilter, cache: dict[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        domain = profile.fields.get("company_domain")
+        if not compiled.reads_company or not isinstance(domain, str):
+            return {}
+        if domain not in cache:
+            found = self.profiles.companies_by_domain(workspace, [domain]).get(domain)
+            cache[domain] = found.fields if found else {}
+        return cache[domain]
+
+    def _active(self, workspace: str, kind: Kind) -> Iterator[Profile]:
+        cursor: str | None = None
+        while True:
+            page = self.profiles.page(workspace, kind, status=Status.ACTIVE, cursor=cursor, limit=500)
+            yield from page.profiles
+            if page.cursor is None:
+                return
+            cursor = page.cursor

@@ -1,0 +1,204 @@
+"""Segments and their memberships.
+
+A membership item exists while a profile is in a segment. Entering puts it only if absent and
+exiting deletes it only if present, so a redelivered change or two evaluators racing on one
+profile write each entry and exit once; the table's stream then carries exactly those changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from roster.profiles.fields import Kind
+from roster.profiles.values import utc_now
+from roster.store.models import MembershipItem, SegmentItem
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass
+class Segment:
+    workspace: str
+    segment_id: str
+    name: str
+    kind: Kind
+    filter: dict[str, Any]
+    created_by: str
+    created_at: str = ""
+    updated_at: str = ""
+    draft: bool = False
+    relative_dates: bool = False
+    member_count: int = 0
+    rebuild_run: str | None = None
+    rebuild_parts: int = 0
+    rebuild_done: set[str] = field(default_factory=set)
+
+    @property
+    def rebuilding(self) -> bool:
+        return self.rebuild_run is not None and len(self.rebuild_done) < self.rebuild_parts
+
+
+def _to_segment(item: SegmentItem) -> Segment:
+    return Segment(
+        workspace=item.workspace,
+        segment_id=item.segment_id,
+        name=item.name,
+        kind=Kind(item.kind),
+        filter=dict(item.filter),
+        created_by=item.created_by,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        draft=bool(item.draft),
+        relative_dates=bool(item.relative_dates),
+        member_count=int(item.member_count or 0),
+        rebuild_run=item.rebuild_run,
+        rebuild_parts=int(item.rebuild_parts or 0),
+        rebuild_done=set(item.rebuild_done or ()),
+    )
+
+
+def _membership_key(workspace: str, segment_id: str) -> str:
+    return f"{workspace}#{segment_id}"
+
+
+def _profile_key(workspace: str, kind: Kind, profile_id: str) -> str:
+    return f"{workspace}#{kind}#{profile_id}"
+
+
+class SegmentStore:
+    # --- segments ---------------------------------------------------------------------------
+
+    def save(self, segment: Segment) -> None:
+        segment.updated_at = utc_now()
+        segment.created_at = segment.created_at or segment.updated_at
+        SegmentItem(
+            segment.workspace,
+            segment.segment_id,
+            name=segment.name,
+            kind=str(segment.kind),
+            filter=segment.filter,
+            draft=segment.draft,
+            relative_dates=segment.relative_dates,
+            created_by=segment.created_by,
+            created_at=segment.created_at,
+            updated_at=segment.updated_at,
+            member_count=segment.member_count,
+            rebuild_run=segment.rebuild_run,
+            rebuild_parts=segment.rebuild_parts,
+            rebuild_done=segment.rebuild_done or None,
+        ).save()
+
+    def get(self, workspace: str, segment_id: str) -> Segment | None:
+        try:
+            return _to_segment(SegmentItem.get(workspace, segment_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def in_workspace(self, workspace: str) -> list[Segment]:
+        return [_to_segment(item) for item in SegmentItem.query(workspace)]
+
+    def with_relative_dates(self) -> Iterator[Segment]:
+        """Live segments of every workspace whose membership moves with the calendar."""
+        for item in SegmentItem.scan((SegmentItem.relative_dates == True) & (SegmentItem.draft == False)):  # noqa: E712
+            yield _to_segment(item)
+
+    def delete(self, workspace: str, segment_id: str) -> None:
+        SegmentItem(workspace, segment_id).delete()
+
+    def start_rebuild(self, segment: Segment, run: str, parts: int) -> None:
+        """Record a new rebuild run; messages of older runs are ignored from now on."""
+        SegmentItem(segment.workspace, segment.segment_id).update(
+            actions=[
+                SegmentItem.rebuild_run.set(run),
+                SegmentItem.rebuild_parts.set(parts),
+                SegmentItem.rebuild_done.remove(),
+            ],
+            condition=SegmentItem.segment_id.exists(),
+        )
+        segment.rebuild_run, segment.rebuild_parts, segment.rebuild_done = run, parts, set()
+
+    def finish_part(self, workspace: str, segment_id: str, run: str, part: int) -> None:
+        """Mark one part of a run done (a set, so a redelivered part counts once)."""
+        try:
+            SegmentItem(workspace, segment_id).update(
+                actions=[SegmentItem.rebuild_done.add({str(part)})],
+                condition=SegmentItem.rebuild_run == run,
+            )
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise
+
+    def count_change(self, workspace: str, segment_id: str, delta: int) -> bool:
+        """Adjust a segment's member count; False when the segment no longer exists."""
+        try:
+            SegmentItem(workspace, segment_id).update(
+                actions=[SegmentItem.member_count.add(delta)], condition=SegmentItem.segment_id.exists()
+            )
+        except UpdateError as error:
+            if error.cause_response_code == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    # --- memberships ------------------------------------------------------------------------
+
+    def segments_of(self, workspace: str, kind: Kind, profile_id: str) -> set[str]:
+        """The segments a profile is in now."""
+        prefix = f"{workspace}#"
+        return {
+            item.pk.removeprefix(prefix)
+            for item in MembershipItem.by_profile.query(_profile_key(workspace, kind, profile_id))
+        }
+
+    def members_among(self, workspace: str, segment_id: str, profile_ids: Iterable[str]) -> set[str]:
+        keys = [(_membership_key(workspace, segment_id), pid) for pid in set(profile_ids)]
+        return {item.profile_id for item in MembershipItem.batch_get(keys, consistent_read=True)} if keys else set()
+
+    def enter(self, workspace: str, segment_id: str, kind: Kind, profile_id: str) -> bool:
+        """Put a profile in a segment; False when it already was."""
+        item = MembershipItem(
+            _membership_key(workspace, segment_id),
+            profile_id,
+            profile_key=_profile_key(workspace, kind, profile_id),
+            workspace=workspace,
+            segment_id=segment_id,
+            kind=str(kind),
+            entered_at=utc_now(),
+        )
+        try:
+            item.save(condition=MembershipItem.pk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    def exit(self, workspace: str, segment_id: str, profile_id: str) -> bool:
+        """Take a profile out of a segment; False when it was not in it."""
+        try:
+            MembershipItem(_membership_key(workspace, segment_id), profile_id).delete(
+                condition=MembershipItem.pk.exists()
+            )
+        except DeleteError as error:
+            if error.cause_response_code == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    def members(
+        self, workspace: str, segment_id: str, cursor: str | None = None, limit: int = 50
+    ) -> tuple[list[str], str | None]:
+        """A page of member profile ids in id order, and the cursor of the next page."""
+        start = {"pk": {"S": _membership_key(workspace, segment_id)}, "profile_id": {"S": cursor}} if cursor else None
+        result = MembershipItem.query(_membership_key(workspace, segment_id), last_evaluated_key=start, limit=limit)
+        ids = [item.profile_id for item in result]
+        last = result.last_evaluated_key
+        return ids, (last["profile_id"]["S"] if last else None)
+
+    def all_members(self, workspace: str, segment_id: str) -> Iterator[str]:
+        for item in MembershipItem.query(_membership_key(workspace, segment_id)):
+            yield item.profile_id
