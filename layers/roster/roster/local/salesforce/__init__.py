@@ -1,0 +1,29 @@
+"""Salesforce emulator: an in-memory org, a seeded generator and an HTTPS server speaking REST + Bulk API 2.0.
+
+org = generate_org(seed=7, accounts=200, contacts=5000, leads=800, roster_fields=True)
+with SalesforceEmulator(org) as emulator:
+    sf = emulator.client()  # simple-salesforce, direct mode, trusting emulator.ca_path
+"""
+
+from roster.local.salesforce.errors import SalesforceError
+from roster.local.salesforce.generate import add_roster_fields, generate_org
+from roster.local.salesforce.org import Clock, LeadConversion, ManualClock, SalesforceOrg, ValidationRule
+from roster.local.salesforce.schema import FieldDef, FieldType, ObjectDef
+from roster.local.salesforce.server import Credentials, FailureKind, SalesforceEmulator
+
+__all__ = [
+    "Clock",
+    "Credentials",
+    "FailureKind",
+    "FieldDef",
+    "FieldType",
+    "LeadConversion",
+    "ManualClock",
+    "ObjectDef",
+    "SalesforceEmulator",
+    "SalesforceError",
+    "SalesforceOrg",
+    "ValidationRule",
+    "add_roster_fields",
+    "generate_org",
+]

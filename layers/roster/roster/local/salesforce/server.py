@@ -1,0 +1,918 @@
+"""The HTTPS face of the emulated org: OAuth and SOAP login, REST and Bulk API 2.0, as simple-salesforce speaks them.
+
+simple-salesforce only talks https and hard-codes login hosts, so connectors use it in direct mode
+(`session_id` + `instance_url`) with a `requests.Session` that trusts this server's CA (`ca_path`) and ignores
+the environment (`trust_env=False`). Every request is counted by kind, and failures can be injected for the
+next N matching requests to rehearse what a real org does on a bad day.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import html
+import json
+import re
+import secrets
+import shutil
+import ssl
+import tempfile
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socket import IPPROTO_TCP, SHUT_RDWR, TCP_NODELAY, socket
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import trustme
+
+from roster.local.salesforce.bulk import IngestJob, QueryJob, job_list
+from roster.local.salesforce.errors import SalesforceError
+from roster.local.salesforce.org import SalesforceOrg
+from roster.local.salesforce.schema import make_id, parse_datetime
+from roster.local.salesforce.soql import QueryResult
+
+if TYPE_CHECKING:
+    import requests
+    from simple_salesforce.api import Salesforce
+
+FailureKind = Literal[
+    "expired_session",  # 401 INVALID_SESSION_ID
+    "request_limit",  # 403 REQUEST_LIMIT_EXCEEDED
+    "server_error",  # 500 UNKNOWN_EXCEPTION on any call
+    "results_500",  # 500 on a Bulk query results page
+    "bulk_job_failed",  # the next bulk job ends in state Failed
+    "bulk_job_slow",  # the next bulk job stays InProgress for `polls` status polls
+]
+_REQUEST_FAILURES = ("expired_session", "request_limit", "server_error", "results_500")
+_JOB_FAILURES = ("bulk_job_failed", "bulk_job_slow")
+API_VERSIONS = [f"{major}.0" for major in range(31, 62)]
+RELEASES = {"59.0": "Winter '24", "60.0": "Spring '24", "61.0": "Summer '24"}
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+SESSION_EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+
+
+@dataclass
+class Credentials:
+    """What the login endpoints accept: a user (password + security token) and a connected app."""
+
+    username: str = "admin@roster-demo.test"
+    password: str = "roster-password"  # noqa: S105 - the emulator's own fake credentials
+    security_token: str = "ROSTERTOKEN42"  # noqa: S105
+    client_id: str = "3MVG9roster.emulator.client"
+    client_secret: str = "roster-client-secret"  # noqa: S105
+
+
+@dataclass
+class _Injection:
+    kind: FailureKind
+    remaining: int
+    on: str | None
+    polls: int
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json;charset=UTF-8"
+    headers: dict[str, str] | None = None
+
+
+@dataclass
+class _Cursor:
+    result: QueryResult
+    endpoint: str
+
+
+class _PayloadTooLarge(Exception):
+    pass
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
+    return _Response(status, json.dumps(payload).encode(), headers=headers)
+
+
+def _error(error: SalesforceError) -> _Response:
+    return _json(error.status, error.body())
+
+
+def _not_found() -> SalesforceError:
+    return SalesforceError("NOT_FOUND", "The requested resource does not exist", status=404)
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError as error:
+        raise SalesforceError("JSON_PARSER_ERROR", f"Unexpected character: {error}") from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hands each request to the emulator; TLS is negotiated here, in the request's own thread."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    timeout = 60
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(self.timeout)
+            self.request.do_handshake()
+        super().setup()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read counters, not access logs."""
+
+    def _serve(self) -> None:
+        self.server.emulator.handle(self)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def read_body(self, limit: int) -> bytes:
+        """The request body (plain or chunked); over `limit` it is drained and refused."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if length == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(length))
+                self.rfile.readline()
+                size += length
+            if size > limit:
+                raise _PayloadTooLarge
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            raise _PayloadTooLarge
+        return self.rfile.read(length) if length else b""
+
+    def send(self, response: _Response) -> None:
+        """Write a complete response with a Content-Length, keeping the connection reusable."""
+        self.send_response(response.status)
+        for name, value in (response.headers or {}).items():
+            self.send_header(name, value)
+        if response.status != 204:
+            self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if response.body and self.command != "HEAD":
+            self.wfile.write(response.body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, emulator: SalesforceEmulator) -> None:
+        self.context = context
+        self.emulator = emulator
+        self.connections: set[socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket, Any]:
+        sock, address = self.socket.accept()
+        sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+        wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        with self.connections_lock:
+            self.connections.add(wrapped)
+        return wrapped, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """End keep-alive connections too, so a stopped emulator looks like an outage to pooled clients."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                socket.shutdown(connection, SHUT_RDWR)  # the plain socket call: the TLS layer is torn down with it
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Dropped connections and refused handshakes are normal in tests; say nothing."""
+
+
+Route = tuple[str, str, "re.Pattern[str]", bool, Callable[..., _Response]]
+
+
+class SalesforceEmulator:
+    """An HTTPS Salesforce for tests and the demo: `with SalesforceEmulator(org) as sf: ...`."""
+
+    def __init__(
+        self,
+        org: SalesforceOrg | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: Credentials | None = None,
+        api_version: str = "59.0",
+        api_limit: int = 100_000,
+        query_page_size: int = 2000,
+        bulk_polls_in_progress: int = 0,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    ) -> None:
+        self.org = org or SalesforceOrg()
+        self.host = host
+        self.port = port
+        self.credentials = credentials or Credentials()
+        self.api_version = api_version
+        self.api_limit = api_limit
+        self.query_page_size = query_page_size
+        self.bulk_polls_in_progress = bulk_polls_in_progress
+        self.max_upload_bytes = max_upload_bytes
+        self.query_jobs: dict[str, QueryJob] = {}
+        self.ingest_jobs: dict[str, IngestJob] = {}
+        self.calls_by_kind: Counter[str] = Counter()
+        self._lock = threading.RLock()
+        self._sessions: set[str] = set()
+        self._refresh_tokens: set[str] = set()
+        self._cursors: dict[str, _Cursor] = {}
+        self._cursor_numbers = 0
+        self._injections: list[_Injection] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._signing_key = secrets.token_bytes(32)
+        self.session_id = self.new_session()
+        self._ca = trustme.CA(organization_name="Roster Salesforce emulator")
+        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        self._dir = Path(tempfile.mkdtemp(prefix="roster-sf-"))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self._dir), True)
+        self.ca_path = str(self._dir / "ca.pem")
+        self._ca.cert_pem.write_to_path(self.ca_path)
+        self._routes = self._build_routes()
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Listen (port 0 picks a free one) and serve in a background thread."""
+        if self._server is not None:
+            return self
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._cert.configure_cert(context)
+        self._server = _Server((self.host, self.port), context, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="salesforce-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.drop_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def instance_url(self) -> str:
+        """`https://127.0.0.1:PORT` (valid once started; a restart keeps the port), as an OAuth login returns it."""
+        return f"https://{self.host}:{self.port}"
+
+    # -- sessions, counters, failures -------------------------------------------------------------------
+
+    def new_session(self) -> str:
+        """Issue another valid access token."""
+        token = f"{self.org.org_id[:15]}!AQ{secrets.token_urlsafe(72)}"
+        with self._lock:
+            self._sessions.add(token)
+        return token
+
+    def expire_sessions(self) -> None:
+        """Invalidate every token, as a session timeout or a password reset would."""
+        with self._lock:
+            self._sessions.clear()
+
+    def http_session(self) -> requests.Session:
+        """A `requests.Session` that trusts this emulator and ignores proxy/CA variables in the environment."""
+        import requests
+
+        session = requests.Session()
+        session.verify = self.ca_path
+        session.trust_env = False
+        return session
+
+    def client(self, session_id: str | None = None) -> Salesforce:
+        """A simple-salesforce client in direct mode against this emulator."""
+        from simple_salesforce.api import Salesforce
+
+        return Salesforce(
+            session_id=session_id or self.session_id,
+            instance_url=self.instance_url,
+            session=self.http_session(),
+            version=self.api_version,
+        )
+
+    @property
+    def calls(self) -> int:
+        """Every request served, whatever its outcome."""
+        with self._lock:
+            return sum(self.calls_by_kind.values())
+
+    def reset_calls(self) -> None:
+        """Zero the counters."""
+        with self._lock:
+            self.calls_by_kind.clear()
+
+    def fail_next(self, kind: FailureKind, count: int = 1, *, on: str | None = None, polls: int = 3) -> None:
+        """Make the next `count` matching requests (or bulk jobs) fail the given way.
+
+        `on` narrows request failures to one call kind (e.g. `"query"`, `"bulk_query_results"`) and job failures
+        to `"bulk_query_create"` or `"bulk_ingest_create"`; `polls` is how long a slow job stays InProgress.
+        """
+        if kind not in _REQUEST_FAILURES and kind not in _JOB_FAILURES:
+            raise ValueError(f"unknown failure kind: {kind}")
+        with self._lock:
+            self._injections.append(_Injection(kind, count, on, polls))
+
+    def clear_failures(self) -> None:
+        """Forget pending injections."""
+        with self._lock:
+            self._injections.clear()
+
+    def _take_injection(self, kinds: tuple[str, ...], call: str) -> _Injection | None:
+        with self._lock:
+            for injection in self._injections:
+                if injection.kind not in kinds:
+                    continue
+                target = injection.on or ("bulk_query_results" if injection.kind == "results_500" else None)
+                if target is not None and target != call:
+                    continue
+                injection.remaining -= 1
+                if injection.remaining <= 0:
+                    self._injections.remove(injection)
+                return injection
+        return None
+
+    # -- request handling -------------------------------------------------------------------------------
+
+    def _build_routes(self) -> list[Route]:
+        data = r"/services/data/v(?P<version>\d+\.\d)"
+        job = r"(?P<job>[0-9A-Za-z]{15,18})"
+        sobject = r"(?P<object>[A-Za-z_][A-Za-z0-9_]*)"
+        specs: list[tuple[str, str, str, bool, Callable[..., _Response]]] = [
+            ("POST", "login_oauth", r"/services/oauth2/token", False, self._oauth),
+            ("POST", "login_soap", r"/services/Soap/u/(?P<version>\d+\.\d)(?:/.*)?", False, self._soap),
+            ("GET", "versions", r"/services/data", False, self._versions),
+            ("GET", "resources", data, True, self._resources),
+            ("GET", "limits", data + r"/limits", True, self._limits),
+            ("GET", "describe_global", data + r"/sobjects", True, self._describe_global),
+            ("GET", "describe", data + rf"/sobjects/{sobject}/describe", True, self._describe),
+            ("GET", "deleted", data + rf"/sobjects/{sobject}/deleted", True, self._deleted),
+            ("GET", "updated", data + rf"/sobjects/{sobject}/updated", True, self._updated),
+            ("GET", "sobject_info", data + rf"/sobjects/{sobject}", True, self._sobject_info),
+            ("POST", "sobject_create", data + rf"/sobjects/{sobject}", True, self._create),
+            ("GET", "sobject_get", data + rf"/sobjects/{sobject}/(?P<id>[0-9A-Za-z]{{15,18}})", True, self._get),
+            (
+                "PATCH",
+                "sobject_update",
+                data + rf"/sobjects/{sobject}/(?P<id>[0-9A-Za-z]{{15,18}})",
+                True,
+                self._update,
+            ),
+            (
+                "DELETE",
+                "sobject_delete",
+                data + rf"/sobjects/{sobject}/(?P<id>[0-9A-Za-z]{{15,18}})",
+                True,
+                self._delete,
+            ),
+            ("GET", "sobject_get", data + rf"/sobjects/{sobject}/(?P<field>\w+)/(?P<value>[^/]+)", True, self._get_by),
+            (
+                "PATCH",
+                "sobject_upsert",
+                data + rf"/sobjects/{sobject}/(?P<field>\w+)/(?P<value>[^/]+)",
+                True,
+                self._upsert,
+            ),
+            ("GET", "query", data + r"/query", True, self._query),
+            ("GET", "query_all", data + r"/queryAll", True, self._query_all),
+            ("GET", "query_more", data + r"/(?:query|queryAll)/(?P<cursor>[0-9A-Za-z]+-\d+)", True, self._query_more),
+            ("POST", "bulk_query_create", data + r"/jobs/query", True, self._bulk_query_create),
+            ("GET", "bulk_query_list", data + r"/jobs/query", True, self._bulk_query_list),
+            ("GET", "bulk_query_status", data + rf"/jobs/query/{job}", True, self._bulk_query_status),
+            ("PATCH", "bulk_query_abort", data + rf"/jobs/query/{job}", True, self._bulk_query_abort),
+            ("DELETE", "bulk_query_delete", data + rf"/jobs/query/{job}", True, self._bulk_query_delete),
+            ("GET", "bulk_query_results", data + rf"/jobs/query/{job}/results", True, self._bulk_query_results),
+            ("POST", "bulk_ingest_create", data + r"/jobs/ingest", True, self._bulk_ingest_create),
+            ("GET", "bulk_ingest_list", data + r"/jobs/ingest", True, self._bulk_ingest_list),
+            ("GET", "bulk_ingest_status", data + rf"/jobs/ingest/{job}", True, self._bulk_ingest_status),
+            ("PATCH", "bulk_ingest_state", data + rf"/jobs/ingest/{job}", True, self._bulk_ingest_state),
+            ("DELETE", "bulk_ingest_delete", data + rf"/jobs/ingest/{job}", True, self._bulk_ingest_delete),
+            ("PUT", "bulk_ingest_upload", data + rf"/jobs/ingest/{job}/batches", True, self._bulk_ingest_upload),
+            (
+                "GET",
+                "bulk_ingest_results",
+                data + rf"/jobs/ingest/{job}/(?P<results>successfulResults|failedResults|unprocessed[Rr]ecords)",
+                True,
+                self._bulk_ingest_results,
+            ),
+        ]
+        return [(method, kind, re.compile(pattern + r"/?"), auth, func) for method, kind, pattern, auth, func in specs]
+
+    def _route(self, method: str, path: str) -> tuple[str, bool, Callable[..., _Response], dict[str, str]] | None:
+        for route_method, kind, pattern, auth, func in self._routes:
+            if route_method != method:
+                continue
+            match = pattern.fullmatch(path)
+            if match:
+                groups = {key: unquote(value) for key, value in match.groupdict().items() if value is not None}
+                return kind, auth, func, groups
+        return None
+
+    def handle(self, handler: _Handler) -> None:
+        """Count, authenticate, inject failures, dispatch, and answer in Salesforce's error shapes."""
+        url = urlsplit(handler.path)
+        params = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
+        method = handler.command
+        routed = self._route(method, url.path)
+        kind = routed[0] if routed else "unknown"
+        with self._lock:
+            self.calls_by_kind[kind] += 1
+        try:
+            limit = self.max_upload_bytes if kind == "bulk_ingest_upload" else 10 * MAX_UPLOAD_BYTES
+            body = handler.read_body(limit)
+        except _PayloadTooLarge:
+            handler.send(
+                _json(
+                    413,
+                    [{"errorCode": "EXCEEDED_QUOTA", "message": "Data size exceeds the 100 MB (150 MB base64) limit"}],
+                )
+            )
+            return
+        if routed is None:
+            handler.send(_error(_not_found()))
+            return
+        _, auth, func, groups = routed
+        response = self._guard(handler, kind, auth, groups)
+        if response is None:
+            try:
+                response = func(params=params, body=body, headers=handler.headers, **groups)
+            except SalesforceError as error:
+                response = _error(error)
+            except Exception as error:  # an emulator bug must still look like a Salesforce 500
+                response = _json(
+                    500, [{"errorCode": "UNKNOWN_EXCEPTION", "message": f"{type(error).__name__}: {error}"}]
+                )
+        if auth and response.status != 401:
+            response.headers = {
+                **(response.headers or {}),
+                "Sforce-Limit-Info": f"api-usage={self.calls}/{self.api_limit}",
+            }
+        handler.send(response)
+
+    def _guard(self, handler: _Handler, kind: str, auth: bool, groups: dict[str, str]) -> _Response | None:
+        version = groups.get("version")
+        if version is not None and version not in API_VERSIONS:
+            return _error(_not_found())
+        if not auth:
+            return None
+        header = handler.headers.get("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        with self._lock:
+            valid = scheme.lower() in {"bearer", "oauth"} and token.strip() in self._sessions
+        if not valid or self._take_injection(("expired_session",), kind):
+            return _json(401, SESSION_EXPIRED, {"WWW-Authenticate": 'Token realm="Salesforce"'})
+        if self.calls > self.api_limit or self._take_injection(("request_limit",), kind):
+            return _json(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+        if self._take_injection(("server_error", "results_500"), kind):
+            return _json(
+                500,
+                [
+                    {
+                        "message": "An unexpected error occurred. Please include this ErrorId if you contact support: "
+                        "1893402017-1234 (-1283950210)",
+                        "errorCode": "UNKNOWN_EXCEPTION",
+                    }
+                ],
+            )
+        return None
+
+    # -- login ------------------------------------------------------------------------------------------
+
+    def _token_response(self, refresh: bool) -> _Response:
+        token = self.new_session()
+        issued = str(int(self.org.clock().timestamp() * 1000))
+        signature = base64.b64encode(
+            hmac.new(self._signing_key, f"{self.instance_url}{issued}".encode(), hashlib.sha256).digest()
+        ).decode()
+        payload: dict[str, Any] = {
+            "access_token": token,
+            "instance_url": self.instance_url,
+            "id": f"{self.instance_url}/id/{self.org.org_id}/{self.org.api_user_id}",
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "signature": signature,
+            "scope": "api refresh_token",
+        }
+        if refresh:
+            refresh_token = f"5Aep{secrets.token_urlsafe(48)}"
+            with self._lock:
+                self._refresh_tokens.add(refresh_token)
+            payload["refresh_token"] = refresh_token
+        return _json(200, payload)
+
+    def _oauth(self, body: bytes, headers: Any, **_: Any) -> _Response:
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+        expected = self.credentials
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        basic = headers.get("Authorization") or ""
+        if basic.lower().startswith("basic "):
+            try:
+                client_id, _colon, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
+            except ValueError:
+                client_id = client_secret = ""
+        grant = form.get("grant_type")
+        if grant not in {"password", "client_credentials", "refresh_token"}:
+            return _json(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
+        if client_id != expected.client_id:
+            return _json(400, {"error": "invalid_client_id", "error_description": "client identifier invalid"})
+        if grant != "refresh_token" and client_secret != expected.client_secret:
+            return _json(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+        if grant == "password":
+            password = form.get("password") or ""
+            accepted = {expected.password + expected.security_token}
+            if form.get("username") != expected.username or password not in accepted:
+                return _json(400, {"error": "invalid_grant", "error_description": "authentication failure"})
+            return self._token_response(refresh=True)
+        if grant == "refresh_token":
+            with self._lock:
+                known = form.get("refresh_token") in self._refresh_tokens
+            if not known:
+                return _json(400, {"error": "invalid_grant", "error_description": "expired access/refresh token"})
+        return self._token_response(refresh=False)
+
+    def _soap(self, body: bytes, version: str, **_: Any) -> _Response:
+        text = body.decode("utf-8", "replace")
+
+        def element(name: str) -> str | None:
+            match = re.search(rf"<(?:[\w-]+:)?{name}>(.*?)</(?:[\w-]+:)?{name}>", text, re.DOTALL)
+            return html.unescape(match.group(1)) if match else None
+
+        expected = self.credentials
+        if (
+            element("username") != expected.username
+            or element("password") != expected.password + expected.security_token
+        ):
+            message = "Invalid username, password, security token; or user locked out."
+            fault = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                'xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+                "<soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode>"
+                f"<faultstring>INVALID_LOGIN: {message}</faultstring><detail>"
+                '<sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>'
+                f"<sf:exceptionMessage>{message}</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault>"
+                "</soapenv:Body></soapenv:Envelope>"
+            )
+            return _Response(500, fault.encode(), "text/xml;charset=UTF-8")
+        token = self.new_session()
+        org_id = self.org.org_id
+        user = self.org.api_user_id
+        envelope = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            "<soapenv:Body><loginResponse><result>"
+            f"<metadataServerUrl>{self.instance_url}/services/Soap/m/{version}/{org_id}</metadataServerUrl>"
+            "<passwordExpired>false</passwordExpired><sandbox>false</sandbox>"
+            f"<serverUrl>{self.instance_url}/services/Soap/u/{version}/{org_id}</serverUrl>"
+            f"<sessionId>{html.escape(token)}</sessionId><userId>{user}</userId>"
+            f"<userInfo><organizationId>{org_id}</organizationId><organizationName>Roster Demo</organizationName>"
+            f"<userEmail>{html.escape(expected.username)}</userEmail><userFullName>Integration User</userFullName>"
+            f"<userId>{user}</userId><userName>{html.escape(expected.username)}</userName>"
+            "<sessionSecondsValid>7200</sessionSecondsValid></userInfo>"
+            "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
+        )
+        return _Response(200, envelope.encode(), "text/xml;charset=UTF-8")
+
+    # -- REST -------------------------------------------------------------------------------------------
+
+    def _versions(self, **_: Any) -> _Response:
+        return _json(
+            200,
+            [
+                {
+                    "label": RELEASES.get(version, f"API {version}"),
+                    "url": f"/services/data/v{version}",
+                    "version": version,
+                }
+                for version in API_VERSIONS
+            ],
+        )
+
+    def _resources(self, version: str, **_: Any) -> _Response:
+        base = f"/services/data/v{version}"
+        names = ("sobjects", "query", "queryAll", "limits", "jobs/query", "jobs/ingest")
+        return _json(200, {name: f"{base}/{name}" for name in names})
+
+    def _limits(self, **_: Any) -> _Response:
+        used = self.calls
+        with self._lock:
+            query_jobs, ingest_jobs = len(self.query_jobs), len(self.ingest_jobs)
+        return _json(
+            200,
+            {
+                "DailyApiRequests": {"Max": self.api_limit, "Remaining": max(0, self.api_limit - used)},
+                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - query_jobs},
+                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - ingest_jobs},
+                "DataStorageMB": {"Max": 1024, "Remaining": 1000},
+            },
+        )
+
+    def _object(self, name: str) -> str:
+        definition = self.org.object_def(name)
+        if definition is None:
+            raise _not_found()
+        return definition.name
+
+    def _describe_global(self, version: str, **_: Any) -> _Response:
+        return _json(200, self.org.describe_global(version))
+
+    def _describe(self, object: str, version: str, **_: Any) -> _Response:
+        return _json(200, self.org.describe(self._object(object), version))
+
+    def _sobject_info(self, object: str, version: str, **_: Any) -> _Response:
+        definition = self.org.object_def(self._object(object))
+        assert definition is not None
+        return _json(200, {"objectDescribe": definition.summary(version), "recentItems": []})
+
+    def _window(self, params: dict[str, str]) -> tuple[str, str]:
+        start, end = params.get("start"), params.get("end")
+        if not start or not end:
+            raise SalesforceError("MISSING_ARGUMENT", "start and end are required")
+        parsed_start, parsed_end = parse_datetime(start), parse_datetime(end)
+        if parsed_start is None or parsed_end is None:
+            raise SalesforceError("INVALID_DATETIME", f"invalid start or end: {start}, {end}")
+        if parsed_end < parsed_start:
+            raise SalesforceError("INVALID_REPLICATION_DATE", "end date is before start date")
+        return parsed_start, parsed_end
+
+    def _deleted(self, object: str, params: dict[str, str], **_: Any) -> _Response:
+        start, end = self._window(params)
+        deleted = self.org.deleted_since(self._object(object), start, end)
+        return _json(
+            200,
+            {
+                "deletedRecords": [{"id": record_id, "deletedDate": when} for record_id, when in deleted],
+                "earliestDateAvailable": min((when for _, when in deleted), default=start),
+                "latestDateCovered": end,
+            },
+        )
+
+    def _updated(self, object: str, params: dict[str, str], **_: Any) -> _Response:
+        start, end = self._window(params)
+        return _json(200, {"ids": self.org.updated_since(self._object(object), start, end), "latestDateCovered": end})
+
+    def _record(self, name: str, record: dict[str, Any], version: str, fields: str | None) -> dict[str, Any]:
+        wanted = {item.strip().lower() for item in fields.split(",")} if fields else None
+        body: dict[str, Any] = {
+            "attributes": {"type": name, "url": f"/services/data/v{version}/sobjects/{name}/{record['Id']}"}
+        }
+        body.update({key: value for key, value in record.items() if wanted is None or key.lower() in wanted})
+        return body
+
+    def _get(self, object: str, id: str, version: str, params: dict[str, str], **_: Any) -> _Response:
+        name = self._object(object)
+        record = self.org.get(name, id)
+        if record is None:
+            raise _not_found()
+        return _json(200, self._record(name, record, version, params.get("fields")))
+
+    def _get_by(self, object: str, field: str, value: str, version: str, params: dict[str, str], **_: Any) -> _Response:
+        name = self._object(object)
+        matches = self.org.find_by_external_id(name, field, value)
+        if not matches:
+            raise _not_found()
+        if len(matches) > 1:
+            return _json(300, [f"/services/data/v{version}/sobjects/{name}/{match}" for match in matches])
+        record = self.org.get(name, matches[0])
+        assert record is not None
+        return _json(200, self._record(name, record, version, params.get("fields")))
+
+    def _fields(self, body: bytes) -> dict[str, Any]:
+        payload = _load_json(body)
+        if not isinstance(payload, dict):
+            raise SalesforceError("JSON_PARSER_ERROR", "Expected a JSON object with field values")
+        return payload
+
+    def _create(self, object: str, body: bytes, **_: Any) -> _Response:
+        record_id = self.org.create(self._object(object), self._fields(body))
+        return _json(201, {"id": record_id, "success": True, "errors": []})
+
+    def _update(self, object: str, id: str, body: bytes, **_: Any) -> _Response:
+        fields = {key: value for key, value in self._fields(body).items() if key.lower() != "id"}
+        self.org.update(self._object(object), id, fields)
+        return _Response(204)
+
+    def _delete(self, object: str, id: str, **_: Any) -> _Response:
+        self.org.delete(self._object(object), id)
+        return _Response(204)
+
+    def _upsert(self, object: str, field: str, value: str, body: bytes, **_: Any) -> _Response:
+        record_id, created = self.org.upsert(self._object(object), field, value, self._fields(body))
+        return _json(201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created})
+
+    def _page(self, cursor_id: str, offset: int, version: str, headers: Any) -> _Response:
+        with self._lock:
+            cursor = self._cursors.get(cursor_id)
+        if cursor is None:
+            raise SalesforceError("INVALID_QUERY_LOCATOR", "invalid query locator")
+        size = self.query_page_size
+        match = re.search(r"batchSize=(\d+)", headers.get("Sforce-Query-Options") or "")
+        if match:
+            size = max(200, min(int(match.group(1)), self.query_page_size))
+        result = cursor.result
+        total = len(result.rows) if not result.count else result.total
+        stop = offset + size
+        payload: dict[str, Any] = {"totalSize": total, "done": result.count != "" or stop >= len(result.rows)}
+        if not payload["done"]:
+            payload["nextRecordsUrl"] = f"/services/data/v{version}/{cursor.endpoint}/{cursor_id}-{stop}"
+        payload["records"] = result.json_records(offset, stop, version) if result.count != "rows" else []
+        return _json(200, payload)
+
+    def _query(self, version: str, params: dict[str, str], headers: Any, **_: Any) -> _Response:
+        return self._start_query(version, params, headers, include_deleted=False)
+
+    def _query_all(self, version: str, params: dict[str, str], headers: Any, **_: Any) -> _Response:
+        return self._start_query(version, params, headers, include_deleted=True)
+
+    def _start_query(self, version: str, params: dict[str, str], headers: Any, *, include_deleted: bool) -> _Response:
+        soql = params.get("q")
+        if not soql:
+            raise SalesforceError("MALFORMED_QUERY", "A query string (q) is required")
+        result = self.org.run_query(soql, include_deleted=include_deleted)
+        with self._lock:
+            self._cursor_numbers += 1
+            cursor_id = make_id("01g", self._cursor_numbers)
+            self._cursors[cursor_id] = _Cursor(result, "queryAll" if include_deleted else "query")
+            while len(self._cursors) > 200:
+                self._cursors.pop(next(iter(self._cursors)))
+        return self._page(cursor_id, 0, version, headers)
+
+    def _query_more(self, cursor: str, version: str, headers: Any, **_: Any) -> _Response:
+        cursor_id, _dash, offset = cursor.rpartition("-")
+        return self._page(cursor_id, int(offset), version, headers)
+
+    # -- Bulk API 2.0 -----------------------------------------------------------------------------------
+
+    def _job_failures(self, job: QueryJob | IngestJob, call: str) -> None:
+        job.polls_left = self.bulk_polls_in_progress
+        failed = self._take_injection(("bulk_job_failed",), call)
+        slow = self._take_injection(("bulk_job_slow",), call)
+        job.fail = failed is not None
+        if slow is not None:
+            job.polls_left += slow.polls
+
+    def _bulk_query_create(self, version: str, body: bytes, **_: Any) -> _Response:
+        payload = _load_json(body)
+        job = QueryJob.create(self.org, payload if isinstance(payload, dict) else {}, version)
+        self._job_failures(job, "bulk_query_create")
+        with self._lock:
+            self.query_jobs[job.id] = job
+        return _json(200, job.info())
+
+    def _query_job(self, job_id: str) -> QueryJob:
+        with self._lock:
+            job = self.query_jobs.get(job_id)
+        if job is None:
+            raise _not_found()
+        return job
+
+    def _bulk_query_list(self, **_: Any) -> _Response:
+        with self._lock:
+            jobs = list(self.query_jobs.values())
+        return _json(200, job_list([job.info() for job in jobs]))
+
+    def _bulk_query_status(self, job: str, **_: Any) -> _Response:
+        found = self._query_job(job)
+        with self._lock:
+            found.advance()
+            return _json(200, found.info())
+
+    def _bulk_query_abort(self, job: str, body: bytes, **_: Any) -> _Response:
+        found = self._query_job(job)
+        payload = _load_json(body)
+        if not isinstance(payload, dict) or payload.get("state") != "Aborted":
+            raise SalesforceError("INVALIDJOBSTATE", "A query job can only be set to Aborted")
+        with self._lock:
+            found.abort()
+            return _json(200, found.info())
+
+    def _bulk_query_delete(self, job: str, **_: Any) -> _Response:
+        self._query_job(job)
+        with self._lock:
+            self.query_jobs.pop(job, None)
+        return _Response(204)
+
+    def _bulk_query_results(self, job: str, params: dict[str, str], **_: Any) -> _Response:
+        found = self._query_job(job)
+        locator = params.get("locator") or None
+        max_records = params.get("maxRecords")
+        if max_records is not None and not max_records.isdigit():
+            raise SalesforceError("INVALID_MAX_RECORDS", f"Invalid maxRecords: {max_records}")
+        text, count, following = found.page(None if locator == "null" else locator, int(max_records or 0) or None)
+        return _Response(
+            200,
+            text.encode(),
+            "text/csv",
+            {"Sforce-Locator": following, "Sforce-NumberOfRecords": str(count)},
+        )
+
+    def _bulk_ingest_create(self, version: str, body: bytes, **_: Any) -> _Response:
+        payload = _load_json(body)
+        job = IngestJob.create(self.org, payload if isinstance(payload, dict) else {}, version)
+        self._job_failures(job, "bulk_ingest_create")
+        with self._lock:
+            self.ingest_jobs[job.id] = job
+        return _json(200, job.info(created=True))
+
+    def _ingest_job(self, job_id: str) -> IngestJob:
+        with self._lock:
+            job = self.ingest_jobs.get(job_id)
+        if job is None:
+            raise _not_found()
+        return job
+
+    def _bulk_ingest_list(self, **_: Any) -> _Response:
+        with self._lock:
+            jobs = list(self.ingest_jobs.values())
+        return _json(200, job_list([job.info() for job in jobs]))
+
+    def _bulk_ingest_status(self, job: str, **_: Any) -> _Response:
+        found = self._ingest_job(job)
+        with self._lock:
+            found.advance()
+            return _json(200, found.info())
+
+    def _bulk_ingest_upload(self, job: str, body: bytes, **_: Any) -> _Response:
+        found = self._ingest_job(job)
+        with self._lock:
+            found.upload(body)
+        return _Response(201)
+
+    def _bulk_ingest_state(self, job: str, body: bytes, **_: Any) -> _Response:
+        found = self._ingest_job(job)
+        payload = _load_json(body)
+        state = payload.get("state") if isinstance(payload, dict) else None
+        with self._lock:
+            if state == "UploadComplete":
+                found.close(self.org)
+            elif state == "Aborted":
+                found.abort()
+            else:
+                raise SalesforceError("INVALIDJOBSTATE", f"Invalid state: {state}")
+            return _json(200, found.info())
+
+    def _bulk_ingest_delete(self, job: str, **_: Any) -> _Response:
+        self._ingest_job(job)
+        with self._lock:
+            self.ingest_jobs.pop(job, None)
+        return _Response(204)
+
+    def _bulk_ingest_results(self, job: str, results: str, **_: Any) -> _Response:
+        found = self._ingest_job(job)
+        kind: Literal["successful", "failed", "unprocessed"] = (
+            "successful"
+            if results == "successfulResults"
+            else "failed"
+            if results == "failedResults"
+            else "unprocessed"
+        )
+        with self._lock:
+            return _Response(200, found.results(kind).encode(), "text/csv")
