@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -148,10 +149,35 @@ MODELS: dict[str, type[Model]] = {
 }
 
 
+_configured: list[Settings] = []
+_MODEL_TYPE = TypeVar("_MODEL_TYPE", bound=type[Model])
+
+
+def register(settings_attribute: str) -> Callable[[_MODEL_TYPE], _MODEL_TYPE]:
+    """Class decorator for models defined next to the store that owns them: `settings_attribute` names
+    the table setting (e.g. "jobs_table"); several models may share one table."""
+
+    def decorate(model: _MODEL_TYPE) -> _MODEL_TYPE:
+        EXTRA_MODELS.append((settings_attribute, model))
+        if _configured:
+            _point(model, settings_attribute, _configured[-1])
+        return model
+
+    return decorate
+
+
+EXTRA_MODELS: list[tuple[str, type[Model]]] = []
+
+
+def _point(model: type[Model], settings_attribute: str, settings: Settings) -> None:
+    meta: Any = model.Meta
+    meta.table_name = getattr(settings, settings_attribute)
+    meta.region = settings.region
+    model._connection = None  # reconnect with the new settings
+
+
 def configure(settings: Settings) -> None:
     """Point the models at the deployment's tables (names and region come from the template)."""
-    for attribute, model in MODELS.items():
-        meta: Any = model.Meta
-        meta.table_name = getattr(settings, attribute)
-        meta.region = settings.region
-        model._connection = None  # reconnect with the new settings
+    for attribute, model in [*MODELS.items(), *EXTRA_MODELS]:
+        _point(model, attribute, settings)
+    _configured[:] = [settings]
