@@ -38,6 +38,7 @@ demo: install
 
 bench: install
 	$(BIN)/python tests/bench/bench_core.py
+	$(BIN)/python tests/bench/bench_segments.py
 
 clean:
 	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis

@@ -38,3 +38,7 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     assert figure("profiles created") - 150 == int(re.search(r"(\d+) active people profiles", out).group(1))  # type: ignore[union-attr]
     assert "has 10 values but the header has 9 columns" in out
     assert re.search(r"Re-importing the same file: 5370 rows unchanged, 0 created, 0 updated", out)
+    assert figure("Executives in North America") == 850
+    assert figure("Engineers in Europe") == 459
+    assert figure("No LinkedIn profile yet") == 120
+    assert re.search(r"'Executives in North America' goes 850 → 851", out)

@@ -273,7 +273,10 @@ def list_profiles(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProfileList:
-    page = services.profiles.page(workspace(), kind, status=status, cursor=cursor, limit=limit)
+    try:
+        page = services.profiles.page(workspace(), kind, status=status, cursor=cursor, limit=limit)
+    except ValueError as problem:
+        raise ApiError(400, "bad_request", str(problem)) from None
     summaries = [ProfileSummary(profile_id=p.profile_id, status=str(p.status), fields=p.fields) for p in page.profiles]
     return ProfileList(profiles=summaries, cursor=page.cursor)
 

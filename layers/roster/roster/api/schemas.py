@@ -154,7 +154,7 @@ class SegmentRow(BaseModel):
     segment_id: str
     name: str
     kind: Kind
-    count: int = Field(description="Members now (still moving while `rebuilding`)")
+    count: int = Field(description="Members, kept by the segment's events (follows changes within seconds)")
     created_by: str = Field(description="Id of the API key that created it; `roster` for the built-in audiences")
     created_at: str
     updated_at: str

@@ -124,7 +124,10 @@ def preview_segment(body: PreviewSegment) -> SegmentPreview:
         count=preview.count,
         scanned=preview.scanned,
         complete=preview.complete,
-        sample=[_summary(profile) for profile in preview.sample],
+        sample=[
+            ProfileSummary(profile_id=image.profile_id, status="active", fields=image.fields)
+            for image in preview.sample
+        ],
     )
 
 
@@ -163,10 +166,11 @@ def segment_members(
     return ProfileList(profiles=[_summary(profile) for profile in profiles], cursor=next_cursor)
 
 
-@router.get("/v1/segments/<segment_id>/count", summary="How many records are in a segment now")
+@router.get("/v1/segments/<segment_id>/count", summary="How many records are in a segment now (counted exactly)")
 def segment_count(segment_id: str) -> SegmentCount:
     segment = _segment(segment_id)
-    return SegmentCount(segment_id=segment_id, count=max(segment.member_count, 0), rebuilding=segment.rebuilding)
+    count = services.segments.exact_count(_workspace(), segment_id)
+    return SegmentCount(segment_id=segment_id, count=count, rebuilding=segment.rebuilding)
 
 
 @router.get("/v1/<kind>/fields", summary="Fields a filter can use, with their types and operators")

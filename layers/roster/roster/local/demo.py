@@ -36,6 +36,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         show_report(report, console)
         show_profiles(client, console)
         show_lookups(client, console)
+        show_segments(client, console)
         started = time.monotonic()
         again = client.import_csv(SAMPLE, "people", "trade-show-2026")
         console.print(
@@ -125,3 +126,87 @@ def show_lookups(client: RosterClient, console: Console) -> None:
             f"  merged-away id {old_id} → {detail['profile_id']} ({detail['fields']['email']['value']}): "
             f"{len(detail['sources'])} rows, filled: {', '.join(detail['filled'])}"
         )
+
+
+DEMO_SEGMENTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "Executives in North America",
+        {
+            "match": "all",
+            "conditions": [
+                {"field": "country", "op": "in", "value": ["US", "CA"]},
+                {
+                    "match": "any",
+                    "conditions": [
+                        {"field": "job_title", "op": "in", "value": ["CEO", "CTO"]},
+                        {"field": "job_title", "op": "starts_with", "value": "VP"},
+                        {"field": "job_title", "op": "starts_with", "value": "Director"},
+                    ],
+                },
+            ],
+        },
+    ),
+    (
+        "Engineers in Europe",
+        {
+            "conditions": [
+                {"field": "job_title", "op": "contains", "value": "engineer"},
+                {"field": "country", "op": "in", "value": ["DE", "FR", "GB"]},
+            ]
+        },
+    ),
+    ("No LinkedIn profile yet", {"conditions": [{"field": "linkedin_url", "op": "is_empty"}]}),
+]
+
+
+def show_segments(client: RosterClient, console: Console, timeout: float = 120) -> dict[str, int]:
+    """Build a few audiences on the imported people, then move one person into one in real time."""
+    console.print("\n[bold]Segments[/]")
+    ids = {
+        name: client.call("POST", "/v1/segments", {"name": name, "kind": "people", "filter": tree})["segment_id"]
+        for name, tree in DEMO_SEGMENTS
+    }
+    deadline = time.monotonic() + timeout
+    with console.status("computing members (each shard of the profiles read in parallel over SQS)…"):
+        waiting = set(ids.values())
+        while waiting and time.monotonic() < deadline:
+            time.sleep(0.5)
+            waiting = {sid for sid in waiting if client.call("GET", f"/v1/segments/{sid}")["rebuilding"]}
+    counts = {name: client.call("GET", f"/v1/segments/{sid}/count")["count"] for name, sid in ids.items()}
+    table = Table("segment", "records")
+    table.add_row("All People (built in)", str(client.call("GET", "/v1/segments/all-people/count")["count"]))
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+    executives = ids["Executives in North America"]
+    outsider = client.call(
+        "POST",
+        "/v1/segments/preview",
+        {
+            "kind": "people",
+            "sample_size": 1,
+            "filter": {
+                "conditions": [
+                    {"field": "country", "op": "eq", "value": "US"},
+                    {"field": "job_title", "op": "eq", "value": "Data Engineer"},
+                ]
+            },
+        },
+    )["sample"][0]
+    email = outsider["fields"]["email"]
+    client.call(
+        "POST",
+        "/v1/people/upsert",
+        {"records": [{"source": "crm", "fields": {"email": email, "job_title": "VP of Data"}}]},
+    )
+    before = now = counts["Executives in North America"]
+    deadline = time.monotonic() + timeout
+    while now == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = client.call("GET", f"/v1/segments/{executives}/count")["count"]
+    console.print(
+        f"{email} is promoted to VP of Data: 'Executives in North America' goes {before} → {now} "
+        "(one segment.entered event on the bus)."
+    )
+    return counts

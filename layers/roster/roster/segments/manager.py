@@ -1,7 +1,8 @@
 """Creating, editing and deleting segments, previews, and starting rebuilds.
 
-Saving a live segment (or editing its filter) starts a rebuild run: one message per slice of a
-parallel scan, each recomputing its slice and applying only the difference. The built-in
+Saving a live segment (or editing its filter) starts a rebuild run: one message per shard of the
+workspace's profiles (a parallel scan of just that workspace), each recomputing its slice and
+applying only the difference. The built-in
 audiences "All People" and "All Companies" are every active profile of their kind.
 """
 
@@ -20,7 +21,7 @@ from roster.profiles.model import Profile, Status
 from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.filters import Group, catalog_for, check_filter, uses_relative_dates
 from roster.segments.membership import DropSegment, RebuildPart, today
-from roster.store.profiles import ProfileStore
+from roster.store.profiles import SHARDS, ProfileImage, ProfileStore
 from roster.store.segments import Segment, SegmentStore
 from roster.store.workspaces import WorkspaceStore, custom_fields
 
@@ -41,7 +42,7 @@ class Preview:
     count: int
     scanned: int
     complete: bool
-    sample: list[Profile] = field(default_factory=list)
+    sample: list[ProfileImage] = field(default_factory=list)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class SegmentManager:
     profiles: ProfileStore
     workspaces: WorkspaceStore
     send: Callable[[BaseModel], None]
-    rebuild_parts: int = 8
+    rebuild_parts: int = SHARDS  # one rebuild message per shard of the workspace's profiles
 
     def custom(self, workspace: str) -> dict[Kind, dict[str, FieldType]]:
         return custom_fields(self.workspaces, workspace)
@@ -86,7 +87,7 @@ class SegmentManager:
 
     def built_in(self, workspace: str, segment_id: str) -> Segment:
         name, kind = BUILT_IN[segment_id]
-        count = sum(1 for _ in self._active(workspace, kind))
+        count = self.profiles.count_active(workspace, kind)
         return Segment(workspace, segment_id, name, kind, Group().model_dump(mode="json"), "roster", member_count=count)
 
     def all(self, workspace: str) -> list[Segment]:
@@ -133,7 +134,7 @@ class SegmentManager:
         self.send(DropSegment(workspace=workspace, segment_id=segment_id))
 
     def rebuild(self, segment: Segment) -> str:
-        """Start a rebuild run: one message per slice of a parallel scan."""
+        """Start a rebuild run: one message per shard, read in parallel by the segment workers."""
         run = str(ULID())
         self.segments.start_rebuild(segment, run, self.rebuild_parts)
         for part in range(self.rebuild_parts):
@@ -185,7 +186,7 @@ class SegmentManager:
         return result
 
     def _company_of(
-        self, workspace: str, profile: Profile, compiled: CompiledFilter, cache: dict[str, Mapping[str, Any]]
+        self, workspace: str, profile: ProfileImage, compiled: CompiledFilter, cache: dict[str, Mapping[str, Any]]
     ) -> Mapping[str, Any]:
         domain = profile.fields.get("company_domain")
         if not compiled.reads_company or not isinstance(domain, str):
@@ -195,11 +196,12 @@ class SegmentManager:
             cache[domain] = found.fields if found else {}
         return cache[domain]
 
-    def _active(self, workspace: str, kind: Kind) -> Iterator[Profile]:
-        cursor: str | None = None
-        while True:
-            page = self.profiles.page(workspace, kind, status=Status.ACTIVE, cursor=cursor, limit=500)
-            yield from page.profiles
-            if page.cursor is None:
-                return
-            cursor = page.cursor
+    def _active(self, workspace: str, kind: Kind) -> Iterator[ProfileImage]:
+        return self.profiles.active_images(workspace, kind)
+
+    def exact_count(self, workspace: str, segment_id: str) -> int:
+        """Members counted now (the count on a segment row follows its events within seconds)."""
+        segment = self.get(workspace, segment_id)
+        if segment_id in BUILT_IN:
+            return segment.member_count
+        return self.segments.count_members(workspace, segment_id)

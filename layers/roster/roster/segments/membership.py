@@ -37,7 +37,7 @@ class RecheckCompany(BaseModel):
 
 
 class RebuildPart(BaseModel):
-    """Recompute one slice (a parallel-scan segment) of a segment's membership."""
+    """Recompute one slice (a shard of the workspace's profiles) of a segment's membership."""
 
     type: Literal["rebuild"] = "rebuild"
     workspace: str
@@ -139,7 +139,7 @@ class MembershipEngine:
         work: list[tuple[ProfileChange, list[LiveSegment]]] = []
         domains: set[str] = set()
         for change in changes:
-            candidates = _candidates(change, live)
+            candidates = candidates_for(change, live)
             if change.kind is Kind.COMPANIES:
                 recheck = _company_domains_to_recheck(change, live)
                 if recheck:
@@ -219,8 +219,8 @@ class MembershipEngine:
         if segment is None or segment.draft or segment.rebuild_run != work.run:
             return tally  # deleted, back to draft, or superseded by a newer edit
         compiled = compile_segment(segment, custom_fields(self.workspaces, work.workspace), self.clock())
-        chunk: list[Profile] = []
-        for profile in self.profiles.scan_part(work.workspace, segment.kind, work.part, work.parts):
+        chunk: list[ProfileImage] = []
+        for profile in self.profiles.shard_images(work.workspace, segment.kind, work.part):
             chunk.append(profile)
             if len(chunk) == CHUNK:
                 tally.add(self._rebuild_chunk(segment, compiled, chunk))
@@ -230,7 +230,7 @@ class MembershipEngine:
         self.segments.finish_part(work.workspace, work.segment_id, work.run, work.part)
         return tally
 
-    def _rebuild_chunk(self, segment: Segment, compiled: CompiledFilter, chunk: list[Profile]) -> Tally:
+    def _rebuild_chunk(self, segment: Segment, compiled: CompiledFilter, chunk: list[ProfileImage]) -> Tally:
         companies: dict[str, Fields] = {}
         if compiled.reads_company:
             domains = {
@@ -240,8 +240,7 @@ class MembershipEngine:
         wanted = {
             p.profile_id
             for p in chunk
-            if p.status is Status.ACTIVE
-            and compiled.matches(p.fields, companies.get(str(p.fields.get("company_domain")), {}))
+            if p.active and compiled.matches(p.fields, companies.get(str(p.fields.get("company_domain")), {}))
         }
         current = self.segments.members_among(segment.workspace, segment.segment_id, (p.profile_id for p in chunk))
         tally = Tally(evaluated=len(chunk))
@@ -272,7 +271,7 @@ def changed_fields(old: Fields | None, new: Fields | None) -> set[str] | None:
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
-def _candidates(change: ProfileChange, live: list[LiveSegment]) -> list[LiveSegment]:
+def candidates_for(change: ProfileChange, live: list[LiveSegment]) -> list[LiveSegment]:
     """Segments whose membership of this profile can have changed."""
     mine = [s for s in live if s.kind is change.kind]
     changed = changed_fields(change.old, change.new)

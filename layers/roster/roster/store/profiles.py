@@ -8,6 +8,7 @@ that loses a race raises `Conflict`, and the caller re-reads and tries again.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +36,21 @@ class Page:
     cursor: str | None
 
 
-def _partition(workspace: str, kind: Kind) -> str:
-    return f"{workspace}#{kind}"
+#: Each workspace's profiles of one kind are spread over this many partition keys, so writes are not
+#: confined to one partition and a rebuild reads the shards in parallel (one query each).
+SHARDS = 16
+
+
+def shard_of(profile_id: str) -> int:
+    return zlib.crc32(profile_id.encode()) % SHARDS
+
+
+def _partition(workspace: str, kind: Kind, profile_id: str) -> str:
+    return f"{workspace}#{kind}#{shard_of(profile_id)}"
+
+
+def _shard_partition(workspace: str, kind: Kind, shard: int) -> str:
+    return f"{workspace}#{kind}#{shard}"
 
 
 def _alias_key(workspace: str, kind: Kind, alias: str) -> str:
@@ -72,7 +86,7 @@ def company_key(profile: Profile) -> str | None:
 
 def _to_item(profile: Profile) -> ProfileItem:
     item = ProfileItem(
-        _partition(profile.workspace, profile.kind),
+        _partition(profile.workspace, profile.kind, profile.profile_id),
         profile.profile_id,
         workspace=profile.workspace,
         kind=str(profile.kind),
@@ -131,14 +145,16 @@ class ProfileStore:
         return owners
 
     def get_many(self, workspace: str, kind: Kind, profile_ids: Iterable[str]) -> dict[str, Profile]:
-        keys = [(_partition(workspace, kind), pid) for pid in set(profile_ids)]
+        keys = [(_partition(workspace, kind, pid), pid) for pid in set(profile_ids)]
         if not keys:
             return {}
         return {item.profile_id: _to_profile(item) for item in ProfileItem.batch_get(keys, consistent_read=True)}
 
     def get(self, workspace: str, kind: Kind, profile_id: str) -> Profile | None:
         try:
-            return _to_profile(ProfileItem.get(_partition(workspace, kind), profile_id, consistent_read=True))
+            return _to_profile(
+                ProfileItem.get(_partition(workspace, kind, profile_id), profile_id, consistent_read=True)
+            )
         except DoesNotExist:
             return None
 
@@ -189,21 +205,27 @@ class ProfileStore:
     def page(
         self, workspace: str, kind: Kind, *, status: Status | None = None, cursor: str | None = None, limit: int = 50
     ) -> Page:
-        """Profiles of a workspace in id order, optionally of one status, `limit` at a time."""
+        """Profiles of a workspace, optionally of one status, `limit` at a time: shard by shard, in id
+        order within a shard. The cursor (`{shard}.{last id}`) is opaque to callers."""
         condition = ProfileItem.status == str(status) if status else None
-        start: dict[str, Any] | None = (
-            {"pk": {"S": _partition(workspace, kind)}, "profile_id": {"S": cursor}} if cursor else None
-        )
-        result = ProfileItem.query(
-            _partition(workspace, kind),
-            filter_condition=condition,
-            last_evaluated_key=start,
-            limit=limit,
-            page_size=max(limit, 500),  # a status filter may skip many profiles per page read
-        )
-        profiles = [_to_profile(item) for item in result]
-        last = result.last_evaluated_key
-        return Page(profiles, last["profile_id"]["S"] if last else None)
+        shard, _, after = (cursor or "0.").partition(".")
+        if not shard.isdigit() or int(shard) >= SHARDS:
+            raise ValueError(f"not a profile cursor: {cursor!r}")
+        profiles: list[Profile] = []
+        for number in range(int(shard), SHARDS):
+            result = ProfileItem.query(
+                _shard_partition(workspace, kind, number),
+                range_key_condition=ProfileItem.profile_id > after if after else None,
+                filter_condition=condition,
+                limit=limit - len(profiles),
+                page_size=max(limit, 500),  # a status filter may skip many profiles per page read
+            )
+            profiles.extend(_to_profile(item) for item in result)
+            if len(profiles) >= limit:
+                more = result.last_evaluated_key is not None or number + 1 < SHARDS
+                return Page(profiles, f"{number}.{profiles[-1].profile_id}" if more else None)
+            after = ""
+        return Page(profiles, None)
 
     def companies_by_domain(self, workspace: str, domains: Iterable[str]) -> dict[str, Profile]:
         """The active company profile of each domain that has one (merge redirects followed)."""
@@ -223,14 +245,31 @@ class ProfileStore:
         for item in ProfileItem.by_company.query(f"{workspace}#{domain}"):
             yield item.profile_id
 
-    def scan_part(self, workspace: str, kind: Kind, part: int, parts: int) -> Iterator[Profile]:
-        """One of `parts` disjoint slices of a workspace's profiles (a parallel scan's segment)."""
-        for item in ProfileItem.scan(
-            ProfileItem.pk == _partition(workspace, kind), segment=part, total_segments=parts, page_size=200
-        ):
+    def shard(self, workspace: str, kind: Kind, shard: int) -> Iterator[Profile]:
+        """The profiles of one shard: the slices a parallel rebuild reads, one query each."""
+        for item in ProfileItem.query(_shard_partition(workspace, kind, shard), page_size=200):
             yield _to_profile(item)
 
+    def shard_images(self, workspace: str, kind: Kind, shard: int) -> Iterator[ProfileImage]:
+        """Just the fields and status of one shard's profiles: what filters read, without the records."""
+        for item in ProfileItem.query(
+            _shard_partition(workspace, kind, shard),
+            attributes_to_get=["profile_id", "status", "fields"],
+            page_size=500,
+        ):
+            yield ProfileImage(workspace, kind, item.profile_id, item.status == Status.ACTIVE, dict(item.fields))
+
+    def count_active(self, workspace: str, kind: Kind) -> int:
+        return sum(
+            ProfileItem.count(_shard_partition(workspace, kind, shard), filter_condition=ProfileItem.status == "active")
+            for shard in range(SHARDS)
+        )
+
+    def active_images(self, workspace: str, kind: Kind) -> Iterator[ProfileImage]:
+        for shard in range(SHARDS):
+            yield from (image for image in self.shard_images(workspace, kind, shard) if image.active)
+
     def scan(self, workspace: str, kind: Kind) -> Iterator[Profile]:
-        """Every profile of a workspace, active or not (used by tests and exports)."""
-        for item in ProfileItem.query(_partition(workspace, kind)):
-            yield _to_profile(item)
+        """Every profile of a workspace, active or not, shard by shard (not in id order)."""
+        for shard in range(SHARDS):
+            yield from self.shard(workspace, kind, shard)

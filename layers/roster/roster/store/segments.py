@@ -199,6 +199,9 @@ class SegmentStore:
         last = result.last_evaluated_key
         return ids, (last["profile_id"]["S"] if last else None)
 
+    def count_members(self, workspace: str, segment_id: str) -> int:
+        return int(MembershipItem.count(_membership_key(workspace, segment_id)))
+
     def all_members(self, workspace: str, segment_id: str) -> Iterator[str]:
         for item in MembershipItem.query(_membership_key(workspace, segment_id)):
             yield item.profile_id
