@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,3 +65,14 @@ def new_workspace(runner: Runner, stack: LocalStack) -> Api:
 @pytest.fixture
 def api(runner: Runner, stack: LocalStack) -> Api:
     return new_workspace(runner, stack)
+
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def fill(template: str, **values: str) -> dict[str, Any]:
+    """A sample event from `events/` with its `{{placeholders}}` filled in."""
+    text = (EVENTS / template).read_text()
+    for name, value in values.items():
+        text = text.replace("{{" + name + "}}", value)
+    return json.loads(text)  # type: ignore[no-any-return]

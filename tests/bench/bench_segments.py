@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 from pydantic import TypeAdapter
 
+from roster.local.demo import DEMO_SEGMENTS
 from roster.profiles.fields import Kind
 from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.filters import Group, catalog_for, check_filter
@@ -40,24 +41,10 @@ COUNTRIES = ["US", "CA", "DE", "FR", "GB", None]
 SENIORITIES = ["c_suite", "vp", "director", "manager", "senior", "entry", None]
 FIELDS = ["job_title", "country", "seniority", "city", "lead_source", "department", "tags", "created_date"]
 
-EXECUTIVES: dict[str, Any] = {
-    "match": "all",
-    "conditions": [
-        {"field": "country", "op": "in", "value": ["US", "CA"]},
-        {
-            "match": "any",
-            "conditions": [
-                {"field": "job_title", "op": "in", "value": ["CEO", "CTO"]},
-                {"field": "job_title", "op": "starts_with", "value": "VP"},
-                {"field": "seniority", "op": "eq", "value": "director"},
-            ],
-        },
-        {"field": "email", "op": "is_not_empty"},
-    ],
-}
+EXECUTIVES = dict(DEMO_SEGMENTS)["Executives in North America"]  # the demo's segment
 EXECUTIVES_SQL = (
     "SELECT count(*) FROM people WHERE country IN ('US', 'CA') AND (lower(job_title) IN ('ceo', 'cto') "
-    "OR starts_with(lower(job_title), 'vp') OR lower(seniority) = 'director') AND email IS NOT NULL AND email <> ''"
+    "OR starts_with(lower(job_title), 'vp') OR starts_with(lower(job_title), 'director'))"
 )
 
 

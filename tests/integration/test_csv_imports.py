@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,7 @@ from roster.local.runner import Runner
 from roster.local.stack import LocalStack
 from roster.sources.csv_import import IngestMessage
 from roster.store.imports import ImportStore
-from tests.conftest import Api
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+from tests.conftest import Api, fill
 
 MESSY = (
     "\ufeffE-mail;First Name;Title;LinkedIn;Notes\n"
@@ -103,13 +100,6 @@ def test_upload_url_then_confirm(api: Api) -> None:
     assert report["status"] == "completed" and report["outcomes"]["created"] == 1
     listed = api.call("GET", "/v1/people/imports")[1]
     assert [job["import_id"] for job in listed] == [started["import_id"]]
-
-
-def fill(template: str, **values: str) -> dict[str, Any]:
-    text = (EVENTS / template).read_text()
-    for name, value in values.items():
-        text = text.replace("{{" + name + "}}", value)
-    return json.loads(text)  # type: ignore[no-any-return]
 
 
 def test_handlers_run_the_sample_events_and_redelivery_is_harmless(api: Api, runner: Runner, stack: LocalStack) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,8 @@ from hypothesis import strategies as st
 
 from roster.local.runner import Runner
 from roster.local.stack import LocalStack
-from tests.conftest import Api, new_workspace
+from tests.conftest import EVENTS, Api, fill, new_workspace
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 SENIOR_AT_MIDSIZE = {
     "match": "all",
     "conditions": [
@@ -263,13 +261,6 @@ def test_custom_fields_become_filterable(api: Api, runner: Runner) -> None:
     sid = create(api, "Hot", "people", bad)["segment_id"]
     runner.drain()
     assert members(api, sid) == {hot}
-
-
-def fill(template: str, **values: str) -> dict[str, Any]:
-    text = (EVENTS / template).read_text()
-    for name, value in values.items():
-        text = text.replace("{{" + name + "}}", value)
-    return json.loads(text)  # type: ignore[no-any-return]
 
 
 def test_redelivered_stream_records_change_nothing(api: Api, runner: Runner, event_log: EventLog) -> None:
