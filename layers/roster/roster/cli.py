@@ -11,11 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from roster.cli_enrich import enrich
+from roster.cli_salesforce import salesforce
+
 app = typer.Typer(help="Roster: one persistent profile per person and company.", no_args_is_help=True)
 local = typer.Typer(help="The local stack (moto server + the real handlers).", no_args_is_help=True)
 app.add_typer(local, name="local")
 segments = typer.Typer(help="Segments: live audiences with nested AND/OR filters.", no_args_is_help=True)
 app.add_typer(segments, name="segments")
+app.add_typer(enrich, name="enrich")
+app.add_typer(salesforce, name="salesforce")
 console = Console()
 
 Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]

@@ -23,6 +23,8 @@ class Settings(BaseModel):
     import_queue_url: str = ""
     ingest_queue_url: str = ""
     segment_queue_url: str = ""
+    enrich_queue_url: str = ""
+    salesforce_queue_url: str = ""
     event_bus_name: str = "default"
     admin_key_secret: str = "AdminKeySecret"  # noqa: S105 - the name of a secret, not its value
 

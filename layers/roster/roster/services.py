@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel
@@ -17,6 +19,15 @@ from roster.store.imports import ImportStore
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
+
+if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
+    from roster.enrich.continuous import ContinuousEnrichment
+    from roster.enrich.runs import Enrichments
+    from roster.sources.salesforce.connection import Connection
+    from roster.sources.salesforce.sync import SalesforceSync
+
+#: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
+ENRICHMENT_SECRET = re.compile(r"^roster/[^/]+/enrich[^/]*$")
 
 
 class Services:
@@ -55,6 +66,40 @@ class Services:
     def membership(self) -> MembershipEngine:
         return MembershipEngine(self.segment_store, self.profiles, self.workspaces, self.send_segment_work)
 
+    @cached_property
+    def enrichments(self) -> Enrichments:
+        from roster.enrich.runs import Enrichments
+        from roster.store.enrichments import EnrichmentStore
+
+        aws = clients()
+        return Enrichments(
+            EnrichmentStore(),
+            self.profiles,
+            self.segment_store,
+            self.workspaces,
+            aws.s3,
+            aws.settings.uploads_bucket,
+            self.send_enrichment_work,
+            secrets=self.enrichment_secret,
+        )
+
+    @cached_property
+    def continuous(self) -> ContinuousEnrichment:
+        from roster.enrich.continuous import ContinuousEnrichment
+
+        return ContinuousEnrichment(self.enrichments.store, self.enrichments)
+
+    def send_enrichment_work(self, work: BaseModel) -> None:
+        aws = clients()
+        aws.sqs.send_message(QueueUrl=aws.settings.enrich_queue_url, MessageBody=work.model_dump_json())
+
+    def enrichment_secret(self, name: str) -> str:
+        """A secret an HTTP provider names, e.g. `roster/acme/enrich-clearbit` (cached for five minutes);
+        no other secret of the deployment (such as the admin key) can be read this way."""
+        if not ENRICHMENT_SECRET.match(name):
+            raise PermissionError(f"enrichment secrets are named roster/<workspace>/enrich..., not {name!r}")
+        return str(parameters.get_secret(name, max_age=300))
+
     def send_segment_work(self, work: BaseModel) -> None:
         aws = clients()
         aws.sqs.send_message(QueueUrl=aws.settings.segment_queue_url, MessageBody=work.model_dump_json())
@@ -70,6 +115,28 @@ class Services:
         response = aws.events.put_events(Entries=[entry])
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused the event: {response['Entries'][0].get('ErrorMessage')}")
+
+    @cached_property
+    def salesforce(self) -> SalesforceSync:
+        from roster.sources.salesforce.store import SyncStore
+        from roster.sources.salesforce.sync import SalesforceSync
+
+        clients()
+        return SalesforceSync(SyncStore(), self.resolver, self.salesforce_connection)
+
+    def salesforce_connection(self, workspace: str) -> Connection:
+        """The workspace's Salesforce, logged in with its credentials from Secrets Manager."""
+        from roster.sources.salesforce.connection import Connection, CredentialStore, LoginFailed
+        from roster.sources.salesforce.trust import verify_for
+
+        credentials = CredentialStore(clients().secrets).load(workspace)
+        if credentials is None:
+            raise LoginFailed("not_connected", "Salesforce is not connected: PUT /v1/salesforce/connection")
+        return Connection(credentials, verify=verify_for(self.workspaces, workspace))
+
+    def send_salesforce_work(self, message: BaseModel) -> None:
+        aws = clients()
+        aws.sqs.send_message(QueueUrl=aws.settings.salesforce_queue_url, MessageBody=message.model_dump_json())
 
     def resolver(self, workspace: str, kind: Kind) -> Resolver:
         return resolver_for(self.profiles, self.workspaces, workspace, kind)

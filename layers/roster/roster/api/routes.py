@@ -18,7 +18,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pynamodb.exceptions import PynamoDBException
 from ulid import ULID
 
+from roster.api.enrichments import router as enrichment_routes
 from roster.api.errors import ApiError
+from roster.api.salesforce import router as salesforce_routes
 from roster.api.schemas import (
     MAX_INLINE_CSV_BYTES,
     MAX_UPSERT_RECORDS,
@@ -359,6 +361,8 @@ def _import_of(kind: Kind, import_id: str) -> str:
 
 
 app.include_router(segment_routes)
+app.include_router(salesforce_routes)
+app.include_router(enrichment_routes)
 
 
 # --- one profile (registered last: `<profile_id>` would match the routes above) ---------------

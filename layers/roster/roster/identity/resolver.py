@@ -72,9 +72,15 @@ class Resolver:
         self._owners: dict[str, str | None] = {}
         self._profiles: dict[str, Profile] = {}
 
-    def upsert(self, records: Sequence[IncomingRecord]) -> list[Resolution]:
-        """Resolve a batch; one Resolution per record, in order."""
-        per_record = [aliases_of(self.kind, record, self.rules) for record in records]
+    def upsert(
+        self, records: Sequence[IncomingRecord], extra_aliases: Mapping[str, Sequence[str]] | None = None
+    ) -> list[Resolution]:
+        """Resolve a batch; one Resolution per record, in order.
+
+        `extra_aliases[record.key]` adds aliases the record must share a profile with (a converted Lead names its
+        Contact's record alias): unclaimed, the record claims them; claimed, the profiles merge."""
+        extra = extra_aliases or {}
+        per_record = [[*aliases_of(self.kind, record, self.rules), *extra.get(record.key, ())] for record in records]
         self._read_aliases({alias for aliases in per_record for alias in aliases})
         return [self._upsert_one(record, aliases) for record, aliases in zip(records, per_record, strict=True)]
 

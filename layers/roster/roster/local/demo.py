@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from roster.client import RosterClient
+from roster.local.demo_enrichment import run_enrichment_demo
+from roster.local.demo_salesforce import run_salesforce_demo
 from roster.local.runner import Runner
 from roster.local.stack import LocalStack
 
@@ -44,6 +46,8 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
             f"{again['outcomes']['created']} created, {again['outcomes']['updated']} updated "
             f"({time.monotonic() - started:.1f} s, no profile written)."
         )
+        run_enrichment_demo(client, console)
+        run_salesforce_demo(client, runner, console)
         return report
     finally:
         runner.stop()
@@ -159,7 +163,7 @@ DEMO_SEGMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def show_segments(client: RosterClient, console: Console, timeout: float = 120) -> dict[str, int]:
+def show_segments(client: RosterClient, console: Console, timeout: float = 600) -> dict[str, int]:
     """Build a few audiences on the imported people, then move one person into one in real time."""
     console.print("\n[bold]Segments[/]")
     ids = {

@@ -58,25 +58,6 @@ class StreamTrigger:
     iterator: str | None = None
 
 
-class _Busy:
-    """Counts queue deliveries in progress (several queue pollers may be busy at once)."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self._count += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._count -= 1
-
-    def locked(self) -> bool:
-        return self._count > 0
-
-
 class Runner:
     """Runs the template's functions in this process against the local stack."""
 
@@ -88,7 +69,6 @@ class Runner:
         self.queues: list[QueueTrigger] = []
         self.streams: list[StreamTrigger] = []
         self._api_lock = threading.Lock()  # a Lambda container serves one request at a time
-        self._queue_work = _Busy()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: ThreadingHTTPServer | None = None
@@ -232,8 +212,7 @@ class Runner:
             for message in received
         ]
         try:
-            with self._queue_work:
-                result = self.invoke(trigger.function, {"Records": records}) or {}
+            result = self.invoke(trigger.function, {"Records": records}) or {}
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
         except Exception:  # the whole batch failed: Lambda retries every message of it
             failed = {message["MessageId"] for message in received}
@@ -311,24 +290,29 @@ class Runner:
         raise TimeoutError(f"queues still busy after {timeout} s")
 
     def start(self) -> None:
-        """Poll every queue in the background, one thread per event source mapping."""
-        for trigger in self.queues:
-            thread = threading.Thread(target=self._poll, args=(lambda t=trigger: self.pump(t, wait_seconds=1),))
-            thread.daemon = True
-            thread.start()
-            self._threads.append(thread)
-        for stream in self.streams:
-            thread = threading.Thread(target=self._poll, args=(lambda t=stream: self._pump_stream_when_idle(t),))
-            thread.daemon = True
-            thread.start()
-            self._threads.append(thread)
+        """Deliver every queue and stream in the background, taking turns in one thread.
 
-    def _pump_stream_when_idle(self, trigger: StreamTrigger) -> int:
-        """Stream records wait while queue work runs: in one process, a stream handler and an import
-        fight for the interpreter lock and both crawl (in AWS they run in parallel on their own)."""
-        if self._queue_work.locked():
+        In AWS each event source mapping runs on its own; here every handler shares one interpreter
+        lock with the moto server, and handlers running side by side only slow each other down."""
+        thread = threading.Thread(target=self._poll, args=(self._deliver_round,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _deliver_round(self) -> int:
+        delivered = 0
+        for trigger in self.queues:
+            delivered += self._safely(lambda t=trigger: self.pump(t))  # type: ignore[misc]
+        for stream in self.streams:
+            delivered += self._safely(lambda t=stream: self.pump_stream(t))  # type: ignore[misc]
+        return delivered
+
+    @staticmethod
+    def _safely(deliver: Callable[[], int]) -> int:
+        try:
+            return deliver()
+        except Exception:  # keep polling, like an event source mapping does
+            time.sleep(RETRY_DELAY_SECONDS)
             return 0
-        return self.pump_stream(trigger)
 
     def _poll(self, deliver: Callable[[], int]) -> None:
         while not self._stop.is_set():

@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from roster import aws
 from roster.local import moto_dynamodb
 from roster.local.template import ACCOUNT, REGION, Template, resolve
+from roster.sources.salesforce.trust import LOCAL_STACK_FLAG
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -62,12 +63,14 @@ class LocalStack:
         self.endpoint = f"http://{host}:{port}"
         os.environ.update(LOCAL_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        os.environ[LOCAL_STACK_FLAG] = "1"  # e.g. a Salesforce connection may trust the emulator's CA
         os.environ.pop("AWS_PROFILE", None)
         self._create_tables()
         self._create_queues()
         self._create_buckets()
         self._create_secrets()
         self._create_event_buses()
+        self._create_event_rules()
         self.environment = {
             name: str(resolve(value, self.refs, self.attributes))
             for name, value in self.template.function_environment().items()
@@ -138,6 +141,25 @@ class LocalStack:
             bus = str(resolve(props["Name"], self.refs, self.attributes))
             self.attributes[(name, "Arn")] = events.create_event_bus(Name=bus)["EventBusArn"]
             self.refs[name] = bus
+
+    def _create_event_rules(self) -> None:
+        """Rules with their SQS targets, so events published on a bus reach the queues a deployment's would."""
+        events = self.client("events")
+        for name, props in self.template.resources("AWS::Events::Rule").items():
+            if "EventPattern" not in props:
+                continue  # schedules: the runner leaves them to the tests
+            bus = str(resolve(props.get("EventBusName", "default"), self.refs, self.attributes))
+            rule = events.put_rule(
+                Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED"
+            )
+            self.refs[name] = name
+            self.attributes[(name, "Arn")] = rule["RuleArn"]
+            targets = [
+                {"Id": target["Id"], "Arn": str(resolve(target["Arn"], self.refs, self.attributes))}
+                for target in props.get("Targets", [])
+            ]
+            if targets:
+                events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
 
     def _create_secrets(self) -> None:
         manager = self.client("secretsmanager")

@@ -7,6 +7,7 @@ that loses a race raises `Conflict`, and the caller re-reads and tries again.
 
 from __future__ import annotations
 
+import heapq
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -258,6 +259,23 @@ class ProfileStore:
             page_size=500,
         ):
             yield ProfileImage(workspace, kind, item.profile_id, item.status == Status.ACTIVE, dict(item.fields))
+
+    def active_ids(self, workspace: str, kind: Kind, after: str | None = None) -> Iterator[str]:
+        """Ids of the active profiles in id order (the shards merged as they are read), after `after`."""
+        shards = [
+            (
+                item.profile_id
+                for item in ProfileItem.query(
+                    _shard_partition(workspace, kind, shard),
+                    range_key_condition=ProfileItem.profile_id > after if after else None,
+                    filter_condition=ProfileItem.status == "active",
+                    attributes_to_get=["profile_id"],
+                    page_size=1000,
+                )
+            )
+            for shard in range(SHARDS)
+        ]
+        yield from heapq.merge(*shards)
 
     def count_active(self, workspace: str, kind: Kind) -> int:
         return sum(

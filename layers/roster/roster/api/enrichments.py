@@ -1,0 +1,207 @@
+"""Enrichment routes: definitions, cost previews, tests on 10 rows, runs, budgets and archived runs as CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, ConfigDict, Field
+from ulid import ULID
+
+from roster.api.errors import ApiError
+from roster.enrich.budget import CostPreview
+from roster.enrich.definitions import EnrichmentDefinition
+from roster.enrich.runs import BudgetReport, Run, RunProblem, TestRun
+from roster.services import services
+
+router = Router()
+
+#: Path words under /v1/enrichments that cannot be enrichment ids.
+RESERVED_IDS = frozenset({"runs", "test"})
+#: CSV exports larger than this are handed out through S3 (Lambda answers carry at most 6 MB).
+MAX_INLINE_EXPORT_BYTES = 5 * 1024 * 1024
+EXPORT_URL_SECONDS = 900
+ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 422: "invalid_request"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnrichmentDetail(EnrichmentDefinition):
+    """A definition with what is left of its credit budget."""
+
+    spent_credits: float
+    remaining_credits: float
+
+
+class EnrichmentList(BaseModel):
+    enrichments: list[EnrichmentDetail]
+
+
+class TestRequest(Strict):
+    profile_ids: list[str] | None = Field(
+        default=None, max_length=10, description="Records to test on; the audiences' first 10 when left out"
+    )
+
+
+class StartRun(Strict):
+    force: bool = Field(default=False, description="Enrich records answered recently too (they are charged again)")
+
+
+class SetBudget(Strict):
+    credits: float = Field(ge=0, le=1e12, description="The new cap; credits spent so far stay counted")
+
+
+class RunList(BaseModel):
+    runs: list[Run]
+
+
+def _workspace() -> str:
+    return str(router.context["workspace"])
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Enrichment problems as API errors (404 unknown, 409 conflicting state, 422 invalid definition)."""
+    try:
+        yield
+    except RunProblem as problem:
+        raise ApiError(problem.status, ERROR_CODES.get(problem.status, "bad_request"), str(problem)) from None
+
+
+def _detail(enrichment_id: str) -> EnrichmentDetail:
+    with _answering():
+        definition = services.enrichments.definition(_workspace(), enrichment_id)
+        budget = services.enrichments.budget(_workspace(), enrichment_id)
+    return EnrichmentDetail(
+        **definition.model_dump(),
+        spent_credits=budget.spent_credits,
+        remaining_credits=budget.remaining_credits,
+    )
+
+
+# Static paths first, so `runs` and `test` are never read as enrichment ids.
+
+
+@router.post("/v1/enrichments/test", summary="Test an unsaved definition on 10 records; writes and charges nothing")
+def test_definition(body: EnrichmentDefinition) -> TestRun:
+    with _answering():
+        return services.enrichments.test_run(_workspace(), body)
+
+
+@router.get("/v1/enrichments/runs", summary="Runs of every enrichment, newest first")
+def list_all_runs(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
+    return RunList(runs=services.enrichments.runs(_workspace(), None, limit))
+
+
+@router.get("/v1/enrichments/runs/<run_id>", summary="A run: status, counts per outcome and credits spent")
+def get_run(run_id: str) -> Run:
+    with _answering():
+        return services.enrichments.run(_workspace(), run_id)
+
+
+@router.post("/v1/enrichments/runs/<run_id>/resume", summary="Resume a run stopped by its budget (raise it first)")
+def resume_run(run_id: str) -> Response[Run]:
+    with _answering():
+        run = services.enrichments.resume(_workspace(), run_id)
+    return Response(status_code=202, content_type="application/json", body=run)
+
+
+@router.get("/v1/enrichments/runs/<run_id>/export", summary="A run's records, outcomes and answers as CSV")
+def export_run(run_id: str) -> Response[str]:
+    workspace = _workspace()
+    with _answering():
+        chunks = services.enrichments.export_csv(workspace, run_id)
+        text, size = [], 0
+        for chunk in chunks:
+            text.append(chunk)
+            size += len(chunk.encode())
+            if size > MAX_INLINE_EXPORT_BYTES:
+                return _export_through_s3(workspace, run_id, [*text, *chunks])
+    headers = {"Content-Disposition": f'attachment; filename="{run_id}.csv"'}
+    return Response(status_code=200, content_type="text/csv; charset=utf-8", body="".join(text), headers=headers)
+
+
+def _export_through_s3(workspace: str, run_id: str, chunks: list[str]) -> Response[str]:
+    """Too large to answer inline: store the CSV and redirect to a short-lived download link."""
+    s3, bucket = services.enrichments.s3, services.enrichments.bucket
+    key = f"enrichment-exports/{workspace}/{run_id}/{str(ULID()).lower()}.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body="".join(chunks).encode(), ContentType="text/csv; charset=utf-8")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=EXPORT_URL_SECONDS)
+    return Response(status_code=303, content_type="text/plain", body="", headers={"Location": url})
+
+
+@router.get("/v1/enrichments", summary="Enrichment definitions with their budgets")
+def list_enrichments() -> EnrichmentList:
+    with _answering():
+        definitions = services.enrichments.definitions(_workspace())
+    return EnrichmentList(enrichments=[_detail(definition.enrichment_id) for definition in definitions])
+
+
+@router.post("/v1/enrichments", summary="Create an enrichment: providers, audiences, field mapping and budget")
+def create_enrichment(body: EnrichmentDefinition) -> Response[EnrichmentDetail]:
+    if body.enrichment_id in RESERVED_IDS:
+        raise ApiError(422, "invalid_request", f"{body.enrichment_id!r} is reserved; choose another enrichment_id")
+    with _answering():
+        saved = services.enrichments.save(_workspace(), body, create=True)
+    return Response(status_code=201, content_type="application/json", body=_detail(saved.enrichment_id))
+
+
+@router.get("/v1/enrichments/<enrichment_id>", summary="An enrichment definition with its budget")
+def get_enrichment(enrichment_id: str) -> EnrichmentDetail:
+    return _detail(enrichment_id)
+
+
+@router.put("/v1/enrichments/<enrichment_id>", summary="Replace a definition (its budget stays if left out)")
+def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> EnrichmentDetail:
+    if "enrichment_id" in body.model_fields_set and body.enrichment_id != enrichment_id:
+        raise ApiError(422, "invalid_request", "enrichment_id in the body differs from the one in the path")
+    update: dict[str, object] = {"enrichment_id": enrichment_id}
+    with _answering():
+        if "budget_credits" not in body.model_fields_set:
+            update["budget_credits"] = services.enrichments.budget(_workspace(), enrichment_id).budget_credits
+        services.enrichments.save(_workspace(), body.model_copy(update=update), create=False)
+    return _detail(enrichment_id)
+
+
+@router.delete("/v1/enrichments/<enrichment_id>", summary="Delete an enrichment (values it wrote stay on the profiles)")
+def delete_enrichment(enrichment_id: str) -> Response[str]:
+    with _answering():
+        services.enrichments.delete(_workspace(), enrichment_id)
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+@router.get("/v1/enrichments/<enrichment_id>/cost", summary="Cost preview: records in the audiences x credits each")
+def enrichment_cost(enrichment_id: str) -> CostPreview:
+    with _answering():
+        return services.enrichments.preview_cost(_workspace(), enrichment_id)
+
+
+@router.post("/v1/enrichments/<enrichment_id>/test", summary="Run on 10 records and show the writes; writes nothing")
+def test_enrichment(enrichment_id: str, body: Annotated[TestRequest | None, Body()] = None) -> TestRun:
+    with _answering():
+        definition = services.enrichments.definition(_workspace(), enrichment_id)
+        return services.enrichments.test_run(_workspace(), definition, body.profile_ids if body else None)
+
+
+@router.post("/v1/enrichments/<enrichment_id>/runs", summary="Start a run over the audiences as they are now")
+def start_run(enrichment_id: str, body: Annotated[StartRun | None, Body()] = None) -> Response[Run]:
+    with _answering():
+        run = services.enrichments.start_run(_workspace(), enrichment_id, force=body.force if body else False)
+    return Response(status_code=202, content_type="application/json", body=run)
+
+
+@router.get("/v1/enrichments/<enrichment_id>/runs", summary="An enrichment's runs, newest first")
+def list_runs(enrichment_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
+    return RunList(runs=services.enrichments.runs(_workspace(), enrichment_id, limit))
+
+
+@router.put("/v1/enrichments/<enrichment_id>/budget", summary="Set the credit cap (raise it, then resume the run)")
+def set_budget(enrichment_id: str, body: SetBudget) -> BudgetReport:
+    with _answering():
+        return services.enrichments.set_budget(_workspace(), enrichment_id, body.credits)

@@ -1,0 +1,315 @@
+"""Salesforce routes: the connection (credentials in Secrets Manager, never in a response), per-object import
+sync toggles, field mappings with a preview, the schedule, status and history, "sync now" and API-call math."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import requests
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from simple_salesforce.exceptions import SalesforceError
+
+from roster.api.errors import ApiError
+from roster.aws import clients
+from roster.services import services
+from roster.sources.salesforce import connection
+from roster.sources.salesforce.connection import (
+    CREDENTIALS,
+    ClientCredentials,
+    ConnectionCheck,
+    CredentialStore,
+    LoginFailed,
+    PasswordCredentials,
+    SessionCredentials,
+    SessionExpired,
+)
+from roster.sources.salesforce.mapping import OBJECTS, FieldMapping, MappingError, PreviewRecord, SalesforceObject
+from roster.sources.salesforce.store import Mode, SyncConfig, SyncRun
+from roster.sources.salesforce.sync import ApiMath, ObjectStatus, SyncRefused, api_math
+from roster.sources.salesforce.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
+
+router = Router()
+T = TypeVar("T")
+MAX_API_MATH_RECORDS = 10**10
+NOT_CONNECTED = "Salesforce is not connected for this workspace: PUT /v1/salesforce/connection first"
+
+
+# --- request and response bodies --------------------------------------------------------------------------
+
+
+class _ConnectionOptions(BaseModel):
+    """What every connection body may add to its credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ca_bundle: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Local stacks only: absolute path of a PEM CA bundle to trust (the Salesforce emulator's CA)",
+    )
+
+    @field_validator("login_url", "instance_url", check_fields=False)
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
+            raise ValueError("must be an https:// URL, e.g. https://login.salesforce.com or your My Domain")
+        return value
+
+
+class PasswordConnection(PasswordCredentials, _ConnectionOptions):
+    pass
+
+
+class ClientConnection(ClientCredentials, _ConnectionOptions):
+    pass
+
+
+class SessionConnection(SessionCredentials, _ConnectionOptions):
+    pass
+
+
+ConnectBody = Annotated[PasswordConnection | ClientConnection | SessionConnection, Field(discriminator="method")]
+
+
+class ConnectionView(BaseModel):
+    """A workspace's connection as the API shows it: every secret masked."""
+
+    connected: bool
+    credentials: dict[str, Any] | None = None
+    ca_bundle: str | None = None
+    test: ConnectionCheck | None = None
+
+
+class ObjectToggle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(description="Import sync on or off; the first sync after turning it on is full")
+
+
+class MappingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, str | FieldMapping] = Field(
+        max_length=500, description='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}'
+    )
+
+
+class PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, str | FieldMapping] | None = Field(
+        default=None, max_length=500, description="A mapping to try; default: the saved (or automatic) one"
+    )
+
+
+class MappingView(BaseModel):
+    object: SalesforceObject
+    saved: bool
+    fields: dict[str, FieldMapping]
+
+
+class PreviewView(BaseModel):
+    object: SalesforceObject
+    records: list[PreviewRecord]
+
+
+class SyncNow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode | None = Field(default=None, description="full or incremental; default: full until the first sync")
+
+
+class SyncStarted(BaseModel):
+    object: SalesforceObject
+    run_id: str
+    mode: Mode
+    status: str = "queued"
+
+
+class StatusView(BaseModel):
+    connected: bool
+    objects: list[ObjectStatus]
+
+
+class HistoryView(BaseModel):
+    object: SalesforceObject
+    runs: list[SyncRun]
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def _workspace() -> str:
+    return str(router.context["workspace"])
+
+
+def _credentials() -> CredentialStore:
+    return CredentialStore(clients().secrets)
+
+
+def _object(name: str) -> SalesforceObject:
+    by_name = {obj.lower(): obj for obj in OBJECTS}
+    if name.lower() not in by_name:
+        raise ApiError(404, "not_found", f"no Salesforce object {name!r}; one of {', '.join(OBJECTS)}")
+    return by_name[name.lower()]
+
+
+def _talk(action: Callable[[], T]) -> T:
+    """Run something that talks to Salesforce; its failures become specific API errors."""
+    try:
+        return action()
+    except MappingError as problem:
+        raise ApiError(422, "invalid_mapping", str(problem)) from None
+    except LoginFailed as failure:
+        if failure.code == "not_connected":
+            raise ApiError(409, "not_connected", NOT_CONNECTED) from None
+        code, reason = connection.explain(failure)
+        raise ApiError(502, code, reason) from None
+    except (SessionExpired, requests.RequestException, SalesforceError) as failure:
+        code, reason = connection.explain(failure)
+        raise ApiError(502, code, reason) from None
+
+
+def _view(workspace: str, test: bool) -> ConnectionView:
+    credentials = _credentials().load(workspace)
+    if credentials is None:
+        return ConnectionView(connected=False)
+    check = connection.test_connection(credentials, verify=verify_for(services.workspaces, workspace)) if test else None
+    return ConnectionView(
+        connected=True,
+        credentials=credentials.redacted(),
+        ca_bundle=ca_bundle(services.workspaces, workspace),
+        test=check,
+    )
+
+
+# --- connection -------------------------------------------------------------------------------------------
+
+
+@router.put("/v1/salesforce/connection", summary="Connect Salesforce (credentials go to Secrets Manager) and test it")
+def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
+    workspace = _workspace()
+    if body.ca_bundle is not None:
+        try:
+            check_ca_bundle(body.ca_bundle)
+        except TrustRefused as refused:
+            raise ApiError(422, "invalid_request", str(refused)) from None
+    credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
+    _credentials().save(workspace, credentials)
+    save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    return _view(workspace, test=True)
+
+
+@router.get("/v1/salesforce/connection", summary="The connection (secrets masked) and a fresh connection test")
+def get_connection() -> ConnectionView:
+    return _view(_workspace(), test=True)
+
+
+@router.post("/v1/salesforce/connection/test", summary="Log in and read the org's limits; says why if it fails")
+def check_connection() -> ConnectionCheck:
+    view = _view(_workspace(), test=True)
+    if view.test is None:
+        raise ApiError(404, "not_connected", NOT_CONNECTED)
+    return view.test
+
+
+@router.delete("/v1/salesforce/connection", summary="Forget the credentials (scheduled syncs stop connecting)")
+def delete_connection() -> Response[str]:
+    workspace = _workspace()
+    _credentials().delete(workspace)
+    save_ca_bundle(services.workspaces, workspace, None)
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+# --- objects, mapping, syncs ------------------------------------------------------------------------------
+
+
+@router.get("/v1/salesforce/status", summary="Every object's toggle, sync state, high-water mark and latest run")
+def status() -> StatusView:
+    workspace = _workspace()
+    return StatusView(
+        connected=_credentials().load(workspace) is not None, objects=services.salesforce.status(workspace)
+    )
+
+
+def _status_of(workspace: str, obj: SalesforceObject) -> ObjectStatus:
+    return next(row for row in services.salesforce.status(workspace) if row.object == obj)
+
+
+@router.get("/v1/salesforce/objects/<name>", summary="One object's toggle, sync state and latest run")
+def get_object(name: str) -> ObjectStatus:
+    return _status_of(_workspace(), _object(name))
+
+
+@router.put("/v1/salesforce/objects/<name>", summary="Turn import sync on or off for an object")
+def put_object(name: str, body: ObjectToggle) -> ObjectStatus:
+    obj, workspace = _object(name), _workspace()
+    services.salesforce.enable(workspace, obj, body.enabled)
+    return _status_of(workspace, obj)
+
+
+@router.get("/v1/salesforce/objects/<name>/mapping", summary="The saved mapping, or the automatic one")
+def get_mapping(name: str) -> MappingView:
+    obj, workspace = _object(name), _workspace()
+    saved = services.salesforce.store.mapping(workspace, obj)
+    mapping = saved or _talk(lambda: services.salesforce.mapping(workspace, obj))
+    return MappingView(object=obj, saved=saved is not None, fields=mapping.fields)
+
+
+@router.put("/v1/salesforce/objects/<name>/mapping", summary="Save a mapping (checked against the object's fields)")
+def put_mapping(name: str, body: MappingBody) -> MappingView:
+    obj, workspace = _object(name), _workspace()
+    mapping = _talk(lambda: services.salesforce.set_mapping(workspace, obj, body.fields))
+    return MappingView(object=obj, saved=True, fields=mapping.fields)
+
+
+@router.post("/v1/salesforce/objects/<name>/mapping/preview", summary="Ten records as a mapping would store them")
+def preview_mapping(name: str, body: PreviewBody) -> PreviewView:
+    obj, workspace = _object(name), _workspace()
+    records = _talk(lambda: services.salesforce.preview(workspace, obj, body.fields))
+    return PreviewView(object=obj, records=records)
+
+
+@router.get("/v1/salesforce/objects/<name>/history", summary="An object's sync runs, newest first")
+def history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> HistoryView:
+    obj = _object(name)
+    return HistoryView(object=obj, runs=services.salesforce.history(_workspace(), obj, limit))
+
+
+@router.post("/v1/salesforce/objects/<name>/sync", summary="Sync an object now (full or incremental)")
+def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
+    obj, workspace = _object(name), _workspace()
+    if _credentials().load(workspace) is None:
+        raise ApiError(409, "not_connected", NOT_CONNECTED)
+    try:
+        message = services.salesforce.start(workspace, obj, body.mode)
+    except SyncRefused:
+        raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT /v1/salesforce/objects/{obj}") from None
+    if message is None:
+        raise ApiError(409, "already_running", f"a {obj} sync is already running; see /v1/salesforce/status")
+    services.send_salesforce_work(message)
+    started = SyncStarted(object=obj, run_id=message.run_id, mode=message.mode)
+    return Response(status_code=202, content_type="application/json", body=started)
+
+
+# --- schedule and API usage -------------------------------------------------------------------------------
+
+
+@router.get("/v1/salesforce/schedule", summary="How often incremental and full syncs run, and their lookback")
+def get_schedule() -> SyncConfig:
+    return services.salesforce.store.config(_workspace())
+
+
+@router.put("/v1/salesforce/schedule", summary="Change how often incremental and full syncs run")
+def put_schedule(body: SyncConfig) -> SyncConfig:
+    services.salesforce.store.put_config(_workspace(), body)
+    return body
+
+
+@router.get("/v1/salesforce/api-math", summary="Estimated Salesforce API calls to import and export N records")
+def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) -> ApiMath:
+    return api_math(records)

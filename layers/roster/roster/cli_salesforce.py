@@ -1,0 +1,217 @@
+"""`roster salesforce ...`: connect an org, turn syncs on, map fields, sync now, and read status and API usage.
+
+Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`); `api-math` also works offline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+salesforce = typer.Typer(
+    help="Salesforce import: connection, sync toggles, field mapping, status.", no_args_is_help=True
+)
+console = Console()
+
+Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]
+ApiKey = Annotated[str, typer.Option(envvar="ROSTER_API_KEY", help="Workspace API key")]
+Object = Annotated[str, typer.Argument(help="Account, Contact, Lead, Opportunity, Task or Event")]
+LOCAL_URL = "http://127.0.0.1:8000"
+
+
+def _call(url: str, api_key: str, method: str, path: str, body: Any = None, **query: str) -> Any:
+    from roster.cli import _run  # the CLI's one way to call the API and report its errors
+
+    return _run(url, api_key, method, path, body, **query)
+
+
+def _option(envvar: str, text: str, secret: bool = False) -> Any:
+    return typer.Option(envvar=envvar, help=text, show_default=False, show_envvar=not secret)
+
+
+@salesforce.command("connect")
+def connect(
+    method: Annotated[
+        str | None, typer.Option(help="password, client_credentials or session (default: from what is given)")
+    ] = None,
+    login_url: Annotated[str | None, _option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = None,
+    username: Annotated[str | None, _option("SALESFORCE_USERNAME", "User name (password method)")] = None,
+    password: Annotated[str | None, _option("SALESFORCE_PASSWORD", "Password", secret=True)] = None,
+    security_token: Annotated[str | None, _option("SALESFORCE_SECURITY_TOKEN", "Security token", secret=True)] = None,
+    client_id: Annotated[str | None, _option("SALESFORCE_CLIENT_ID", "Connected app consumer key")] = None,
+    client_secret: Annotated[str | None, _option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)] = None,
+    instance_url: Annotated[str | None, _option("SALESFORCE_INSTANCE_URL", "Instance URL (session method)")] = None,
+    session_id: Annotated[str | None, _option("SALESFORCE_SESSION_ID", "Session id", secret=True)] = None,
+    ca_bundle: Annotated[str | None, _option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Save the workspace's Salesforce credentials (in Secrets Manager) and test them."""
+    given = {
+        "login_url": login_url,
+        "username": username,
+        "password": password,
+        "security_token": security_token,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "instance_url": instance_url,
+        "session_id": session_id,
+    }
+    method = method or ("session" if session_id else "password" if username else "client_credentials")
+    allowed = {
+        "password": ("login_url", "username", "password", "security_token", "client_id", "client_secret"),
+        "client_credentials": ("login_url", "client_id", "client_secret"),
+        "session": ("instance_url", "session_id"),
+    }
+    if method not in allowed:
+        raise typer.BadParameter("password, client_credentials or session", param_hint="--method")
+    body: dict[str, Any] = {"method": method, **{k: v for k, v in given.items() if k in allowed[method] and v}}
+    if ca_bundle:
+        body["ca_bundle"] = ca_bundle
+    view = _call(url, api_key, "PUT", "/v1/salesforce/connection", body)
+    console.print_json(data=view["credentials"])
+    _show_check(view["test"])
+
+
+@salesforce.command("test")
+def test(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
+    """Log in with the saved credentials and read the org's limits."""
+    _show_check(_call(url, api_key, "POST", "/v1/salesforce/connection/test"))
+
+
+def _show_check(check: dict[str, Any] | None) -> None:
+    if check is None:
+        return
+    if not check["ok"]:
+        console.print(f"[red]connection failed[/] ({check['code']}): {check['reason']}")
+        raise typer.Exit(1)
+    remaining = check.get("api_requests_remaining")
+    console.print(f"[green]connected[/] to {check['instance_url']}; API requests left today: {remaining}")
+
+
+@salesforce.command("status")
+def status(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
+    """Each object's toggle, sync state, high-water mark and latest run."""
+    found = _call(url, api_key, "GET", "/v1/salesforce/status")
+    console.print("connected" if found["connected"] else "[yellow]not connected[/]")
+    table = Table("object", "sync", "state", "high-water mark", "last run", "read", "API calls", "error")
+    for row in found["objects"]:
+        run = row.get("last_run") or {}
+        counts = run.get("counts") or {}
+        table.add_row(
+            row["object"],
+            "on" if row["enabled"] else "off",
+            row["status"],
+            (row.get("watermark") or {}).get("stamp", ""),
+            f"{run.get('mode', '')} {run.get('status', '')}".strip(),
+            str(counts.get("read", "")),
+            str(run.get("api_calls", "")),
+            row.get("error") or "",
+        )
+    console.print(table)
+
+
+@salesforce.command("history")
+def history(
+    obj: Object,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """An object's sync runs, newest first, with their counts and API calls."""
+    found = _call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/history", limit=str(limit))
+    table = Table("run", "mode", "status", "started", "read", "created", "updated", "merged", "deleted", "API calls")
+    for run in found["runs"]:
+        counts = run["counts"]
+        table.add_row(
+            run["run_id"],
+            run["mode"],
+            run["status"],
+            run["started_at"],
+            *(str(counts[name]) for name in ("read", "created", "updated", "merged", "deleted")),
+            str(run["api_calls"]),
+        )
+    console.print(table)
+
+
+@salesforce.command("enable")
+def enable(
+    obj: Object,
+    off: Annotated[bool, typer.Option("--off", help="Turn import sync off instead")] = False,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Turn import sync on (or --off) for an object; the scheduler starts with a full sync."""
+    found = _call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}", {"enabled": not off})
+    console.print(f"{found['object']}: import sync {'on' if found['enabled'] else 'off'}")
+
+
+@salesforce.command("sync")
+def sync(
+    obj: Object,
+    full: Annotated[bool, typer.Option("--full", help="Read every record, not only what changed")] = False,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Sync an object now (incremental after the first full sync, or --full)."""
+    started = _call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": "full" if full else None})
+    console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
+
+
+@salesforce.command("mapping")
+def mapping(
+    obj: Object,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="SfField=roster_field (repeatable); SfField= unmaps it")
+    ] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Show an object's field mapping; --set changes it (checked against the object's fields) and saves it."""
+    current = _call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/mapping")
+    fields: dict[str, Any] = {
+        name: {"field": each["field"], "export": each["export"]} for name, each in current["fields"].items()
+    }
+    for change in set_ or []:
+        sf_field, sep, roster_field = change.partition("=")
+        if not sep or not sf_field.strip():
+            raise typer.BadParameter(f"{change!r} is not SfField=roster_field", param_hint="--set")
+        if roster_field.strip():
+            export = fields.get(sf_field.strip(), {}).get("export", "never")
+            fields[sf_field.strip()] = {"field": roster_field.strip(), "export": export}
+        else:
+            fields.pop(sf_field.strip(), None)
+    if set_:
+        current = _call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}/mapping", {"fields": fields})
+    table = Table("Salesforce field", "Roster field", "type", "export")
+    for name, each in sorted(current["fields"].items()):
+        table.add_row(name, each["field"], each["sf_type"], each["export"])
+    console.print(table)
+    console.print("saved" if current["saved"] else "automatic (not saved yet; the first sync saves it)")
+    if preview:
+        shown = _call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/mapping/preview", {})
+        for record in shown["records"]:
+            console.print(record["id"], json.dumps(record["fields"], ensure_ascii=False, default=str)[:150])
+
+
+@salesforce.command("api-math")
+def api_math(
+    records: Annotated[int, typer.Argument(min=0, help="Records in the org")],
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Estimate the Salesforce API calls to import and to export N records (offline without an API key)."""
+    if api_key:
+        found = _call(url, api_key, "GET", "/v1/salesforce/api-math", records=str(records))
+    else:
+        from roster.sources.salesforce.sync import api_math as estimate
+
+        found = estimate(records).model_dump()
+    console.print(f"{found['records']:,} records")
+    console.print(f"  import (Bulk API 2.0 query, 50,000 a page): about {found['import_calls']:,} API calls per sync")
+    console.print(f"  export (Bulk API 2.0 ingest, 10,000 a batch): about {found['export_calls']:,} API calls")

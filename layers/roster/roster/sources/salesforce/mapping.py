@@ -1,0 +1,277 @@
+"""Field mapping per Salesforce object: which Salesforce field becomes which Roster field.
+
+Auto-map takes the standard pairs (Email → email, Title → job_title, ...) and then the closest Roster field by
+name or label similarity. Manual overrides are checked against the object's `describe`, so a typo names the field
+at fault. Each mapped field remembers its Salesforce type (to read CSV text back into numbers and booleans without
+a describe per sync) and its scheduled export rule, used by export; unmapped fields are never stored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from simple_salesforce.api import Salesforce
+
+from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
+from roster.profiles.values import ValueProblem, coerce_value
+
+SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", "Event"]
+OBJECTS: tuple[SalesforceObject, ...] = ("Account", "Contact", "Lead", "Opportunity", "Task", "Event")
+SIMILARITY = 0.85
+PREVIEW_RECORDS = 10
+
+#: Profile fields the sync derives itself (opportunities and activities); a mapping cannot write them.
+DERIVED = frozenset(
+    {
+        "opportunities",
+        "deals",
+        "opportunity_count",
+        "open_pipeline",
+        "won_amount",
+        "last_activity_date",
+        "activity_count",
+        "salesforce_activity_ids",
+    }
+)
+#: Fields the sync reads and manages itself, never offered to auto-map.
+SYSTEM_FIELDS = frozenset(
+    {"Id", "IsDeleted", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "Roster_Id__c"}
+)
+_NUMBER_TYPES = frozenset({"int", "double", "currency", "percent", "long"})
+_PEOPLE = {
+    "Email": "email",
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Name": "full_name",
+    "Title": "job_title",
+    "Department": "department",
+    "Phone": "phone",
+    "LinkedIn_URL__c": "linkedin_url",
+    "OwnerId": "owner",
+    "LeadSource": "lead_source",
+    "CreatedDate": "created_date",
+}
+
+
+class ExportRule(StrEnum):
+    """Whether export may write a field back to Salesforce (DESIGN.md, invariant 6)."""
+
+    NEVER = "never"
+    ALWAYS = "always"
+    FILL_BLANK = "fill_blank"
+
+
+class FieldMapping(BaseModel):
+    field: str
+    export: ExportRule = ExportRule.NEVER
+    sf_type: str = "string"
+
+
+class ObjectMapping(BaseModel):
+    """One object's mapping: Salesforce field name → Roster field, type and export rule."""
+
+    object: SalesforceObject
+    fields: dict[str, FieldMapping] = Field(default_factory=dict)
+
+
+class MappingError(ValueError):
+    """A mapping that cannot be saved, naming the field at fault."""
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """What an object becomes in Roster: the kind it feeds, the fields it may map to, its standard pairs."""
+
+    kind: Kind | None  # None: the object feeds related data (opportunities) or roll-ups (activities)
+    targets: Mapping[str, FieldType]
+    pairs: Mapping[str, str]
+    open_targets: bool  # True: any valid field name may be added as a custom field
+
+
+SPECS: dict[SalesforceObject, ObjectSpec] = {
+    "Account": ObjectSpec(
+        Kind.COMPANIES,
+        {name: kind for name, kind in STANDARD_FIELDS[Kind.COMPANIES].items() if name not in DERIVED},
+        {
+            "Name": "name",
+            "Website": "domain",
+            "Industry": "industry",
+            "NumberOfEmployees": "employee_count",
+            "AnnualRevenue": "annual_revenue",
+            "Type": "account_type",
+            "OwnerId": "owner",
+            "Phone": "phone",
+            "BillingCity": "city",
+            "BillingState": "state",
+            "BillingCountry": "country",
+            "Description": "description",
+            "CreatedDate": "created_date",
+        },
+        True,
+    ),
+    "Contact": ObjectSpec(
+        Kind.PEOPLE,
+        STANDARD_FIELDS[Kind.PEOPLE],
+        {**_PEOPLE, "MailingCity": "city", "MailingState": "state", "MailingCountry": "country"},
+        True,
+    ),
+    "Lead": ObjectSpec(
+        Kind.PEOPLE,
+        STANDARD_FIELDS[Kind.PEOPLE],
+        {
+            **_PEOPLE,
+            "Company": "company_name",
+            "Website": "company_domain",
+            "Status": "lead_status",
+            "City": "city",
+            "State": "state",
+            "Country": "country",
+        },
+        True,
+    ),
+    "Opportunity": ObjectSpec(
+        None,
+        RELATED_FIELDS[Kind.COMPANIES]["opportunities"],
+        {
+            "Id": "id",
+            "Name": "name",
+            "StageName": "stage",
+            "Amount": "amount",
+            "CloseDate": "close_date",
+            "OwnerId": "owner",
+            "IsClosed": "is_closed",
+            "IsWon": "is_won",
+            "Type": "type",
+        },
+        False,
+    ),
+    "Task": ObjectSpec(None, {"activity_date": FieldType.DATE}, {"ActivityDate": "activity_date"}, False),
+    "Event": ObjectSpec(None, {"activity_date": FieldType.DATE}, {"ActivityDate": "activity_date"}, False),
+}
+
+
+def _snake(text: str) -> str:
+    text = text.removesuffix("__c")
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _describe_fields(describe: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {str(field["name"]): field for field in describe.get("fields", [])}
+
+
+def auto_map(obj: SalesforceObject, describe: Mapping[str, Any]) -> ObjectMapping:
+    """Standard pairs first, then each remaining field's closest Roster field by name or label, if close enough."""
+    spec = SPECS[obj]
+    available = _describe_fields(describe)
+    fields: dict[str, FieldMapping] = {}
+    for sf_name, target in spec.pairs.items():
+        if sf_name in available:
+            fields[sf_name] = FieldMapping(field=target, sf_type=str(available[sf_name].get("type", "string")))
+    used = {mapping.field for mapping in fields.values()}
+    for sf_name, described in available.items():
+        if sf_name in fields or sf_name in SYSTEM_FIELDS or described.get("type") in ("reference", "id", "address"):
+            continue
+        candidates = [target for target in spec.targets if target not in used]
+        best, score = None, 0.0
+        for text in (_snake(sf_name), _snake(str(described.get("label", "")))):
+            for target in difflib.get_close_matches(text, candidates, n=1, cutoff=SIMILARITY):
+                ratio = difflib.SequenceMatcher(None, text, target).ratio()
+                if ratio > score:
+                    best, score = target, ratio
+        if best is not None:
+            fields[sf_name] = FieldMapping(field=best, sf_type=str(described.get("type", "string")))
+            used.add(best)
+    return ObjectMapping(object=obj, fields=fields)
+
+
+def validate_mapping(
+    obj: SalesforceObject, fields: Mapping[str, str | FieldMapping], describe: Mapping[str, Any]
+) -> ObjectMapping:
+    """A manual mapping checked against `describe`; raises MappingError naming the field at fault."""
+    spec = SPECS[obj]
+    available = _describe_fields(describe)
+    checked: dict[str, FieldMapping] = {}
+    for sf_name, given in fields.items():
+        mapping = FieldMapping(field=given) if isinstance(given, str) else given
+        if sf_name not in available:
+            near = difflib.get_close_matches(sf_name, list(available), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise MappingError(f"Salesforce {obj} has no field {sf_name!r}{hint}")
+        target = mapping.field
+        if target in DERIVED:
+            raise MappingError(f"{target!r} is computed by the sync and cannot be mapped (from {obj}.{sf_name})")
+        if not spec.open_targets and target not in spec.targets:
+            allowed = ", ".join(sorted(spec.targets))
+            raise MappingError(f"{obj}.{sf_name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
+        if not FIELD_NAME.match(target):
+            raise MappingError(f"{obj}.{sf_name}: {target!r} is not a valid field name (lower_snake_case)")
+        checked[sf_name] = mapping.model_copy(update={"sf_type": str(available[sf_name].get("type", "string"))})
+    targets = [mapping.field for mapping in checked.values()]
+    duplicates = sorted({target for target in targets if targets.count(target) > 1})
+    if duplicates:
+        raise MappingError(f"{obj}: more than one Salesforce field maps to {', '.join(duplicates)}")
+    return ObjectMapping(object=obj, fields=checked)
+
+
+def read_value(sf_type: str, value: Any) -> Any:
+    """A Salesforce value (Bulk CSV text or REST JSON) as a Python value; '' and null are None."""
+    if value is None or value == "":
+        return None
+    if sf_type == "boolean":
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if sf_type in _NUMBER_TYPES and not isinstance(value, int | float):
+        number = float(value)
+        return int(number) if number.is_integer() and sf_type in ("int", "long") else number
+    return value
+
+
+def apply_mapping(mapping: ObjectMapping, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The mapped values of one Salesforce row and the problems of values that were dropped.
+
+    A value that cannot be stored (a malformed e-mail, say) drops that field, not the whole record, so one bad
+    field in a CRM never hides a contact. Fields of people and companies come back canonical."""
+    kind = SPECS[mapping.object].kind
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for sf_name, field in mapping.fields.items():
+        if sf_name not in row:
+            continue
+        try:
+            value = read_value(field.sf_type, row[sf_name])
+            if kind is not None and value is not None:
+                value = coerce_value(kind, field.field, value)
+        except (ValueError, ValueProblem) as problem:
+            problems.append(f"{mapping.object}.{sf_name}: {problem}")
+            continue
+        values[field.field] = value
+    return values, problems
+
+
+class PreviewRecord(BaseModel):
+    id: str
+    fields: dict[str, Any]
+    problems: list[str] = Field(default_factory=list)
+
+
+def soql_fields(names: Iterable[str]) -> str:
+    return ", ".join(dict.fromkeys(names))
+
+
+def preview(sf: Salesforce, mapping: ObjectMapping, n: int = PREVIEW_RECORDS) -> list[PreviewRecord]:
+    """The `n` most recently changed records as the mapping would store them (one REST query)."""
+    soql = (
+        f"SELECT {soql_fields(['Id', *mapping.fields])} FROM {mapping.object} "  # noqa: S608 - names come from describe
+        f"ORDER BY SystemModstamp DESC LIMIT {int(n)}"
+    )
+    records: list[PreviewRecord] = []
+    for row in sf.query(soql)["records"]:
+        values, problems = apply_mapping(mapping, row)
+        records.append(PreviewRecord(id=str(row["Id"]), fields=values, problems=problems))
+    return records

@@ -1,0 +1,247 @@
+"""Where the Salesforce connector keeps its configuration, mappings, sync state and run history.
+
+One PynamoDB model on the jobs table. Per workspace (`pk` = workspace): `salesforce#config`,
+`salesforce#mapping#{Object}`, `salesforce#state#{Object}` and `salesforce#run#{Object}#{run id}` (ULIDs, so
+history pages newest first). The scheduler reads one partition, `salesforce#enabled`, listing enabled
+objects, rather than scanning. A batch commits its run checkpoint and the object's high-water mark in one
+transaction, each at the version read, so two workers holding one run can never both count a batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from roster.config import settings
+from roster.profiles.values import utc_now
+from roster.sources.salesforce.mapping import ObjectMapping, SalesforceObject
+from roster.store.models import register
+
+ENABLED_PARTITION = "salesforce#enabled"
+HISTORY_DAYS = 90
+
+
+@register("jobs_table")
+class SalesforceItem(Model):
+    class Meta:
+        table_name = "JobsTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = JSONAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)
+    version = VersionAttribute()
+
+
+class Mode(StrEnum):
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+class Status(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    FAILED = "failed"  # stopped by something retrying cannot fix (credentials, a bad mapping)
+    PARKED = "parked"  # a page kept failing; its message waits in the dead-letter queue
+    SUCCEEDED = "succeeded"  # runs only
+
+
+class SyncConfig(BaseModel):
+    """A workspace's schedule: incremental every 15 minutes, full weekly, 10 minutes of lookback."""
+
+    incremental_minutes: int = Field(default=15, ge=5, le=24 * 60)
+    full_days: int = Field(default=7, ge=1, le=90)
+    overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
+
+
+class Watermark(BaseModel):
+    """The newest (SystemModstamp, Id) committed; ISO text in Salesforce's Bulk format sorts as time."""
+
+    stamp: str
+    id: str
+
+
+class ObjectState(BaseModel):
+    workspace: str
+    object: SalesforceObject
+    enabled: bool = False
+    status: Status = Status.IDLE
+    watermark: Watermark | None = None
+    #: Id → SystemModstamp of the records committed within the lookback window below the mark, so the
+    #: overlap re-reads of the next incremental sync are recognised and skipped (bounded, see sync.py).
+    recent: dict[str, str] = Field(default_factory=dict)
+    run_id: str | None = None
+    last_started: str | None = None
+    last_full_sync: str | None = None
+    heartbeat: str | None = None  # the last commit of the running sync (a silent worker is declared stuck)
+    error: str | None = None
+    version: int | None = None
+
+
+class RunCounts(BaseModel):
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: int = 0  # overlap re-reads already committed by an earlier sync
+    dropped_values: int = 0  # values that could not be stored (a malformed e-mail, say); the record still imports
+
+    def add(self, other: RunCounts) -> RunCounts:
+        return RunCounts(**{name: getattr(self, name) + getattr(other, name) for name in RunCounts.model_fields})
+
+
+class SyncRun(BaseModel):
+    """One sync of one object: its counts, API calls, outcome and the checkpoint a continuation resumes from."""
+
+    run_id: str
+    workspace: str
+    object: SalesforceObject
+    mode: Mode
+    status: Status = Status.RUNNING
+    started_at: str
+    finished_at: str | None = None
+    counts: RunCounts = Field(default_factory=RunCounts)
+    api_calls: int = 0
+    error: str | None = None
+    error_code: str | None = None
+    since: str | None = None  # incremental: the SystemModstamp the query started from
+    job_id: str | None = None
+    job_attempts: int = 0
+    locator: str | None = None  # the results page being read ("" is the first page)
+    batch: int = 0  # the next batch of that page to process
+    problems: list[str] = Field(default_factory=list)  # the first few dropped values, for the status view
+    version: int | None = None
+
+
+class Stale(Exception):
+    """Another worker moved the run or the state on first: this worker must stop."""
+
+
+def _state_key(obj: str) -> str:
+    return f"salesforce#state#{obj}"
+
+
+def _run_key(obj: str, run_id: str) -> str:
+    return f"salesforce#run#{obj}#{run_id}"
+
+
+def _item(pk: str, sk: str, model: BaseModel, expires_at: int | None = None) -> SalesforceItem:
+    data = model.model_dump(mode="json", exclude={"version"})
+    item = SalesforceItem(pk, sk, data=data, created_at=utc_now(), expires_at=expires_at)
+    version = getattr(model, "version", None)
+    if version is not None:
+        item.version = version
+    return item
+
+
+def _get(pk: str, sk: str) -> SalesforceItem | None:
+    try:
+        return SalesforceItem.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+class SyncStore:
+    """The connector's items; writes of state and runs are conditional on the version read."""
+
+    def __init__(self) -> None:
+        self._connection = Connection(region=settings().region)
+
+    def config(self, workspace: str) -> SyncConfig:
+        item = _get(workspace, "salesforce#config")
+        return SyncConfig.model_validate(item.data) if item else SyncConfig()
+
+    def put_config(self, workspace: str, config: SyncConfig) -> None:
+        _put(workspace, "salesforce#config", config)
+
+    def mapping(self, workspace: str, obj: SalesforceObject) -> ObjectMapping | None:
+        item = _get(workspace, f"salesforce#mapping#{obj}")
+        return ObjectMapping.model_validate(item.data) if item else None
+
+    def put_mapping(self, workspace: str, mapping: ObjectMapping) -> None:
+        _put(workspace, f"salesforce#mapping#{mapping.object}", mapping)
+
+    def state(self, workspace: str, obj: SalesforceObject) -> ObjectState:
+        item = _get(workspace, _state_key(obj))
+        if item is None:
+            return ObjectState(workspace=workspace, object=obj)
+        return ObjectState.model_validate({**item.data, "version": item.version})
+
+    def states(self, workspace: str) -> list[ObjectState]:
+        items = SalesforceItem.query(workspace, SalesforceItem.sk.startswith("salesforce#state#"))
+        return [ObjectState.model_validate({**item.data, "version": item.version}) for item in items]
+
+    def enabled(self) -> list[tuple[str, SalesforceObject]]:
+        """Every (workspace, object) with import sync on, from the one index partition."""
+        pairs: list[tuple[str, SalesforceObject]] = []
+        for item in SalesforceItem.query(ENABLED_PARTITION):
+            pairs.append((item.data["workspace"], item.data["object"]))
+        return pairs
+
+    def put_state(self, state: ObjectState) -> ObjectState:
+        """Write the state at the version read (raises Stale) and keep the scheduler's index in step."""
+        item = _item(state.workspace, _state_key(state.object), state)
+        try:
+            item.save()
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise Stale(f"{state.workspace} {state.object} state changed meanwhile") from error
+            raise
+        index = SalesforceItem(
+            ENABLED_PARTITION,
+            f"{state.workspace}#{state.object}",
+            data={"workspace": state.workspace, "object": state.object},
+            created_at=utc_now(),
+        )
+        if state.enabled:
+            index.save(add_version_condition=False)
+        else:
+            index.delete(add_version_condition=False)
+        return state.model_copy(update={"version": item.version})
+
+    def run(self, workspace: str, obj: SalesforceObject, run_id: str) -> SyncRun | None:
+        item = _get(workspace, _run_key(obj, run_id))
+        return SyncRun.model_validate({**item.data, "version": item.version}) if item else None
+
+    def runs(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
+        """History, newest first."""
+        items = SalesforceItem.query(
+            workspace, SalesforceItem.sk.startswith(f"salesforce#run#{obj}#"), scan_index_forward=False, limit=limit
+        )
+        return [SyncRun.model_validate({**item.data, "version": item.version}) for item in items]
+
+    def commit(self, run: SyncRun, state: ObjectState | None = None) -> tuple[SyncRun, ObjectState | None]:
+        """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
+        run_item = _item(run.workspace, _run_key(run.object, run.run_id), run, _expiry(run.started_at))
+        state_item = _item(state.workspace, _state_key(state.object), state) if state else None
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.save(run_item)
+                if state_item is not None:
+                    transaction.save(state_item)
+        except TransactWriteError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                raise Stale(f"run {run.run_id} of {run.workspace} {run.object} moved on meanwhile") from error
+            raise
+        saved_state = state.model_copy(update={"version": state_item.version}) if state and state_item else None
+        return run.model_copy(update={"version": run_item.version}), saved_state
+
+
+def _put(workspace: str, sk: str, model: BaseModel) -> None:
+    item = SalesforceItem(workspace, sk, data=model.model_dump(mode="json"), created_at=utc_now())
+    item.save(add_version_condition=False)
+
+
+def _expiry(started_at: str) -> int:
+    """Runs expire from history after HISTORY_DAYS (the table's TTL attribute)."""
+    return int(datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()) + HISTORY_DAYS * 86_400

@@ -1,0 +1,556 @@
+"""The Salesforce import sync: scheduler, worker and continuation, over Bulk API 2.0 query jobs.
+
+A run reads one object with one `queryAll` job (so soft deletes appear), ordered by `SystemModstamp, Id`, in
+result pages of about 50,000 records fetched by locator, and hands them to identity resolution in batches of
+2,000. After each batch the run's checkpoint (job, locator, next batch, counts, API calls) and the object's
+high-water mark commit together, at the versions read: the mark moves only with a committed batch, a second
+worker holding the same run stops at its first commit, and a redelivered message resumes from the stored
+checkpoint, so nothing is counted twice or skipped. A worker near its deadline returns a continuation message.
+
+Incremental runs read `SystemModstamp >= mark - overlap` (10 minutes by default) and skip the records whose
+(Id, SystemModstamp) the mark's window already committed (`ObjectState.recent`, at most MAX_RECENT entries; past
+that a re-read record only costs an unchanged resolution), then list the deleted records of the window for the
+ones that left the Recycle Bin. A failing call is retried with backoff (connection errors, 5xx,
+REQUEST_LIMIT_EXCEEDED; an expired session logs in again once); a failed job is re-created; what still fails
+raises PageFailed with the reason, and the run and object show `parked` (or `failed` when retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel
+from simple_salesforce.bulk2 import Operation
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceRefusedRequest
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.wait import WaitBaseT
+from ulid import ULID
+
+from roster.identity.resolver import Resolver
+from roster.profiles.fields import Kind
+from roster.profiles.values import format_time
+from roster.sources.salesforce.connection import Connection, error_code, explain
+from roster.sources.salesforce.links import unlink
+from roster.sources.salesforce.mapping import (
+    SPECS,
+    FieldMapping,
+    ObjectMapping,
+    PreviewRecord,
+    SalesforceObject,
+    auto_map,
+    preview,
+    validate_mapping,
+)
+from roster.sources.salesforce.objects import BatchContext, Row, process, query_fields
+from roster.sources.salesforce.store import (
+    Mode,
+    ObjectState,
+    RunCounts,
+    Stale,
+    Status,
+    SyncRun,
+    SyncStore,
+    Watermark,
+)
+
+PAGE_RECORDS = 50_000
+BATCH_RECORDS = 2_000
+MAX_RECENT = 4_000
+MAX_PROBLEMS = 20
+STUCK_AFTER = timedelta(hours=2)  # a running sync silent this long lost its worker (Lambda max is 15 minutes)
+SCHEDULE_GRACE = timedelta(minutes=1)  # the scheduler ticks on a rate; do not miss a tick by a few seconds
+DELETED_WINDOW = timedelta(days=29)  # `sobjects/{O}/deleted` answers for the last 30 days only
+DONE = "done"  # the checkpoint locator once every page is committed
+ACTIVITIES = ("Task", "Event")
+IMPORT_OVERHEAD = 4  # login, create the query job, one status poll, the deleted-records list
+T = TypeVar("T")
+
+
+class SyncMessage(BaseModel):
+    """One unit of sync work on the queue: start a run, or continue it from a job's page and batch."""
+
+    workspace: str
+    object: SalesforceObject
+    mode: Mode
+    run_id: str
+    job_id: str | None = None
+    locator: str | None = None
+    batch: int = 0
+
+
+class PageFailed(Exception):
+    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
+
+    def __init__(self, message: SyncMessage, code: str, reason: str, parked: bool) -> None:
+        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.parked = parked
+
+
+class SyncRefused(Exception):
+    """A sync that cannot start (import sync is off for the object)."""
+
+
+@dataclass(frozen=True)
+class DueSync:
+    workspace: str
+    object: SalesforceObject
+    mode: Mode
+
+
+class ObjectStatus(BaseModel):
+    """What the API shows of one object: its toggle, state, mark and latest run (never credentials)."""
+
+    object: SalesforceObject
+    enabled: bool
+    status: Status
+    watermark: Watermark | None
+    last_full_sync: str | None
+    error: str | None
+    last_run: SyncRun | None
+
+
+class ApiMath(BaseModel):
+    """Estimated Salesforce API calls for an org of `records` records."""
+
+    records: int
+    import_calls: int  # result pages of 50,000 plus the fixed overhead of a run
+    export_calls: int  # Bulk API 2.0 batches of 10,000 records
+
+
+def api_math(records: int) -> ApiMath:
+    return ApiMath(
+        records=records,
+        import_calls=math.ceil(records / PAGE_RECORDS) + IMPORT_OVERHEAD,
+        export_calls=math.ceil(records / 10_000),
+    )
+
+
+def _transient(error: BaseException) -> bool:
+    """Errors worth retrying: the network, Salesforce 5xx and the request limit (which refills)."""
+    if isinstance(error, requests.ConnectionError | requests.Timeout):
+        return True
+    if isinstance(error, SalesforceGeneralError):
+        return error.status >= 500
+    return isinstance(error, SalesforceRefusedRequest) and error_code(error) == "REQUEST_LIMIT_EXCEEDED"
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _soql_time(moment: datetime) -> str:
+    """A SOQL datetime literal (unquoted), in the Bulk CSV's own format so stamps compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _is_stuck(state: ObjectState, now: datetime) -> bool:
+    return state.status is Status.RUNNING and (not state.heartbeat or now - _parse(state.heartbeat) > STUCK_AFTER)
+
+
+def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
+    """What the scheduler should start now: a full sync first and then weekly, incrementals in between."""
+    due: list[DueSync] = []
+    by_workspace: dict[str, set[str]] = {}
+    for workspace, obj in store.enabled():
+        by_workspace.setdefault(workspace, set()).add(obj)
+    for workspace, objects in sorted(by_workspace.items()):
+        config = store.config(workspace)
+        for state in store.states(workspace):
+            if state.object not in objects or not state.enabled:
+                continue
+            if state.status is Status.RUNNING and not _is_stuck(state, now):
+                continue
+            started = _parse(state.last_started) if state.last_started else None
+            full_due = (
+                state.watermark is None
+                or state.last_full_sync is None
+                or now - _parse(state.last_full_sync) >= timedelta(days=config.full_days) - SCHEDULE_GRACE
+            )
+            if started is not None and now - started < timedelta(minutes=config.incremental_minutes) - SCHEDULE_GRACE:
+                continue
+            due.append(DueSync(workspace, state.object, Mode.FULL if full_due else Mode.INCREMENTAL))
+    return due
+
+
+@dataclass
+class SalesforceSync:
+    """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
+
+    store: SyncStore
+    resolver: Callable[[str, Kind], Resolver]
+    connect: Callable[[str], Connection]
+    page_records: int = PAGE_RECORDS
+    batch_records: int = BATCH_RECORDS
+    reserve_seconds: float = 60.0
+    poll_seconds: float = 2.0
+    attempts: int = 4
+    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    # -- configuration ------------------------------------------------------------------------------------
+
+    def enable(self, workspace: str, obj: SalesforceObject, enabled: bool = True) -> ObjectState:
+        """Turn import sync for an object on or off (the scheduler starts with a full sync). A run in progress
+        finishes its current batch and stops at its next commit when the toggle changes under it."""
+        state = self.store.state(workspace, obj)
+        if state.enabled == enabled and state.version is not None:
+            return state
+        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
+
+    def mapping(self, workspace: str, obj: SalesforceObject) -> ObjectMapping:
+        """The saved mapping, or the automatic one from the object's describe (one API call)."""
+        saved = self.store.mapping(workspace, obj)
+        if saved is not None:
+            return saved
+        return auto_map(obj, self._describe(self.connect(workspace), obj))
+
+    def set_mapping(
+        self, workspace: str, obj: SalesforceObject, fields: dict[str, str | FieldMapping]
+    ) -> ObjectMapping:
+        """Check a manual mapping against describe and save it; raises MappingError naming the bad field."""
+        mapping = validate_mapping(obj, fields, self._describe(self.connect(workspace), obj))
+        self.store.put_mapping(workspace, mapping)
+        return mapping
+
+    def preview(
+        self, workspace: str, obj: SalesforceObject, fields: dict[str, str | FieldMapping] | None = None
+    ) -> list[PreviewRecord]:
+        """Ten records as a mapping (the given one, else the current one) would store them, before saving."""
+        connection = self.connect(workspace)
+        if fields is None:
+            mapping = self.store.mapping(workspace, obj) or auto_map(obj, self._describe(connection, obj))
+        else:
+            mapping = validate_mapping(obj, fields, self._describe(connection, obj))
+        return preview(connection.sf, mapping)
+
+    @staticmethod
+    def _describe(connection: Connection, obj: SalesforceObject) -> dict[str, Any]:
+        described: dict[str, Any] = getattr(connection.sf, obj).describe()
+        return described
+
+    def status(self, workspace: str) -> list[ObjectStatus]:
+        states = {state.object: state for state in self.store.states(workspace)}
+        statuses = []
+        for obj in SPECS:
+            state = states.get(obj) or ObjectState(workspace=workspace, object=obj)
+            last = self.store.run(workspace, obj, state.run_id) if state.run_id else None
+            statuses.append(
+                ObjectStatus(
+                    object=obj,
+                    enabled=state.enabled,
+                    status=state.status,
+                    watermark=state.watermark,
+                    last_full_sync=state.last_full_sync,
+                    error=state.error,
+                    last_run=last,
+                )
+            )
+        return statuses
+
+    def history(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
+        return self.store.runs(workspace, obj, limit)
+
+    # -- runs ---------------------------------------------------------------------------------------------
+
+    def start(self, workspace: str, obj: SalesforceObject, mode: Mode | None = None) -> SyncMessage | None:
+        """Begin a run and return the message to queue, or None when one is already running.
+
+        Without a mode (and always before a first full sync) the run is full when the object has no mark."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
+            raise SyncRefused(f"import sync is off for {obj}")
+        now = self.clock()
+        if state.status is Status.RUNNING and not _is_stuck(state, now):
+            return None
+        if obj in ACTIVITIES:  # Tasks and Events share the activity roll-ups: never write them together
+            other = self.store.state(workspace, "Event" if obj == "Task" else "Task")
+            if other.status is Status.RUNNING and not _is_stuck(other, now):
+                return None
+        if mode is None or state.watermark is None:
+            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
+        stamp = format_time(now)
+        run = SyncRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=stamp)
+        state = state.model_copy(
+            update={"status": Status.RUNNING, "run_id": run.run_id, "last_started": stamp, "heartbeat": stamp}
+        )
+        try:
+            self.store.commit(run, state)
+        except Stale:
+            return None  # another scheduler tick or API call started it first
+        return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
+
+    def run(self, message: SyncMessage, remaining_seconds: Callable[[], float]) -> SyncMessage | None:
+        """Work on a run until it is done (None) or the deadline nears (a continuation to queue).
+
+        A message of a run that is finished or superseded is ignored. Raises PageFailed."""
+        state = self.store.state(message.workspace, message.object)
+        run = self.store.run(message.workspace, message.object, message.run_id)
+        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
+            return None
+        worker = _Worker(self, message, state, run, remaining_seconds)
+        try:
+            return worker.go()
+        except Stale:
+            return None  # another worker holds this run now
+        except Exception as error:
+            raise worker.stop(error) from error
+
+
+@dataclass
+class _Worker:
+    """One invocation's work on a run: the live state, run and connection, and the commits between them."""
+
+    sync: SalesforceSync
+    message: SyncMessage
+    state: ObjectState
+    run: SyncRun
+    remaining: Callable[[], float]
+    connection: Connection | None = None
+    mapping: ObjectMapping | None = None
+    counted: int = 0
+    relogged: bool = False
+
+    @property
+    def obj(self) -> SalesforceObject:
+        return self.run.object
+
+    def go(self) -> SyncMessage | None:
+        if self.run.status is Status.PARKED:  # redriven from the dead-letter queue
+            self.run.status = self.state.status = Status.RUNNING
+            self.state.error = None
+            if self.run.locator is None:  # no page read yet: a job that failed is replaced by a fresh one
+                self.run.job_id, self.run.job_attempts = None, 0
+            self._commit(with_state=True)
+        self.connection = self.sync.connect(self.run.workspace)
+        self.mapping = self._mapping()
+        if self.run.job_id is None:
+            self._create_job()
+        if self.run.locator is None:
+            if not self._wait_for_job():
+                return self._continue()
+            self.run.locator = ""
+        while self.run.locator != DONE:
+            if self._near_deadline():
+                return self._continue()
+            self._read_page()
+            if self.run.locator != DONE and self._near_deadline():
+                return self._continue()
+        self._finish()
+        return None
+
+    # -- Salesforce calls ---------------------------------------------------------------------------------
+
+    def _call(self, action: Callable[[Connection], T]) -> T:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.sync.attempts),
+            wait=self.sync.wait,
+            retry=retry_if_exception(_transient),
+            sleep=self.sync.sleep,
+            reraise=True,
+        )
+        result: T = retrying(self._once, action)
+        return result
+
+    def _once(self, action: Callable[[Connection], T]) -> T:
+        assert self.connection is not None
+        try:
+            return action(self.connection)
+        except SalesforceExpiredSession:
+            if self.relogged:
+                raise
+            self.relogged = True
+            self.connection.relogin()
+            return action(self.connection)
+
+    def _mapping(self) -> ObjectMapping:
+        saved = self.sync.store.mapping(self.run.workspace, self.obj)
+        if saved is not None:
+            return saved
+        described = self._call(lambda connection: SalesforceSync._describe(connection, self.obj))
+        mapping = auto_map(self.obj, described)
+        self.sync.store.put_mapping(self.run.workspace, mapping)
+        return mapping
+
+    def _since(self) -> datetime | None:
+        if self.run.mode is Mode.FULL or self.state.watermark is None:
+            return None
+        overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
+        return _parse(self.state.watermark.stamp) - overlap
+
+    def _create_job(self) -> None:
+        assert self.mapping is not None
+        since = self._since()
+        where = f" WHERE SystemModstamp >= {_soql_time(since)}" if since else ""
+        soql = (
+            f"SELECT {', '.join(query_fields(self.mapping))} FROM {self.obj}{where} "  # noqa: S608 - names from describe
+            "ORDER BY SystemModstamp, Id"
+        )
+        job = self._call(lambda connection: connection.bulk(self.obj).create_job(Operation.query_all, soql))
+        self.run.job_id, self.run.locator, self.run.batch = str(job["id"]), None, 0
+        self.run.since = _soql_time(since) if since else None
+        self._commit()
+
+    def _wait_for_job(self) -> bool:
+        """True once the job completed; False if the deadline came first. A failed job is created again."""
+        while True:
+            job_id = self.run.job_id
+            assert job_id is not None
+            info: dict[str, Any] = self._call(partial(_job_info, self.obj, job_id))
+            if info["state"] == "JobComplete":
+                return True
+            if info["state"] in ("Failed", "Aborted"):
+                self.run.job_attempts += 1
+                reason = f"Bulk query job {job_id} {info['state']}: {info.get('errorMessage', '')}"
+                if self.run.job_attempts >= self.sync.attempts:
+                    raise _JobFailed(reason)
+                self.run.problems = [*self.run.problems, reason][:MAX_PROBLEMS]
+                self._create_job()
+                continue
+            if self._near_deadline():
+                return False
+            self.sync.sleep(self.sync.poll_seconds)
+
+    def _read_page(self) -> None:
+        """Fetch the checkpoint's page and commit its batches from the checkpoint's batch on."""
+        job_id, locator = self.run.job_id, self.run.locator
+        assert job_id is not None and locator is not None
+        page = self._call(
+            lambda connection: connection.bulk(self.obj).get_query_results(job_id, locator, self.sync.page_records)
+        )
+        following = page["locator"] or DONE
+        batches = _batches(page.get("records", ""), self.sync.batch_records)
+        total = math.ceil(page["number_of_records"] / self.sync.batch_records)
+        if total == 0:
+            self.run.locator, self.run.batch = following, 0
+            self._commit(with_state=True)
+            return
+        for index, batch in enumerate(batches):
+            if index < self.run.batch:
+                continue  # committed before this message was (re)delivered
+            if index > self.run.batch and self._near_deadline():
+                return
+            self._commit_batch(batch, following if index == total - 1 else None)
+
+    def _commit_batch(self, rows: list[Row], following: str | None) -> None:
+        assert self.mapping is not None
+        incremental = self.run.mode is Mode.INCREMENTAL
+        fresh = [row for row in rows if not (incremental and self.state.recent.get(row["Id"]) == row["SystemModstamp"])]
+        context = BatchContext(
+            self.run.workspace, self.mapping, lambda kind: self.sync.resolver(self.run.workspace, kind)
+        )
+        counts, problems = process(context, fresh) if fresh else (RunCounts(), [])
+        counts.read, counts.skipped = len(rows), counts.skipped + len(rows) - len(fresh)
+        self._advance_mark(rows)
+        self.run.counts = self.run.counts.add(counts)
+        self.run.problems = [*self.run.problems, *problems][:MAX_PROBLEMS]
+        if following is None:
+            self.run.batch += 1
+        else:
+            self.run.locator, self.run.batch = following, 0
+        self._commit(with_state=True)
+
+    def _advance_mark(self, rows: list[Row]) -> None:
+        """Move the mark to the newest committed (SystemModstamp, Id) and keep the overlap window's records."""
+        mark = self.state.watermark
+        recent = dict(self.state.recent)
+        for row in rows:
+            stamp = row["SystemModstamp"]
+            recent[row["Id"]] = stamp
+            if mark is None or (stamp, row["Id"]) > (mark.stamp, mark.id):
+                mark = Watermark(stamp=stamp, id=row["Id"])
+        if mark is None:
+            return
+        overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
+        floor = _soql_time(_parse(mark.stamp) - overlap)
+        kept = sorted(((stamp, key) for key, stamp in recent.items() if stamp >= floor), reverse=True)
+        self.state.watermark = mark
+        self.state.recent = {key: stamp for stamp, key in kept[:MAX_RECENT]}
+
+    def _finish(self) -> None:
+        """Unlink what left the Recycle Bin during the window (incremental), then close the run."""
+        if self.run.mode is Mode.INCREMENTAL and SPECS[self.obj].kind is not None and self.run.since:
+            end = self.sync.clock() + timedelta(minutes=1)
+            start = max(_parse(self.run.since), end - DELETED_WINDOW)
+            listed = self._call(lambda connection: getattr(connection.sf, self.obj).deleted(start, end))
+            kind = SPECS[self.obj].kind
+            assert kind is not None
+            resolver = self.sync.resolver(self.run.workspace, kind)
+            for record in listed.get("deletedRecords", []):
+                self.run.counts.deleted += unlink(resolver, self.obj, str(record["id"]))
+        self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.sync.clock())
+        self.state.status, self.state.error = Status.IDLE, None
+        if self.run.mode is Mode.FULL:
+            self.state.last_full_sync = self.run.started_at
+        self._commit(with_state=True)
+
+    # -- checkpoints --------------------------------------------------------------------------------------
+
+    def _near_deadline(self) -> bool:
+        return self.remaining() < self.sync.reserve_seconds
+
+    def _commit(self, *, with_state: bool = False) -> None:
+        if self.connection is not None:
+            self.run.api_calls += self.connection.calls - self.counted
+            self.counted = self.connection.calls
+        if with_state:
+            self.state.heartbeat = format_time(self.sync.clock())
+        run, state = self.sync.store.commit(self.run, self.state if with_state else None)
+        self.run = run
+        if state is not None:
+            self.state = state
+
+    def _continue(self) -> SyncMessage:
+        self._commit(with_state=True)
+        return self.message.model_copy(
+            update={"job_id": self.run.job_id, "locator": self.run.locator, "batch": self.run.batch}
+        )
+
+    def stop(self, error: Exception) -> PageFailed:
+        """Record why the run stopped (parked when retrying later may help): the PageFailed to raise."""
+        if isinstance(error, _JobFailed):
+            code, reason = "bulk_job_failed", str(error)
+        else:
+            code, reason = explain(error)
+        parked = isinstance(error, _JobFailed) or _transient(error)
+        status = Status.PARKED if parked else Status.FAILED
+        self.run.status, self.run.error, self.run.error_code = status, reason, code
+        self.state.status, self.state.error = status, reason
+        if not parked:
+            self.run.finished_at = format_time(self.sync.clock())
+        with contextlib.suppress(Stale):  # another worker took the run over; its status stands
+            self._commit(with_state=True)
+        position = self.message.model_copy(
+            update={"job_id": self.run.job_id, "locator": self.run.locator, "batch": self.run.batch}
+        )
+        return PageFailed(position, code, reason, parked)
+
+
+def _job_info(obj: str, job_id: str, connection: Connection) -> dict[str, Any]:
+    info: dict[str, Any] = connection.bulk(obj).get_job(job_id, True)
+    return info
+
+
+class _JobFailed(Exception):
+    """A Bulk query job kept failing on Salesforce's side."""
+
+
+def _batches(text: str, size: int) -> Iterator[list[Row]]:
+    """The rows of a CSV results page, `size` at a time, parsed lazily (a page is read once, batch by batch)."""
+    reader = csv.DictReader(io.StringIO(text))
+    while batch := list(itertools.islice(reader, size)):
+        yield list[Row](batch)

@@ -1,0 +1,201 @@
+"""Benchmark of the Salesforce import sync; prints figures, asserts nothing.
+
+    .venv/bin/python tests/bench/bench_salesforce.py [--sizes 20000,100000] [--changed 1000]
+
+For each org size (contacts): a full sync of Contacts, then 1,000 contacts changed through the Bulk API and an
+incremental sync. By default identity resolution runs against a store that keeps nothing, so the figures are the
+connector's own (storage throughput on moto is bench_core's subject); `--store` resolves into the local stack's
+DynamoDB instead (about 100 records/s there). It prints the Salesforce API calls each sync used (counted by the
+connector's own session), records/s, and the worker's peak memory. Three processes, so each figure is one process's
+own: the local stack (moto) runs here, the emulator in a child (`python -m roster.local.salesforce`), and each sync
+in a worker child whose peak RSS is what a Lambda would need. Targets: full ≤ 5 calls per 100k records beyond a
+fixed overhead; incremental independent of org size; worker memory flat and under 256 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, cast
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+from simple_salesforce.bulk2 import SFBulk2Handler
+
+from roster import aws
+from roster.identity.resolver import resolver_for
+from roster.local.salesforce import Credentials
+from roster.local.stack import LocalStack
+from roster.profiles.fields import Kind
+from roster.profiles.model import Profile
+from roster.sources.salesforce.connection import Connection, PasswordCredentials
+from roster.sources.salesforce.store import Mode, SyncStore
+from roster.sources.salesforce.sync import SalesforceSync, SyncMessage
+from roster.store.profiles import ProfileStore
+from roster.store.workspaces import WorkspaceStore
+
+
+def credentials(instance_url: str) -> PasswordCredentials:
+    known = Credentials()
+    return PasswordCredentials(
+        login_url=instance_url,
+        username=known.username,
+        password=known.password,
+        security_token=known.security_token,
+        client_id=known.client_id,
+        client_secret=known.client_secret,
+    )
+
+
+class NullProfiles(ProfileStore):
+    """A profile store that keeps nothing: the worker's own cost, without moto's (see bench_core for that)."""
+
+    def alias_owners(self, workspace: str, kind: Kind, aliases: Iterable[str]) -> dict[str, str]:
+        return {}
+
+    def get_many(self, workspace: str, kind: Kind, profile_ids: Iterable[str]) -> dict[str, Profile]:
+        return {}
+
+    def commit(self, profile: Profile, merged: Iterable[Profile] = (), new_aliases: Iterable[str] = ()) -> None:
+        profile.version = 1
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the forking parent)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One sync in this process; prints its figures as JSON."""
+    aws.clients()
+    baseline = peak_rss_mb()
+    profiles = ProfileStore() if args.store else NullProfiles()
+    workspaces = WorkspaceStore()
+    creds = credentials(args.instance_url)
+    sync = SalesforceSync(
+        SyncStore(),
+        lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
+        lambda workspace: Connection(creds, verify=args.ca),
+        poll_seconds=0.2,
+    )
+    if args.mode == Mode.FULL:
+        sync.enable(args.workspace, "Contact")
+    started = time.perf_counter()
+    message: SyncMessage | None = sync.start(args.workspace, "Contact", Mode(args.mode))
+    assert message is not None
+    run_id = message.run_id
+    while message is not None:
+        message = sync.run(message, lambda: 900.0)
+    seconds = time.perf_counter() - started
+    run = sync.store.run(args.workspace, "Contact", run_id)
+    assert run is not None
+    peak = peak_rss_mb()
+    figures = {"run": run.model_dump(mode="json"), "seconds": seconds, "baseline_mb": baseline, "peak_mb": peak}
+    print(json.dumps(figures))
+
+
+def start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    command = [
+        sys.executable,
+        "-m",
+        "roster.local.salesforce",
+        "--contacts",
+        str(contacts),
+        "--accounts",
+        str(max(1, contacts // 50)),
+        "--leads",
+        "0",
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    info: dict[str, str] = {}
+    assert child.stdout is not None
+    while len(info) < 3:
+        name, _, value = child.stdout.readline().strip().partition(" ")
+        if name in ("instance_url", "session_id", "ca_path"):
+            info[name] = value.strip()
+    return child, info
+
+
+def run_worker(workspace: str, mode: Mode, info: dict[str, str], store: bool) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--workspace",
+        workspace,
+        "--mode",
+        mode.value,
+        "--instance-url",
+        info["instance_url"],
+        "--ca",
+        info["ca_path"],
+        *(["--store"] if store else []),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def change_contacts(info: dict[str, str], count: int) -> None:
+    """Edit `count` contacts through the Bulk API, as users and integrations do."""
+    connection = Connection(credentials(info["instance_url"]), verify=info["ca_path"])
+    rows = connection.sf.query(f"SELECT Id FROM Contact ORDER BY Id LIMIT {int(count)}")["records"]  # noqa: S608
+    updates = [{"Id": row["Id"], "Title": "Changed for the benchmark"} for row in rows]
+    cast(SFBulk2Handler, connection.sf.bulk2).Contact.update(records=updates, wait=0)
+
+
+def report(label: str, size: int, figures: dict[str, Any]) -> None:
+    run = figures["run"]
+    counts = run["counts"]
+    rate = counts["read"] / figures["seconds"] if figures["seconds"] else 0.0
+    print(
+        f"{label:<12} org={size:>7,}  read={counts['read']:>7,}  created={counts['created']:>7,}  "
+        f"updated={counts['updated']:>6,}  skipped={counts['skipped']:>6,}  api_calls={run['api_calls']:>3}  "
+        f"{rate:>8,.0f} records/s  worker peak RSS {figures['peak_mb']:.0f} MB "
+        f"(after imports {figures['baseline_mb']:.0f} MB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="20000,100000")
+    parser.add_argument("--changed", type=int, default=1000)
+    parser.add_argument("--store", action="store_true", help="resolve into DynamoDB (moto) instead of a null store")
+    parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--workspace")
+    parser.add_argument("--mode", default="full")
+    parser.add_argument("--instance-url")
+    parser.add_argument("--ca")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    stack = LocalStack.from_project().start()
+    try:
+        for size in (int(value) for value in args.sizes.split(",")):
+            emulator, info = start_emulator(size)
+            try:
+                workspace = f"bench-{size}-{int(time.time())}"
+                report("full", size, run_worker(workspace, Mode.FULL, info, args.store))
+                time.sleep(1.1)  # the edits get a later SystemModstamp second than the full sync's mark
+                change_contacts(info, args.changed)
+                report("incremental", size, run_worker(workspace, Mode.INCREMENTAL, info, args.store))
+            finally:
+                emulator.terminate()
+                emulator.wait()
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

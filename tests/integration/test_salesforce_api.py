@@ -1,0 +1,331 @@
+"""The Salesforce import through the API, the CLI and the real handlers on the local stack, against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from roster.cli import app as cli
+from roster.local.runner import Runner
+from roster.local.salesforce import SalesforceEmulator, generate_org
+from roster.local.stack import LocalStack
+from roster.services import services
+from roster.sources.salesforce.connection import secret_name
+from roster.sources.salesforce.trust import LOCAL_STACK_FLAG
+from tests.conftest import Api
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+ACCOUNTS, CONTACTS, LEADS = 20, 120, 40
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[SalesforceEmulator]:
+    with SalesforceEmulator(generate_org(11, accounts=ACCOUNTS, contacts=CONTACTS, leads=LEADS)) as running:
+        yield running
+
+
+def password_body(emulator: SalesforceEmulator, **changes: str) -> dict[str, Any]:
+    creds = emulator.credentials
+    return {
+        "method": "password",
+        "login_url": emulator.instance_url,
+        "username": creds.username,
+        "password": creds.password,
+        "security_token": creds.security_token,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "ca_bundle": emulator.ca_path,
+        **changes,
+    }
+
+
+def secrets_of(emulator: SalesforceEmulator) -> list[str]:
+    creds = emulator.credentials
+    return [creds.password, creds.security_token, creds.client_secret, emulator.session_id]
+
+
+@pytest.fixture
+def connected(api: Api, emulator: SalesforceEmulator) -> Iterator[Api]:
+    """A workspace connected to the emulator; afterwards its syncs are off and its credentials gone, so the
+    scheduler of later tests never starts syncs against a stopped emulator."""
+    status, view = api.call("PUT", "/v1/salesforce/connection", password_body(emulator))
+    assert status == 200 and view["test"]["ok"], view
+    yield api
+    for obj in ("Account", "Contact", "Lead", "Opportunity"):
+        api.call("PUT", f"/v1/salesforce/objects/{obj}", {"enabled": False})
+    assert api.call("DELETE", "/v1/salesforce/connection")[0] == 204
+
+
+def fill(name: str, **values: str) -> dict[str, Any]:
+    text = (EVENTS / name).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    event: dict[str, Any] = json.loads(text)
+    return event
+
+
+def last_run(api: Api, obj: str) -> dict[str, Any]:
+    status, found = api.call("GET", f"/v1/salesforce/objects/{obj}")
+    assert status == 200, found
+    run: dict[str, Any] = found["last_run"]
+    return run
+
+
+# --- connection -------------------------------------------------------------------------------------------
+
+
+def test_connect_test_and_bad_credentials_never_show_a_secret(
+    api: Api, emulator: SalesforceEmulator, stack: LocalStack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    responses = []
+    status, view = api.call("GET", "/v1/salesforce/connection")
+    assert status == 200 and view == {"connected": False, "credentials": None, "ca_bundle": None, "test": None}
+    status, body = api.call("POST", "/v1/salesforce/connection/test")
+    assert status == 404 and body["error"] == "not_connected"
+
+    status, view = api.call("PUT", "/v1/salesforce/connection", password_body(emulator))
+    responses.append(view)
+    assert status == 200, view
+    assert view["connected"] and view["ca_bundle"] == emulator.ca_path
+    assert view["credentials"]["username"] == emulator.credentials.username
+    assert view["credentials"]["password"] == "**********"
+    assert view["test"]["ok"] and view["test"]["instance_url"] == emulator.instance_url
+    assert view["test"]["api_requests_remaining"] > 0
+    for call in (("GET", "/v1/salesforce/connection"), ("POST", "/v1/salesforce/connection/test")):
+        status, body = api.call(*call)
+        responses.append(body)
+        assert status == 200 and (body.get("test") or body)["ok"], body
+
+    stored = json.loads(
+        stack.client("secretsmanager").get_secret_value(SecretId=secret_name(api.workspace))["SecretString"]
+    )
+    assert stored["password"] == emulator.credentials.password  # kept in Secrets Manager, and only there
+    dynamodb = stack.client("dynamodb")
+    items = [
+        *dynamodb.query(
+            TableName="WorkspacesTable",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"ws#{api.workspace}"}},
+        )["Items"],
+        *dynamodb.query(
+            TableName="JobsTable",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": api.workspace}},
+        )["Items"],
+    ]
+    assert items and not any(secret in json.dumps(items) for secret in secrets_of(emulator))
+
+    status, view = api.call("PUT", "/v1/salesforce/connection", password_body(emulator, password="wrong"))
+    responses.append(view)
+    assert status == 200 and not view["test"]["ok"]
+    assert view["test"]["code"] == "bad_credentials"
+    assert "Salesforce refused the credentials" in view["test"]["reason"]
+    status, check = api.call("POST", "/v1/salesforce/connection/test")
+    responses.append(check)
+    assert status == 200 and check["code"] == "bad_credentials"
+
+    session = {"method": "session", "instance_url": emulator.instance_url, "session_id": emulator.session_id}
+    status, view = api.call("PUT", "/v1/salesforce/connection", {**session, "ca_bundle": emulator.ca_path})
+    responses.append(view)
+    assert status == 200 and view["test"]["ok"] and view["credentials"]["session_id"] == "**********"
+    status, view = api.call("PUT", "/v1/salesforce/connection", session)  # the system CAs do not know the emulator
+    responses.append(view)
+    assert status == 200 and view["test"]["code"] == "unreachable", view
+
+    printed = capfd.readouterr()
+    for secret in secrets_of(emulator):
+        assert secret not in json.dumps(responses)
+        assert secret not in printed.out + printed.err
+    assert api.call("DELETE", "/v1/salesforce/connection")[0] == 204
+    assert api.call("GET", "/v1/salesforce/connection")[1]["connected"] is False
+
+
+def test_connection_bodies_are_checked(api: Api, emulator: SalesforceEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, body = api.call("PUT", "/v1/salesforce/connection", password_body(emulator, login_url="http://evil.test"))
+    assert status == 422 and body["errors"][0]["message"].endswith(
+        "must be an https:// URL, e.g. https://login.salesforce.com or your My Domain"
+    )
+    status, body = api.call("PUT", "/v1/salesforce/connection", {**password_body(emulator), "token": "x"})
+    assert status == 422 and "token" in body["errors"][0]["path"]
+    status, body = api.call("PUT", "/v1/salesforce/connection", password_body(emulator, ca_bundle="/etc/passwd"))
+    assert status == 422 and "existing .pem file" in body["message"]
+    monkeypatch.delenv(LOCAL_STACK_FLAG)  # a deployment: no CA bundle is ever accepted
+    status, body = api.call("PUT", "/v1/salesforce/connection", password_body(emulator))
+    assert status == 422 and "only by a local stack" in body["message"]
+    assert api.call("GET", "/v1/salesforce/connection")[1]["connected"] is False
+
+
+# --- objects, mapping, sync now, status and history --------------------------------------------------------
+
+
+def test_enable_sync_now_and_see_status_and_history(connected: Api, runner: Runner) -> None:
+    api = connected
+    status, body = api.call("POST", "/v1/salesforce/objects/Contact/sync", {})
+    assert status == 409 and body["error"] == "sync_off"
+    assert api.call("GET", "/v1/salesforce/objects/Widget")[0] == 404
+    for obj in ("Account", "contact", "Lead"):
+        status, found = api.call("PUT", f"/v1/salesforce/objects/{obj}", {"enabled": True})
+        assert status == 200 and found["enabled"] and found["status"] == "idle", found
+
+    started = {}
+    for obj in ("Account", "Contact", "Lead"):
+        status, body = api.call("POST", f"/v1/salesforce/objects/{obj}/sync", {})
+        assert status == 202 and body["mode"] == "full" and body["status"] == "queued", body
+        started[obj] = body["run_id"]
+    status, body = api.call("POST", "/v1/salesforce/objects/Account/sync", {"mode": "full"})
+    assert status == 409 and body["error"] == "already_running"
+    runner.drain()
+
+    status, found = api.call("GET", "/v1/salesforce/status")
+    assert status == 200 and found["connected"]
+    by_object = {row["object"]: row for row in found["objects"]}
+    assert set(by_object) == {"Account", "Contact", "Lead", "Opportunity", "Task", "Event"}
+    for obj, count in (("Account", ACCOUNTS), ("Contact", CONTACTS), ("Lead", LEADS)):
+        row = by_object[obj]
+        assert row["status"] == "idle" and row["watermark"] and row["last_full_sync"], row
+        run = row["last_run"]
+        assert run["run_id"] == started[obj] and run["status"] == "succeeded"
+        assert run["counts"]["read"] == count and 0 < run["api_calls"] <= 6, run
+    assert not by_object["Opportunity"]["enabled"] and by_object["Opportunity"]["last_run"] is None
+
+    status, history = api.call("GET", "/v1/salesforce/objects/Contact/history", limit="5")
+    assert status == 200 and [run["run_id"] for run in history["runs"]] == [started["Contact"]]
+    status, mapping = api.call("GET", "/v1/salesforce/objects/Contact/mapping")
+    assert status == 200 and mapping["saved"] and mapping["fields"]["Email"]["field"] == "email"
+
+    contact = services.salesforce_connection(api.workspace).sf.query("SELECT Id, Email FROM Contact LIMIT 1")
+    record = contact["records"][0]
+    status, person = api.call("GET", "/v1/people/lookup", id=f"salesforce:Contact:{record['Id']}")
+    assert status == 200 and any(s["object"] == "Contact" and s["id"] == record["Id"] for s in person["sources"])
+
+    status, body = api.call("POST", "/v1/salesforce/objects/Contact/sync", {"mode": "incremental"})
+    assert status == 202 and body["mode"] == "incremental"
+    runner.drain()
+    run = last_run(api, "Contact")
+    assert run["mode"] == "incremental" and run["status"] == "succeeded"
+    assert run["counts"]["read"] == run["counts"]["skipped"]  # nothing changed: overlap re-reads only
+
+
+def test_field_mapping_with_preview_and_specific_errors(connected: Api) -> None:
+    api = connected
+    status, mapping = api.call("GET", "/v1/salesforce/objects/Lead/mapping")
+    assert status == 200 and not mapping["saved"]
+    assert mapping["fields"]["Company"] == {"field": "company_name", "export": "never", "sf_type": "string"}
+
+    status, body = api.call("PUT", "/v1/salesforce/objects/Lead/mapping", {"fields": {"Emial": "email"}})
+    assert status == 422 and body["error"] == "invalid_mapping" and "did you mean 'Email'" in body["message"]
+    status, body = api.call("PUT", "/v1/salesforce/objects/Opportunity/mapping", {"fields": {"Name": "email"}})
+    assert status == 422 and "not one of the Opportunity fields" in body["message"]
+
+    fields = {"Email": "email", "LastName": "last_name", "Title": {"field": "job_title", "export": "fill_blank"}}
+    status, preview = api.call("POST", "/v1/salesforce/objects/Lead/mapping/preview", {"fields": fields})
+    assert status == 200 and len(preview["records"]) == 10
+    assert all(set(record["fields"]) <= {"email", "last_name", "job_title"} for record in preview["records"])
+    status, saved = api.call("PUT", "/v1/salesforce/objects/Lead/mapping", {"fields": fields})
+    assert status == 200 and saved["saved"] and saved["fields"]["Title"]["export"] == "fill_blank"
+    assert api.call("GET", "/v1/salesforce/objects/Lead/mapping")[1] == saved
+
+
+def test_not_connected_and_schedule_settings(api: Api) -> None:
+    status, body = api.call("GET", "/v1/salesforce/objects/Account/mapping")
+    assert status == 409 and body["error"] == "not_connected"
+    assert api.call("PUT", "/v1/salesforce/objects/Account", {"enabled": True})[0] == 200
+    status, body = api.call("POST", "/v1/salesforce/objects/Account/sync", {})
+    assert status == 409 and body["error"] == "not_connected"
+    assert api.call("PUT", "/v1/salesforce/objects/Account", {"enabled": False})[0] == 200
+
+    assert api.call("GET", "/v1/salesforce/schedule") == (
+        200,
+        {"incremental_minutes": 15, "full_days": 7, "overlap_minutes": 10},
+    )
+    changed = {"incremental_minutes": 30, "full_days": 3, "overlap_minutes": 5}
+    assert api.call("PUT", "/v1/salesforce/schedule", changed) == (200, changed)
+    assert api.call("GET", "/v1/salesforce/schedule") == (200, changed)
+    status, body = api.call("PUT", "/v1/salesforce/schedule", {**changed, "incremental_minutes": 1})
+    assert status == 422 and body["errors"][0]["path"].endswith("incremental_minutes")
+
+
+# --- the scheduler and worker handlers ---------------------------------------------------------------------
+
+
+def test_scheduler_enqueues_due_syncs_and_the_worker_runs_them(connected: Api, runner: Runner) -> None:
+    api = connected
+    for obj in ("Account", "Opportunity"):
+        api.call("PUT", f"/v1/salesforce/objects/{obj}", {"enabled": True})
+    started = runner.invoke("SalesforceScheduleFunction", fill("salesforce_schedule.json"))["started"]
+    mine = sorted((row["object"], row["mode"]) for row in started if row["workspace"] == api.workspace)
+    assert mine == [("Account", "full"), ("Opportunity", "full")]
+    again = runner.invoke("SalesforceScheduleFunction", fill("salesforce_schedule.json"))["started"]
+    assert not [row for row in again if row["workspace"] == api.workspace]  # running, or started moments ago
+    runner.drain()
+    assert last_run(api, "Account")["status"] == "succeeded"
+    opportunities = last_run(api, "Opportunity")
+    assert opportunities["status"] == "succeeded" and opportunities["counts"]["read"] > ACCOUNTS
+
+
+def test_worker_handler_runs_the_sample_event(connected: Api, runner: Runner) -> None:
+    api = connected
+    api.call("PUT", "/v1/salesforce/objects/Account", {"enabled": True})
+    message = services.salesforce.start(api.workspace, "Account")
+    assert message is not None
+    event = fill("salesforce_sync.json", workspace=api.workspace, object="Account", mode="full", run_id=message.run_id)
+    assert runner.invoke("SalesforceSyncFunction", event) == {"batchItemFailures": []}
+    run = last_run(api, "Account")
+    assert run["run_id"] == message.run_id and run["status"] == "succeeded"
+    assert run["counts"]["created"] == ACCOUNTS
+    assert runner.invoke("SalesforceSyncFunction", event) == {"batchItemFailures": []}  # redelivered: a no-op
+    assert last_run(api, "Account")["counts"] == run["counts"]
+
+
+def test_a_page_that_keeps_failing_fails_its_record_and_parks_in_the_dlq(
+    connected: Api, runner: Runner, emulator: SalesforceEmulator, stack: LocalStack
+) -> None:
+    api = connected
+    api.call("PUT", "/v1/salesforce/objects/Contact", {"enabled": True})
+    message = services.salesforce.start(api.workspace, "Contact")
+    assert message is not None
+    event = fill("salesforce_sync.json", workspace=api.workspace, object="Contact", mode="full", run_id=message.run_id)
+    emulator.fail_next("bulk_job_failed", count=4)
+    result = runner.invoke("SalesforceSyncFunction", event)
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    found = api.call("GET", "/v1/salesforce/objects/Contact")[1]
+    assert found["status"] == "parked" and "Failed" in found["error"]
+    assert found["last_run"]["error_code"] == "bulk_job_failed"
+
+    try:  # through the queue: retried by each delivery, then moved to the dead-letter queue
+        emulator.fail_next("bulk_job_failed", count=100)
+        services.send_salesforce_work(message)
+        runner.drain(timeout=120)
+    finally:
+        emulator.clear_failures()
+    sqs = stack.client("sqs")
+    parked = sqs.receive_message(QueueUrl=stack.refs["SalesforceSyncDLQ"], MaxNumberOfMessages=10)["Messages"]
+    assert any(json.loads(m["Body"])["run_id"] == message.run_id for m in parked)
+
+    assert runner.invoke("SalesforceSyncFunction", event) == {"batchItemFailures": []}  # a redrive resumes it
+    run = last_run(api, "Contact")
+    assert run["status"] == "succeeded" and run["counts"]["read"] == CONTACTS
+
+
+# --- API usage ---------------------------------------------------------------------------------------------
+
+
+def test_api_math_through_the_api_and_the_cli(api: Api, runner: Runner) -> None:
+    assert api.call("GET", "/v1/salesforce/api-math", records="100000") == (
+        200,
+        {"records": 100_000, "import_calls": 6, "export_calls": 10},
+    )
+    assert api.call("GET", "/v1/salesforce/api-math", records="-1")[0] == 422
+
+    offline = CliRunner().invoke(cli, ["salesforce", "api-math", "100000"], env={"ROSTER_API_KEY": ""})
+    assert offline.exit_code == 0, offline.output
+    assert "100,000 records" in offline.output and "about 6 API calls" in offline.output
+    url = runner.serve()
+    online = CliRunner().invoke(cli, ["salesforce", "api-math", "100000", "--url", url, "--api-key", api.key])
+    assert online.exit_code == 0, online.output
+    assert "about 6 API calls per sync" in online.output and "about 10 API calls" in online.output

@@ -1,0 +1,106 @@
+"""The pure parts of the Salesforce connector: auto-map, override checks, value reading, API math, secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from roster.local.salesforce import generate_org
+from roster.sources.salesforce.connection import CREDENTIALS, PasswordCredentials, SessionCredentials
+from roster.sources.salesforce.mapping import (
+    ExportRule,
+    FieldMapping,
+    MappingError,
+    apply_mapping,
+    auto_map,
+    read_value,
+    validate_mapping,
+)
+from roster.sources.salesforce.sync import api_math
+
+ORG = generate_org(3, accounts=2, contacts=2, leads=2, roster_fields=True)
+
+
+def describe(obj: str) -> dict[str, Any]:
+    return ORG.describe(obj)
+
+
+def test_auto_map_takes_standard_pairs_and_similar_names() -> None:
+    contact = auto_map("Contact", describe("Contact")).fields
+    assert {name: mapping.field for name, mapping in contact.items()}.items() >= {
+        "Email": "email",
+        "FirstName": "first_name",
+        "Title": "job_title",
+        "MailingCountry": "country",
+        "LinkedIn_URL__c": "linkedin_url",
+        "OwnerId": "owner",
+        "LeadSource": "lead_source",
+        "Department": "department",
+    }.items()
+    assert all(mapping.export is ExportRule.NEVER for mapping in contact.values())
+    assert "Roster_Id__c" not in contact and "AccountId" not in contact and "SystemModstamp" not in contact
+    lead = {name: m.field for name, m in auto_map("Lead", describe("Lead")).fields.items()}
+    assert lead["Status"] == "lead_status" and lead["Company"] == "company_name" and lead["Website"] == "company_domain"
+    account = {name: m.field for name, m in auto_map("Account", describe("Account")).fields.items()}
+    assert account["Website"] == "domain" and account["NumberOfEmployees"] == "employee_count"
+    assert account["AnnualRevenue"] == "annual_revenue" and account["BillingCountry"] == "country"
+    opportunity = {name: m.field for name, m in auto_map("Opportunity", describe("Opportunity")).fields.items()}
+    assert opportunity["StageName"] == "stage" and opportunity["CloseDate"] == "close_date"
+
+
+def test_similarity_maps_custom_fields_by_name_or_label() -> None:
+    custom = {"fields": [{"name": "Seniority_Level__c", "label": "Seniority", "type": "picklist"}]}
+    assert auto_map("Contact", custom).fields["Seniority_Level__c"].field == "seniority"
+    unrelated = {"fields": [{"name": "Shoe_Size__c", "label": "Shoe size", "type": "double"}]}
+    assert auto_map("Contact", unrelated).fields == {}
+
+
+def test_overrides_are_checked_against_describe() -> None:
+    with pytest.raises(MappingError, match=r"Contact has no field 'Emial' \(did you mean 'Email'\?\)"):
+        validate_mapping("Contact", {"Emial": "email"}, describe("Contact"))
+    with pytest.raises(MappingError, match="more than one Salesforce field maps to email"):
+        validate_mapping("Contact", {"Email": "email", "Title": "email"}, describe("Contact"))
+    with pytest.raises(MappingError, match="computed by the sync"):
+        validate_mapping("Account", {"AnnualRevenue": "open_pipeline"}, describe("Account"))
+    with pytest.raises(MappingError, match="not one of the Opportunity fields"):
+        validate_mapping("Opportunity", {"Probability": "probability"}, describe("Opportunity"))
+    with pytest.raises(MappingError, match="not a valid field name"):
+        validate_mapping("Contact", {"Department": "Team Name"}, describe("Contact"))
+    mapping = validate_mapping(
+        "Contact",
+        {"Email": FieldMapping(field="email", export=ExportRule.FILL_BLANK), "HasOptedOutOfEmail": "email_opt_out"},
+        describe("Contact"),
+    )
+    assert mapping.fields["Email"].export is ExportRule.FILL_BLANK
+    assert mapping.fields["HasOptedOutOfEmail"].sf_type == "boolean"  # recorded from describe, whatever was sent
+
+
+def test_apply_mapping_reads_types_and_drops_only_bad_values() -> None:
+    mapping = validate_mapping(
+        "Contact",
+        {"Email": "email", "HasOptedOutOfEmail": "email_opt_out", "Title": "job_title", "Phone": "phone"},
+        describe("Contact"),
+    )
+    row = {"Email": "not an email", "HasOptedOutOfEmail": "true", "Title": " CTO ", "Phone": "", "Other": "x"}
+    values, problems = apply_mapping(mapping, row)
+    assert values == {"email_opt_out": True, "job_title": "CTO", "phone": None}
+    assert len(problems) == 1 and problems[0].startswith("Contact.Email:")
+    assert read_value("int", "12") == 12 and read_value("currency", "12.5") == 12.5 and read_value("double", "3") == 3.0
+    assert read_value("boolean", False) is False and read_value("string", "") is None
+
+
+def test_api_math() -> None:
+    assert api_math(5_000_000).import_calls == 100 + 4
+    assert api_math(5_000_000).export_calls == 500
+    assert api_math(0).import_calls == 4
+
+
+def test_credentials_never_show_secrets() -> None:
+    credentials = PasswordCredentials(
+        username="a@b.test", password="hunter2", security_token="TOKEN", client_id="id", client_secret="shh"
+    )
+    shown = str(credentials.redacted()) + repr(credentials) + str(credentials)
+    assert "hunter2" not in shown and "TOKEN" not in shown and "shh" not in shown
+    parsed = CREDENTIALS.validate_python({"method": "session", "instance_url": "https://x.test", "session_id": "abc"})
+    assert isinstance(parsed, SessionCredentials) and parsed.session_id.get_secret_value() == "abc"
