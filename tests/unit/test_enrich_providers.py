@@ -612,3 +612,13 @@ def test_response_values_of_the_wrong_type_say_why(value: Any, kind: FieldType, 
 )
 def test_retry_after_header(header: str | None, expected: float | None) -> None:
     assert retry_after_seconds(header) == expected
+
+
+def test_a_workspace_reads_only_its_own_enrichment_secrets() -> None:
+    from roster.enrich.definitions import workspace_secrets
+
+    read = workspace_secrets("acme", lambda name: f"value of {name}")
+    assert read("roster/acme/enrich-clearbit") == "value of roster/acme/enrich-clearbit"
+    for name in ("roster/other/enrich-clearbit", "roster/acme-evil/enrich", "AdminKeySecret"):
+        with pytest.raises(PermissionError, match="cannot read secret"):
+            read(name)

@@ -220,3 +220,14 @@ def build_providers(definition: EnrichmentDefinition, secrets: Callable[[str], s
         else http_provider(spec.config, secrets)
         for spec in definition.providers
     ]
+
+
+def workspace_secrets(workspace: str, secrets: Callable[[str], str]) -> Callable[[str], str]:
+    """The secrets one workspace's HTTP providers may read: only names under `roster/<workspace>/`."""
+
+    def read(name: str) -> str:
+        if not name.startswith(f"roster/{workspace}/"):
+            raise PermissionError(f"an enrichment of workspace {workspace!r} cannot read secret {name!r}")
+        return secrets(name)
+
+    return read

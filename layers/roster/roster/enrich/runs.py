@@ -36,6 +36,7 @@ from roster.enrich.definitions import (
     EnrichmentDefinition,
     build_providers,
     check_definition,
+    workspace_secrets,
 )
 from roster.enrich.providers import Provider, ResultStatus
 from roster.profiles.fields import FieldType, Kind
@@ -540,7 +541,7 @@ class Enrichments:
     ) -> int:
         """Ask the providers about the profiles, write and judge their answers; returns the refund."""
         audiences = {member.profile_id: member.audiences for member in members}
-        providers = build_providers(definition, self.secrets)
+        providers = build_providers(definition, workspace_secrets(workspace, self.secrets))
         answers = ask_providers(providers, provider_costs(definition), [profile.fields for profile in profiles])
         priority = self._priority(workspace, definition.kind)
         gates = self._gates(workspace, definition, {}, now)
@@ -772,7 +773,7 @@ class Enrichments:
             members = [Member(pid, tuple(checked.audiences)) for pid in profile_ids[:TEST_ROWS]]
         found = self.profiles.get_many(workspace, checked.kind, [member.profile_id for member in members])
         chosen = [(m, found[m.profile_id]) for m in members if m.profile_id in found]
-        providers = build_providers(checked, self.secrets)
+        providers = build_providers(checked, workspace_secrets(workspace, self.secrets))
         answers = ask_providers(providers, provider_costs(checked), [profile.fields for _, profile in chosen])
         now = self.clock()
         priority = self._priority(workspace, checked.kind)
