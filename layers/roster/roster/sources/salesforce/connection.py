@@ -9,17 +9,29 @@ Secrets are `SecretStr`: they never show in a repr, a log line or a `redacted()`
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypeVar
 
 import requests
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceOperationError
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceOperationError,
+    SalesforceRefusedRequest,
+)
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.wait import WaitBaseT
 
 API_VERSION = "59.0"
 LOGIN_URL = "https://login.salesforce.com"
 TIMEOUT_SECONDS = 60
+T = TypeVar("T")
 
 
 class _Credentials(BaseModel):
@@ -231,3 +243,44 @@ def test_connection(credentials: _Credentials, *, verify: str | bool = True) -> 
         instance_url=f"https://{connection.sf.sf_instance}",
         api_requests_remaining=int(remaining) if remaining is not None else None,
     )
+
+
+def transient(error: BaseException) -> bool:
+    """Errors worth retrying: the network, Salesforce 5xx and the request limit (which refills)."""
+    if isinstance(error, requests.ConnectionError | requests.Timeout):
+        return True
+    if isinstance(error, SalesforceGeneralError):
+        return error.status >= 500
+    return isinstance(error, SalesforceRefusedRequest) and error_code(error) == "REQUEST_LIMIT_EXCEEDED"
+
+
+@dataclass
+class Calls:
+    """Salesforce calls with retries: transient errors back off and retry; an expired session logs in once again."""
+
+    connection: Connection
+    attempts: int = 4
+    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
+    sleep: Callable[[float], None] = time.sleep
+    relogged: bool = False
+
+    def __call__(self, action: Callable[[Connection], T]) -> T:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self.wait,
+            retry=retry_if_exception(transient),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        result: T = retrying(self._once, action)
+        return result
+
+    def _once(self, action: Callable[[Connection], T]) -> T:
+        try:
+            return action(self.connection)
+        except SalesforceExpiredSession:
+            if self.relogged:
+                raise
+            self.relogged = True
+            self.connection.relogin()
+            return action(self.connection)

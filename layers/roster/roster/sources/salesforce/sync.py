@@ -29,18 +29,16 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-import requests
 from pydantic import BaseModel
 from simple_salesforce.bulk2 import Operation
-from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceRefusedRequest
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
 from ulid import ULID
 
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.values import format_time
-from roster.sources.salesforce.connection import Connection, error_code, explain
+from roster.sources.salesforce.connection import Calls, Connection, explain, transient
 from roster.sources.salesforce.links import unlink
 from roster.sources.salesforce.mapping import (
     SPECS,
@@ -137,15 +135,6 @@ def api_math(records: int) -> ApiMath:
         import_calls=math.ceil(records / PAGE_RECORDS) + IMPORT_OVERHEAD,
         export_calls=math.ceil(records / 10_000),
     )
-
-
-def _transient(error: BaseException) -> bool:
-    """Errors worth retrying: the network, Salesforce 5xx and the request limit (which refills)."""
-    if isinstance(error, requests.ConnectionError | requests.Timeout):
-        return True
-    if isinstance(error, SalesforceGeneralError):
-        return error.status >= 500
-    return isinstance(error, SalesforceRefusedRequest) and error_code(error) == "REQUEST_LIMIT_EXCEEDED"
 
 
 def _parse(stamp: str) -> datetime:
@@ -321,9 +310,9 @@ class _Worker:
     run: SyncRun
     remaining: Callable[[], float]
     connection: Connection | None = None
+    calls: Calls | None = None
     mapping: ObjectMapping | None = None
     counted: int = 0
-    relogged: bool = False
 
     @property
     def obj(self) -> SalesforceObject:
@@ -337,6 +326,7 @@ class _Worker:
                 self.run.job_id, self.run.job_attempts = None, 0
             self._commit(with_state=True)
         self.connection = self.sync.connect(self.run.workspace)
+        self.calls = Calls(self.connection, self.sync.attempts, self.sync.wait, self.sync.sleep)
         self.mapping = self._mapping()
         if self.run.job_id is None:
             self._create_job()
@@ -356,26 +346,8 @@ class _Worker:
     # -- Salesforce calls ---------------------------------------------------------------------------------
 
     def _call(self, action: Callable[[Connection], T]) -> T:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.sync.attempts),
-            wait=self.sync.wait,
-            retry=retry_if_exception(_transient),
-            sleep=self.sync.sleep,
-            reraise=True,
-        )
-        result: T = retrying(self._once, action)
-        return result
-
-    def _once(self, action: Callable[[Connection], T]) -> T:
-        assert self.connection is not None
-        try:
-            return action(self.connection)
-        except SalesforceExpiredSession:
-            if self.relogged:
-                raise
-            self.relogged = True
-            self.connection.relogin()
-            return action(self.connection)
+        assert self.calls is not None
+        return self.calls(action)
 
     def _mapping(self) -> ObjectMapping:
         saved = self.sync.store.mapping(self.run.workspace, self.obj)
@@ -526,7 +498,7 @@ class _Worker:
             code, reason = "bulk_job_failed", str(error)
         else:
             code, reason = explain(error)
-        parked = isinstance(error, _JobFailed) or _transient(error)
+        parked = isinstance(error, _JobFailed) or transient(error)
         status = Status.PARKED if parked else Status.FAILED
         self.run.status, self.run.error, self.run.error_code = status, reason, code
         self.state.status, self.state.error = status, reason
