@@ -39,6 +39,7 @@ demo: install
 bench: install
 	$(BIN)/python tests/bench/bench_core.py
 	$(BIN)/python tests/bench/bench_segments.py
+	$(BIN)/python tests/bench/bench_export.py
 
 clean:
 	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,4 @@
-"""EventBridge schedule (every 5 minutes) → enqueue the Salesforce syncs that are due, one per object."""
+"""EventBridge schedule (every 5 minutes) → enqueue the Salesforce imports and exports that are due."""
 
 import contextlib
 from datetime import UTC, datetime
@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from roster.export.salesforce import ExportRefused
 from roster.services import services
 from roster.sources.salesforce.sync import SyncRefused, due_syncs
 
@@ -17,13 +18,21 @@ logger = Logger(service="roster-salesforce")
 @logger.inject_lambda_context
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    started = []
-    for due in due_syncs(services.salesforce.store, datetime.now(UTC)):
+    now = datetime.now(UTC)
+    started, exports = [], []
+    for due in due_syncs(services.salesforce.store, now):
         message = None
         with contextlib.suppress(SyncRefused):  # turned off since due_syncs read it
             message = services.salesforce.start(due.workspace, due.object, due.mode)
         if message is not None:
             services.send_salesforce_work(message)
             started.append({"workspace": due.workspace, "object": due.object, "mode": message.mode})
-    logger.info("salesforce syncs started", extra={"started": started, "scheduled_at": event.time})
-    return {"started": started}
+    for workspace, obj in services.salesforce_export.due(now):
+        export = None
+        with contextlib.suppress(ExportRefused):  # turned off, or its mapping removed, since due() read it
+            export = services.salesforce_export.start(workspace, obj)
+        if export is not None:
+            services.send_export_work(export)
+            exports.append({"workspace": workspace, "object": obj, "run_id": export.run_id})
+    logger.info("salesforce work started", extra={"started": started, "exports": exports, "scheduled_at": event.time})
+    return {"started": started, "exports": exports}

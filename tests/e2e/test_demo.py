@@ -45,3 +45,7 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     assert "stopped_by_budget" in out  # the enrichment run stops at its budget, then resumes
     assert "Run, resumed to the end" in out
     assert re.search(r"\d+ Salesforce API calls", out)
+    exported = re.search(r"In Salesforce now: (\d+) Contacts changed, (\d+) created with their Roster id", out)
+    assert exported and int(exported.group(1)) > 0 and int(exported.group(2)) > 0, out[-3000:]
+    assert "Preview (dry run)" in out
+    assert re.search(r"A second export right after: 0 updated, 0 created, 0 ingest jobs", out)

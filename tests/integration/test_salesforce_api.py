@@ -215,7 +215,13 @@ def test_field_mapping_with_preview_and_specific_errors(connected: Api) -> None:
     api = connected
     status, mapping = api.call("GET", "/v1/salesforce/objects/Lead/mapping")
     assert status == 200 and not mapping["saved"]
-    assert mapping["fields"]["Company"] == {"field": "company_name", "export": "never", "sf_type": "string"}
+    assert mapping["fields"]["Company"] == {
+        "field": "company_name",
+        "export": "never",
+        "sf_type": "string",
+        "segment": None,
+        "member_value": None,
+    }
 
     status, body = api.call("PUT", "/v1/salesforce/objects/Lead/mapping", {"fields": {"Emial": "email"}})
     assert status == 422 and body["error"] == "invalid_mapping" and "did you mean 'Email'" in body["message"]
@@ -223,12 +229,14 @@ def test_field_mapping_with_preview_and_specific_errors(connected: Api) -> None:
     assert status == 422 and "not one of the Opportunity fields" in body["message"]
 
     fields = {"Email": "email", "LastName": "last_name", "Title": {"field": "job_title", "export": "fill_blank"}}
-    status, preview = api.call("POST", "/v1/salesforce/objects/Lead/mapping/preview", {"fields": fields})
+    status, body = api.call("PUT", "/v1/salesforce/objects/Lead/mapping", {"fields": fields})
+    assert status == 422 and "Lead is import-only" in body["message"]  # Leads are written by bulk enrichment
+    status, preview = api.call("POST", "/v1/salesforce/objects/Contact/mapping/preview", {"fields": fields})
     assert status == 200 and len(preview["records"]) == 10
     assert all(set(record["fields"]) <= {"email", "last_name", "job_title"} for record in preview["records"])
-    status, saved = api.call("PUT", "/v1/salesforce/objects/Lead/mapping", {"fields": fields})
+    status, saved = api.call("PUT", "/v1/salesforce/objects/Contact/mapping", {"fields": fields})
     assert status == 200 and saved["saved"] and saved["fields"]["Title"]["export"] == "fill_blank"
-    assert api.call("GET", "/v1/salesforce/objects/Lead/mapping")[1] == saved
+    assert api.call("GET", "/v1/salesforce/objects/Contact/mapping")[1] == saved
 
 
 def test_not_connected_and_schedule_settings(api: Api) -> None:
@@ -318,7 +326,7 @@ def test_a_page_that_keeps_failing_fails_its_record_and_parks_in_the_dlq(
 def test_api_math_through_the_api_and_the_cli(api: Api, runner: Runner) -> None:
     assert api.call("GET", "/v1/salesforce/api-math", records="100000") == (
         200,
-        {"records": 100_000, "import_calls": 6, "export_calls": 10},
+        {"records": 100_000, "import_calls": 6, "export_batches": 10, "export_calls": 61},
     )
     assert api.call("GET", "/v1/salesforce/api-math", records="-1")[0] == 422
 
@@ -328,4 +336,84 @@ def test_api_math_through_the_api_and_the_cli(api: Api, runner: Runner) -> None:
     url = runner.serve()
     online = CliRunner().invoke(cli, ["salesforce", "api-math", "100000", "--url", url, "--api-key", api.key])
     assert online.exit_code == 0, online.output
-    assert "about 6 API calls per sync" in online.output and "about 10 API calls" in online.output
+    assert "about 6 API calls per sync" in online.output and "10 batches, about 61 API calls" in online.output
+
+
+# --- export -----------------------------------------------------------------------------------------------
+
+
+def export_to_end(api: Api, runner: Runner) -> dict[str, Any]:
+    status, started = api.call("POST", "/v1/salesforce/export/Contact/run", {})
+    assert status == 202, started
+    worker = next(trigger for trigger in runner.queues if trigger.function == "SalesforceExportFunction")
+    for _ in range(200):
+        runner.pump(worker)
+        status, history = api.call("GET", "/v1/salesforce/export/Contact/history")
+        run: dict[str, Any] = next(run for run in history["runs"] if run["run_id"] == started["run_id"])
+        if run["status"] != "running":
+            return run
+    raise AssertionError("the export did not finish")
+
+
+def test_export_through_the_api_previews_then_writes_what_changed(
+    connected: Api, runner: Runner, emulator: SalesforceEmulator
+) -> None:
+    api = connected
+    status, body = api.call("PUT", "/v1/salesforce/export/Lead", {"enabled": True})
+    assert status == 422 and body["error"] == "import_only"
+    status, body = api.call("POST", "/v1/salesforce/export/Contact/run", {})
+    assert status == 409 and "export sync is off for Contact" in body["message"]
+    status, listed = api.call("GET", "/v1/salesforce/export")
+    assert status == 200 and [row["object"] for row in listed] == ["Account", "Contact"]
+    assert not listed[1]["settings"]["enabled"] and not listed[1]["settings"]["create_new"]  # off by default
+    assert listed[1]["settings"]["every_hours"] == 24
+
+    assert api.call("PUT", "/v1/salesforce/objects/Contact", {"enabled": True})[0] == 200
+    fields = {"Email": "email", "LastName": "last_name", "Title": {"field": "job_title", "export": "always"}}
+    assert api.call("PUT", "/v1/salesforce/objects/Contact/mapping", {"fields": fields})[0] == 200
+    status, body = api.call("PUT", "/v1/salesforce/export/Contact", {"enabled": True})
+    assert status == 200 and body["settings"]["enabled"]
+    first = export_to_end(api, runner)  # the import before it brings the Contacts in
+    assert first["status"] == "succeeded" and first["counts"]["updated"] == 0 and first["jobs"] == 0
+
+    contact = next(row for row in emulator.org.records("Contact") if row["Email"])
+    upsert = {
+        "records": [{"source": "enrichment", "fields": {"email": contact["Email"], "job_title": "Head of RevOps"}}]
+    }
+    assert api.call("POST", "/v1/people/upsert", upsert)[0] == 200
+    status, preview = api.call("POST", "/v1/salesforce/export/Contact/preview")
+    assert status == 200 and not preview["full"] and not preview["more"]
+    (write,) = preview["writes"]
+    assert write["salesforce_id"] == contact["Id"] and write["action"] == "update"
+    assert write["changes"] == [
+        {
+            "salesforce_field": "Title",
+            "field": "job_title",
+            "old": contact["Title"],
+            "new": "Head of RevOps",
+            "rule": "always",
+            "segment": None,
+        }
+    ]
+    second = export_to_end(api, runner)
+    assert second["counts"]["updated"] == 1 and second["jobs"] == 1 and second["api_calls"] > 0
+    written = emulator.org.get("Contact", contact["Id"])
+    assert written is not None and written["Title"] == "Head of RevOps"
+
+    url = runner.serve()  # the same through the CLI
+    options = ["--url", url, "--api-key", api.key]
+    wide = {"COLUMNS": "200"}  # tables are not cut to a terminal's width
+    history = CliRunner().invoke(cli, ["salesforce", "export", "history", "Contact", *options], env=wide)
+    assert history.exit_code == 0 and second["run_id"] in history.output, history.output
+    status = CliRunner().invoke(cli, ["salesforce", "export", "status", *options], env=wide)
+    assert status.exit_code == 0 and "on, every 24 h" in status.output, status.output
+    ruled = CliRunner().invoke(
+        cli, ["salesforce", "mapping", "Contact", "--rule", "Title=fill_blank", *options], env=wide
+    )
+    assert ruled.exit_code == 0 and "fill_blank" in ruled.output, ruled.output
+    upsert["records"][0]["fields"]["job_title"] = "Chief Data Officer"
+    assert api.call("POST", "/v1/people/upsert", upsert)[0] == 200
+    shown = CliRunner().invoke(cli, ["salesforce", "export", "preview", "Contact", *options], env=wide)
+    assert shown.exit_code == 0 and "0 records would be written" in shown.output, shown.output  # Title not blank
+    off = CliRunner().invoke(cli, ["salesforce", "export", "enable", "Contact", "--off", *options], env=wide)
+    assert off.exit_code == 0 and "export sync off" in off.output, off.output

@@ -92,7 +92,9 @@ def test_apply_mapping_reads_types_and_drops_only_bad_values() -> None:
 
 def test_api_math() -> None:
     assert api_math(5_000_000).import_calls == 100 + 4
-    assert api_math(5_000_000).export_calls == 500
+    assert api_math(5_000_000).export_batches == 500
+    assert api_math(5_000_000).export_calls == 500 * 6 + 1
+    assert api_math(0).export_calls == 0
     assert api_math(0).import_calls == 4
 
 

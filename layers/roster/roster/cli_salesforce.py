@@ -6,6 +6,7 @@ Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`); `api-mat
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import typer
@@ -162,35 +163,72 @@ def sync(
     console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
 
 
+def _split(text: str, option: str, shape: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise typer.BadParameter(f"{text!r} is not {shape}", param_hint=option)
+    return name.strip(), value.strip()
+
+
+def _roster_name(sf_field: str) -> str:
+    """A Roster field name for a Salesforce field (ICP_Member__c → icp_member)."""
+    return re.sub(r"[^a-z0-9]+", "_", sf_field.removesuffix("__c").lower()).strip("_")
+
+
 @salesforce.command("mapping")
 def mapping(
     obj: Object,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="SfField=roster_field (repeatable); SfField= unmaps it")
     ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="SfField=never|always|fill_blank: the field's scheduled export rule (repeatable)"),
+    ] = None,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--segment",
+            help="SfField=segment_id[=value]: write the segment's membership to this checkbox (or text/picklist "
+            "field, with the value written while a member); set on entry, cleared on exit (repeatable)",
+        ),
+    ] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
     url: Url = LOCAL_URL,
     api_key: ApiKey = "",
 ) -> None:
-    """Show an object's field mapping; --set changes it (checked against the object's fields) and saves it."""
+    """Show an object's field mapping; --set, --rule and --segment change it (checked against the object's
+    fields) and save it."""
     current = _call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/mapping")
-    fields: dict[str, Any] = {
-        name: {"field": each["field"], "export": each["export"]} for name, each in current["fields"].items()
-    }
+    keep = ("field", "export", "segment", "member_value")
+    fields: dict[str, Any] = {name: {key: each.get(key) for key in keep} for name, each in current["fields"].items()}
     for change in set_ or []:
-        sf_field, sep, roster_field = change.partition("=")
-        if not sep or not sf_field.strip():
-            raise typer.BadParameter(f"{change!r} is not SfField=roster_field", param_hint="--set")
-        if roster_field.strip():
-            export = fields.get(sf_field.strip(), {}).get("export", "never")
-            fields[sf_field.strip()] = {"field": roster_field.strip(), "export": export}
+        sf_field, roster_field = _split(change, "--set", "SfField=roster_field")
+        if roster_field:
+            fields[sf_field] = {**fields.get(sf_field, {"export": "never"}), "field": roster_field}
         else:
-            fields.pop(sf_field.strip(), None)
-    if set_:
+            fields.pop(sf_field, None)
+    for change in rule or []:
+        sf_field, export = _split(change, "--rule", "SfField=never|always|fill_blank")
+        if sf_field not in fields:
+            raise typer.BadParameter(f"{sf_field} is not mapped; map it with --set first", param_hint="--rule")
+        fields[sf_field]["export"] = export
+    for change in segment or []:
+        sf_field, rest = _split(change, "--segment", "SfField=segment_id[=value]")
+        segment_id, _, value = rest.partition("=")
+        roster_field = fields.get(sf_field, {}).get("field") or _roster_name(sf_field)
+        fields[sf_field] = {
+            "field": roster_field,
+            "export": "always",
+            "segment": segment_id,
+            "member_value": value or None,
+        }
+    if set_ or rule or segment:
         current = _call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}/mapping", {"fields": fields})
     table = Table("Salesforce field", "Roster field", "type", "export")
     for name, each in sorted(current["fields"].items()):
-        table.add_row(name, each["field"], each["sf_type"], each["export"])
+        export = each["export"] if not each.get("segment") else f"segment {each['segment']}"
+        table.add_row(name, each["field"], each["sf_type"], export)
     console.print(table)
     console.print("saved" if current["saved"] else "automatic (not saved yet; the first sync saves it)")
     if preview:
@@ -214,4 +252,128 @@ def api_math(
         found = estimate(records).model_dump()
     console.print(f"{found['records']:,} records")
     console.print(f"  import (Bulk API 2.0 query, 50,000 a page): about {found['import_calls']:,} API calls per sync")
-    console.print(f"  export (Bulk API 2.0 ingest, 10,000 a batch): about {found['export_calls']:,} API calls")
+    console.print(
+        f"  export (Bulk API 2.0 ingest, 10,000 a batch): {found['export_batches']:,} batches, "
+        f"about {found['export_calls']:,} API calls"
+    )
+
+
+export = typer.Typer(
+    help="Export to Salesforce: settings, dry-run preview, export now, history (Accounts and Contacts).",
+    no_args_is_help=True,
+)
+salesforce.add_typer(export, name="export")
+ExportObjectArg = Annotated[str, typer.Argument(help="Account or Contact")]
+
+
+@export.command("status")
+def export_status(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
+    """Each object's export settings, state and latest run."""
+    table = Table("object", "export", "create new", "state", "last export", "updated", "created", "rejected", "error")
+    for row in _call(url, api_key, "GET", "/v1/salesforce/export"):
+        settings, run = row["settings"], row.get("last_run") or {}
+        counts = run.get("counts") or {}
+        table.add_row(
+            row["object"],
+            f"on, every {settings['every_hours']} h" if settings["enabled"] else "off",
+            "on" if settings["create_new"] else "off",
+            row["status"],
+            row.get("mark") or "",
+            *(str(counts.get(name, "")) for name in ("updated", "created", "rejected")),
+            row.get("error") or "",
+        )
+    console.print(table)
+
+
+@export.command("enable")
+def export_enable(
+    obj: ExportObjectArg,
+    off: Annotated[bool, typer.Option("--off", help="Turn export sync off instead")] = False,
+    create_new: Annotated[
+        bool, typer.Option("--create-new", help="Also create records for profiles Salesforce does not have")
+    ] = False,
+    external_id_field: Annotated[str, typer.Option(help="External-id field holding the Roster id")] = "Roster_Id__c",
+    create_segment: Annotated[str | None, typer.Option(help="Create records only for this segment's members")] = None,
+    every_hours: Annotated[int, typer.Option(min=1, max=168, help="Hours between scheduled exports")] = 24,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Turn export sync on (or --off) for Accounts or Contacts; it runs every 24 hours by default."""
+    body = {
+        "enabled": not off,
+        "create_new": create_new,
+        "external_id_field": external_id_field,
+        "create_segment": create_segment,
+        "every_hours": every_hours,
+    }
+    found = _call(url, api_key, "PUT", f"/v1/salesforce/export/{obj}", body)
+    settings = found["settings"]
+    console.print(
+        f"{found['object']}: export sync {'on' if settings['enabled'] else 'off'}, "
+        f"create new records {'on' if settings['create_new'] else 'off'}"
+    )
+
+
+@export.command("preview")
+def export_preview(
+    obj: ExportObjectArg,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Dry run: the records and fields the next export would write, old → new, and the rule that allows it."""
+    found = _call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/preview", limit=str(limit))
+    table = Table("record", "field", "old", "new", "rule")
+    for write in found["writes"]:
+        record = write["salesforce_id"] or f"new ({write['profile_id']})"
+        for change in write["changes"]:
+            rule = change["rule"] if not change.get("segment") else f"segment {change['segment']}"
+            table.add_row(record, change["salesforce_field"], _shown(change["old"]), _shown(change["new"]), rule)
+            record = ""
+    console.print(table)
+    more = " (and more)" if found["more"] else ""
+    console.print(f"{len(found['writes'])} records would be written{more}; {found['considered']} profiles considered")
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@export.command("run")
+def export_run(
+    obj: ExportObjectArg,
+    full: Annotated[bool, typer.Option("--full", help="Consider every linked record, not only what changed")] = False,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Export an object now."""
+    started = _call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/run", {"full": True if full else None})
+    console.print(f"{started['object']} export {started['run_id']} {started['status']}")
+
+
+@export.command("history")
+def export_history(
+    obj: ExportObjectArg,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    url: Url = LOCAL_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """An object's export runs, newest first, and the records Salesforce refused."""
+    found = _call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit=str(limit))
+    table = Table("run", "status", "started", "updated", "created", "unchanged", "rejected", "jobs", "API calls")
+    for run in found["runs"]:
+        counts = run["counts"]
+        table.add_row(
+            run["run_id"],
+            run["status"],
+            run["started_at"],
+            *(str(counts[name]) for name in ("updated", "created", "unchanged", "rejected")),
+            str(run["jobs"]),
+            str(run["api_calls"]),
+        )
+    console.print(table)
+    for run in found["runs"][:1]:
+        for rejection in run["rejections"]:
+            fields = ", ".join(rejection["fields"])
+            record = rejection["salesforce_id"] or f"new ({rejection['profile_id']})"
+            console.print(f"[yellow]refused[/] {record} [{fields}] {rejection['code']}: {rejection['message']}")

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     segment_queue_url: str = ""
     enrich_queue_url: str = ""
     salesforce_queue_url: str = ""
+    export_queue_url: str = ""
     event_bus_name: str = "default"
     admin_key_secret: str = "AdminKeySecret"  # noqa: S105 - the name of a secret, not its value
 

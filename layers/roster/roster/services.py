@@ -23,6 +23,7 @@ from roster.store.workspaces import WorkspaceStore
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
     from roster.enrich.continuous import ContinuousEnrichment
     from roster.enrich.runs import Enrichments
+    from roster.export.salesforce import ExportMessage, SalesforceExport
     from roster.sources.salesforce.connection import Connection
     from roster.sources.salesforce.sync import SalesforceSync
 
@@ -137,6 +138,21 @@ class Services:
     def send_salesforce_work(self, message: BaseModel) -> None:
         aws = clients()
         aws.sqs.send_message(QueueUrl=aws.settings.salesforce_queue_url, MessageBody=message.model_dump_json())
+
+    @cached_property
+    def salesforce_export(self) -> SalesforceExport:
+        from roster.export.salesforce import SalesforceExport
+        from roster.export.store import ExportStore
+
+        return SalesforceExport(ExportStore(), self.salesforce, self.profiles, self.segment_store)
+
+    def send_export_work(self, message: ExportMessage) -> None:
+        aws = clients()
+        aws.sqs.send_message(
+            QueueUrl=aws.settings.export_queue_url,
+            MessageBody=message.model_dump_json(),
+            DelaySeconds=min(message.delay_seconds, 900),
+        )
 
     def resolver(self, workspace: str, kind: Kind) -> Resolver:
         return resolver_for(self.profiles, self.workspaces, workspace, kind)

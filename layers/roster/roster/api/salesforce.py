@@ -1,5 +1,6 @@
 """Salesforce routes: the connection (credentials in Secrets Manager, never in a response), per-object import
-sync toggles, field mappings with a preview, the schedule, status and history, "sync now" and API-call math."""
+sync toggles, field mappings with a preview, the schedule, status and history, "sync now" and API-call math;
+export settings, a dry-run preview, "export now" and export history."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from simple_salesforce.exceptions import SalesforceError
 
 from roster.api.errors import ApiError
 from roster.aws import clients
+from roster.export.salesforce import ExportPreview, ExportRefused, ExportStatus
+from roster.export.store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
 from roster.services import services
 from roster.sources.salesforce import connection
 from roster.sources.salesforce.connection import (
@@ -313,3 +316,93 @@ def put_schedule(body: SyncConfig) -> SyncConfig:
 @router.get("/v1/salesforce/api-math", summary="Estimated Salesforce API calls to import and export N records")
 def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) -> ApiMath:
     return api_math(records)
+
+
+# --- export -----------------------------------------------------------------------------------------------
+
+
+class ExportNow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full: bool | None = Field(
+        default=None, description="Consider every linked record, not only profiles changed since the last export"
+    )
+
+
+class ExportStarted(BaseModel):
+    object: ExportObject
+    run_id: str
+    status: str = "queued"
+
+
+class ExportHistory(BaseModel):
+    object: ExportObject
+    runs: list[ExportRun]
+
+
+def _export_object(name: str) -> ExportObject:
+    obj = _object(name)
+    for exported in EXPORT_OBJECTS:
+        if exported == obj:
+            return exported
+    raise ApiError(
+        422,
+        "import_only",
+        f"{obj} is import-only; export writes {' and '.join(EXPORT_OBJECTS)} (Leads and Opportunities can be "
+        "written through a bulk enrichment instead)",
+    )
+
+
+def _export(action: Callable[[], T]) -> T:
+    try:
+        return _talk(action)
+    except ExportRefused as refused:
+        raise ApiError(409, "export_refused", str(refused)) from None
+
+
+@router.get("/v1/salesforce/export", summary="Export sync settings, state and latest run of Accounts and Contacts")
+def export_status() -> list[ExportStatus]:
+    return services.salesforce_export.status(_workspace())
+
+
+@router.get("/v1/salesforce/export/<name>", summary="One object's export settings, state and latest run")
+def get_export(name: str) -> ExportStatus:
+    obj = _export_object(name)
+    return next(row for row in services.salesforce_export.status(_workspace()) if row.object == obj)
+
+
+@router.put("/v1/salesforce/export/<name>", summary="Turn export sync (and creating new records) on or off")
+def put_export(name: str, body: ExportSettings) -> ExportStatus:
+    obj, workspace = _export_object(name), _workspace()
+    _export(lambda: services.salesforce_export.configure(workspace, obj, body))
+    return next(row for row in services.salesforce_export.status(workspace) if row.object == obj)
+
+
+@router.post(
+    "/v1/salesforce/export/<name>/preview",
+    summary="Dry run: which records and fields the next export would write, old → new, and the rule allowing it",
+)
+def preview_export(name: str, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ExportPreview:
+    obj, workspace = _export_object(name), _workspace()
+    return _export(lambda: services.salesforce_export.preview(workspace, obj, limit))
+
+
+@router.post("/v1/salesforce/export/<name>/run", summary="Export an object now")
+def export_now(name: str, body: ExportNow) -> Response[ExportStarted]:
+    obj, workspace = _export_object(name), _workspace()
+    if _credentials().load(workspace) is None:
+        raise ApiError(409, "not_connected", NOT_CONNECTED)
+    message = _export(lambda: services.salesforce_export.start(workspace, obj, body.full))
+    if message is None:
+        raise ApiError(409, "already_running", f"a {obj} export is already running; see /v1/salesforce/export")
+    services.send_export_work(message)
+    started = ExportStarted(object=obj, run_id=message.run_id)
+    return Response(status_code=202, content_type="application/json", body=started)
+
+
+@router.get(
+    "/v1/salesforce/export/<name>/history", summary="An object's export runs (with refused records), newest first"
+)
+def export_history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> ExportHistory:
+    obj = _export_object(name)
+    return ExportHistory(object=obj, runs=services.salesforce_export.history(_workspace(), obj, limit))

@@ -1,7 +1,8 @@
 """The Salesforce part of `make demo`: the emulator's seeded org, imported through the API and the real handlers.
 
 A full sync of Accounts, Contacts, Leads and Opportunities (converted Leads merge into their Contacts), then a few
-edits in the emulator and an incremental sync that picks up exactly those records, with the API calls each used.
+edits in the emulator and an incremental sync that picks up exactly those records, with the API calls each used;
+then the export back to the org (`demo_export`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roster.client import RosterClient
+from roster.local.demo_export import add_export_fields, run_export_demo, wait_for
 from roster.local.runner import Runner
 from roster.local.salesforce import SalesforceEmulator, generate_org
 
@@ -25,10 +27,11 @@ WORKER = "SalesforceSyncFunction"
 def run_salesforce_demo(
     client: RosterClient, runner: Runner, console: Console, *, timeout: float = 300
 ) -> dict[str, Any]:
-    """Connect the client's workspace to a seeded emulator org, sync it fully, edit, sync incrementally."""
+    """Connect the client's workspace to a seeded emulator org, sync it fully, edit, sync incrementally, export."""
     console.print("\n[bold]Salesforce[/]")
-    org = generate_org(SEED, accounts=ACCOUNTS, contacts=CONTACTS, leads=LEADS)
+    org = generate_org(SEED, accounts=ACCOUNTS, contacts=CONTACTS, leads=LEADS, roster_fields=True)
     with SalesforceEmulator(org) as emulator:
+        add_export_fields(emulator)
         sizes = ", ".join(_plural(org.count(obj), obj) for obj in OBJECTS)
         console.print(f"Emulated org at {emulator.instance_url}: {sizes}")
         connected = client.call(
@@ -74,7 +77,9 @@ def run_salesforce_demo(
             + ", ".join(_plural(picked[obj], obj) for obj in OBJECTS)
             + (": exactly the edited records." if exact else f" (edited: {edited}).")
         )
+        exported = run_export_demo(client, runner, console, emulator)
     return {
+        "export": exported,
         "full": full,
         "incremental": incremental,
         "edited": {obj: len(ids) for obj, ids in edited.items()},
@@ -99,17 +104,14 @@ def _sync(client: RosterClient, runner: Runner, console: Console, mode: str, tim
     run_ids = {
         obj: client.call("POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": mode})["run_id"] for obj in OBJECTS
     }
-    workers = [trigger for trigger in runner.queues if trigger.function == WORKER]
-    deadline = time.monotonic() + timeout
+    runs: dict[str, Any] = {}
+
+    def done() -> bool:
+        runs.update({obj: _run(client, obj, run_id) for obj, run_id in run_ids.items()})
+        return all(run["status"] != "running" for run in runs.values())
+
     with console.status(f"{mode} sync: the worker reads Bulk API 2.0 pages and resolves them into profiles…"):
-        while True:
-            runs = {obj: _run(client, obj, run_id) for obj, run_id in run_ids.items()}
-            if all(run["status"] != "running" for run in runs.values()):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the {mode} sync did not finish within {timeout:.0f} s")
-            if not sum(runner.pump(trigger) for trigger in workers):  # also fine beside the runner's own pollers
-                time.sleep(0.2)
+        wait_for(runner, WORKER, done, f"the {mode} sync", timeout)
     for obj, run in runs.items():
         if run["status"] != "succeeded":
             raise RuntimeError(f"the {obj} sync ended {run['status']}: {run.get('error')}")

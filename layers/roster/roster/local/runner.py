@@ -188,12 +188,17 @@ class Runner:
     def pump(self, trigger: QueueTrigger, wait_seconds: int = 0) -> int:
         """Deliver one batch from a queue, as Lambda's event source mapping would; returns its size."""
         sqs = self.stack.client("sqs")
-        received = sqs.receive_message(
-            QueueUrl=trigger.queue_url,
-            MaxNumberOfMessages=min(trigger.batch_size, 10),
-            WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"],
-        ).get("Messages", [])
+        received: list[dict[str, Any]] = []
+        while len(received) < trigger.batch_size:  # a batch gathers up to BatchSize, ten messages a receive
+            more = sqs.receive_message(
+                QueueUrl=trigger.queue_url,
+                MaxNumberOfMessages=min(trigger.batch_size - len(received), 10),
+                WaitTimeSeconds=wait_seconds if not received else 0,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            received.extend(more)
+            if len(more) < 10:
+                break
         if not received:
             return 0
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{trigger.queue_url.rsplit('/', 1)[1]}"

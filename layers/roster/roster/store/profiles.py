@@ -204,11 +204,21 @@ class ProfileStore:
             each.version = item.version
 
     def page(
-        self, workspace: str, kind: Kind, *, status: Status | None = None, cursor: str | None = None, limit: int = 50
+        self,
+        workspace: str,
+        kind: Kind,
+        *,
+        status: Status | None = None,
+        changed_since: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
     ) -> Page:
-        """Profiles of a workspace, optionally of one status, `limit` at a time: shard by shard, in id
-        order within a shard. The cursor (`{shard}.{last id}`) is opaque to callers."""
+        """Profiles of a workspace, optionally of one status or changed after a moment, `limit` at a time: shard
+        by shard, in id order within a shard. The cursor (`{shard}.{last id}`) is opaque to callers."""
         condition = ProfileItem.status == str(status) if status else None
+        if changed_since is not None:
+            changed = ProfileItem.updated_at > changed_since
+            condition = changed if condition is None else condition & changed
         shard, _, after = (cursor or "0.").partition(".")
         if not shard.isdigit() or int(shard) >= SHARDS:
             raise ValueError(f"not a profile cursor: {cursor!r}")

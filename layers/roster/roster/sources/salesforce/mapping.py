@@ -22,6 +22,8 @@ from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, 
 from roster.profiles.values import ValueProblem, coerce_value
 
 SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", "Event"]
+#: The objects export writes; Leads and Opportunities are import-only (as in the product we model).
+EXPORTABLE: tuple[SalesforceObject, ...] = ("Account", "Contact")
 OBJECTS: tuple[SalesforceObject, ...] = ("Account", "Contact", "Lead", "Opportunity", "Task", "Event")
 SIMILARITY = 0.85
 PREVIEW_RECORDS = 10
@@ -67,10 +69,22 @@ class ExportRule(StrEnum):
     FILL_BLANK = "fill_blank"
 
 
+#: Salesforce types a segment's membership can be written to: a checkbox, or text/picklist holding `member_value`.
+SEGMENT_TYPES = frozenset({"boolean", "string", "picklist", "textarea"})
+
+
 class FieldMapping(BaseModel):
+    """One Salesforce field: the Roster field it imports into, and whether export may write it back.
+
+    With `segment`, export writes the segment's membership there instead (a checkbox set true, or
+    `member_value`, on entry; cleared on exit); the import still reads the field, so export knows what
+    Salesforce holds."""
+
     field: str
     export: ExportRule = ExportRule.NEVER
     sf_type: str = "string"
+    segment: str | None = None
+    member_value: str | None = None
 
 
 class ObjectMapping(BaseModel):
@@ -78,6 +92,7 @@ class ObjectMapping(BaseModel):
 
     object: SalesforceObject
     fields: dict[str, FieldMapping] = Field(default_factory=dict)
+    fields_added_at: str | None = None  # when fields were last added (the next import then reads everything)
 
 
 class MappingError(ValueError):
@@ -212,12 +227,41 @@ def validate_mapping(
             raise MappingError(f"{obj}.{sf_name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
         if not FIELD_NAME.match(target):
             raise MappingError(f"{obj}.{sf_name}: {target!r} is not a valid field name (lower_snake_case)")
-        checked[sf_name] = mapping.model_copy(update={"sf_type": str(available[sf_name].get("type", "string"))})
+        checked[sf_name] = _checked_export(obj, sf_name, mapping, available[sf_name])
     targets = [mapping.field for mapping in checked.values()]
     duplicates = sorted({target for target in targets if targets.count(target) > 1})
     if duplicates:
         raise MappingError(f"{obj}: more than one Salesforce field maps to {', '.join(duplicates)}")
     return ObjectMapping(object=obj, fields=checked)
+
+
+def _checked_export(
+    obj: SalesforceObject, sf_name: str, mapping: FieldMapping, described: Mapping[str, Any]
+) -> FieldMapping:
+    """The mapping with the field's type, after checking export could write what it is asked to."""
+    sf_type = str(described.get("type", "string"))
+    mapping = mapping.model_copy(update={"sf_type": sf_type})
+    if mapping.segment is not None:
+        if sf_type not in SEGMENT_TYPES:
+            raise MappingError(
+                f"{obj}.{sf_name} is a {sf_type} field; segment membership needs a checkbox, text or picklist"
+            )
+        if sf_type == "boolean":
+            mapping.member_value = None
+        elif not mapping.member_value:
+            raise MappingError(f"{obj}.{sf_name}: give member_value, what to write while a profile is in the segment")
+        picklist = [str(entry.get("value")) for entry in described.get("picklistValues") or []]
+        if sf_type == "picklist" and described.get("restrictedPicklist") and mapping.member_value not in picklist:
+            raise MappingError(
+                f"{obj}.{sf_name}: {mapping.member_value!r} is not one of its values ({', '.join(picklist)})"
+            )
+        mapping.export = ExportRule.ALWAYS  # set on entry and cleared on exit
+    if mapping.export is not ExportRule.NEVER:
+        if obj not in EXPORTABLE:
+            raise MappingError(f"{obj} is import-only: its fields cannot be written back (export rule must be never)")
+        if not described.get("updateable", False):
+            raise MappingError(f"{obj}.{sf_name} is read-only in Salesforce; its export rule must be never")
+    return mapping
 
 
 def read_value(sf_type: str, value: Any) -> Any:

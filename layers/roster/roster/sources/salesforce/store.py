@@ -9,6 +9,7 @@ transaction, each at the version read, so two workers holding one run can never 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -135,7 +136,7 @@ def _run_key(obj: str, run_id: str) -> str:
     return f"salesforce#run#{obj}#{run_id}"
 
 
-def _item(pk: str, sk: str, model: BaseModel, expires_at: int | None = None) -> SalesforceItem:
+def model_item(pk: str, sk: str, model: BaseModel, expires_at: int | None = None) -> SalesforceItem:
     data = model.model_dump(mode="json", exclude={"version"})
     item = SalesforceItem(pk, sk, data=data, created_at=utc_now(), expires_at=expires_at)
     version = getattr(model, "version", None)
@@ -144,7 +145,7 @@ def _item(pk: str, sk: str, model: BaseModel, expires_at: int | None = None) -> 
     return item
 
 
-def _get(pk: str, sk: str) -> SalesforceItem | None:
+def get_item(pk: str, sk: str) -> SalesforceItem | None:
     try:
         return SalesforceItem.get(pk, sk, consistent_read=True)
     except DoesNotExist:
@@ -158,21 +159,21 @@ class SyncStore:
         self._connection = Connection(region=settings().region)
 
     def config(self, workspace: str) -> SyncConfig:
-        item = _get(workspace, "salesforce#config")
+        item = get_item(workspace, "salesforce#config")
         return SyncConfig.model_validate(item.data) if item else SyncConfig()
 
     def put_config(self, workspace: str, config: SyncConfig) -> None:
-        _put(workspace, "salesforce#config", config)
+        put_model(workspace, "salesforce#config", config)
 
     def mapping(self, workspace: str, obj: SalesforceObject) -> ObjectMapping | None:
-        item = _get(workspace, f"salesforce#mapping#{obj}")
+        item = get_item(workspace, f"salesforce#mapping#{obj}")
         return ObjectMapping.model_validate(item.data) if item else None
 
     def put_mapping(self, workspace: str, mapping: ObjectMapping) -> None:
-        _put(workspace, f"salesforce#mapping#{mapping.object}", mapping)
+        put_model(workspace, f"salesforce#mapping#{mapping.object}", mapping)
 
     def state(self, workspace: str, obj: SalesforceObject) -> ObjectState:
-        item = _get(workspace, _state_key(obj))
+        item = get_item(workspace, _state_key(obj))
         if item is None:
             return ObjectState(workspace=workspace, object=obj)
         return ObjectState.model_validate({**item.data, "version": item.version})
@@ -190,27 +191,13 @@ class SyncStore:
 
     def put_state(self, state: ObjectState) -> ObjectState:
         """Write the state at the version read (raises Stale) and keep the scheduler's index in step."""
-        item = _item(state.workspace, _state_key(state.object), state)
-        try:
-            item.save()
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise Stale(f"{state.workspace} {state.object} state changed meanwhile") from error
-            raise
-        index = SalesforceItem(
-            ENABLED_PARTITION,
-            f"{state.workspace}#{state.object}",
-            data={"workspace": state.workspace, "object": state.object},
-            created_at=utc_now(),
-        )
-        if state.enabled:
-            index.save(add_version_condition=False)
-        else:
-            index.delete(add_version_condition=False)
+        item = model_item(state.workspace, _state_key(state.object), state)
+        save_versioned(item, f"{state.workspace} {state.object} state")
+        index_enabled(ENABLED_PARTITION, state.workspace, state.object, state.enabled)
         return state.model_copy(update={"version": item.version})
 
     def run(self, workspace: str, obj: SalesforceObject, run_id: str) -> SyncRun | None:
-        item = _get(workspace, _run_key(obj, run_id))
+        item = get_item(workspace, _run_key(obj, run_id))
         return SyncRun.model_validate({**item.data, "version": item.version}) if item else None
 
     def runs(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
@@ -222,26 +209,52 @@ class SyncStore:
 
     def commit(self, run: SyncRun, state: ObjectState | None = None) -> tuple[SyncRun, ObjectState | None]:
         """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        run_item = _item(run.workspace, _run_key(run.object, run.run_id), run, _expiry(run.started_at))
-        state_item = _item(state.workspace, _state_key(state.object), state) if state else None
-        try:
-            with TransactWrite(connection=self._connection) as transaction:
-                transaction.save(run_item)
-                if state_item is not None:
-                    transaction.save(state_item)
-        except TransactWriteError as error:
-            if error.cause_response_code == "TransactionCanceledException":
-                raise Stale(f"run {run.run_id} of {run.workspace} {run.object} moved on meanwhile") from error
-            raise
+        run_item = model_item(run.workspace, _run_key(run.object, run.run_id), run, history_expiry(run.started_at))
+        state_item = model_item(state.workspace, _state_key(state.object), state) if state else None
+        transact(self._connection, [run_item, state_item], f"run {run.run_id} of {run.workspace} {run.object}")
         saved_state = state.model_copy(update={"version": state_item.version}) if state and state_item else None
         return run.model_copy(update={"version": run_item.version}), saved_state
 
 
-def _put(workspace: str, sk: str, model: BaseModel) -> None:
+def save_versioned(item: SalesforceItem, what: str) -> None:
+    """Save an item at the version it was read at; Stale when another writer moved it on."""
+    try:
+        item.save()
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise Stale(f"{what} changed meanwhile") from error
+        raise
+
+
+def transact(connection: Connection, items: Iterable[SalesforceItem | None], what: str) -> None:
+    """Save items at their versions read, all or nothing; Stale when another writer moved one on."""
+    try:
+        with TransactWrite(connection=connection) as transaction:
+            for item in items:
+                if item is not None:
+                    transaction.save(item)
+    except TransactWriteError as error:
+        if error.cause_response_code == "TransactionCanceledException":
+            raise Stale(f"{what} moved on meanwhile") from error
+        raise
+
+
+def index_enabled(partition: str, workspace: str, obj: str, enabled: bool) -> None:
+    """Keep one index partition listing what is switched on, so a scheduler reads it instead of scanning."""
+    index = SalesforceItem(
+        partition, f"{workspace}#{obj}", data={"workspace": workspace, "object": obj}, created_at=utc_now()
+    )
+    if enabled:
+        index.save(add_version_condition=False)
+    else:
+        index.delete(add_version_condition=False)
+
+
+def put_model(workspace: str, sk: str, model: BaseModel) -> None:
     item = SalesforceItem(workspace, sk, data=model.model_dump(mode="json"), created_at=utc_now())
     item.save(add_version_condition=False)
 
 
-def _expiry(started_at: str) -> int:
+def history_expiry(started_at: str) -> int:
     """Runs expire from history after HISTORY_DAYS (the table's TTL attribute)."""
     return int(datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()) + HISTORY_DAYS * 86_400

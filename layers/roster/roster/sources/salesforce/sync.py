@@ -17,7 +17,6 @@ raises PageFailed with the reason, and the run and object show `parked` (or `fai
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
@@ -61,6 +60,7 @@ from roster.sources.salesforce.store import (
     SyncStore,
     Watermark,
 )
+from roster.sources.salesforce.worker import RunWorker
 
 PAGE_RECORDS = 50_000
 BATCH_RECORDS = 2_000
@@ -72,6 +72,8 @@ DELETED_WINDOW = timedelta(days=29)  # `sobjects/{O}/deleted` answers for the la
 DONE = "done"  # the checkpoint locator once every page is committed
 ACTIVITIES = ("Task", "Event")
 IMPORT_OVERHEAD = 4  # login, create the query job, one status poll, the deleted-records list
+EXPORT_BATCH_RECORDS = 10_000
+EXPORT_CALLS_PER_JOB = 6
 T = TypeVar("T")
 
 
@@ -126,14 +128,17 @@ class ApiMath(BaseModel):
 
     records: int
     import_calls: int  # result pages of 50,000 plus the fixed overhead of a run
-    export_calls: int  # Bulk API 2.0 batches of 10,000 records
+    export_batches: int  # Bulk API 2.0 ingest jobs of up to 10,000 records (one Salesforce batch each)
+    export_calls: int  # per job: create, upload, close, a poll, two result files; plus the login
 
 
 def api_math(records: int) -> ApiMath:
+    batches = math.ceil(records / EXPORT_BATCH_RECORDS)
     return ApiMath(
         records=records,
         import_calls=math.ceil(records / PAGE_RECORDS) + IMPORT_OVERHEAD,
-        export_calls=math.ceil(records / 10_000),
+        export_batches=batches,
+        export_calls=batches * EXPORT_CALLS_PER_JOB + (1 if batches else 0),
     )
 
 
@@ -213,6 +218,11 @@ class SalesforceSync:
     ) -> ObjectMapping:
         """Check a manual mapping against describe and save it; raises MappingError naming the bad field."""
         mapping = validate_mapping(obj, fields, self._describe(self.connect(workspace), obj))
+        before = self.store.mapping(workspace, obj)
+        if before is None or set(mapping.fields) - set(before.fields):
+            mapping.fields_added_at = format_time(self.clock())
+        else:
+            mapping.fields_added_at = before.fields_added_at
         self.store.put_mapping(workspace, mapping)
         return mapping
 
@@ -291,7 +301,16 @@ class SalesforceSync:
         run = self.store.run(message.workspace, message.object, message.run_id)
         if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
             return None
-        worker = _Worker(self, message, state, run, remaining_seconds)
+        worker = _Worker(
+            store=self.store,
+            run=run,
+            state=state,
+            remaining=remaining_seconds,
+            reserve_seconds=self.reserve_seconds,
+            clock=self.clock,
+            sync=self,
+            message=message,
+        )
         try:
             return worker.go()
         except Stale:
@@ -300,34 +319,32 @@ class SalesforceSync:
             raise worker.stop(error) from error
 
 
-@dataclass
-class _Worker:
-    """One invocation's work on a run: the live state, run and connection, and the commits between them."""
+@dataclass(kw_only=True)
+class _Worker(RunWorker[SyncRun, ObjectState]):
+    """One invocation's work on an import run."""
 
     sync: SalesforceSync
     message: SyncMessage
-    state: ObjectState
-    run: SyncRun
-    remaining: Callable[[], float]
-    connection: Connection | None = None
     calls: Calls | None = None
     mapping: ObjectMapping | None = None
-    counted: int = 0
 
     @property
     def obj(self) -> SalesforceObject:
         return self.run.object
 
     def go(self) -> SyncMessage | None:
-        if self.run.status is Status.PARKED:  # redriven from the dead-letter queue
-            self.run.status = self.state.status = Status.RUNNING
-            self.state.error = None
+        if self.resume_parked():
             if self.run.locator is None:  # no page read yet: a job that failed is replaced by a fresh one
                 self.run.job_id, self.run.job_attempts = None, 0
-            self._commit(with_state=True)
+            self.commit(with_state=True)
         self.connection = self.sync.connect(self.run.workspace)
         self.calls = Calls(self.connection, self.sync.attempts, self.sync.wait, self.sync.sleep)
         self.mapping = self._mapping()
+        added = self.mapping.fields_added_at
+        if self.run.job_id is None and added and (not self.state.last_full_sync or added > self.state.last_full_sync):
+            # Records read before hold no value for fields mapped since: read them all again, so what export
+            # compares against (the CRM's values) is complete.
+            self.run.mode = Mode.FULL
         if self.run.job_id is None:
             self._create_job()
         if self.run.locator is None:
@@ -335,10 +352,10 @@ class _Worker:
                 return self._continue()
             self.run.locator = ""
         while self.run.locator != DONE:
-            if self._near_deadline():
+            if self.near_deadline():
                 return self._continue()
             self._read_page()
-            if self.run.locator != DONE and self._near_deadline():
+            if self.run.locator != DONE and self.near_deadline():
                 return self._continue()
         self._finish()
         return None
@@ -375,7 +392,7 @@ class _Worker:
         job = self._call(lambda connection: connection.bulk(self.obj).create_job(Operation.query_all, soql))
         self.run.job_id, self.run.locator, self.run.batch = str(job["id"]), None, 0
         self.run.since = _soql_time(since) if since else None
-        self._commit()
+        self.commit()
 
     def _wait_for_job(self) -> bool:
         """True once the job completed; False if the deadline came first. A failed job is created again."""
@@ -393,7 +410,7 @@ class _Worker:
                 self.run.problems = [*self.run.problems, reason][:MAX_PROBLEMS]
                 self._create_job()
                 continue
-            if self._near_deadline():
+            if self.near_deadline():
                 return False
             self.sync.sleep(self.sync.poll_seconds)
 
@@ -409,12 +426,12 @@ class _Worker:
         total = math.ceil(page["number_of_records"] / self.sync.batch_records)
         if total == 0:
             self.run.locator, self.run.batch = following, 0
-            self._commit(with_state=True)
+            self.commit(with_state=True)
             return
         for index, batch in enumerate(batches):
             if index < self.run.batch:
                 continue  # committed before this message was (re)delivered
-            if index > self.run.batch and self._near_deadline():
+            if index > self.run.batch and self.near_deadline():
                 return
             self._commit_batch(batch, following if index == total - 1 else None)
 
@@ -434,7 +451,7 @@ class _Worker:
             self.run.batch += 1
         else:
             self.run.locator, self.run.batch = following, 0
-        self._commit(with_state=True)
+        self.commit(with_state=True)
 
     def _advance_mark(self, rows: list[Row]) -> None:
         """Move the mark to the newest committed (SystemModstamp, Id) and keep the overlap window's records."""
@@ -468,26 +485,12 @@ class _Worker:
         self.state.status, self.state.error = Status.IDLE, None
         if self.run.mode is Mode.FULL:
             self.state.last_full_sync = self.run.started_at
-        self._commit(with_state=True)
+        self.commit(with_state=True)
 
     # -- checkpoints --------------------------------------------------------------------------------------
 
-    def _near_deadline(self) -> bool:
-        return self.remaining() < self.sync.reserve_seconds
-
-    def _commit(self, *, with_state: bool = False) -> None:
-        if self.connection is not None:
-            self.run.api_calls += self.connection.calls - self.counted
-            self.counted = self.connection.calls
-        if with_state:
-            self.state.heartbeat = format_time(self.sync.clock())
-        run, state = self.sync.store.commit(self.run, self.state if with_state else None)
-        self.run = run
-        if state is not None:
-            self.state = state
-
     def _continue(self) -> SyncMessage:
-        self._commit(with_state=True)
+        self.commit(with_state=True)
         return self.message.model_copy(
             update={"job_id": self.run.job_id, "locator": self.run.locator, "batch": self.run.batch}
         )
@@ -499,13 +502,7 @@ class _Worker:
         else:
             code, reason = explain(error)
         parked = isinstance(error, _JobFailed) or transient(error)
-        status = Status.PARKED if parked else Status.FAILED
-        self.run.status, self.run.error, self.run.error_code = status, reason, code
-        self.state.status, self.state.error = status, reason
-        if not parked:
-            self.run.finished_at = format_time(self.sync.clock())
-        with contextlib.suppress(Stale):  # another worker took the run over; its status stands
-            self._commit(with_state=True)
+        self.halt(code, reason, parked)
         position = self.message.model_copy(
             update={"job_id": self.run.job_id, "locator": self.run.locator, "batch": self.run.batch}
         )

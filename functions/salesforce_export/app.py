@@ -1,0 +1,36 @@
+"""SQS (Salesforce export queue) → run one object's export until it is done, must wait, or its deadline nears."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from roster.export.salesforce import ExportFailed, ExportMessage
+from roster.services import services
+
+logger = Logger(service="roster-export")
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)  # report, not raise
+
+
+def export(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    message = ExportMessage.model_validate_json(record.body)
+    try:
+        following = services.salesforce_export.run(
+            message, lambda: lambda_context.get_remaining_time_in_millis() / 1000
+        )
+    except ExportFailed as failed:  # the record fails: retried, then parked in the DLQ
+        logger.warning("export stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
+        raise
+    if following is not None:
+        services.send_export_work(following)
+    logger.info(
+        "export worked", extra={"workspace": message.workspace, "object": message.object, "done": not following}
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=export, processor=processor, context=context)

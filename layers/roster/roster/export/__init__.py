@@ -1,0 +1,1 @@
+"""Writing profiles back to the CRM."""

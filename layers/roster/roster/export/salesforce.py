@@ -1,0 +1,674 @@
+"""The Salesforce export sync: write enriched fields and segment membership back to Accounts and Contacts.
+
+A run goes through three phases, committing its checkpoint after every ingest job so a redelivered or continued
+message resumes where the last job left off (a resent job is harmless: updates carry the same values and
+creates are upserts on the Roster id):
+
+1. *refresh*: an import of the object (incremental, full when fields were mapped since the last full one), so
+   export compares against what Salesforce holds now; one already running is driven to its end instead.
+2. *profiles*: every active profile (first export) or those changed since the last successful export, a page at
+   a time; each linked record gets the fields its rules allow and that would change (`rules.py`), and profiles
+   without a record are created when create-new is on.
+3. *pending*: profiles whose membership of an exported segment changed (noted from segment events).
+
+Rows go out in Bulk API 2.0 ingest jobs of up to 10,000 records (`ingest.py`). What Salesforce accepted is put
+back into the profile as the record's last-seen values (so the next export finds nothing to change), a created
+record is linked to its profile as an alias, and a refused record is listed with its fields and Salesforce's
+message in the run's history, without holding up the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from tenacity import wait_exponential
+from tenacity.wait import WaitBaseT
+from ulid import ULID
+
+from roster.export.ingest import MAX_JOB_RECORDS, MAX_UPLOAD_BYTES, IngestFailed, IngestJobs, IngestReport
+from roster.export.rules import (
+    FieldChange,
+    PlannedWrite,
+    exported_fields,
+    linked_records,
+    plan_create,
+    plan_update,
+    row_of,
+)
+from roster.export.store import (
+    EXPORT_OBJECTS,
+    MAX_REJECTIONS,
+    ExportCounts,
+    ExportObject,
+    ExportRun,
+    ExportSettings,
+    ExportState,
+    ExportStore,
+    Phase,
+    Rejection,
+)
+from roster.identity.aliases import record_alias
+from roster.profiles.fields import Kind
+from roster.profiles.model import IncomingRecord, Profile
+from roster.profiles.model import Status as ProfileStatus
+from roster.profiles.values import format_time
+from roster.segments.events import MembershipEvent
+from roster.sources.salesforce.connection import Calls, explain, transient
+from roster.sources.salesforce.links import SOURCE
+from roster.sources.salesforce.mapping import FieldMapping, MappingError, ObjectMapping
+from roster.sources.salesforce.store import Mode, Stale, Status
+from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage
+from roster.sources.salesforce.worker import RunWorker
+from roster.store.profiles import ProfileStore
+from roster.store.segments import SegmentStore
+
+PAGE_PROFILES = 500
+STUCK_AFTER = timedelta(hours=2)
+SCHEDULE_GRACE = timedelta(minutes=5)
+WAIT_FOR_IMPORT_SECONDS = 60  # an import started elsewhere is running: look again this much later
+PREVIEW_WRITES = 50
+
+
+class ExportMessage(BaseModel):
+    """One unit of export work: run (or continue) one object's export run."""
+
+    workspace: str
+    object: ExportObject
+    run_id: str
+    delay_seconds: int = 0  # how long the queue should hold a continuation (waiting for an import)
+
+
+class ExportRefused(Exception):
+    """An export that cannot start or be configured (export sync off, a bad setting); the reason is the text."""
+
+
+class ExportFailed(Exception):
+    """A run stopped on a failure retries did not fix; its message goes to the dead-letter queue."""
+
+    def __init__(self, message: ExportMessage, code: str, reason: str) -> None:
+        super().__init__(f"{message.workspace} {message.object} export {message.run_id}: {code}: {reason}")
+        self.message = message
+        self.code = code
+        self.reason = reason
+
+
+class ChangeView(BaseModel):
+    salesforce_field: str
+    field: str
+    old: Any
+    new: Any
+    rule: str
+    segment: str | None = None
+
+
+class WriteView(BaseModel):
+    """One record a preview says would be written: create or update, and each field old → new with its rule."""
+
+    profile_id: str
+    salesforce_id: str | None
+    action: str
+    changes: list[ChangeView]
+
+
+class ExportPreview(BaseModel):
+    object: ExportObject
+    full: bool
+    considered: int
+    writes: list[WriteView]
+    more: bool  # the preview stopped at its limit; the export would write more
+
+
+class ExportStatus(BaseModel):
+    object: ExportObject
+    settings: ExportSettings
+    status: Status
+    mark: str | None
+    error: str | None
+    last_run: ExportRun | None
+
+
+def _view(write: PlannedWrite) -> WriteView:
+    return WriteView(
+        profile_id=write.profile_id,
+        salesforce_id=write.salesforce_id,
+        action="update" if write.salesforce_id else "create",
+        changes=[ChangeView(**_change_fields(change)) for change in write.changes],
+    )
+
+
+def _change_fields(change: FieldChange) -> dict[str, Any]:
+    return {
+        "salesforce_field": change.salesforce_field,
+        "field": change.field,
+        "old": change.old,
+        "new": change.new,
+        "rule": change.rule,
+        "segment": change.segment,
+    }
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass
+class _Plan:
+    """The records planned from some profiles: updates of linked records and records to create."""
+
+    updates: list[PlannedWrite] = field(default_factory=list)
+    creates: list[tuple[PlannedWrite, str]] = field(default_factory=list)  # with an alias the profile holds
+    counts: ExportCounts = field(default_factory=ExportCounts)
+    profile_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SalesforceExport:
+    """The export's operations; handlers inject the stores, the import sync (connections, resolvers, mappings)."""
+
+    store: ExportStore
+    sync: SalesforceSync
+    profiles: ProfileStore
+    segments: SegmentStore
+    page_profiles: int = PAGE_PROFILES
+    max_records: int = MAX_JOB_RECORDS
+    max_bytes: int = MAX_UPLOAD_BYTES
+    reserve_seconds: float = 120.0
+    poll_seconds: float = 2.0
+    attempts: int = 4
+    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    # -- configuration ------------------------------------------------------------------------------------
+
+    def configure(self, workspace: str, obj: ExportObject, settings: ExportSettings) -> ExportState:
+        """Save an object's export settings, checking what can be checked before the first run."""
+        kind = EXPORT_OBJECTS[obj]
+        if settings.create_segment is not None:
+            segment = self.segments.get(workspace, settings.create_segment)
+            if segment is None or segment.kind is not kind:
+                raise ExportRefused(f"create_segment: no {kind} segment {settings.create_segment!r} in this workspace")
+        if settings.enabled and settings.create_new:
+            self._check_external_id(workspace, obj, settings.external_id_field)
+        state = self.store.state(workspace, obj)
+        return self.store.put_state(state.model_copy(update={"settings": settings}))
+
+    def _check_external_id(self, workspace: str, obj: ExportObject, name: str) -> None:
+        described = getattr(self.sync.connect(workspace).sf, obj).describe()
+        spec = next((each for each in described.get("fields", []) if each.get("name") == name), None)
+        if spec is None or not spec.get("externalId"):
+            raise ExportRefused(
+                f"create_new needs {obj}.{name} to be an External ID field holding the Roster id (so a retried "
+                "export never creates a duplicate); add it in Salesforce or name another with external_id_field"
+            )
+
+    def status(self, workspace: str) -> list[ExportStatus]:
+        statuses = []
+        for obj in EXPORT_OBJECTS:
+            state = self.store.state(workspace, obj)
+            last = self.store.run(workspace, obj, state.run_id) if state.run_id else None
+            statuses.append(
+                ExportStatus(
+                    object=obj,
+                    settings=state.settings,
+                    status=state.status,
+                    mark=state.mark,
+                    error=state.error,
+                    last_run=last,
+                )
+            )
+        return statuses
+
+    def history(self, workspace: str, obj: ExportObject, limit: int = 20) -> list[ExportRun]:
+        return self.store.runs(workspace, obj, limit)
+
+    def _mapping(self, workspace: str, obj: ExportObject) -> ObjectMapping:
+        mapping = self.sync.store.mapping(workspace, obj)
+        if mapping is None:
+            raise ExportRefused(f"{obj} has no field mapping yet: map fields (and their export rules) first")
+        return mapping
+
+    # -- preview ------------------------------------------------------------------------------------------
+
+    def preview(self, workspace: str, obj: ExportObject, limit: int = PREVIEW_WRITES) -> ExportPreview:
+        """What the next export would write (against the CRM values last imported), up to `limit` records:
+        updates of existing records first, then records to create."""
+        state = self.store.state(workspace, obj)
+        mapping = self._mapping(workspace, obj)
+        full = state.mark is None
+        updates: list[PlannedWrite] = []
+        creates: list[PlannedWrite] = []
+        considered = planned = 0
+        for batch in self._candidates(workspace, obj, full, state.mark):
+            plan = self._plan(workspace, obj, state.settings, mapping, batch)
+            considered += plan.counts.considered
+            planned += len(plan.updates) + len(plan.creates)
+            updates.extend(plan.updates)
+            creates.extend(create for create, _ in plan.creates[: max(0, limit - len(creates))])
+            if len(updates) > limit:
+                break
+        writes = [*updates, *creates][:limit]
+        more = planned > limit
+        return ExportPreview(object=obj, full=full, considered=considered, writes=[_view(w) for w in writes], more=more)
+
+    def _candidates(self, workspace: str, obj: ExportObject, full: bool, since: str | None) -> Iterator[list[Profile]]:
+        """The profiles an export considers, a page at a time (preview: from the start, without checkpoints)."""
+        cursor: str | None = None
+        kind = EXPORT_OBJECTS[obj]
+        while True:
+            page = self.profiles.page(
+                workspace,
+                kind,
+                status=ProfileStatus.ACTIVE,
+                changed_since=None if full else since,
+                cursor=cursor,
+                limit=self.page_profiles,
+            )
+            yield page.profiles
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+        if not full:
+            yield from self._pending_pages(workspace, kind, None)
+
+    def _pending_pages(self, workspace: str, kind: Kind, after: str | None) -> Iterator[list[Profile]]:
+        ids: list[str] = []
+        for profile_id, _ in self.store.pending(workspace, kind, after):
+            ids.append(profile_id)
+            if len(ids) == self.page_profiles:
+                yield self._active(workspace, kind, ids)
+                ids = []
+        if ids:
+            yield self._active(workspace, kind, ids)
+
+    def _active(self, workspace: str, kind: Kind, ids: list[str]) -> list[Profile]:
+        found = self.profiles.get_many(workspace, kind, ids)
+        return [found[pid] for pid in ids if pid in found and found[pid].status is ProfileStatus.ACTIVE]
+
+    def _plan(
+        self,
+        workspace: str,
+        obj: ExportObject,
+        settings: ExportSettings,
+        mapping: ObjectMapping,
+        profiles: list[Profile],
+        skip: set[str] | None = None,
+    ) -> _Plan:
+        fields = exported_fields(mapping)
+        plan = _Plan()
+        profiles = [profile for profile in profiles if not skip or profile.profile_id not in skip]
+        ids = [profile.profile_id for profile in profiles]
+        wanted = {each.segment for each in fields.values() if each.segment}
+        if settings.create_new and settings.create_segment:
+            wanted.add(settings.create_segment)
+        members = {segment: self.segments.members_among(workspace, segment, ids) for segment in sorted(wanted)}
+        for profile in profiles:
+            plan.counts.considered += 1
+            plan.profile_ids.add(profile.profile_id)
+            of_profile = {segment for segment, inside in members.items() if profile.profile_id in inside}
+            records = linked_records(profile, obj)
+            for record in records:
+                write = plan_update(profile, record, fields, of_profile)
+                if write is None:
+                    plan.counts.unchanged += 1
+                else:
+                    plan.updates.append(write)
+            if records or not self._creates(settings, profile, obj, of_profile):
+                continue
+            held = profile.records[min(profile.records)]  # any record the profile holds names it
+            alias = record_alias(held.source, held.object, held.record_id)
+            plan.creates.append((plan_create(profile, fields, of_profile), alias))
+        return plan
+
+    @staticmethod
+    def _creates(settings: ExportSettings, profile: Profile, obj: ExportObject, members: set[str]) -> bool:
+        """Whether create-new applies: on, in scope, and (Contacts) not a Lead already, which would duplicate it."""
+        if not settings.create_new or not profile.records:
+            return False
+        if settings.create_segment is not None and settings.create_segment not in members:
+            return False
+        return not (obj == "Contact" and linked_records(profile, "Lead"))
+
+    # -- runs ---------------------------------------------------------------------------------------------
+
+    def start(self, workspace: str, obj: ExportObject, full: bool | None = None) -> ExportMessage | None:
+        """Begin a run and return the message to queue, or None when one is already running."""
+        state = self.store.state(workspace, obj)
+        if not state.settings.enabled:
+            raise ExportRefused(f"export sync is off for {obj}")
+        self._mapping(workspace, obj)
+        now = self.clock()
+        if state.status is Status.RUNNING and not self._stuck(state, now):
+            return None
+        stamp = format_time(now)
+        full = state.mark is None if full is None else full or state.mark is None
+        run = ExportRun(
+            run_id=str(ULID()),
+            workspace=workspace,
+            object=obj,
+            full=full,
+            started_at=stamp,
+            since=None if full else state.mark,
+        )
+        state = state.model_copy(
+            update={"status": Status.RUNNING, "run_id": run.run_id, "last_started": stamp, "heartbeat": stamp}
+        )
+        try:
+            self.store.commit(run, state)
+        except Stale:
+            return None
+        return ExportMessage(workspace=workspace, object=obj, run_id=run.run_id)
+
+    @staticmethod
+    def _stuck(state: ExportState, now: datetime) -> bool:
+        return not state.heartbeat or now - _parse(state.heartbeat) > STUCK_AFTER
+
+    def due(self, now: datetime) -> list[tuple[str, ExportObject]]:
+        """The exports the schedule should start now: every `every_hours` (24 by default) since the last start."""
+        due: list[tuple[str, ExportObject]] = []
+        for workspace, obj in sorted(self.store.enabled()):
+            state = self.store.state(workspace, obj)
+            if not state.settings.enabled or (state.status is Status.RUNNING and not self._stuck(state, now)):
+                continue
+            every = timedelta(hours=state.settings.every_hours) - SCHEDULE_GRACE
+            if state.last_started is None or now - _parse(state.last_started) >= every:
+                due.append((workspace, obj))
+        return due
+
+    def run(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportMessage | None:
+        """Work on a run until it is done (None) or must continue later (the message to queue). Raises
+        ExportFailed; a message of a finished or superseded run is ignored."""
+        state = self.store.state(message.workspace, message.object)
+        run = self.store.run(message.workspace, message.object, message.run_id)
+        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
+            return None
+        worker = _Worker(
+            store=self.store,
+            run=run,
+            state=state,
+            remaining=remaining_seconds,
+            reserve_seconds=self.reserve_seconds,
+            clock=self.clock,
+            export=self,
+            message=message,
+        )
+        try:
+            return worker.go()
+        except Stale:
+            return None
+        except Exception as error:
+            raise worker.stop(error) from error
+
+    def note_membership_changes(self, events: Iterable[MembershipEvent]) -> int:
+        """Remember profiles whose membership of a segment some enabled export writes changed (for its next run)."""
+        by_workspace: dict[str, list[MembershipEvent]] = {}
+        for event in events:
+            by_workspace.setdefault(event.workspace, []).append(event)
+        noted = 0
+        for workspace, changes in sorted(by_workspace.items()):
+            exported: dict[Kind, set[str]] = {}
+            for obj, kind in EXPORT_OBJECTS.items():
+                mapping = self.sync.store.mapping(workspace, obj)
+                if mapping is not None and self.store.state(workspace, obj).settings.enabled:
+                    exported[kind] = {each.segment for each in mapping.fields.values() if each.segment}
+            for kind, segments in exported.items():
+                ids = [change.profile_id for change in changes if change.kind is kind and change.segment_id in segments]
+                if ids:
+                    noted += self.store.note_pending(workspace, kind, ids, format_time(self.clock()))
+        return noted
+
+
+@dataclass(kw_only=True)
+class _Worker(RunWorker[ExportRun, ExportState]):
+    """One invocation's work on an export run."""
+
+    export: SalesforceExport
+    message: ExportMessage
+
+    @property
+    def kind(self) -> Kind:
+        return EXPORT_OBJECTS[self.run.object]
+
+    def go(self) -> ExportMessage | None:
+        if self.resume_parked():
+            self.commit(with_state=True)
+        if self.run.phase == "refresh" and not self._refresh():
+            return self._continue(WAIT_FOR_IMPORT_SECONDS)
+        mapping = self.export._mapping(self.run.workspace, self.run.object)
+        self.connection = self.export.sync.connect(self.run.workspace)
+        calls = Calls(self.connection, self.export.attempts, self.export.wait, self.export.sleep)
+        sender = _Sender(self, mapping, calls)
+        if self.run.phase == "profiles":
+            cursor = self.run.cursor  # the checkpoint: the first page not yet sent
+            while True:
+                page = self.export.profiles.page(
+                    self.run.workspace,
+                    self.kind,
+                    status=ProfileStatus.ACTIVE,
+                    changed_since=None if self.run.full else self.run.since,
+                    cursor=cursor,
+                    limit=self.export.page_profiles,
+                )
+                sender.add(page.profiles)
+                cursor = page.cursor
+                if cursor is None:
+                    sender.flush("pending" if not self.run.full else "done", None)
+                    break
+                if sender.full_after_next_page() or self.near_deadline():
+                    sender.flush("profiles", cursor)
+                    if self.near_deadline():
+                        return self._continue()
+        if self.run.phase == "pending":
+            after = self.run.cursor
+            for profiles in self.export._pending_pages(self.run.workspace, self.kind, after):
+                sender.add(profiles, skip_considered=True)
+                last = profiles[-1].profile_id if profiles else after
+                if sender.full_after_next_page() or self.near_deadline():
+                    sender.flush("pending", last)
+                    if self.near_deadline():
+                        return self._continue()
+            sender.flush("done", None)
+        self._finish()
+        return None
+
+    def _refresh(self) -> bool:
+        """Bring the CRM values up to date with an import of the object; False when it must wait or continue."""
+        sync, workspace, obj = self.export.sync, self.run.workspace, self.run.object
+        imported = sync.store.state(workspace, obj)
+        if self.run.refresh_run is None:
+            if not imported.enabled:
+                self.run.phase = "profiles"  # compare against what the last import saw
+                self.commit(with_state=True)
+                return True
+            message = sync.start(workspace, obj, Mode.INCREMENTAL)
+            self.run.refresh_run = message.run_id if message else imported.run_id
+            self.commit(with_state=True)
+        refresh = sync.store.run(workspace, obj, self.run.refresh_run) if self.run.refresh_run else None
+        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
+            message = SyncMessage(workspace=workspace, object=obj, mode=refresh.mode, run_id=refresh.run_id)
+            try:
+                following = sync.run(message, lambda: self.remaining() - self.export.reserve_seconds / 2)
+            except PageFailed as failed:
+                raise _RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
+            if following is not None:
+                return False
+            refresh = sync.store.run(workspace, obj, refresh.run_id)
+            if refresh is not None and refresh.status is Status.RUNNING:
+                return False  # another worker holds it; look again later
+        if refresh is not None and refresh.status is Status.FAILED:
+            raise _RefreshFailed(f"the import before the export failed: {refresh.error}")
+        self.run.phase = "profiles"
+        self.commit(with_state=True)
+        return True
+
+    def _finish(self) -> None:
+        self.export.store.clear_pending(self.run.workspace, self.kind, self.run.started_at)
+        self.run.status, self.run.finished_at, self.run.phase = (
+            Status.SUCCEEDED,
+            format_time(self.export.clock()),
+            "done",
+        )
+        self.state.status, self.state.error, self.state.mark = Status.IDLE, None, self.run.started_at
+        self.commit(with_state=True)
+
+    def _continue(self, delay: int = 0) -> ExportMessage:
+        self.commit(with_state=True)
+        return self.message.model_copy(update={"delay_seconds": delay})
+
+    def stop(self, error: Exception) -> ExportFailed:
+        """Record why the run stopped: parked (the message waits in the DLQ) unless retrying cannot help."""
+        if isinstance(error, _RefreshFailed):
+            code, reason = "import_failed", str(error)
+        elif isinstance(error, IngestFailed):
+            code, reason = "bulk_job_failed", str(error)
+        elif isinstance(error, MappingError | ExportRefused):
+            code, reason = "bad_configuration", str(error)
+        else:
+            code, reason = explain(error)
+        self.halt(code, reason, isinstance(error, IngestFailed | _RefreshFailed) or transient(error))
+        return ExportFailed(self.message, code, reason)
+
+
+class _RefreshFailed(Exception):
+    """The import that refreshes the CRM values before an export did not finish."""
+
+
+@dataclass
+class _Sender:
+    """Planned writes buffered into ingest jobs of up to `max_records`, and what their results mean."""
+
+    worker: _Worker
+    mapping: ObjectMapping
+    calls: Calls
+    updates: list[PlannedWrite] = field(default_factory=list)
+    creates: list[tuple[PlannedWrite, str]] = field(default_factory=list)
+    counts: ExportCounts = field(default_factory=ExportCounts)
+    considered: set[str] = field(default_factory=set)
+
+    @property
+    def fields(self) -> dict[str, FieldMapping]:
+        return exported_fields(self.mapping)
+
+    def add(self, profiles: list[Profile], *, skip_considered: bool = False) -> None:
+        export, run = self.worker.export, self.worker.run
+        skip = self.considered if skip_considered else None
+        plan = export._plan(run.workspace, run.object, self.worker.state.settings, self.mapping, profiles, skip)
+        self.considered |= plan.profile_ids
+        self.updates.extend(plan.updates)
+        self.creates.extend(plan.creates)
+        self.counts = self.counts.add(plan.counts)
+
+    def full_after_next_page(self) -> bool:
+        """True when one more page could push a job past `max_records`: send now, at a page boundary."""
+        limit = self.worker.export.max_records - self.worker.export.page_profiles
+        return len(self.updates) >= limit or len(self.creates) >= limit
+
+    def flush(self, phase: Phase, cursor: str | None) -> None:
+        """Send what is buffered, apply the results, and commit the checkpoint (the next page to read)."""
+        run = self.worker.run
+        if self.updates:
+            self._send_updates(self.updates)
+        if self.creates:
+            self._send_creates(self.creates)
+        self.updates, self.creates = [], []
+        self.worker.run.counts = run.counts.add(self.counts)
+        self.counts = ExportCounts()
+        self.worker.run.phase = phase
+        self.worker.run.cursor = cursor
+        self.worker.commit(with_state=True)
+
+    def _jobs(self, operation: str, columns: list[str], external_id: str | None = None) -> IngestJobs:
+        export = self.worker.export
+        return IngestJobs(
+            self.calls,
+            self.worker.run.object,
+            "update" if operation == "update" else "upsert",
+            columns,
+            external_id_field=external_id,
+            max_records=export.max_records,
+            max_bytes=export.max_bytes,
+            poll_seconds=export.poll_seconds,
+            sleep=export.sleep,
+            attempts=export.attempts,
+        )
+
+    def _send_updates(self, writes: list[PlannedWrite]) -> None:
+        fields = self.fields
+        by_id = {write.salesforce_id: write for write in writes if write.salesforce_id}
+        jobs = self._jobs("update", ["Id", *fields])
+        report = jobs.send(row_of(write, fields, "Id", key) for key, write in by_id.items())
+        self._account(report)
+        accepted: list[IncomingRecord] = []
+        observed = format_time(self.worker.export.clock())
+        for result in report.results:
+            write = by_id.get(result.key)
+            if write is None:
+                continue
+            if result.status == "succeeded":
+                self.counts.updated += 1
+                self.counts.fields_written += len(write.changes)
+                accepted.append(IncomingRecord(SOURCE, self.worker.run.object, result.key, observed, write.values()))
+            else:
+                self._reject(
+                    write, result.salesforce_id or result.key, result.error_code, result.message, result.fields
+                )
+        self._remember(accepted, {})
+
+    def _send_creates(self, creates: list[tuple[PlannedWrite, str]]) -> None:
+        fields = self.fields
+        external = self.worker.state.settings.external_id_field
+        by_key = {write.profile_id: (write, alias) for write, alias in creates}
+        jobs = self._jobs("upsert", [external, *fields], external)
+        report = jobs.send(row_of(write, fields, external, key) for key, (write, _) in by_key.items())
+        self._account(report)
+        accepted: list[IncomingRecord] = []
+        links: dict[str, list[str]] = {}
+        observed = format_time(self.worker.export.clock())
+        for result in report.results:
+            if result.key not in by_key:
+                continue
+            write, alias = by_key[result.key]
+            if result.status == "succeeded" and result.salesforce_id:
+                self.counts.created += 1
+                self.counts.fields_written += len(write.changes)
+                record = IncomingRecord(SOURCE, self.worker.run.object, result.salesforce_id, observed, write.values())
+                accepted.append(record)
+                links[record.key] = [alias]
+            else:
+                self._reject(write, result.salesforce_id, result.error_code, result.message, result.fields)
+        self._remember(accepted, links)
+
+    def _account(self, report: IngestReport) -> None:
+        self.worker.run.jobs += len(report.job_ids)
+        self.worker.run.csv_bytes += report.csv_bytes
+
+    def _reject(
+        self,
+        write: PlannedWrite,
+        salesforce_id: str | None,
+        code: str | None,
+        message: str | None,
+        fields: Iterable[str],
+    ) -> None:
+        self.counts.rejected += 1
+        if len(self.worker.run.rejections) < MAX_REJECTIONS:
+            self.worker.run.rejections.append(
+                Rejection(
+                    profile_id=write.profile_id,
+                    salesforce_id=salesforce_id,
+                    code=code or "UNKNOWN",
+                    message=message or "",
+                    fields=list(fields),
+                )
+            )
+
+    def _remember(self, records: list[IncomingRecord], links: dict[str, list[str]]) -> None:
+        """Keep what Salesforce now holds as the records' last-seen values; link created records to profiles."""
+        if records:
+            resolver = self.worker.export.sync.resolver(self.worker.run.workspace, self.worker.kind)
+            resolver.upsert(records, extra_aliases=links)

@@ -1,0 +1,161 @@
+"""The export part of `make demo`: enriched fields and segment membership written back to the emulated org.
+
+The Salesforce contacts from trade shows form a segment and are enriched (seniority and department from their
+titles); export fills Seniority__c and blank Departments, checks a box on the segment's members, and creates the
+'Executives in North America' Salesforce does not know yet as Contacts keyed by their Roster id. A preview shows
+the plan first; a second export right after sends nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from roster.client import RosterClient
+from roster.local.demo_enrichment import AUDIENCE, _segment_id, follow_run
+from roster.local.runner import Runner
+from roster.local.salesforce import SalesforceEmulator
+
+WORKER = "SalesforceExportFunction"
+CHECKBOX = "Roster_Trade_Show__c"
+SENIORITY = "Seniority__c"
+TRADE_SHOW = "Trade-show contacts in Salesforce"
+
+
+def add_export_fields(emulator: SalesforceEmulator) -> None:
+    """The custom fields a Salesforce admin adds for Roster to write (Roster_Id__c comes with the generated org)."""
+    emulator.org.add_custom_field("Contact", SENIORITY, "string", label="Seniority")
+    emulator.org.add_custom_field("Contact", CHECKBOX, "boolean", label="Roster: trade-show contact")
+
+
+def wait_for(runner: Runner, worker: str, done: Callable[[], bool], what: str, timeout: float) -> None:
+    """Deliver the worker's queue (beside the runner's own pollers) until `done()`."""
+    triggers = [trigger for trigger in runner.queues if trigger.function == worker]
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not finish within {timeout:.0f} s")
+        if not sum(runner.pump(trigger) for trigger in triggers):
+            time.sleep(0.2)
+
+
+def run_export_demo(
+    client: RosterClient, runner: Runner, console: Console, emulator: SalesforceEmulator
+) -> dict[str, Any]:
+    console.print("\n[bold]Export to Salesforce[/]")
+    executives = _segment_id(client, AUDIENCE)
+    trade_show = _trade_show_contacts(client, console)
+    mapping = client.call("GET", "/v1/salesforce/objects/Contact/mapping")["fields"]
+    fields = {name: {"field": each["field"], "export": each["export"]} for name, each in mapping.items()}
+    for name in ("LastName", "FirstName", "Email", "Department"):
+        fields[name]["export"] = "fill_blank"
+    fields[SENIORITY] = {"field": "seniority", "export": "fill_blank"}
+    fields[CHECKBOX] = {"field": "roster_trade_show", "segment": trade_show}
+    client.call("PUT", "/v1/salesforce/objects/Contact/mapping", {"fields": fields})
+    client.call(
+        "PUT", "/v1/salesforce/export/Contact", {"enabled": True, "create_new": True, "create_segment": executives}
+    )
+    console.print(
+        f"Contact export rules: Seniority__c, Department, names and e-mail fill blanks only, Title never; "
+        f"'{TRADE_SHOW}' sets {CHECKBOX}; '{AUDIENCE}' Salesforce lacks are created (upsert on Roster_Id__c)."
+    )
+
+    runner.drain(timeout=600)  # let the live segments catch up with the imports and the enrichment
+    preview = client.call("POST", "/v1/salesforce/export/Contact/preview", limit="6")
+    table = Table("record", "field", "old", "new", "rule", title="Preview (dry run)")
+    for write in preview["writes"]:
+        record = write["salesforce_id"] or "new Contact"
+        for change in write["changes"][:3]:
+            rule = change["rule"] if not change.get("segment") else "segment"
+            table.add_row(record, change["salesforce_field"], _shown(change["old"]), _shown(change["new"]), rule)
+            record = ""
+    console.print(table)
+
+    before = {row["Id"]: dict(row) for row in emulator.org.records("Contact")}
+    emulator.reset_calls()
+    first = _export(client, runner, timeout=600)
+    _show(console, "Export", first)
+    after = {row["Id"]: row for row in emulator.org.records("Contact")}
+    changed = [row_id for row_id in before if _differs(before[row_id], after[row_id])]
+    created = [row for row_id, row in after.items() if row_id not in before]
+    console.print(
+        f"In Salesforce now: {len(changed)} Contacts changed, {len(created)} created with their Roster id; "
+        f"{sum(1 for row in after.values() if row[CHECKBOX])} have {CHECKBOX} checked."
+    )
+    for row_id in changed[:3]:
+        diff = {name: (before[row_id][name], after[row_id][name]) for name in (SENIORITY, "Department", CHECKBOX)}
+        shown = ", ".join(f"{name} {old!r} → {new!r}" for name, (old, new) in diff.items() if old != new)
+        console.print(f"  {row_id}: {shown}")
+
+    runner.drain(timeout=600)  # the segments re-checked what the export linked back to the profiles
+    second = _export(client, runner, timeout=600)
+    counts = second["counts"]
+    verdict = "nothing changed, so nothing was sent" if not second["jobs"] else "what changed meanwhile was sent"
+    console.print(
+        f"A second export right after: {counts['updated']} updated, {counts['created']} created, "
+        f"{second['jobs']} ingest jobs ({verdict})."
+    )
+    return {"first": first, "second": second, "changed": len(changed), "created": len(created)}
+
+
+def _trade_show_contacts(client: RosterClient, console: Console, timeout: float = 300) -> str:
+    """A segment of the Salesforce contacts from trade shows, enriched with seniority and department."""
+    tree = {"conditions": [{"field": "lead_source", "op": "eq", "value": "Trade Show"}]}
+    segment = client.call("POST", "/v1/segments", {"name": TRADE_SHOW, "kind": "people", "filter": tree})["segment_id"]
+    deadline = time.monotonic() + timeout
+    while client.call("GET", f"/v1/segments/{segment}")["rebuilding"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"'{TRADE_SHOW}' was not built within {timeout:.0f} s")
+        time.sleep(0.5)
+    providers = [{"type": "built_in", "name": "job_title_classification", "credits_per_record": 0.5}]
+    definition = {
+        "name": "Seniority from titles",
+        "providers": providers,
+        "audiences": [segment],
+        "budget_credits": 5000,
+    }
+    enrichment = client.call("POST", "/v1/enrichments", definition)["enrichment_id"]
+    count = client.call("GET", f"/v1/segments/{segment}/count")["count"]
+    console.print(f"'{TRADE_SHOW}': {count} people; enriching their seniority and department from their titles.")
+    follow_run(client, client.call("POST", f"/v1/enrichments/{enrichment}/runs")["run_id"], console, timeout=timeout)
+    return str(segment)
+
+
+def _export(client: RosterClient, runner: Runner, timeout: float) -> dict[str, Any]:
+    run_id = client.call("POST", "/v1/salesforce/export/Contact/run", {})["run_id"]
+    found: dict[str, Any] = {}
+
+    def done() -> bool:
+        runs = client.call("GET", "/v1/salesforce/export/Contact/history", limit="5")["runs"]
+        found.update(next(run for run in runs if run["run_id"] == run_id))
+        return bool(found["status"] != "running")
+
+    wait_for(runner, WORKER, done, "the export", timeout)
+    if found["status"] != "succeeded":
+        raise RuntimeError(f"the export ended {found['status']}: {found.get('error')}")
+    return found
+
+
+def _show(console: Console, title: str, run: dict[str, Any]) -> None:
+    counts = run["counts"]
+    table = Table("considered", "updated", "created", "unchanged", "rejected", "ingest jobs", "API calls", title=title)
+    table.add_row(
+        *(str(counts[name]) for name in ("considered", "updated", "created", "unchanged", "rejected")),
+        str(run["jobs"]),
+        str(run["api_calls"]),
+    )
+    console.print(table)
+    for rejection in run["rejections"][:3]:
+        console.print(f"  refused {rejection['fields']}: {rejection['code']}: {rejection['message']}")
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _differs(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    return any(before.get(name) != after.get(name) for name in (SENIORITY, "Department", CHECKBOX))
