@@ -405,14 +405,14 @@ def test_export_through_the_api_previews_then_writes_what_changed(
     wide = {"COLUMNS": "200"}  # tables are not cut to a terminal's width
     history = CliRunner().invoke(cli, ["salesforce", "export", "history", "Contact", *options], env=wide)
     assert history.exit_code == 0 and second["run_id"] in history.output, history.output
-    status = CliRunner().invoke(cli, ["salesforce", "export", "status", *options], env=wide)
-    assert status.exit_code == 0 and "on, every 24 h" in status.output, status.output
+    summary = CliRunner().invoke(cli, ["salesforce", "export", "status", *options], env=wide)
+    assert summary.exit_code == 0 and "on, every 24 h" in summary.output, summary.output
     ruled = CliRunner().invoke(
         cli, ["salesforce", "mapping", "Contact", "--rule", "Title=fill_blank", *options], env=wide
     )
     assert ruled.exit_code == 0 and "fill_blank" in ruled.output, ruled.output
-    upsert["records"][0]["fields"]["job_title"] = "Chief Data Officer"
-    assert api.call("POST", "/v1/people/upsert", upsert)[0] == 200
+    promoted = {"source": "enrichment", "fields": {"email": contact["Email"], "job_title": "Chief Data Officer"}}
+    assert api.call("POST", "/v1/people/upsert", {"records": [promoted]})[0] == 200
     shown = CliRunner().invoke(cli, ["salesforce", "export", "preview", "Contact", *options], env=wide)
     assert shown.exit_code == 0 and "0 records would be written" in shown.output, shown.output  # Title not blank
     off = CliRunner().invoke(cli, ["salesforce", "export", "enable", "Contact", "--off", *options], env=wide)
