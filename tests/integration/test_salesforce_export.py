@@ -398,3 +398,23 @@ def test_the_schedule_exports_every_24_hours_unless_set_otherwise(
     assert (workspace, "Contact") in export.due(now + timedelta(hours=6))
     export.configure(workspace, "Contact", ExportSettings(enabled=False))
     assert (workspace, "Contact") not in export.due(now + timedelta(days=30))
+
+
+def test_an_export_whose_refresh_import_fails_is_parked_and_redriven(
+    emulator: SalesforceEmulator, export: SalesforceExport
+) -> None:
+    workspace = setup_workspace(export)
+    emulator.fail_next("expired_session", 2, on="bulk_query_create")  # logging in again does not help: failed
+    message = export.start(workspace, "Contact")
+    assert message is not None
+    with pytest.raises(ExportFailed) as failed:
+        export.run(message, FOREVER)
+    assert failed.value.code == "import_failed" and "session expired" in failed.value.reason
+    status = export.status(workspace)[1]
+    assert status.status is Status.PARKED and status.error == failed.value.reason
+    following: ExportMessage | None = message  # redriven from the dead-letter queue, the org healthy again
+    while following is not None:
+        following = export.run(following, FOREVER)
+    run = export.store.run(workspace, "Contact", message.run_id)
+    assert run is not None and run.status is Status.SUCCEEDED and run.full
+    assert export.status(workspace)[1].status is Status.IDLE

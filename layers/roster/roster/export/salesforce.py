@@ -436,6 +436,8 @@ class _Worker(RunWorker[ExportRun, ExportState]):
 
     def go(self) -> ExportMessage | None:
         if self.resume_parked():
+            if self.run.phase == "refresh":
+                self.run.refresh_run = None  # the import that failed is started again (or the running one joined)
             self.commit(with_state=True)
         if self.run.phase == "refresh" and not self._refresh():
             return self._continue(WAIT_FOR_IMPORT_SECONDS)
