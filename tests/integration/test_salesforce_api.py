@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -415,5 +416,17 @@ def test_export_through_the_api_previews_then_writes_what_changed(
     assert api.call("POST", "/v1/people/upsert", {"records": [promoted]})[0] == 200
     shown = CliRunner().invoke(cli, ["salesforce", "export", "preview", "Contact", *options], env=wide)
     assert shown.exit_code == 0 and "0 records would be written" in shown.output, shown.output  # Title not blank
+    waited: list[Any] = []
+    follow = threading.Thread(
+        target=lambda: waited.append(
+            CliRunner().invoke(cli, ["salesforce", "export", "run", "Contact", "--wait", *options], env=wide)
+        )
+    )
+    follow.start()
+    worker = next(trigger for trigger in runner.queues if trigger.function == "SalesforceExportFunction")
+    while follow.is_alive():  # the worker runs here while the CLI follows the run
+        runner.pump(worker)
+        follow.join(timeout=0.2)
+    assert waited[0].exit_code == 0 and "succeeded: 0 updated, 0 created" in waited[0].output, waited[0].output
     off = CliRunner().invoke(cli, ["salesforce", "export", "enable", "Contact", "--off", *options], env=wide)
     assert off.exit_code == 0 and "export sync off" in off.output, off.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Annotated, Any
 
 import typer
@@ -343,12 +344,34 @@ def _shown(value: Any) -> str:
 def export_run(
     obj: ExportObjectArg,
     full: Annotated[bool, typer.Option("--full", help="Consider every linked record, not only what changed")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends")] = False,
     url: Url = LOCAL_URL,
     api_key: ApiKey = "",
 ) -> None:
-    """Export an object now."""
+    """Export an object now (--wait: show its progress until it ends)."""
     started = _call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/run", {"full": True if full else None})
     console.print(f"{started['object']} export {started['run_id']} {started['status']}")
+    if not wait:
+        return
+    with console.status("exporting…") as shown:
+        while True:
+            runs = _call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit="5")["runs"]
+            run = next(run for run in runs if run["run_id"] == started["run_id"])
+            counts = run["counts"]
+            shown.update(
+                f"{run['phase']}: {counts['considered']:,} profiles considered, {counts['updated']:,} updated, "
+                f"{counts['created']:,} created, {counts['rejected']:,} refused, {run['jobs']} ingest jobs"
+            )
+            if run["status"] != "running":
+                break
+            time.sleep(1)
+    console.print(
+        f"{run['status']}: {counts['updated']:,} updated, {counts['created']:,} created, {counts['unchanged']:,} "
+        f"unchanged, {counts['rejected']:,} refused; {run['jobs']} ingest jobs, {run['api_calls']} API calls"
+        + (f" ({run['error']})" if run.get("error") else "")
+    )
+    if run["status"] != "succeeded":
+        raise typer.Exit(1)
 
 
 @export.command("history")
