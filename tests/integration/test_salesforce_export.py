@@ -17,7 +17,7 @@ from ulid import ULID
 from roster import aws
 from roster.export.salesforce import ExportFailed, ExportMessage, ExportRefused, SalesforceExport
 from roster.export.store import ExportObject, ExportRun, ExportSettings, ExportStore
-from roster.identity.aliases import record_alias
+from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import resolver_for
 from roster.local.salesforce import ManualClock, SalesforceEmulator, generate_org
 from roster.local.stack import LocalStack
@@ -418,3 +418,27 @@ def test_an_export_whose_refresh_import_fails_is_parked_and_redriven(
     run = export.store.run(workspace, "Contact", message.run_id)
     assert run is not None and run.status is Status.SUCCEEDED and run.full
     assert export.status(workspace)[1].status is Status.IDLE
+
+
+def test_a_created_contact_belongs_to_its_companys_account(
+    emulator: SalesforceEmulator, export: SalesforceExport
+) -> None:
+    workspace = setup_workspace(export)
+    export.sync.enable(workspace, "Account")
+    export.sync.set_mapping(workspace, "Account", {"Name": "name", "Website": "domain"})
+    following: Any = export.sync.start(workspace, "Account")
+    while following is not None:
+        following = export.sync.run(following, FOREVER)
+    run_export(export, workspace)
+    export.configure(workspace, "Contact", ExportSettings(enabled=True, create_new=True))
+    account = next(row for row in emulator.org.records("Account") if row["Website"])
+    domain = registrable_domain(account["Website"])
+    resolver = resolver_for(ProfileStore(), WorkspaceStore(), workspace, Kind.PEOPLE)
+    values = {"email": f"grace@{domain}", "last_name": "Hopper", "company_domain": domain}
+    resolver.upsert([IncomingRecord("csv", "people", "grace", utc_now(), values)])
+    (write,) = [write for write in export.preview(workspace, "Contact").writes if write.action == "create"]
+    assert write.account_id == account["Id"]
+    run = run_export(export, workspace)
+    assert run.counts.created == 1
+    (created,) = [row for row in contacts(emulator) if row["LastName"] == "Hopper"]  # Email is never written
+    assert created["AccountId"] == account["Id"] and created["Email"] is None

@@ -26,6 +26,7 @@ from roster.sources.salesforce.links import SOURCE
 from roster.sources.salesforce.mapping import ExportRule, FieldMapping, ObjectMapping
 
 CLEAR = "#N/A"  # Bulk API 2.0: an empty cell leaves a field alone, #N/A clears it
+ACCOUNT_COLUMN = "AccountId"
 Why = Literal["always", "fill_blank", "segment"]
 
 
@@ -46,6 +47,7 @@ class PlannedWrite:
     profile_id: str
     salesforce_id: str | None
     changes: tuple[FieldChange, ...]
+    account_id: str | None = None  # a Contact to create: the Account of the person's company, when linked
 
     def values(self) -> dict[str, Any]:
         """The Roster values written, as the Salesforce record's snapshot should hold them afterwards."""
@@ -100,14 +102,16 @@ def plan_update(
     return PlannedWrite(profile.profile_id, record.record_id, tuple(changes)) if changes else None
 
 
-def plan_create(profile: Profile, fields: Mapping[str, FieldMapping], members: Collection[str]) -> PlannedWrite:
+def plan_create(
+    profile: Profile, fields: Mapping[str, FieldMapping], members: Collection[str], account_id: str | None = None
+) -> PlannedWrite:
     """A new record for a profile Salesforce does not have yet (blank on the CRM side)."""
     changes = [
         change
         for name, field in fields.items()
         if (change := _change(name, field, profile.fields.get(field.field), None, members)) and change.new is not None
     ]
-    return PlannedWrite(profile.profile_id, None, tuple(changes))
+    return PlannedWrite(profile.profile_id, None, tuple(changes), account_id)
 
 
 def cell(sf_type: str, value: Any) -> str:
@@ -132,4 +136,6 @@ def row_of(write: PlannedWrite, fields: Mapping[str, FieldMapping], key_column: 
     row = {key_column: key}
     for change in write.changes:
         row[change.salesforce_field] = cell(fields[change.salesforce_field].sf_type, change.new)
+    if write.account_id:
+        row[ACCOUNT_COLUMN] = write.account_id
     return row

@@ -32,6 +32,7 @@ from ulid import ULID
 
 from roster.export.ingest import MAX_JOB_RECORDS, MAX_UPLOAD_BYTES, IngestFailed, IngestJobs, IngestReport
 from roster.export.rules import (
+    ACCOUNT_COLUMN,
     FieldChange,
     PlannedWrite,
     exported_fields,
@@ -113,6 +114,7 @@ class WriteView(BaseModel):
     salesforce_id: str | None
     action: str
     changes: list[ChangeView]
+    account_id: str | None = None  # a Contact to create: the Account it will belong to
 
 
 class ExportPreview(BaseModel):
@@ -138,6 +140,7 @@ def _view(write: PlannedWrite) -> WriteView:
         salesforce_id=write.salesforce_id,
         action="update" if write.salesforce_id else "create",
         changes=[ChangeView(**_change_fields(change)) for change in write.changes],
+        account_id=write.account_id,
     )
 
 
@@ -307,6 +310,7 @@ class SalesforceExport:
         if settings.create_new and settings.create_segment:
             wanted.add(settings.create_segment)
         members = {segment: self.segments.members_among(workspace, segment, ids) for segment in sorted(wanted)}
+        new: list[tuple[Profile, set[str]]] = []
         for profile in profiles:
             plan.counts.considered += 1
             plan.profile_ids.add(profile.profile_id)
@@ -318,12 +322,22 @@ class SalesforceExport:
                     plan.counts.unchanged += 1
                 else:
                     plan.updates.append(write)
-            if records or not self._creates(settings, profile, obj, of_profile):
-                continue
+            if not records and self._creates(settings, profile, obj, of_profile):
+                new.append((profile, of_profile))
+        accounts = self._accounts(workspace, [profile for profile, _ in new]) if obj == "Contact" else {}
+        for profile, of_profile in new:
             held = profile.records[min(profile.records)]  # any record the profile holds names it
             alias = record_alias(held.source, held.object, held.record_id)
-            plan.creates.append((plan_create(profile, fields, of_profile), alias))
+            account = accounts.get(str(profile.fields.get("company_domain")))
+            plan.creates.append((plan_create(profile, fields, of_profile, account), alias))
         return plan
+
+    def _accounts(self, workspace: str, people: list[Profile]) -> dict[str, str]:
+        """Company domain → the Salesforce Account of that company, so a created Contact is not left orphaned."""
+        domains = {str(domain) for person in people if (domain := person.fields.get("company_domain"))}
+        companies = self.profiles.companies_by_domain(workspace, domains) if domains else {}
+        accounts = {domain: linked_records(company, "Account") for domain, company in companies.items()}
+        return {domain: records[0].record_id for domain, records in accounts.items() if records}
 
     @staticmethod
     def _creates(settings: ExportSettings, profile: Profile, obj: ExportObject, members: set[str]) -> bool:
@@ -625,7 +639,8 @@ class _Sender:
         fields = self.fields
         external = self.worker.state.settings.external_id_field
         by_key = {write.profile_id: (write, alias) for write, alias in creates}
-        jobs = self._jobs("upsert", [external, *fields], external)
+        account = [ACCOUNT_COLUMN] if any(write.account_id for write, _ in creates) else []
+        jobs = self._jobs("upsert", [external, *fields, *account], external)
         report = jobs.send(row_of(write, fields, external, key) for key, (write, _) in by_key.items())
         self._account(report)
         accepted: list[IncomingRecord] = []
