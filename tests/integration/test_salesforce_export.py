@@ -291,6 +291,12 @@ def test_records_salesforce_refuses_are_reported_and_do_not_block_the_others(
     assert crm(emulator, rows[1]["Id"])["Title"] == "Director 1"
     assert export.history(workspace, "Contact")[0].rejections == run.rejections
 
+    emulator.org.clear_validation_rules()  # the admin relaxes the rule: the next export tries the record again
+    retried = run_export(export, workspace)
+    assert retried.counts.updated == 1 and retried.counts.rejected == 0
+    assert crm(emulator, rows[0]["Id"])["Title"] == "Chief Hacker"
+    assert list(export.store.pending(workspace, Kind.PEOPLE)) == []
+
 
 def test_import_only_objects_and_bad_settings_are_refused_with_reasons(
     emulator: SalesforceEmulator, export: SalesforceExport

@@ -565,6 +565,7 @@ class _Sender:
     creates: list[tuple[PlannedWrite, str]] = field(default_factory=list)
     counts: ExportCounts = field(default_factory=ExportCounts)
     considered: set[str] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)  # profiles whose records Salesforce refused
 
     @property
     def fields(self) -> dict[str, FieldMapping]:
@@ -591,7 +592,10 @@ class _Sender:
             self._send_updates(self.updates)
         if self.creates:
             self._send_creates(self.creates)
-        self.updates, self.creates = [], []
+        if self.refused:  # tried again by the next export, until Salesforce accepts them
+            stamp = format_time(self.worker.export.clock())
+            self.worker.export.store.note_pending(run.workspace, self.worker.kind, self.refused, stamp)
+        self.updates, self.creates, self.refused = [], [], []
         self.worker.run.counts = run.counts.add(self.counts)
         self.counts = ExportCounts()
         self.worker.run.phase = phase
@@ -673,6 +677,7 @@ class _Sender:
         fields: Iterable[str],
     ) -> None:
         self.counts.rejected += 1
+        self.refused.append(write.profile_id)
         if len(self.worker.run.rejections) < MAX_REJECTIONS:
             self.worker.run.rejections.append(
                 Rejection(
