@@ -19,14 +19,16 @@ from pynamodb.connection import Connection
 from roster.config import settings
 from roster.profiles.fields import Kind
 from roster.sources.salesforce.store import (
+    RunKeys,
     SalesforceItem,
     Status,
+    commit_run,
     get_item,
-    history_expiry,
     index_enabled,
     model_item,
+    read_run,
+    read_runs,
     save_versioned,
-    transact,
 )
 
 ExportObject = Literal["Account", "Contact"]
@@ -142,23 +144,17 @@ class ExportStore:
         return state.model_copy(update={"version": item.version})
 
     def run(self, workspace: str, obj: ExportObject, run_id: str) -> ExportRun | None:
-        item = get_item(workspace, _run_key(obj, run_id))
-        return ExportRun.model_validate({**item.data, "version": item.version}) if item else None
+        return read_run(ExportRun, workspace, _run_key(obj, run_id))
 
     def runs(self, workspace: str, obj: ExportObject, limit: int = 20) -> list[ExportRun]:
         """History, newest first."""
-        items = SalesforceItem.query(
-            workspace, SalesforceItem.sk.startswith(f"export#run#{obj}#"), scan_index_forward=False, limit=limit
-        )
-        return [ExportRun.model_validate({**item.data, "version": item.version}) for item in items]
+        return read_runs(ExportRun, workspace, f"export#run#{obj}#", limit)
 
     def commit(self, run: ExportRun, state: ExportState | None = None) -> tuple[ExportRun, ExportState | None]:
         """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        run_item = model_item(run.workspace, _run_key(run.object, run.run_id), run, history_expiry(run.started_at))
-        state_item = model_item(state.workspace, _state_key(state.object), state) if state else None
-        transact(self._connection, [run_item, state_item], f"export run {run.run_id} of {run.workspace} {run.object}")
-        saved = state.model_copy(update={"version": state_item.version}) if state and state_item else None
-        return run.model_copy(update={"version": run_item.version}), saved
+        what = f"export run {run.run_id} of {run.workspace} {run.object}"
+        keys = RunKeys(run.workspace, _run_key(run.object, run.run_id), _state_key(run.object), run.started_at, what)
+        return commit_run(self._connection, keys, run, state)
 
     # -- membership changes owed to the next export ----------------------------------------------------
 

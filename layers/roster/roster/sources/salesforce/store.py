@@ -10,8 +10,10 @@ transaction, each at the version read, so two workers holding one run can never 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
@@ -197,23 +199,52 @@ class SyncStore:
         return state.model_copy(update={"version": item.version})
 
     def run(self, workspace: str, obj: SalesforceObject, run_id: str) -> SyncRun | None:
-        item = get_item(workspace, _run_key(obj, run_id))
-        return SyncRun.model_validate({**item.data, "version": item.version}) if item else None
+        return read_run(SyncRun, workspace, _run_key(obj, run_id))
 
     def runs(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
         """History, newest first."""
-        items = SalesforceItem.query(
-            workspace, SalesforceItem.sk.startswith(f"salesforce#run#{obj}#"), scan_index_forward=False, limit=limit
-        )
-        return [SyncRun.model_validate({**item.data, "version": item.version}) for item in items]
+        return read_runs(SyncRun, workspace, f"salesforce#run#{obj}#", limit)
 
     def commit(self, run: SyncRun, state: ObjectState | None = None) -> tuple[SyncRun, ObjectState | None]:
         """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        run_item = model_item(run.workspace, _run_key(run.object, run.run_id), run, history_expiry(run.started_at))
-        state_item = model_item(state.workspace, _state_key(state.object), state) if state else None
-        transact(self._connection, [run_item, state_item], f"run {run.run_id} of {run.workspace} {run.object}")
-        saved_state = state.model_copy(update={"version": state_item.version}) if state and state_item else None
-        return run.model_copy(update={"version": run_item.version}), saved_state
+        what = f"run {run.run_id} of {run.workspace} {run.object}"
+        keys = RunKeys(run.workspace, _run_key(run.object, run.run_id), _state_key(run.object), run.started_at, what)
+        return commit_run(self._connection, keys, run, state)
+
+
+RunT = TypeVar("RunT", bound=BaseModel)
+StateT = TypeVar("StateT", bound=BaseModel)
+
+
+def read_run(model: type[RunT], workspace: str, sk: str) -> RunT | None:
+    item = get_item(workspace, sk)
+    return model.model_validate({**item.data, "version": item.version}) if item else None
+
+
+def read_runs(model: type[RunT], workspace: str, prefix: str, limit: int) -> list[RunT]:
+    """Runs whose key starts with `prefix`, newest first (run ids are ULIDs)."""
+    items = SalesforceItem.query(workspace, SalesforceItem.sk.startswith(prefix), scan_index_forward=False, limit=limit)
+    return [model.model_validate({**item.data, "version": item.version}) for item in items]
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """Where a run and its object's state live, and what a Stale error calls the run."""
+
+    workspace: str
+    run: str
+    state: str
+    started_at: str  # the run expires from history HISTORY_DAYS after it
+    what: str
+
+
+def commit_run(connection: Connection, keys: RunKeys, run: RunT, state: StateT | None) -> tuple[RunT, StateT | None]:
+    """Write a run (and its object's state) at the versions read, all or nothing; raises Stale."""
+    run_item = model_item(keys.workspace, keys.run, run, history_expiry(keys.started_at))
+    state_item = model_item(keys.workspace, keys.state, state) if state is not None else None
+    transact(connection, [run_item, state_item], keys.what)
+    saved = state.model_copy(update={"version": state_item.version}) if state and state_item else None
+    return run.model_copy(update={"version": run_item.version}), saved
 
 
 def save_versioned(item: SalesforceItem, what: str) -> None:
