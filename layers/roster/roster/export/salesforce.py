@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,6 @@ from ulid import ULID
 from roster.export.ingest import MAX_JOB_RECORDS, MAX_UPLOAD_BYTES, IngestFailed, IngestJobs, IngestReport
 from roster.export.rules import (
     ACCOUNT_COLUMN,
-    FieldChange,
     PlannedWrite,
     exported_fields,
     linked_records,
@@ -64,12 +63,11 @@ from roster.sources.salesforce.links import SOURCE
 from roster.sources.salesforce.mapping import FieldMapping, MappingError, ObjectMapping
 from roster.sources.salesforce.store import Mode, Stale, Status
 from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage
-from roster.sources.salesforce.worker import RunWorker
+from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 
 PAGE_PROFILES = 500
-STUCK_AFTER = timedelta(hours=2)
 SCHEDULE_GRACE = timedelta(minutes=5)
 WAIT_FOR_IMPORT_SECONDS = 60  # an import started elsewhere is running: look again this much later
 PREVIEW_WRITES = 50
@@ -139,24 +137,9 @@ def _view(write: PlannedWrite) -> WriteView:
         profile_id=write.profile_id,
         salesforce_id=write.salesforce_id,
         action="update" if write.salesforce_id else "create",
-        changes=[ChangeView(**_change_fields(change)) for change in write.changes],
+        changes=[ChangeView(**asdict(change)) for change in write.changes],
         account_id=write.account_id,
     )
-
-
-def _change_fields(change: FieldChange) -> dict[str, Any]:
-    return {
-        "salesforce_field": change.salesforce_field,
-        "field": change.field,
-        "old": change.old,
-        "new": change.new,
-        "rule": change.rule,
-        "segment": change.segment,
-    }
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass
@@ -380,7 +363,7 @@ class SalesforceExport:
 
     @staticmethod
     def _stuck(state: ExportState, now: datetime) -> bool:
-        return not state.heartbeat or now - _parse(state.heartbeat) > STUCK_AFTER
+        return heartbeat_lost(state.heartbeat, now)
 
     def due(self, now: datetime) -> list[tuple[str, ExportObject]]:
         """The exports the schedule should start now: every `every_hours` (24 by default) since the last start."""
@@ -390,7 +373,7 @@ class SalesforceExport:
             if not state.settings.enabled or (state.status is Status.RUNNING and not self._stuck(state, now)):
                 continue
             every = timedelta(hours=state.settings.every_hours) - SCHEDULE_GRACE
-            if state.last_started is None or now - _parse(state.last_started) >= every:
+            if state.last_started is None or now - parse_stamp(state.last_started) >= every:
                 due.append((workspace, obj))
         return due
 

@@ -60,13 +60,12 @@ from roster.sources.salesforce.store import (
     SyncStore,
     Watermark,
 )
-from roster.sources.salesforce.worker import RunWorker
+from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
 
 PAGE_RECORDS = 50_000
 BATCH_RECORDS = 2_000
 MAX_RECENT = 4_000
 MAX_PROBLEMS = 20
-STUCK_AFTER = timedelta(hours=2)  # a running sync silent this long lost its worker (Lambda max is 15 minutes)
 SCHEDULE_GRACE = timedelta(minutes=1)  # the scheduler ticks on a rate; do not miss a tick by a few seconds
 DELETED_WINDOW = timedelta(days=29)  # `sobjects/{O}/deleted` answers for the last 30 days only
 DONE = "done"  # the checkpoint locator once every page is committed
@@ -142,17 +141,13 @@ def api_math(records: int) -> ApiMath:
     )
 
 
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def _soql_time(moment: datetime) -> str:
     """A SOQL datetime literal (unquoted), in the Bulk CSV's own format so stamps compare as text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _is_stuck(state: ObjectState, now: datetime) -> bool:
-    return state.status is Status.RUNNING and (not state.heartbeat or now - _parse(state.heartbeat) > STUCK_AFTER)
+    return state.status is Status.RUNNING and heartbeat_lost(state.heartbeat, now)
 
 
 def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
@@ -168,11 +163,11 @@ def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
                 continue
             if state.status is Status.RUNNING and not _is_stuck(state, now):
                 continue
-            started = _parse(state.last_started) if state.last_started else None
+            started = parse_stamp(state.last_started) if state.last_started else None
             full_due = (
                 state.watermark is None
                 or state.last_full_sync is None
-                or now - _parse(state.last_full_sync) >= timedelta(days=config.full_days) - SCHEDULE_GRACE
+                or now - parse_stamp(state.last_full_sync) >= timedelta(days=config.full_days) - SCHEDULE_GRACE
             )
             if started is not None and now - started < timedelta(minutes=config.incremental_minutes) - SCHEDULE_GRACE:
                 continue
@@ -379,7 +374,7 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
         if self.run.mode is Mode.FULL or self.state.watermark is None:
             return None
         overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
-        return _parse(self.state.watermark.stamp) - overlap
+        return parse_stamp(self.state.watermark.stamp) - overlap
 
     def _create_job(self) -> None:
         assert self.mapping is not None
@@ -465,7 +460,7 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
         if mark is None:
             return
         overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
-        floor = _soql_time(_parse(mark.stamp) - overlap)
+        floor = _soql_time(parse_stamp(mark.stamp) - overlap)
         kept = sorted(((stamp, key) for key, stamp in recent.items() if stamp >= floor), reverse=True)
         self.state.watermark = mark
         self.state.recent = {key: stamp for stamp, key in kept[:MAX_RECENT]}
@@ -474,7 +469,7 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
         """Unlink what left the Recycle Bin during the window (incremental), then close the run."""
         if self.run.mode is Mode.INCREMENTAL and SPECS[self.obj].kind is not None and self.run.since:
             end = self.sync.clock() + timedelta(minutes=1)
-            start = max(_parse(self.run.since), end - DELETED_WINDOW)
+            start = max(parse_stamp(self.run.since), end - DELETED_WINDOW)
             listed = self._call(lambda connection: getattr(connection.sf, self.obj).deleted(start, end))
             kind = SPECS[self.obj].kind
             assert kind is not None

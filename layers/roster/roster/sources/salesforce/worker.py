@@ -11,12 +11,24 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from roster.profiles.values import format_time
 from roster.sources.salesforce.connection import Connection
 from roster.sources.salesforce.store import Stale, Status
+
+#: A running sync or export whose heartbeat is this old lost its worker (Lambda's maximum is 15 minutes).
+STUCK_AFTER = timedelta(hours=2)
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """A stored ISO time (…Z or with an offset) as an aware UTC datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def heartbeat_lost(heartbeat: str | None, now: datetime) -> bool:
+    return not heartbeat or now - parse_stamp(heartbeat) > STUCK_AFTER
 
 
 class _Run(Protocol):
