@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ulid import ULID
 
+from roster.local.metering import count_aws_calls
 from roster.local.runner import Runner
 from roster.local.stack import LocalStack
+from roster.profiles.fields import Kind
+from roster.services import services
+from roster.store.segments import Segment
 from tests.conftest import EVENTS, Api, fill, new_workspace
 
 SENIOR_AT_MIDSIZE = {
@@ -285,6 +290,160 @@ def test_redelivered_stream_records_change_nothing(api: Api, runner: Runner, eve
     work = fill("segment_worker.json", workspace=api.workspace, segment_id=sid, run="stale-run")
     assert runner.invoke("SegmentWorkerFunction", work) == {"batchItemFailures": []}  # a stale run does nothing
     assert members(api, sid) == {pid}
+
+
+NOBODY = {"conditions": [{"field": "job_title", "op": "starts_with", "value": "nobody has this title"}]}
+
+
+def stream_record(
+    workspace: str, segment_id: str, profile_id: str, event_id: str, sequence: int, name: str = "INSERT"
+) -> dict[str, Any]:
+    """One memberships-table stream record: INSERT (an entry), REMOVE (an exit) or MODIFY (no change)."""
+    event = fill("segment_events.json", workspace=workspace, segment_id=segment_id, profile_id=profile_id)
+    record: dict[str, Any] = event["Records"][0]
+    record["eventID"], record["eventName"] = event_id, name
+    record["dynamodb"]["SequenceNumber"] = str(sequence)
+    if name == "REMOVE":
+        record["dynamodb"]["OldImage"] = record["dynamodb"].pop("NewImage")
+    elif name == "MODIFY":
+        record["dynamodb"]["OldImage"] = record["dynamodb"]["NewImage"]
+    return record
+
+
+def member_count(workspace: str, segment_id: str) -> int | None:
+    """The member count on a segment's row (the one segment events keep), None when it is gone."""
+    segment = services.segment_store.get(workspace, segment_id)
+    return None if segment is None else segment.member_count
+
+
+def published(change: tuple[str, str, str]) -> tuple[str, str, str]:
+    segment_id, profile_id, name = change
+    return ("segment.entered" if name == "INSERT" else "segment.exited", segment_id, profile_id)
+
+
+def test_a_stream_batch_publishes_each_change_once_with_few_requests(
+    api: Api, runner: Runner, event_log: EventLog
+) -> None:
+    first, second, gone = (create(api, name, "people", NOBODY)["segment_id"] for name in ("First", "Second", "Gone"))
+    runner.drain()
+    assert api.call("DELETE", f"/v1/segments/{gone}")[0] == 204
+    runner.drain()
+    ws = api.workspace
+    changes = [(first, f"a{n}", "INSERT") for n in range(12)] + [(second, f"b{n}", "INSERT") for n in range(9)]
+    changes += [(first, "a0", "REMOVE"), (second, "b0", "REMOVE"), (first, "a1", "REMOVE"), (first, "a2", "REMOVE")]
+    records = [stream_record(ws, *change[:2], f"{ws}-{n}", n + 1, change[2]) for n, change in enumerate(changes)]
+    batch = [
+        *records[:10],
+        records[4],  # the same record twice in one batch
+        *records[10:],
+        stream_record(ws, gone, "c0", f"{ws}-gone", 50),  # its segment was deleted: not published
+        stream_record(ws, first, "a5", f"{ws}-modify", 51, "MODIFY"),  # no membership change
+    ]
+    with count_aws_calls() as calls:
+        assert runner.invoke("SegmentEventsFunction", {"Records": batch}) == {"batchItemFailures": []}
+    expected = [published(change) for change in changes]
+    assert event_log.read(ws) == expected  # each change once, in stream order
+    assert calls["events.PutEvents"] == 3, calls  # 25 entries: 10 + 10 + 5 (EventBridge refuses more than 10)
+    assert sum(calls.values()) <= 10, calls  # before batching: 106 (4 a change), 28 for a redelivery
+    assert (member_count(ws, first), member_count(ws, second), member_count(ws, gone)) == (12 - 3, 9 - 1, None)
+
+    with count_aws_calls() as again:  # the whole batch delivered again
+        assert runner.invoke("SegmentEventsFunction", {"Records": batch}) == {"batchItemFailures": []}
+    assert event_log.read(ws) == expected
+    assert (member_count(ws, first), member_count(ws, second)) == (9, 8)
+    assert dict(again) == {"dynamodb.BatchGetItem": 2}  # the done marks, and whether the deleted segment exists
+
+
+def test_a_duplicate_committed_meanwhile_and_a_segment_deleted_meanwhile_are_not_counted(
+    api: Api, runner: Runner, event_log: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept, deleted = (create(api, name, "people", NOBODY)["segment_id"] for name in ("Kept", "Deleted"))
+    runner.drain()
+    ws = api.workspace
+    changes = [(kept, "p0", "INSERT"), (kept, "p1", "INSERT"), (deleted, "q0", "INSERT"), (kept, "p2", "INSERT")]
+    batch = [stream_record(ws, *change[:2], f"{ws}-{n}", n + 1, change[2]) for n, change in enumerate(changes)]
+    store = services.segment_store
+    commit = store.count_events
+
+    def racing(deltas: dict[tuple[str, str], int], event_ids: list[str], expires_at: int) -> bool:
+        monkeypatch.setattr(store, "count_events", commit)  # the race happens once
+        assert commit({(ws, kept): 1}, [f"{ws}-0"], expires_at)  # another delivery of p0's record got there first
+        store.delete(ws, deleted)
+        return commit(deltas, event_ids, expires_at)
+
+    monkeypatch.setattr(store, "count_events", racing)
+    assert runner.invoke("SegmentEventsFunction", {"Records": batch}) == {"batchItemFailures": []}
+    assert event_log.read(ws) == [published(change) for change in changes]  # all were published before
+    assert member_count(ws, kept) == 3  # p0 counted once, by the other delivery
+    assert store.events_done(record["eventID"] for record in batch) == {f"{ws}-0", f"{ws}-1", f"{ws}-3"}
+
+
+def test_a_batch_committed_in_part_resumes_at_its_first_uncommitted_record(
+    api: Api, runner: Runner, event_log: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = (create(api, name, "people", NOBODY)["segment_id"] for name in ("First", "Second"))
+    runner.drain()
+    ws = api.workspace
+    changes = [(first if n % 3 else second, f"p{n}", "INSERT") for n in range(100)]  # one full stream batch
+    batch = [stream_record(ws, *change[:2], f"{ws}-{n}", n + 1, change[2]) for n, change in enumerate(changes)]
+    store = services.segment_store
+    commit, commits = store.count_events, []
+
+    def failing_second(deltas: dict[tuple[str, str], int], event_ids: list[str], expires_at: int) -> bool:
+        commits.append(list(event_ids))
+        if len(commits) > 1:
+            raise RuntimeError("throttled")
+        return commit(deltas, event_ids, expires_at)
+
+    monkeypatch.setattr(store, "count_events", failing_second)
+    with count_aws_calls() as calls:
+        result = runner.invoke("SegmentEventsFunction", {"Records": batch})
+    assert calls["events.PutEvents"] == 10
+    # 100 items a transaction: 98 records and their 2 segments, then the last 2 records (which failed)
+    assert [len(ids) for ids in commits[:2]] == [98, 2]
+    assert result == {"batchItemFailures": [{"itemIdentifier": "99"}]}
+    assert (member_count(ws, first), member_count(ws, second)) == (65, 33)  # p0..p97 counted
+
+    monkeypatch.setattr(store, "count_events", commit)
+    assert runner.invoke("SegmentEventsFunction", {"Records": batch[98:]}) == {"batchItemFailures": []}
+    assert (member_count(ws, first), member_count(ws, second)) == (66, 34)
+    # every change published; the uncommitted ones again when the stream resumed (at least once)
+    assert event_log.read(ws) == [published(change) for change in changes + changes[98:]]
+
+
+# the events of any batches with duplicates and redeliveries count each distinct change once
+stream_deliveries = st.lists(st.tuples(st.integers(0, 1), st.booleans()), min_size=1, max_size=30).flatmap(
+    lambda changes: st.tuples(
+        st.just(changes), st.lists(st.lists(st.integers(0, len(changes) - 1), max_size=40), max_size=4)
+    )
+)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(deliveries=stream_deliveries)
+def test_any_redeliveries_count_and_publish_each_change_once(
+    deliveries: tuple[list[tuple[int, bool]], list[list[int]]], runner: Runner, event_log: EventLog
+) -> None:
+    changes, batches = deliveries
+    ws = f"p-{ULID()}".lower()
+    segments = [f"s{n}" for n in range(2)]
+    for sid in segments:
+        services.segment_store.save(Segment(ws, sid, sid, Kind.PEOPLE, {}, "test"))
+    records = [
+        stream_record(ws, segments[s], f"p{n}", f"{ws}-{n}", n + 1, "INSERT" if entered else "REMOVE")
+        for n, (s, entered) in enumerate(changes)
+    ]
+    for batch in [*batches, list(range(len(records)))]:  # the stream delivers every record at least once
+        if batch:
+            event = {"Records": [records[n] for n in batch]}
+            assert runner.invoke("SegmentEventsFunction", event) == {"batchItemFailures": []}
+    for s, sid in enumerate(segments):
+        assert member_count(ws, sid) == sum(1 if entered else -1 for seg, entered in changes if seg == s)
+    expected = [
+        ("segment.entered" if entered else "segment.exited", segments[s], f"p{n}")
+        for n, (s, entered) in enumerate(changes)
+    ]
+    assert sorted(event_log.read(ws)) == sorted(expected)
 
 
 def test_relative_date_segments_are_rebuilt_by_the_daily_schedule(api: Api, runner: Runner) -> None:

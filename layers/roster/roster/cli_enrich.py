@@ -30,7 +30,7 @@ def _follow(url: str, api_key: str, run_id: str) -> None:
     from roster.cli import _client
     from roster.local.demo_enrichment import follow_run, show_run
 
-    run = follow_run(_client(url, api_key), run_id, console, timeout=24 * 3600, poll=1.0)
+    run = follow_run(_client(url, api_key), run_id, console, poll=1.0, stall=3600)
     show_run(run, console, f"Run {run_id}")
     if run["status"] == "failed":
         raise typer.Exit(1)

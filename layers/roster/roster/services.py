@@ -10,8 +10,10 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel
 
 from roster.aws import clients
+from roster.eventbus import EventPublisher
 from roster.identity.resolver import Resolver, resolver_for
 from roster.profiles.fields import Kind
+from roster.segments.events import SegmentEvents
 from roster.segments.manager import SegmentManager
 from roster.segments.membership import MembershipEngine
 from roster.sources.csv_import import CsvImports
@@ -105,17 +107,14 @@ class Services:
         aws = clients()
         aws.sqs.send_message(QueueUrl=aws.settings.segment_queue_url, MessageBody=work.model_dump_json())
 
-    def put_event(self, source: str, detail_type: str, detail: str) -> None:
+    @cached_property
+    def event_publisher(self) -> EventPublisher:
         aws = clients()
-        entry = {
-            "Source": source,
-            "DetailType": detail_type,
-            "Detail": detail,
-            "EventBusName": aws.settings.event_bus_name,
-        }
-        response = aws.events.put_events(Entries=[entry])
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused the event: {response['Entries'][0].get('ErrorMessage')}")
+        return EventPublisher(aws.events, aws.settings.event_bus_name)
+
+    @cached_property
+    def segment_events(self) -> SegmentEvents:
+        return SegmentEvents(self.segment_store, self.event_publisher)
 
     @cached_property
     def salesforce(self) -> SalesforceSync:

@@ -38,7 +38,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         show_report(report, console)
         show_profiles(client, console)
         show_lookups(client, console)
-        show_segments(client, console)
+        show_segments(client, runner, console)
         started = time.monotonic()
         again = client.import_csv(SAMPLE, "people", "trade-show-2026")
         console.print(
@@ -46,7 +46,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
             f"{again['outcomes']['created']} created, {again['outcomes']['updated']} updated "
             f"({time.monotonic() - started:.1f} s, no profile written)."
         )
-        run_enrichment_demo(client, console)
+        run_enrichment_demo(client, runner, console)
         run_salesforce_demo(client, runner, console)
         return report
     finally:
@@ -163,19 +163,23 @@ DEMO_SEGMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def show_segments(client: RosterClient, console: Console, timeout: float = 600) -> dict[str, int]:
+def show_segments(client: RosterClient, runner: Runner, console: Console) -> dict[str, int]:
     """Build a few audiences on the imported people, then move one person into one in real time."""
     console.print("\n[bold]Segments[/]")
     ids = {
         name: client.call("POST", "/v1/segments", {"name": name, "kind": "people", "filter": tree})["segment_id"]
         for name, tree in DEMO_SEGMENTS
     }
-    deadline = time.monotonic() + timeout
     with console.status("computing members (each shard of the profiles read in parallel over SQS)…"):
         waiting = set(ids.values())
-        while waiting and time.monotonic() < deadline:
-            time.sleep(0.5)
-            waiting = {sid for sid in waiting if client.call("GET", f"/v1/segments/{sid}")["rebuilding"]}
+
+        def built() -> bool:
+            waiting.intersection_update(
+                {sid for sid in waiting if client.call("GET", f"/v1/segments/{sid}")["rebuilding"]}
+            )
+            return not waiting
+
+        runner.wait_for(built, "building the demo segments")
     counts = {name: client.call("GET", f"/v1/segments/{sid}/count")["count"] for name, sid in ids.items()}
     table = Table("segment", "records")
     table.add_row("All People (built in)", str(client.call("GET", "/v1/segments/all-people/count")["count"]))
@@ -204,11 +208,13 @@ def show_segments(client: RosterClient, console: Console, timeout: float = 600) 
         "/v1/people/upsert",
         {"records": [{"source": "crm", "fields": {"email": email, "job_title": "VP of Data"}}]},
     )
-    before = now = counts["Executives in North America"]
-    deadline = time.monotonic() + timeout
-    while now == before and time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = client.call("GET", f"/v1/segments/{executives}/count")["count"]
+    before = counts["Executives in North America"]
+
+    def moved() -> bool:
+        return bool(client.call("GET", f"/v1/segments/{executives}/count")["count"] != before)
+
+    runner.wait_for(moved, "the promoted person entering the segment")
+    now = client.call("GET", f"/v1/segments/{executives}/count")["count"]
     console.print(
         f"{email} is promoted to VP of Data: 'Executives in North America' goes {before} → {now} "
         "(one segment.entered event on the bus)."

@@ -4,13 +4,18 @@ then the budget raised and the run resumed; and `follow_run`, which the CLI's `-
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from roster.client import RosterClient
+from roster.local.runner import STALL_SECONDS, Stalled
+
+if TYPE_CHECKING:
+    from roster.local.runner import Runner
 
 AUDIENCE = "Executives in North America"
 PROVIDERS: list[dict[str, Any]] = [
@@ -24,10 +29,20 @@ FINISHED = {"completed", "stopped_by_budget", "failed"}
 
 
 def follow_run(
-    client: RosterClient, run_id: str, console: Console, *, timeout: float = 120, poll: float = 0.3
+    client: RosterClient,
+    run_id: str,
+    console: Console,
+    *,
+    stall: float = STALL_SECONDS,
+    poll: float = 0.3,
+    moving: Callable[[], object] = lambda: None,
 ) -> dict[str, Any]:
-    """Show a run's progress (batches done, records enriched, credits) until it stops; its last figures."""
-    deadline = time.monotonic() + timeout
+    """Show a run's progress (batches done, records enriched, credits) until it stops; its last figures.
+
+    Fails only when neither the run's figures nor `moving()` (e.g. the local stack's deliveries)
+    changed for `stall` seconds: a slow run is followed to its end."""
+    last: object = None
+    moved = time.monotonic()
     with Progress(
         TextColumn("[bold]Enriching"),
         BarColumn(),
@@ -50,8 +65,11 @@ def follow_run(
             )
             if run["status"] in FINISHED:
                 return run
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} is still {run['status']} after {timeout:.0f} s")
+            now = (run["status"], run["batches_done"], run["outcomes"], run["credits_spent"], moving())
+            if now != last:
+                last, moved = now, time.monotonic()
+            elif time.monotonic() - moved > stall:
+                raise Stalled(f"run {run_id} is still {run['status']}: nothing moved for {stall:.0f} s")
             time.sleep(poll)
 
 
@@ -92,7 +110,7 @@ def _show_test(test: dict[str, Any], console: Console) -> None:
         console.print(f"  e.g. {test['rows'][0]['profile_id']} would get {writes}")
 
 
-def run_enrichment_demo(client: RosterClient, console: Console) -> dict[str, Any]:
+def run_enrichment_demo(client: RosterClient, runner: Runner, console: Console) -> dict[str, Any]:
     """Enrich an audience under a budget that covers half of it, raise the budget, resume; the figures."""
     console.print("\n[bold]Enrichment[/]")
     audience = _segment_id(client, AUDIENCE)
@@ -120,12 +138,12 @@ def run_enrichment_demo(client: RosterClient, console: Console) -> dict[str, Any
     console.print(f"  (the test wrote nothing and spent {spent:g} credits)")
 
     run_id = client.call("POST", f"/v1/enrichments/{eid}/runs")["run_id"]
-    first = follow_run(client, run_id, console)
+    first = follow_run(client, run_id, console, moving=lambda: runner.deliveries)
     show_run(first, console, "Run, stopped by its budget")
     raised = client.call("PUT", f"/v1/enrichments/{eid}/budget", {"credits": cost["credits"]})
     console.print(f"Budget raised to {raised['budget_credits']:g} credits ({raised['remaining_credits']:g} left).")
     client.call("POST", f"/v1/enrichments/runs/{run_id}/resume")
-    final = follow_run(client, run_id, console)
+    final = follow_run(client, run_id, console, moving=lambda: runner.deliveries)
     show_run(final, console, "Run, resumed to the end")
 
     seniors = {"conditions": [{"field": "seniority", "op": "in", "value": ["c_suite", "vp"]}]}

@@ -8,8 +8,6 @@ the plan first; a second export right after sends nothing.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -32,23 +30,12 @@ def add_export_fields(emulator: SalesforceEmulator) -> None:
     emulator.org.add_custom_field("Contact", CHECKBOX, "boolean", label="Roster: trade-show contact")
 
 
-def wait_for(runner: Runner, worker: str, done: Callable[[], bool], what: str, timeout: float) -> None:
-    """Deliver the worker's queue (beside the runner's own pollers) until `done()`."""
-    triggers = [trigger for trigger in runner.queues if trigger.function == worker]
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not finish within {timeout:.0f} s")
-        if not sum(runner.pump(trigger) for trigger in triggers):
-            time.sleep(0.2)
-
-
 def run_export_demo(
     client: RosterClient, runner: Runner, console: Console, emulator: SalesforceEmulator
 ) -> dict[str, Any]:
     console.print("\n[bold]Export to Salesforce[/]")
     executives = _segment_id(client, AUDIENCE)
-    trade_show = _trade_show_contacts(client, console)
+    trade_show = _trade_show_contacts(client, runner, console)
     mapping = client.call("GET", "/v1/salesforce/objects/Contact/mapping")["fields"]
     fields = {name: {"field": each["field"], "export": each["export"]} for name, each in mapping.items()}
     for name in ("LastName", "FirstName", "Email", "Department"):
@@ -64,7 +51,7 @@ def run_export_demo(
         f"'{TRADE_SHOW}' sets {CHECKBOX}; '{AUDIENCE}' Salesforce lacks are created (upsert on Roster_Id__c)."
     )
 
-    runner.drain(timeout=600)  # let the live segments catch up with the imports and the enrichment
+    runner.wait_for(runner.idle, "the live segments catching up")  # with the imports and the enrichment
     preview = client.call("POST", "/v1/salesforce/export/Contact/preview", limit="6")
     table = Table("record", "field", "old", "new", "rule", title="Preview (dry run)")
     for write in preview["writes"]:
@@ -77,7 +64,7 @@ def run_export_demo(
 
     before = {row["Id"]: dict(row) for row in emulator.org.records("Contact")}
     emulator.reset_calls()
-    first = _export(client, runner, timeout=600)
+    first = _export(client, runner)
     _show(console, "Export", first)
     after = {row["Id"]: row for row in emulator.org.records("Contact")}
     changed = [row_id for row_id in before if _differs(before[row_id], after[row_id])]
@@ -91,8 +78,8 @@ def run_export_demo(
         shown = ", ".join(f"{name} {old!r} → {new!r}" for name, (old, new) in diff.items() if old != new)
         console.print(f"  {row_id}: {shown}")
 
-    runner.drain(timeout=600)  # the segments re-checked what the export linked back to the profiles
-    second = _export(client, runner, timeout=600)
+    runner.wait_for(runner.idle, "the live segments catching up")  # with what the export linked back
+    second = _export(client, runner)
     counts = second["counts"]
     verdict = "nothing changed, so nothing was sent" if not second["jobs"] else "what changed meanwhile was sent"
     console.print(
@@ -102,15 +89,11 @@ def run_export_demo(
     return {"first": first, "second": second, "changed": len(changed), "created": len(created)}
 
 
-def _trade_show_contacts(client: RosterClient, console: Console, timeout: float = 300) -> str:
+def _trade_show_contacts(client: RosterClient, runner: Runner, console: Console) -> str:
     """A segment of the Salesforce contacts from trade shows, enriched with seniority and department."""
     tree = {"conditions": [{"field": "lead_source", "op": "eq", "value": "Trade Show"}]}
     segment = client.call("POST", "/v1/segments", {"name": TRADE_SHOW, "kind": "people", "filter": tree})["segment_id"]
-    deadline = time.monotonic() + timeout
-    while client.call("GET", f"/v1/segments/{segment}")["rebuilding"]:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"'{TRADE_SHOW}' was not built within {timeout:.0f} s")
-        time.sleep(0.5)
+    runner.wait_for(lambda: not client.call("GET", f"/v1/segments/{segment}")["rebuilding"], f"building '{TRADE_SHOW}'")
     providers = [{"type": "built_in", "name": "job_title_classification", "credits_per_record": 0.5}]
     definition = {
         "name": "Seniority from titles",
@@ -121,11 +104,12 @@ def _trade_show_contacts(client: RosterClient, console: Console, timeout: float 
     enrichment = client.call("POST", "/v1/enrichments", definition)["enrichment_id"]
     count = client.call("GET", f"/v1/segments/{segment}/count")["count"]
     console.print(f"'{TRADE_SHOW}': {count} people; enriching their seniority and department from their titles.")
-    follow_run(client, client.call("POST", f"/v1/enrichments/{enrichment}/runs")["run_id"], console, timeout=timeout)
+    run_id = client.call("POST", f"/v1/enrichments/{enrichment}/runs")["run_id"]
+    follow_run(client, run_id, console, moving=lambda: runner.deliveries)
     return str(segment)
 
 
-def _export(client: RosterClient, runner: Runner, timeout: float) -> dict[str, Any]:
+def _export(client: RosterClient, runner: Runner) -> dict[str, Any]:
     run_id = client.call("POST", "/v1/salesforce/export/Contact/run", {})["run_id"]
     found: dict[str, Any] = {}
 
@@ -134,7 +118,7 @@ def _export(client: RosterClient, runner: Runner, timeout: float) -> dict[str, A
         found.update(next(run for run in runs if run["run_id"] == run_id))
         return bool(found["status"] != "running")
 
-    wait_for(runner, WORKER, done, "the export", timeout)
+    runner.wait_for(done, "the export")
     if found["status"] != "succeeded":
         raise RuntimeError(f"the export ended {found['status']}: {found.get('error')}")
     return found

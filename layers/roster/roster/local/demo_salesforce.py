@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roster.client import RosterClient
-from roster.local.demo_export import add_export_fields, run_export_demo, wait_for
+from roster.local.demo_export import add_export_fields, run_export_demo
 from roster.local.runner import Runner
 from roster.local.salesforce import SalesforceEmulator, generate_org
 
@@ -24,9 +24,7 @@ SEED = 2026
 WORKER = "SalesforceSyncFunction"
 
 
-def run_salesforce_demo(
-    client: RosterClient, runner: Runner, console: Console, *, timeout: float = 300
-) -> dict[str, Any]:
+def run_salesforce_demo(client: RosterClient, runner: Runner, console: Console) -> dict[str, Any]:
     """Connect the client's workspace to a seeded emulator org, sync it fully, edit, sync incrementally, export."""
     console.print("\n[bold]Salesforce[/]")
     org = generate_org(SEED, accounts=ACCOUNTS, contacts=CONTACTS, leads=LEADS, roster_fields=True)
@@ -54,7 +52,7 @@ def run_salesforce_demo(
 
         emulator.reset_calls()
         started = time.monotonic()
-        full = _sync(client, runner, console, "full", timeout)
+        full = _sync(client, runner, console, "full")
         elapsed = time.monotonic() - started
         _show(console, "Full sync", full, elapsed, emulator.calls)
         converted = [lead for lead in org.records("Lead") if lead["IsConverted"]]
@@ -68,7 +66,7 @@ def run_salesforce_demo(
         console.print("Edited in Salesforce: " + ", ".join(_plural(len(ids), obj) for obj, ids in edited.items()))
         emulator.reset_calls()
         started = time.monotonic()
-        incremental = _sync(client, runner, console, "incremental", timeout)
+        incremental = _sync(client, runner, console, "incremental")
         _show(console, "Incremental sync", incremental, time.monotonic() - started, emulator.calls)
         picked = {obj: run["counts"]["read"] - run["counts"]["skipped"] for obj, run in incremental.items()}
         exact = all(picked[obj] == len(edited[obj]) for obj in OBJECTS)
@@ -99,7 +97,7 @@ def _shares_profile(client: RosterClient, lead_id: str, contact_id: str) -> bool
     return any(source["object"] == "Contact" and source["id"] == contact_id for source in profile["sources"])
 
 
-def _sync(client: RosterClient, runner: Runner, console: Console, mode: str, timeout: float) -> dict[str, Any]:
+def _sync(client: RosterClient, runner: Runner, console: Console, mode: str) -> dict[str, Any]:
     """Start a sync of every object through the API, let the worker run them, return each object's run."""
     run_ids = {
         obj: client.call("POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": mode})["run_id"] for obj in OBJECTS
@@ -111,7 +109,7 @@ def _sync(client: RosterClient, runner: Runner, console: Console, mode: str, tim
         return all(run["status"] != "running" for run in runs.values())
 
     with console.status(f"{mode} sync: the worker reads Bulk API 2.0 pages and resolves them into profiles…"):
-        wait_for(runner, WORKER, done, f"the {mode} sync", timeout)
+        runner.wait_for(done, f"the {mode} sync")
     for obj, run in runs.items():
         if run["status"] != "succeeded":
             raise RuntimeError(f"the {obj} sync ended {run['status']}: {run.get('error')}")

@@ -18,12 +18,70 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from moto.dynamodb.models.table import StreamShard
+from moto.sqs.models import Queue
+
 from roster.local.stack import LocalStack, project_root
 from roster.local.template import ACCOUNT, REGION, resolve
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_API_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 RETRY_DELAY_SECONDS = 1  # failed messages come back sooner than the deployed visibility timeout
+IDLE_POLL_SECONDS = 2.0  # with no new work, queues are still looked at for messages whose delay or retry ran out
+STALL_SECONDS = 300.0  # a wait fails only after this long without any delivery or change in what is pending
+
+_new_work: list[threading.Event] = []
+_work_taken = [0]  # messages and stream records moto has taken so far
+
+
+def _signals_new_work(add: Callable[..., None]) -> Callable[..., None]:
+    def call(*args: Any, **kwargs: Any) -> None:
+        add(*args, **kwargs)
+        _work_taken[0] += 1
+        for event in _new_work:
+            event.set()
+
+    return call
+
+
+def _watch_for_new_work(event: threading.Event) -> None:
+    """Wake `event` whenever moto takes a message or a stream record, from this process or another."""
+    if not getattr(Queue, "_roster_watched", False):
+        Queue.add_message = _signals_new_work(Queue.add_message)  # type: ignore[method-assign]
+        StreamShard.add = _signals_new_work(StreamShard.add)  # type: ignore[method-assign]
+        Queue._roster_watched = True  # type: ignore[attr-defined]
+    _new_work.append(event)
+
+
+class Stalled(TimeoutError):
+    """Nothing moved for a long while: names what was awaited and what is still pending."""
+
+
+@dataclass
+class _Watch:
+    """Follows a runner's deliveries and pending messages during a wait; raises `Stalled` when both stand still."""
+
+    runner: Runner
+    what: str
+    stall: float
+    deliveries: int = -1
+    pending: dict[str, int] | None = None
+    moved: float = 0.0
+    looked: float = 0.0
+
+    def look(self) -> None:
+        now = time.monotonic()
+        if self.runner.deliveries != self.deliveries:
+            self.deliveries, self.moved = self.runner.deliveries, now
+            return
+        if now - self.looked < 5:  # pending messages are counted now and then: it costs a call per queue
+            return
+        self.looked = now
+        pending = self.runner.waiting()
+        if pending != self.pending:
+            self.pending, self.moved = pending, now
+        elif now - self.moved > self.stall:
+            raise Stalled(f"{self.what}: nothing moved for {self.stall:.0f} s; pending: {pending or 'no messages'}")
 
 
 @dataclass
@@ -70,10 +128,18 @@ class Runner:
         self.streams: list[StreamTrigger] = []
         self._api_lock = threading.Lock()  # a Lambda container serves one request at a time
         self._stop = threading.Event()
+        self._new_work = threading.Event()  # wakes the background poller
+        self._wake = threading.Event()  # wakes a foreground wait
         self._threads: list[threading.Thread] = []
         self._http: ThreadingHTTPServer | None = None
         self.processed = 0
+        self.deliveries = 0  # batches handed to a handler, whether it succeeded or not
+        self._caught_up_with = -1  # the work count at the start of the poller's last round that found nothing
+        self.sqs = stack.client("sqs")
+        self.dynamodb_streams = stack.client("dynamodbstreams")
         self._load()
+        _watch_for_new_work(self._new_work)
+        _watch_for_new_work(self._wake)
 
     def _load(self) -> None:
         globals_ = self.stack.template.body.get("Globals", {}).get("Function", {})
@@ -187,7 +253,7 @@ class Runner:
 
     def pump(self, trigger: QueueTrigger, wait_seconds: int = 0) -> int:
         """Deliver one batch from a queue, as Lambda's event source mapping would; returns its size."""
-        sqs = self.stack.client("sqs")
+        sqs = self.sqs
         received: list[dict[str, Any]] = []
         while len(received) < trigger.batch_size:  # a batch gathers up to BatchSize, ten messages a receive
             more = sqs.receive_message(
@@ -216,6 +282,7 @@ class Runner:
             }
             for message in received
         ]
+        self.deliveries += 1
         try:
             result = self.invoke(trigger.function, {"Records": records}) or {}
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
@@ -235,7 +302,7 @@ class Runner:
 
     def pump_stream(self, trigger: StreamTrigger) -> int:
         """Deliver the next records of a table's stream; a failed record is delivered again next time."""
-        streams = self.stack.client("dynamodbstreams")
+        streams = self.dynamodb_streams
         if trigger.iterator is None:
             shard = streams.describe_stream(StreamArn=trigger.stream_arn)["StreamDescription"]["Shards"][0]
             trigger.iterator = streams.get_shard_iterator(
@@ -249,6 +316,7 @@ class Runner:
         for record in records:
             record["eventSourceARN"] = trigger.stream_arn
             record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+        self.deliveries += 1
         try:
             result = self.invoke(trigger.function, {"Records": records}) or {}
             failed = [item["itemIdentifier"] for item in result.get("batchItemFailures", [])]
@@ -267,23 +335,38 @@ class Runner:
         self.processed += len(records)
         return len(records)
 
-    def pending(self) -> int:
-        """Messages waiting or in flight on every triggering queue."""
-        sqs = self.stack.client("sqs")
-        total = 0
+    def waiting(self) -> dict[str, int]:
+        """Messages waiting or in flight, per triggering queue that has any."""
+        found: dict[str, int] = {}
         for trigger in self.queues:
-            attributes = sqs.get_queue_attributes(
+            attributes = self.sqs.get_queue_attributes(
                 QueueUrl=trigger.queue_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
-            total += int(attributes["ApproximateNumberOfMessages"])
-            total += int(attributes["ApproximateNumberOfMessagesNotVisible"])
-        return total
+            count = sum(int(value) for value in attributes.values())
+            if count:
+                found[trigger.queue_url.rsplit("/", 1)[1]] = count
+        return found
 
-    def drain(self, timeout: float = 300, on_progress: Callable[[], None] | None = None) -> None:
+    def pending(self) -> int:
+        """Messages waiting or in flight on every triggering queue."""
+        return sum(self.waiting().values())
+
+    def wait_for(self, done: Callable[[], bool], what: str, *, stall: float = STALL_SECONDS) -> None:
+        """Wait until `done()`, failing only when nothing moved for `stall` seconds.
+
+        Moving is any delivery to a handler or any change in the messages pending; a busy
+        machine makes the work slower, never failed."""
+        watch = _Watch(self, what, stall)
+        while not done():
+            if self._wake.wait(0.2):
+                self._wake.clear()
+            watch.look()
+
+    def drain(self, on_progress: Callable[[], None] | None = None, *, stall: float = STALL_SECONDS) -> None:
         """Deliver messages until every queue is empty (failed ones retry until they go to their DLQ)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        watch = _Watch(self, "draining the queues", stall)
+        while True:
             delivered = sum(self.pump(trigger) for trigger in self.queues)
             delivered += sum(self.pump_stream(trigger) for trigger in self.streams)
             if on_progress:
@@ -291,8 +374,9 @@ class Runner:
             if not delivered:
                 if self.pending() == 0:
                     return
-                time.sleep(0.2)
-        raise TimeoutError(f"queues still busy after {timeout} s")
+                if self._wake.wait(0.2):
+                    self._wake.clear()
+            watch.look()
 
     def start(self) -> None:
         """Deliver every queue and stream in the background, taking turns in one thread.
@@ -319,16 +403,25 @@ class Runner:
             time.sleep(RETRY_DELAY_SECONDS)
             return 0
 
+    def idle(self) -> bool:
+        """The background poller found nothing since the last message or stream record, and none is in flight."""
+        return self._caught_up_with == _work_taken[0] and self.pending() == 0
+
     def _poll(self, deliver: Callable[[], int]) -> None:
+        """Deliver while there is work; with none, sleep until moto takes some (or a delay may have run out)."""
         while not self._stop.is_set():
             try:
+                taken = _work_taken[0]
                 if not deliver():
-                    time.sleep(0.2)
+                    self._caught_up_with = taken
+                    self._new_work.wait(IDLE_POLL_SECONDS)
+                    self._new_work.clear()
             except Exception:  # keep polling, like an event source mapping does
                 time.sleep(RETRY_DELAY_SECONDS)
 
     def stop(self) -> None:
         self._stop.set()
+        self._new_work.set()
         for thread in self._threads:
             thread.join(timeout=5)
         if self._http is not None:

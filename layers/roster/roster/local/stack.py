@@ -1,7 +1,12 @@
-"""The local stack: a moto server with every table, queue, bucket and secret of `template.yaml`.
+"""The local stack: moto with every table, queue, bucket and secret of `template.yaml`.
 
 Resources are created from the template itself, so the local stack cannot drift from what a
 deployment creates; functions get the same environment variables the template gives them.
+
+The handlers of this process reach moto in-process (`mock_aws`: botocore still builds and
+parses every request and answer as it would against AWS, only the socket is skipped), and a
+moto server on the same state serves other processes (`stack.endpoint`). S3 answers under the
+server's address, so an upload URL the API hands out works from anywhere.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from moto import mock_aws
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import ThreadedMotoServer
 
 from roster import aws
-from roster.local import moto_dynamodb
+from roster.local import moto_dynamodb, moto_hot_paths
 from roster.local.template import ACCOUNT, REGION, Template, resolve
 from roster.sources.salesforce.trust import LOCAL_STACK_FLAG
 
@@ -48,7 +55,10 @@ class LocalStack:
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     admin_key: str = ""
+    s3_endpoint: str = ""
     _server: ThreadedMotoServer | None = None
+    _s3_server: ThreadedMotoServer | None = None
+    _in_process: Any = None
 
     @classmethod
     def from_project(cls, port: int = 0) -> LocalStack:
@@ -57,12 +67,21 @@ class LocalStack:
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         moto_dynamodb.install()
+        moto_hot_paths.install()
+        self._in_process = mock_aws()
+        self._in_process.start()
+        MotoRequestHandler.protocol_version = "HTTP/1.1"  # keep connections open between requests
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        self.endpoint = "http://{}:{}".format(*self._server.get_host_and_port())
+        # S3 on a port of its own: moto treats every request to a custom S3 endpoint as S3
+        self._s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._s3_server.start()
+        self.s3_endpoint = "http://{}:{}".format(*self._s3_server.get_host_and_port())
         os.environ.update(LOCAL_CREDENTIALS)
-        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint
+        os.environ["MOTO_S3_CUSTOM_ENDPOINTS"] = self.s3_endpoint
         os.environ[LOCAL_STACK_FLAG] = "1"  # e.g. a Salesforce connection may trust the emulator's CA
         os.environ.pop("AWS_PROFILE", None)
         self._create_tables()
@@ -80,12 +99,21 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        for server in (self._server, self._s3_server):
+            if server is not None:
+                server.stop()
+        self._server = self._s3_server = None
+        if self._in_process is not None:
+            self._in_process.stop()
+            self._in_process = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+        """A client of this process: in-process moto, as the handlers use it.
+
+        DynamoDB Streams is the one service moto's in-process mock does not route (it answers 404),
+        so its client goes through the server."""
+        endpoint = self.endpoint if service == "dynamodbstreams" else None
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
     def _create_tables(self) -> None:
         dynamodb = self.client("dynamodb")

@@ -139,6 +139,18 @@ class MembershipItem(Model):
     by_profile = ByProfile()
 
 
+class EventMarkItem(Model):
+    """A stream record whose segment event is published and counted (`id` = `segment-event#{eventID}`).
+
+    Kept in the idempotency table, whose TTL attribute `expiration` (epoch seconds) removes it later."""
+
+    class Meta:
+        table_name = "IdempotencyTable"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = NumberAttribute()
+
+
 MODELS: dict[str, type[Model]] = {
     "profiles_table": ProfileItem,
     "aliases_table": AliasItem,
@@ -146,6 +158,7 @@ MODELS: dict[str, type[Model]] = {
     "jobs_table": JobItem,
     "segments_table": SegmentItem,
     "memberships_table": MembershipItem,
+    "idempotency_table": EventMarkItem,
 }
 
 

@@ -3,21 +3,34 @@
 A membership item exists while a profile is in a segment. Entering puts it only if absent and
 exiting deletes it only if present, so a redelivered change or two evaluators racing on one
 profile write each entry and exit once; the table's stream then carries exactly those changes.
+
+Each published change of that stream is counted on its segment together with a done mark of its
+stream record (`segment-event#{eventID}` in the idempotency table), in one transaction, so a
+redelivered record is never counted twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
+from roster.config import settings
 from roster.profiles.fields import Kind
 from roster.profiles.values import utc_now
-from roster.store.models import MembershipItem, SegmentItem
+from roster.store.models import EventMarkItem, MembershipItem, SegmentItem
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+CANCELED = "TransactionCanceledException"
+EVENT_MARK = "segment-event#"
+
+#: A segment as the events of its memberships name it: (workspace, segment id).
+SegmentKey = tuple[str, str]
 
 
 @dataclass
@@ -132,17 +145,50 @@ class SegmentStore:
             if error.cause_response_code != CONDITION_FAILED:
                 raise
 
-    def count_change(self, workspace: str, segment_id: str, delta: int) -> bool:
-        """Adjust a segment's member count; False when the segment no longer exists."""
+    def existing(self, keys: Iterable[SegmentKey]) -> set[SegmentKey]:
+        """Which of these segments exist (one BatchGetItem per 100, reading only their keys)."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        found = SegmentItem.batch_get(wanted, consistent_read=True, attributes_to_get=["workspace", "segment_id"])
+        return {(item.workspace, item.segment_id) for item in found}
+
+    # --- counting the memberships' stream records -------------------------------------------
+
+    def events_done(self, event_ids: Iterable[str]) -> set[str]:
+        """The stream records (by event id) already published and counted (one BatchGetItem per 100)."""
+        keys = {EVENT_MARK + event_id for event_id in event_ids}
+        if not keys:
+            return set()
+        return {item.id.removeprefix(EVENT_MARK) for item in EventMarkItem.batch_get(keys, consistent_read=True)}
+
+    def count_events(self, deltas: Mapping[SegmentKey, int], event_ids: Iterable[str], expires_at: int) -> bool:
+        """Add each segment's summed change to its member count and mark the stream records done, all
+        or nothing (one TransactWriteItems: at most 100 segments and records together). False when
+        the transaction was canceled: a record was marked meanwhile, a segment is gone, or another
+        transaction touched one of the items."""
         try:
-            SegmentItem(workspace, segment_id).update(
-                actions=[SegmentItem.member_count.add(delta)], condition=SegmentItem.segment_id.exists()
-            )
-        except UpdateError as error:
-            if error.cause_response_code == CONDITION_FAILED:
+            with TransactWrite(connection=self._connection) as transaction:
+                for (workspace, segment_id), delta in deltas.items():
+                    transaction.update(
+                        SegmentItem(workspace, segment_id),
+                        actions=[SegmentItem.member_count.add(delta)],
+                        condition=SegmentItem.segment_id.exists(),
+                    )
+                for event_id in event_ids:
+                    transaction.save(
+                        EventMarkItem(EVENT_MARK + event_id, expiration=expires_at),
+                        condition=EventMarkItem.id.does_not_exist(),
+                    )
+        except TransactWriteError as error:
+            if error.cause_response_code == CANCELED:
                 return False
             raise
         return True
+
+    @cached_property
+    def _connection(self) -> Connection:
+        return Connection(region=settings().region)
 
     # --- memberships ------------------------------------------------------------------------
 
