@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from moto.dynamodb.models.table import StreamShard
-from moto.sqs.models import Queue
+from moto.sqs.models import Queue, sqs_backends
 
 from roster.local.stack import LocalStack, project_root
 from roster.local.template import ACCOUNT, REGION, resolve
@@ -27,7 +27,7 @@ from roster.local.template import ACCOUNT, REGION, resolve
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_API_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 RETRY_DELAY_SECONDS = 1  # failed messages come back sooner than the deployed visibility timeout
-IDLE_POLL_SECONDS = 2.0  # with no new work, queues are still looked at for messages whose delay or retry ran out
+IDLE_POLL_SECONDS = 30.0  # an idle poller looks at the queues at least this often, new work or not
 STALL_SECONDS = 300.0  # a wait fails only after this long without any delivery or change in what is pending
 
 _new_work: list[threading.Event] = []
@@ -382,16 +382,16 @@ class Runner:
         """Deliver every queue and stream in the background, taking turns in one thread.
 
         In AWS each event source mapping runs on its own; here every handler shares one interpreter
-        lock with the moto server, and handlers running side by side only slow each other down."""
-        thread = threading.Thread(target=self._poll, args=(self._deliver_round,), daemon=True)
+        lock with moto, and handlers running side by side only slow each other down."""
+        thread = threading.Thread(target=self._poll, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _deliver_round(self) -> int:
+    def _deliver_round(self, streams: bool) -> int:
         delivered = 0
         for trigger in self.queues:
             delivered += self._safely(lambda t=trigger: self.pump(t))  # type: ignore[misc]
-        for stream in self.streams:
+        for stream in self.streams if streams else ():
             delivered += self._safely(lambda t=stream: self.pump_stream(t))  # type: ignore[misc]
         return delivered
 
@@ -407,17 +407,33 @@ class Runner:
         """The background poller found nothing since the last message or stream record, and none is in flight."""
         return self._caught_up_with == _work_taken[0] and self.pending() == 0
 
-    def _poll(self, deliver: Callable[[], int]) -> None:
-        """Deliver while there is work; with none, sleep until moto takes some (or a delay may have run out)."""
+    def _poll(self) -> None:
+        """Deliver while there is work; with none, sleep until moto takes some.
+
+        A stream gets records only through moto, which wakes the poller; a queue may also have a
+        message become visible on its own (a delay or a retry running out), so an idle poller also
+        wakes when the first such message is due, and then looks at the queues only."""
+        woken = True
         while not self._stop.is_set():
-            try:
-                taken = _work_taken[0]
-                if not deliver():
-                    self._caught_up_with = taken
-                    self._new_work.wait(IDLE_POLL_SECONDS)
-                    self._new_work.clear()
-            except Exception:  # keep polling, like an event source mapping does
-                time.sleep(RETRY_DELAY_SECONDS)
+            taken = _work_taken[0]
+            if self._deliver_round(streams=woken):
+                woken = True
+                continue
+            self._caught_up_with = taken
+            woken = self._new_work.wait(self._next_due())
+            self._new_work.clear()
+
+    def _next_due(self) -> float:
+        """Seconds until a message in flight or delayed on a triggering queue becomes visible again."""
+        queues = sqs_backends[ACCOUNT][REGION].queues
+        now = time.time() * 1000
+        due = [
+            max(message.visible_at, message.delayed_until)
+            for trigger in self.queues
+            for message in list(queues[trigger.queue_url.rsplit("/", 1)[1]]._messages)
+            if not message.visible or message.delayed
+        ]
+        return min(IDLE_POLL_SECONDS, max(0.05, (min(due) - now) / 1000)) if due else IDLE_POLL_SECONDS
 
     def stop(self) -> None:
         self._stop.set()
