@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy layers/roster/roster functions tests
+	$(BIN)/mypy layers/roster/roster dev/roster_dev functions tests
 
 unit: install
 	$(BIN)/pytest

@@ -15,8 +15,8 @@ from ulid import ULID
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 
 
 @pytest.fixture(scope="session")

@@ -71,8 +71,8 @@ def plain_writes(count: int) -> float:
 
 
 def bench_resolution(count: int) -> None:
-    from roster.local.metering import count_aws_calls, dynamodb_requests, dynamodb_writes
-    from roster.local.stack import LocalStack
+    from roster_dev.local.metering import count_aws_calls, dynamodb_requests, dynamodb_writes
+    from roster_dev.local.stack import LocalStack
 
     stack = LocalStack.from_project().start()
     try:

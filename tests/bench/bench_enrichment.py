@@ -61,12 +61,12 @@ def main() -> None:
     from roster.aws import clients
     from roster.enrich.definitions import EnrichmentDefinition
     from roster.enrich.runs import WORK, Enrichments, RecordOutcome
-    from roster.local.metering import count_aws_calls, dynamodb_requests, dynamodb_writes
-    from roster.local.stack import LocalStack
     from roster.store.enrichments import EnrichmentStore
     from roster.store.profiles import ProfileStore
     from roster.store.segments import SegmentStore
     from roster.store.workspaces import WorkspaceStore
+    from roster_dev.local.metering import count_aws_calls, dynamodb_requests, dynamodb_writes
+    from roster_dev.local.stack import LocalStack
 
     stack = LocalStack.from_project().start()
     try:

@@ -32,7 +32,6 @@ from roster import aws
 from roster.export.salesforce import ExportMessage, SalesforceExport
 from roster.export.store import ExportSettings, ExportStore
 from roster.identity.resolver import resolver_for
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile, SourceRecord, Status
 from roster.sources.salesforce.connection import Connection
@@ -42,6 +41,7 @@ from roster.sources.salesforce.sync import SalesforceSync
 from roster.store.profiles import Page
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
+from roster_dev.local.stack import LocalStack
 from tests.bench.bench_salesforce import NullProfiles, credentials, peak_rss_mb, start_emulator
 
 NOW = "2026-11-25T12:00:00.000000Z"

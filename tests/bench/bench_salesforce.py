@@ -7,9 +7,9 @@ incremental sync. By default identity resolution runs against a store that keeps
 connector's own (storage throughput on moto is bench_core's subject); `--store` resolves into the local stack's
 DynamoDB instead (about 100 records/s there). It prints the Salesforce API calls each sync used (counted by the
 connector's own session), records/s, and the worker's peak memory. Three processes, so each figure is one process's
-own: the local stack (moto) runs here, the emulator in a child (`python -m roster.local.salesforce`), and each sync
-in a worker child whose peak RSS is what a Lambda would need. Targets: full ≤ 5 calls per 100k records beyond a
-fixed overhead; incremental independent of org size; worker memory flat and under 256 MB.
+own: the local stack (moto) runs here, the emulator in a child (`python -m roster_dev.emulators.salesforce`), and
+each sync in a worker child whose peak RSS is what a Lambda would need. Targets: full ≤ 5 calls per 100k records
+beyond a fixed overhead; incremental independent of org size; worker memory flat and under 256 MB.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from simple_salesforce.bulk2 import SFBulk2Handler
 
 from roster import aws
 from roster.identity.resolver import resolver_for
-from roster.local.salesforce import Credentials
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile
 from roster.sources.salesforce.connection import Connection, PasswordCredentials
@@ -39,6 +37,8 @@ from roster.sources.salesforce.store import Mode, SyncStore
 from roster.sources.salesforce.sync import SalesforceSync, SyncMessage
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
+from roster_dev.emulators.salesforce import Credentials
+from roster_dev.local.stack import LocalStack
 
 
 def credentials(instance_url: str) -> PasswordCredentials:
@@ -108,7 +108,7 @@ def start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]
     command = [
         sys.executable,
         "-m",
-        "roster.local.salesforce",
+        "roster_dev.emulators.salesforce",
         "--contacts",
         str(contacts),
         "--accounts",

@@ -25,11 +25,11 @@ from typing import Any
 import duckdb
 from pydantic import TypeAdapter
 
-from roster.local.demo import DEMO_SEGMENTS
 from roster.profiles.fields import Kind
 from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.filters import Group, catalog_for, check_filter
 from roster.segments.membership import LiveSegment, ProfileChange, candidates_for
+from roster_dev.demo.run import DEMO_SEGMENTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from the checkout
 from tests.unit.segment_reference import evaluate

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from roster.local.demo import SAMPLE
-from roster.local.sample import sample_people_csv
+from roster_dev.demo.run import SAMPLE
+from roster_dev.demo.sample import sample_people_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 

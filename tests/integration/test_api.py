@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 from tests.conftest import Api, new_workspace
 
 

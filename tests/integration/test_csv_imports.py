@@ -9,10 +9,10 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
 from roster.sources.csv_import import IngestMessage
 from roster.store.imports import ImportStore
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 from tests.conftest import Api, fill
 
 MESSY = (

@@ -14,9 +14,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from typer.testing import CliRunner
 
-from roster.cli import app as cli
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
+from roster_dev.cli import app as cli
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 from tests.conftest import Api
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

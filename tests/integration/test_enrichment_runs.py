@@ -35,7 +35,6 @@ from roster.enrich.runs import (
     Trigger,
 )
 from roster.identity.resolver import Resolver
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord
 from roster.segments.events import MembershipEvent
@@ -43,6 +42,7 @@ from roster.store.enrichments import BatchBusy, EnrichmentStore
 from roster.store.profiles import ProfileStore
 from roster.store.segments import Segment, SegmentStore
 from roster.store.workspaces import WorkspaceStore, custom_fields
+from roster_dev.local.stack import LocalStack
 
 EMAIL_CHECK = {"type": "built_in", "name": "email_validation", "credits_per_record": 1}
 DOMAIN = {"type": "built_in", "name": "company_domain"}

@@ -10,9 +10,9 @@ import pytest
 from tenacity import wait_none
 
 from roster.export.ingest import IngestFailed, IngestJobs, IngestOperation, IngestResult, _parse_error
-from roster.local.salesforce import ManualClock, SalesforceEmulator, SalesforceOrg, generate_org
-from roster.local.salesforce.bulk import IngestJob
 from roster.sources.salesforce.connection import Calls, Connection, PasswordCredentials
+from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, SalesforceOrg, generate_org
+from roster_dev.emulators.salesforce.bulk import IngestJob
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 BULK_KINDS = ("bulk_ingest_create", "bulk_ingest_upload", "bulk_ingest_state", "bulk_ingest_status")

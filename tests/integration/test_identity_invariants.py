@@ -14,11 +14,11 @@ from ulid import ULID
 
 from roster.identity.aliases import AliasType, matching_aliases
 from roster.identity.resolver import Resolver
-from roster.local.metering import count_aws_calls, dynamodb_writes
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Outcome, Status
 from roster.store.profiles import ProfileStore
+from roster_dev.local.metering import count_aws_calls, dynamodb_writes
+from roster_dev.local.stack import LocalStack
 
 EMAILS = [f"person{i}@acme.com" for i in range(5)] + ["TEAM@acme.com"]
 LINKEDINS = [f"https://www.linkedin.com/in/person{i}/" for i in range(5)]

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from ulid import ULID
 
 from roster.identity.resolver import Resolver
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Outcome
 from roster.store.profiles import ProfileStore
+from roster_dev.local.stack import LocalStack
 from tests.integration.test_identity_invariants import check_one_profile_per_alias, expected_groups, groups_of
 
 WORKERS = 12

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from roster.cli import app as cli
-from roster.local.runner import Runner
-from roster.local.salesforce import SalesforceEmulator, generate_org
-from roster.local.stack import LocalStack
 from roster.services import services
 from roster.sources.salesforce.connection import secret_name
 from roster.sources.salesforce.trust import LOCAL_STACK_FLAG
+from roster_dev.cli import app as cli
+from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 from tests.conftest import Api
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,9 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import soap_login, token_login
 
-from roster.local.salesforce.generate import generate_org
-from roster.local.salesforce.org import ManualClock, SalesforceOrg
-from roster.local.salesforce.server import Credentials, SalesforceEmulator
+from roster_dev.emulators.salesforce.generate import generate_org
+from roster_dev.emulators.salesforce.org import ManualClock, SalesforceOrg
+from roster_dev.emulators.salesforce.server import Credentials, SalesforceEmulator
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 
@@ -705,12 +704,9 @@ def test_generator_is_deterministic_and_realistic() -> None:
     assert any(row["Website"] and row["Website"].startswith("https://www.") for row in accounts)
 
 
-def test_generator_speed_and_a_50000_row_default_page() -> None:
-    started = time.perf_counter()
+def test_a_large_org_and_a_50000_row_default_page() -> None:
     org = generate_org(1, accounts=2000, contacts=100_000, leads=0, tasks=0, events=0, clock=ManualClock(START))
-    elapsed = time.perf_counter() - started
     assert org.count("Contact") == 100_000
-    assert elapsed < 10, f"100k contacts took {elapsed:.1f}s"
     with SalesforceEmulator(org) as emulator:
         sf = client_for(emulator)
         client = sf.bulk2.Contact._client

@@ -19,8 +19,6 @@ from roster.export.salesforce import ExportFailed, ExportMessage, ExportRefused,
 from roster.export.store import ExportObject, ExportRun, ExportSettings, ExportStore
 from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import resolver_for
-from roster.local.salesforce import ManualClock, SalesforceEmulator, generate_org
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.values import utc_now
@@ -32,6 +30,8 @@ from roster.sources.salesforce.sync import SalesforceSync
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
+from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org
+from roster_dev.local.stack import LocalStack
 from tests.integration.test_salesforce_sync import credentials
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)

@@ -13,8 +13,6 @@ from ulid import ULID
 from roster import aws
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
-from roster.local.salesforce import ManualClock, SalesforceEmulator, generate_org
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile, Status
 from roster.sources.salesforce import connection as sf_connection
@@ -31,6 +29,8 @@ from roster.sources.salesforce.store import Status as SyncStatus
 from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage, due_syncs
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
+from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org
+from roster_dev.local.stack import LocalStack
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 FOREVER: Callable[[], float] = lambda: 1e9  # noqa: E731 - a deadline that never comes

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ulid import ULID
 
-from roster.local.metering import count_aws_calls
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
 from roster.profiles.fields import Kind
 from roster.services import services
 from roster.store.segments import Segment
+from roster_dev.local.metering import count_aws_calls
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 from tests.conftest import EVENTS, Api, fill, new_workspace
 
 SENIOR_AT_MIDSIZE = {

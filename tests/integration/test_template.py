@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import boto3
 import pytest
 
 from roster.config import Settings
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
-from roster.local.template import Template
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
+from roster_dev.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
@@ -94,21 +96,64 @@ def test_layer_requirements_match_the_project_dependencies() -> None:
     assert all("==" in dep for dep in layer)
 
 
-@pytest.mark.slow
-def test_sam_validate_lint_and_build(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sam validate --lint`, then `sam build` once for the tests that read what it built."""
     assert SAM.exists(), "make test installs the SAM CLI into .tools/sam"
+    work = tmp_path_factory.mktemp("sam")
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{SAM.parent}:{os.environ['PATH']}"}
     validate = subprocess.run([str(SAM), "validate", "--lint"], cwd=ROOT, capture_output=True, text=True, env=env)
     assert validate.returncode == 0, validate.stdout + validate.stderr
     build = subprocess.run(
-        [str(SAM), "build", "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache")],
+        [str(SAM), "build", "--build-dir", str(work / "build"), "--cache-dir", str(work / "cache")],
         cwd=ROOT,
         capture_output=True,
         text=True,
         env=env,
-        timeout=1200,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    built = tmp_path / "build"
-    assert (built / "RosterLayer" / "python" / "roster" / "identity" / "resolver.py").exists()
-    assert (built / "ApiFunction" / "app.py").exists()
+    return work / "build"
+
+
+@pytest.mark.slow
+def test_sam_validate_lint_and_build(sam_build: Path) -> None:
+    assert (sam_build / "RosterLayer" / "python" / "roster" / "identity" / "resolver.py").exists()
+    assert (sam_build / "ApiFunction" / "app.py").exists()
+
+
+# What the Lambda Python runtime itself provides; everything else a function imports must come from the layer.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+@pytest.mark.slow
+def test_the_layer_holds_only_what_lambda_runs_and_every_handler_imports_with_it_alone(
+    sam_build: Path, tmp_path: Path
+) -> None:
+    layer = sam_build / "RosterLayer" / "python"
+    shipped = {path.relative_to(layer).as_posix() for path in layer.rglob("*") if path.is_file()}
+    ours = {path for path in shipped if path.startswith("roster/")}
+    assert ours, "the layer holds the roster package"
+    dev_tools = [path for path in ours if re.search(r"/local/|emulator|demo|sample|/cli|/client\.py", path)]
+    assert not dev_tools, f"dev tools shipped in the layer: {dev_tools[:10]}"
+    assert not any(path.startswith(("roster_dev/", "typer/", "rich/", "moto/")) for path in shipped)
+
+    runtime = tmp_path / "runtime"  # stands in for the runtime's own boto3
+    runtime.mkdir()
+    site = Path(boto3.__file__).parents[1]
+    for name in RUNTIME_PACKAGES:
+        (runtime / name).symlink_to(site / name)
+    environment = {  # the template's own values, a stand-in for each resource reference
+        name: value if isinstance(value, str) else f"https://sqs.us-east-1.amazonaws.com/123456789012/{name.lower()}"
+        for name, value in TEMPLATE.function_environment().items()
+    }
+    load = "import sys; sys.path[:0] = sys.argv[1:]; import app"
+    for function in TEMPLATE.resources("AWS::Serverless::Function"):
+        code = sam_build / function
+        check = subprocess.run(
+            [sys.executable, "-I", "-c", load, str(code), str(layer), str(runtime)],
+            cwd=code,
+            capture_output=True,
+            text=True,
+            env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", **environment},
+        )
+        assert check.returncode == 0, f"{function}: {check.stderr[-2000:]}"

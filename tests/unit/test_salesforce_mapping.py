@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from roster.local.salesforce import generate_org
 from roster.sources.salesforce.connection import CREDENTIALS, PasswordCredentials, SessionCredentials
 from roster.sources.salesforce.mapping import (
     ExportRule,
@@ -18,6 +17,7 @@ from roster.sources.salesforce.mapping import (
     validate_mapping,
 )
 from roster.sources.salesforce.sync import api_math
+from roster_dev.emulators.salesforce import generate_org
 
 ORG = generate_org(3, accounts=2, contacts=2, leads=2, roster_fields=True)
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from roster.local.salesforce.errors import SalesforceError
-from roster.local.salesforce.org import ManualClock, SalesforceOrg
-from roster.local.salesforce.schema import id_checksum, make_id, parse_datetime, to_18
-from roster.local.salesforce.soql import Compare, parse
+from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.org import ManualClock, SalesforceOrg
+from roster_dev.emulators.salesforce.schema import id_checksum, make_id, parse_datetime, to_18
+from roster_dev.emulators.salesforce.soql import Compare, parse
 
 
 @pytest.fixture

@@ -21,11 +21,12 @@ class RateLimiter:
         self._next_start = float("-inf")
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
-        """Block until this caller may start its call."""
+    def acquire(self) -> float:
+        """Block until this caller may start its call; the (monotonic) start time it was given."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start)
             self._next_start = start + self._interval
         if start > now:
             time.sleep(start - now)
+        return start

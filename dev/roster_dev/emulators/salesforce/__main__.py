@@ -1,4 +1,4 @@
-"""`python -m roster.local.salesforce`: serve a generated org for the demo or for poking with curl."""
+"""`python -m roster_dev.emulators.salesforce`: serve a generated org for the demo or for poking with curl."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import threading
 
-from roster.local.salesforce.generate import generate_org
-from roster.local.salesforce.server import SalesforceEmulator
+from roster_dev.emulators.salesforce.generate import generate_org
+from roster_dev.emulators.salesforce.server import SalesforceEmulator
 
 
 def main(argv: list[str] | None = None) -> None:

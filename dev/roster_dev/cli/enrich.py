@@ -11,26 +11,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console
+
 enrich = typer.Typer(help="Enrichment: providers on audiences, under a credit budget.", no_args_is_help=True)
-console = Console()
 
-Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]
-ApiKey = Annotated[str, typer.Option(envvar="ROSTER_API_KEY", help="Workspace API key")]
 Wait = Annotated[bool, typer.Option(help="Follow the run until it completes or stops")]
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-def _call(url: str, api_key: str, method: str, path: str, body: Any = None, **query: str) -> Any:
-    from roster.cli import _run
-
-    return _run(url, api_key, method, path, body, **query)
 
 
 def _follow(url: str, api_key: str, run_id: str) -> None:
-    from roster.cli import _client
-    from roster.local.demo_enrichment import follow_run, show_run
+    from roster_dev.demo.enrichment import follow_run, show_run
 
-    run = follow_run(_client(url, api_key), run_id, console, poll=1.0, stall=3600)
+    run = follow_run(client(url, api_key), run_id, console, poll=1.0, stall=3600)
     show_run(run, console, f"Run {run_id}")
     if run["status"] == "failed":
         raise typer.Exit(1)
@@ -66,14 +57,14 @@ def create(
         definition = json.loads(file.read_text())
     except json.JSONDecodeError as problem:
         raise typer.BadParameter(f"not JSON: {problem}", param_hint="FILE") from None
-    console.print_json(data=_call(url, api_key, "POST", "/v1/enrichments", definition))
+    console.print_json(data=call(url, api_key, "POST", "/v1/enrichments", definition))
 
 
 @enrich.command("list")
 def list_(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Enrichments with their audiences and budgets."""
     table = Table("id", "name", "providers", "audiences", "budget", "spent", "continuous", "schedule")
-    for row in _call(url, api_key, "GET", "/v1/enrichments")["enrichments"]:
+    for row in call(url, api_key, "GET", "/v1/enrichments")["enrichments"]:
         schedule = row["schedule"]
         table.add_row(
             row["enrichment_id"],
@@ -91,7 +82,7 @@ def list_(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
 @enrich.command("cost")
 def cost(enrichment_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Cost preview: records in the audiences x credits per record, against the budget left."""
-    found = _call(url, api_key, "GET", f"/v1/enrichments/{enrichment_id}/cost")
+    found = call(url, api_key, "GET", f"/v1/enrichments/{enrichment_id}/cost")
     console.print(
         f"{found['records']} records x {found['credits_per_record']:g} credits = {found['credits']:g} credits; "
         f"{found['remaining_credits']:g} of {found['budget_credits']:g} budget credits left "
@@ -102,7 +93,7 @@ def cost(enrichment_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> No
 @enrich.command("test")
 def test_rows(enrichment_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Run the providers on 10 records and show exactly what would be written (nothing is)."""
-    found = _call(url, api_key, "POST", f"/v1/enrichments/{enrichment_id}/test")
+    found = call(url, api_key, "POST", f"/v1/enrichments/{enrichment_id}/test")
     for row in found["rows"]:
         console.print(
             f"[bold]{row['profile_id']}[/] {row['status']}" + (f" ({row['reason']})" if row["reason"] else "")
@@ -124,7 +115,7 @@ def run(
     api_key: ApiKey = "",
 ) -> None:
     """Start a run over the enrichment's audiences."""
-    started = _call(url, api_key, "POST", f"/v1/enrichments/{enrichment_id}/runs", {"force": force})
+    started = call(url, api_key, "POST", f"/v1/enrichments/{enrichment_id}/runs", {"force": force})
     console.print(f"run {started['run_id']} {started['status']}")
     if wait:
         _follow(url, api_key, started["run_id"])
@@ -139,26 +130,25 @@ def runs(
 ) -> None:
     """Runs, newest first, with their status, counts and credits."""
     path = f"/v1/enrichments/{enrichment_id}/runs" if enrichment_id else "/v1/enrichments/runs"
-    console.print(_runs_table(_call(url, api_key, "GET", path, limit=str(limit))["runs"]))
+    console.print(_runs_table(call(url, api_key, "GET", path, limit=str(limit))["runs"]))
 
 
 @enrich.command("status")
 def status(run_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """One run's status, counts per outcome and credits spent."""
-    from roster.local.demo_enrichment import show_run
+    from roster_dev.demo.enrichment import show_run
 
-    show_run(_call(url, api_key, "GET", f"/v1/enrichments/runs/{run_id}"), console, f"Run {run_id}")
+    show_run(call(url, api_key, "GET", f"/v1/enrichments/runs/{run_id}"), console, f"Run {run_id}")
 
 
 @enrich.command("export")
 def export(run_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Write a run's records, outcomes and answers to stdout as CSV (`... export RUN_ID > run.csv`)."""
-    from roster.cli import _client
 
-    client = _client(url, api_key)
-    response = client.session.get(
-        f"{client.base_url.rstrip('/')}/v1/enrichments/runs/{run_id}/export",
-        headers={"Authorization": f"Bearer {client.api_key}"},
+    api = client(url, api_key)
+    response = api.session.get(
+        f"{api.base_url.rstrip('/')}/v1/enrichments/runs/{run_id}/export",
+        headers={"Authorization": f"Bearer {api.api_key}"},
         timeout=600,
     )
     if response.status_code >= 400:
@@ -172,7 +162,7 @@ def export(run_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
 @enrich.command("budget")
 def budget(enrichment_id: str, credits: float, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Set an enrichment's credit cap (raise it, then resume a run it stopped)."""
-    found = _call(url, api_key, "PUT", f"/v1/enrichments/{enrichment_id}/budget", {"credits": credits})
+    found = call(url, api_key, "PUT", f"/v1/enrichments/{enrichment_id}/budget", {"credits": credits})
     console.print(
         f"budget {found['budget_credits']:g} credits: {found['spent_credits']:g} spent, "
         f"{found['remaining_credits']:g} left"
@@ -182,7 +172,7 @@ def budget(enrichment_id: str, credits: float, url: Url = DEFAULT_URL, api_key: 
 @enrich.command("resume")
 def resume(run_id: str, wait: Wait = False, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Resume a run stopped by its budget: only the records it skipped are enriched."""
-    found = _call(url, api_key, "POST", f"/v1/enrichments/runs/{run_id}/resume")
+    found = call(url, api_key, "POST", f"/v1/enrichments/runs/{run_id}/resume")
     console.print(f"run {run_id} {found['status']} (round {found['round']})")
     if wait:
         _follow(url, api_key, run_id)
@@ -191,5 +181,5 @@ def resume(run_id: str, wait: Wait = False, url: Url = DEFAULT_URL, api_key: Api
 @enrich.command("delete")
 def delete(enrichment_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Delete an enrichment (values it wrote stay on the profiles; its runs stay readable)."""
-    _call(url, api_key, "DELETE", f"/v1/enrichments/{enrichment_id}")
+    call(url, api_key, "DELETE", f"/v1/enrichments/{enrichment_id}")
     console.print(f"deleted {enrichment_id}")

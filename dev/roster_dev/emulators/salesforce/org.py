@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from roster.local.salesforce.errors import SalesforceError
-from roster.local.salesforce.schema import (
+from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.schema import (
     ID_TYPES,
     NUMBER_TYPES,
     STAGES,
@@ -31,7 +31,7 @@ from roster.local.salesforce.schema import (
     standard_objects,
     to_18,
 )
-from roster.local.salesforce.soql import QueryResult, Row, execute
+from roster_dev.emulators.salesforce.soql import QueryResult, Row, execute
 
 Clock = Callable[[], datetime]
 #: A validation rule sees the object name and the record as it would be after the write (canonical field

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from roster.cli_enrich import enrich
-from roster.cli_salesforce import salesforce
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console
+from roster_dev.cli.enrich import enrich
+from roster_dev.cli.salesforce import salesforce
 
 app = typer.Typer(help="Roster: one persistent profile per person and company.", no_args_is_help=True)
 local = typer.Typer(help="The local stack (moto server + the real handlers).", no_args_is_help=True)
@@ -21,10 +21,6 @@ segments = typer.Typer(help="Segments: live audiences with nested AND/OR filters
 app.add_typer(segments, name="segments")
 app.add_typer(enrich, name="enrich")
 app.add_typer(salesforce, name="salesforce")
-console = Console()
-
-Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]
-ApiKey = Annotated[str, typer.Option(envvar="ROSTER_API_KEY", help="Workspace API key")]
 FilterOption = Annotated[
     str | None, typer.Option("--filter", help='Filter JSON, or @file.json: {"match": "all", "conditions": [...]}')
 ]
@@ -33,9 +29,9 @@ FilterOption = Annotated[
 @local.command("up")
 def local_up(port: Annotated[int, typer.Option(help="Port of the local API")] = 8000) -> None:
     """Start the local stack and serve the API until Ctrl-C."""
-    from roster.client import RosterClient
-    from roster.local.runner import Runner
-    from roster.local.stack import LocalStack
+    from roster_dev.client import RosterClient
+    from roster_dev.local.runner import Runner
+    from roster_dev.local.stack import LocalStack
 
     stack = LocalStack.from_project().start()
     runner = Runner(stack)
@@ -65,11 +61,11 @@ def import_csv(
     api_key: Annotated[str, typer.Option(envvar="ROSTER_API_KEY", help="Workspace API key")] = "",
 ) -> None:
     """Import a CSV file: upload, preview the mapping, confirm, and follow its progress."""
-    from roster.client import ApiError
-    from roster.local.demo import import_with_progress, show_report
+    from roster_dev.client import ApiError
+    from roster_dev.demo.run import import_with_progress, show_report
 
     try:
-        report = import_with_progress(_client(url, api_key), file, kind, source_name, console)
+        report = import_with_progress(client(url, api_key), file, kind, source_name, console)
     except ApiError as failure:
         console.print(f"[red]{failure}[/]")
         raise typer.Exit(1) from failure
@@ -77,14 +73,6 @@ def import_csv(
     for row in report["errors"]:
         where = f"line {row['line']}" + (f", field {row['field']}" if row.get("field") else "")
         console.print(f"  {where}: {row['reason']}")
-
-
-def _client(url: str, api_key: str) -> Any:
-    from roster.client import RosterClient
-
-    if not api_key:
-        raise typer.BadParameter("give --api-key or set ROSTER_API_KEY", param_hint="--api-key")
-    return RosterClient(url, api_key)
 
 
 def _filter(text: str | None) -> Any:
@@ -97,27 +85,15 @@ def _filter(text: str | None) -> Any:
         raise typer.BadParameter(f"not JSON: {problem}", param_hint="--filter") from None
 
 
-def _run(url: str, api_key: str, method: str, path: str, body: Any = None, **query: str) -> Any:
-    from roster.client import ApiError
-
-    try:
-        return _client(url, api_key).call(method, path, body, **query)
-    except ApiError as failure:
-        console.print(f"[red]{failure}[/]")
-        for error in (failure.body or {}).get("errors", []) if isinstance(failure.body, dict) else []:
-            console.print(f"  {error['path']}: {error['message']}")
-        raise typer.Exit(1) from failure
-
-
 @segments.command("list")
 def segments_list(
     tab: Annotated[str, typer.Option(help="all, mine, others or drafts")] = "all",
-    url: Url = "http://127.0.0.1:8000",
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Segments with their record counts."""
     table = Table("id", "name", "kind", "records", "created by", "state")
-    for row in _run(url, api_key, "GET", "/v1/segments", tab=tab)["segments"]:
+    for row in call(url, api_key, "GET", "/v1/segments", tab=tab)["segments"]:
         state = "draft" if row["draft"] else "rebuilding" if row["rebuilding"] else "live"
         table.add_row(row["segment_id"], row["name"], row["kind"], str(row["count"]), row["created_by"], state)
     console.print(table)
@@ -129,12 +105,12 @@ def segments_create(
     kind: Annotated[str, typer.Option(help="people or companies")] = "people",
     filter_json: FilterOption = None,
     draft: Annotated[bool, typer.Option(help="Save without computing members")] = False,
-    url: Url = "http://127.0.0.1:8000",
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Create a segment; its members are computed in the background."""
     body = {"name": name, "kind": kind, "filter": _filter(filter_json) or {}, "draft": draft}
-    console.print_json(data=_run(url, api_key, "POST", "/v1/segments", body))
+    console.print_json(data=call(url, api_key, "POST", "/v1/segments", body))
 
 
 @segments.command("edit")
@@ -143,7 +119,7 @@ def segments_edit(
     name: Annotated[str | None, typer.Option()] = None,
     filter_json: FilterOption = None,
     draft: Annotated[bool | None, typer.Option("--draft/--publish")] = None,
-    url: Url = "http://127.0.0.1:8000",
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Rename a segment, change its filter (members are recomputed) or publish a draft."""
@@ -152,32 +128,26 @@ def segments_edit(
         for key, value in (("name", name), ("filter", _filter(filter_json)), ("draft", draft))
         if value is not None
     }
-    console.print_json(data=_run(url, api_key, "PATCH", f"/v1/segments/{segment_id}", body))
+    console.print_json(data=call(url, api_key, "PATCH", f"/v1/segments/{segment_id}", body))
 
 
 @segments.command("get")
-def segments_get(
-    segment_id: Annotated[str, typer.Argument()], url: Url = "http://127.0.0.1:8000", api_key: ApiKey = ""
-) -> None:
+def segments_get(segment_id: Annotated[str, typer.Argument()], url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """A segment with its filter and rebuild progress."""
-    console.print_json(data=_run(url, api_key, "GET", f"/v1/segments/{segment_id}"))
+    console.print_json(data=call(url, api_key, "GET", f"/v1/segments/{segment_id}"))
 
 
 @segments.command("delete")
-def segments_delete(
-    segment_id: Annotated[str, typer.Argument()], url: Url = "http://127.0.0.1:8000", api_key: ApiKey = ""
-) -> None:
+def segments_delete(segment_id: Annotated[str, typer.Argument()], url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Delete a segment."""
-    _run(url, api_key, "DELETE", f"/v1/segments/{segment_id}")
+    call(url, api_key, "DELETE", f"/v1/segments/{segment_id}")
     console.print(f"deleted {segment_id}")
 
 
 @segments.command("count")
-def segments_count(
-    segment_id: Annotated[str, typer.Argument()], url: Url = "http://127.0.0.1:8000", api_key: ApiKey = ""
-) -> None:
+def segments_count(segment_id: Annotated[str, typer.Argument()], url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """How many records a segment holds now."""
-    found = _run(url, api_key, "GET", f"/v1/segments/{segment_id}/count")
+    found = call(url, api_key, "GET", f"/v1/segments/{segment_id}/count")
     console.print(f"{found['count']} records" + (" (rebuilding)" if found["rebuilding"] else ""))
 
 
@@ -186,11 +156,11 @@ def segments_members(
     segment_id: Annotated[str, typer.Argument()],
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
     cursor: Annotated[str | None, typer.Option()] = None,
-    url: Url = "http://127.0.0.1:8000",
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """A page of a segment's members (pass --cursor to read the next page)."""
-    page = _run(
+    page = call(
         url,
         api_key,
         "GET",
@@ -208,11 +178,11 @@ def segments_members(
 def segments_preview(
     kind: Annotated[str, typer.Option(help="people or companies")] = "people",
     filter_json: FilterOption = None,
-    url: Url = "http://127.0.0.1:8000",
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Count and first records of a filter, without saving it."""
-    found = _run(url, api_key, "POST", "/v1/segments/preview", {"kind": kind, "filter": _filter(filter_json) or {}})
+    found = call(url, api_key, "POST", "/v1/segments/preview", {"kind": kind, "filter": _filter(filter_json) or {}})
     console.print(f"{found['count']} of {found['scanned']} records match" + ("" if found["complete"] else " (so far)"))
     for profile in found["sample"]:
         console.print(profile["profile_id"], json.dumps(profile["fields"], ensure_ascii=False)[:150])
@@ -221,7 +191,7 @@ def segments_preview(
 @app.command()
 def demo() -> None:
     """Run the main job on a fresh local stack and show what it did."""
-    from roster.local.demo import run_demo
+    from roster_dev.demo.run import run_demo
 
     run_demo(console)
 

@@ -13,8 +13,8 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from roster.local.salesforce.org import Clock, SalesforceOrg
-from roster.local.salesforce.schema import (
+from roster_dev.emulators.salesforce.org import Clock, SalesforceOrg
+from roster_dev.emulators.salesforce.schema import (
     ACCOUNT_TYPES,
     INDUSTRIES,
     LEAD_SOURCES,
@@ -24,7 +24,7 @@ from roster.local.salesforce.schema import (
     ObjectDef,
     format_datetime,
 )
-from roster.local.salesforce.soql import Row
+from roster_dev.emulators.salesforce.soql import Row
 
 FIRST = """Ada Alan Alice Amir Anna Ben Bianca Carla Carlos Chen Chloe Dana Daniel David Diego Elena Emma Eva Farid
 Fatima Felix Grace Hana Hugo Ivan Isabel Jonas Julia Kai Karin Kenji Lara Leo Lina Lucas Marco Maria Mateo Mei Mia

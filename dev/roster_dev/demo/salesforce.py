@@ -13,10 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from roster.client import RosterClient
-from roster.local.demo_export import add_export_fields, run_export_demo
-from roster.local.runner import Runner
-from roster.local.salesforce import SalesforceEmulator, generate_org
+from roster_dev.client import RosterClient
+from roster_dev.demo.export import add_export_fields, run_export_demo
+from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org
+from roster_dev.local.runner import Runner
 
 OBJECTS = ("Account", "Contact", "Lead", "Opportunity")
 ACCOUNTS, CONTACTS, LEADS = 300, 1_500, 500  # about 3,000 records: a full sync well under a minute locally

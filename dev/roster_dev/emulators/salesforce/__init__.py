@@ -5,11 +5,11 @@ with SalesforceEmulator(org) as emulator:
     sf = emulator.client()  # simple-salesforce, direct mode, trusting emulator.ca_path
 """
 
-from roster.local.salesforce.errors import SalesforceError
-from roster.local.salesforce.generate import add_roster_fields, generate_org
-from roster.local.salesforce.org import Clock, LeadConversion, ManualClock, SalesforceOrg, ValidationRule
-from roster.local.salesforce.schema import FieldDef, FieldType, ObjectDef
-from roster.local.salesforce.server import Credentials, FailureKind, SalesforceEmulator
+from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.generate import add_roster_fields, generate_org
+from roster_dev.emulators.salesforce.org import Clock, LeadConversion, ManualClock, SalesforceOrg, ValidationRule
+from roster_dev.emulators.salesforce.schema import FieldDef, FieldType, ObjectDef
+from roster_dev.emulators.salesforce.server import Credentials, FailureKind, SalesforceEmulator
 
 __all__ = [
     "Clock",

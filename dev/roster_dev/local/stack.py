@@ -25,9 +25,9 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import ThreadedMotoServer
 
 from roster import aws
-from roster.local import moto_dynamodb, moto_hot_paths
-from roster.local.template import ACCOUNT, REGION, Template, resolve
 from roster.sources.salesforce.trust import LOCAL_STACK_FLAG
+from roster_dev.local import moto_dynamodb, moto_hot_paths
+from roster_dev.local.template import ACCOUNT, REGION, Template, resolve
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from roster.local.salesforce.errors import SalesforceError
-from roster.local.salesforce.schema import (
+from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.schema import (
     ID_TYPES,
     NUMBER_TYPES,
     TEXT_TYPES,

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from roster.client import RosterClient
-from roster.local.runner import STALL_SECONDS, Stalled
+from roster_dev.client import RosterClient
+from roster_dev.local.runner import STALL_SECONDS, Stalled
 
 if TYPE_CHECKING:
-    from roster.local.runner import Runner
+    from roster_dev.local.runner import Runner
 
 AUDIENCE = "Executives in North America"
 PROVIDERS: list[dict[str, Any]] = [

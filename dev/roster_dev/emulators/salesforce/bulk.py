@@ -15,10 +15,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roster.local.salesforce.errors import SalesforceError
-from roster.local.salesforce.org import SalesforceOrg
-from roster.local.salesforce.schema import make_id
-from roster.local.salesforce.soql import QueryResult
+from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.org import SalesforceOrg
+from roster_dev.emulators.salesforce.schema import make_id
+from roster_dev.emulators.salesforce.soql import QueryResult
 
 JobState = Literal["Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"]
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 from moto.dynamodb.models.table import StreamShard
 from moto.sqs.models import Queue, sqs_backends
 
-from roster.local.stack import LocalStack, project_root
-from roster.local.template import ACCOUNT, REGION, resolve
+from roster_dev.local.stack import LocalStack, project_root
+from roster_dev.local.template import ACCOUNT, REGION, resolve
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_API_BODY = 10 * 1024 * 1024  # API Gateway's payload limit

@@ -13,10 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from roster.client import RosterClient
-from roster.local.demo_enrichment import AUDIENCE, _segment_id, follow_run
-from roster.local.runner import Runner
-from roster.local.salesforce import SalesforceEmulator
+from roster_dev.client import RosterClient
+from roster_dev.demo.enrichment import AUDIENCE, _segment_id, follow_run
+from roster_dev.emulators.salesforce import SalesforceEmulator
+from roster_dev.local.runner import Runner
 
 WORKER = "SalesforceExportFunction"
 CHECKBOX = "Roster_Trade_Show__c"

@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from roster.client import RosterClient
-from roster.local.demo_enrichment import run_enrichment_demo
-from roster.local.demo_salesforce import run_salesforce_demo
-from roster.local.runner import Runner
-from roster.local.stack import LocalStack
+from roster_dev.client import RosterClient
+from roster_dev.demo.enrichment import run_enrichment_demo
+from roster_dev.demo.salesforce import run_salesforce_demo
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
 
 SAMPLE = Path(__file__).with_name("data") / "sample_people.csv"
 

@@ -11,24 +11,15 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console
 
 salesforce = typer.Typer(
     help="Salesforce import: connection, sync toggles, field mapping, status.", no_args_is_help=True
 )
-console = Console()
 
-Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]
-ApiKey = Annotated[str, typer.Option(envvar="ROSTER_API_KEY", help="Workspace API key")]
 Object = Annotated[str, typer.Argument(help="Account, Contact, Lead, Opportunity, Task or Event")]
-LOCAL_URL = "http://127.0.0.1:8000"
-
-
-def _call(url: str, api_key: str, method: str, path: str, body: Any = None, **query: str) -> Any:
-    from roster.cli import _run  # the CLI's one way to call the API and report its errors
-
-    return _run(url, api_key, method, path, body, **query)
 
 
 def _option(envvar: str, text: str, secret: bool = False) -> Any:
@@ -49,7 +40,7 @@ def connect(
     instance_url: Annotated[str | None, _option("SALESFORCE_INSTANCE_URL", "Instance URL (session method)")] = None,
     session_id: Annotated[str | None, _option("SALESFORCE_SESSION_ID", "Session id", secret=True)] = None,
     ca_bundle: Annotated[str | None, _option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Save the workspace's Salesforce credentials (in Secrets Manager) and test them."""
@@ -74,15 +65,15 @@ def connect(
     body: dict[str, Any] = {"method": method, **{k: v for k, v in given.items() if k in allowed[method] and v}}
     if ca_bundle:
         body["ca_bundle"] = ca_bundle
-    view = _call(url, api_key, "PUT", "/v1/salesforce/connection", body)
+    view = call(url, api_key, "PUT", "/v1/salesforce/connection", body)
     console.print_json(data=view["credentials"])
     _show_check(view["test"])
 
 
 @salesforce.command("test")
-def test(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
+def test(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Log in with the saved credentials and read the org's limits."""
-    _show_check(_call(url, api_key, "POST", "/v1/salesforce/connection/test"))
+    _show_check(call(url, api_key, "POST", "/v1/salesforce/connection/test"))
 
 
 def _show_check(check: dict[str, Any] | None) -> None:
@@ -96,9 +87,9 @@ def _show_check(check: dict[str, Any] | None) -> None:
 
 
 @salesforce.command("status")
-def status(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
+def status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Each object's toggle, sync state, high-water mark and latest run."""
-    found = _call(url, api_key, "GET", "/v1/salesforce/status")
+    found = call(url, api_key, "GET", "/v1/salesforce/status")
     console.print("connected" if found["connected"] else "[yellow]not connected[/]")
     table = Table("object", "sync", "state", "high-water mark", "last run", "read", "API calls", "error")
     for row in found["objects"]:
@@ -121,11 +112,11 @@ def status(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
 def history(
     obj: Object,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """An object's sync runs, newest first, with their counts and API calls."""
-    found = _call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/history", limit=str(limit))
+    found = call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/history", limit=str(limit))
     table = Table("run", "mode", "status", "started", "read", "created", "updated", "merged", "deleted", "API calls")
     for run in found["runs"]:
         counts = run["counts"]
@@ -144,11 +135,11 @@ def history(
 def enable(
     obj: Object,
     off: Annotated[bool, typer.Option("--off", help="Turn import sync off instead")] = False,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Turn import sync on (or --off) for an object; the scheduler starts with a full sync."""
-    found = _call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}", {"enabled": not off})
+    found = call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}", {"enabled": not off})
     console.print(f"{found['object']}: import sync {'on' if found['enabled'] else 'off'}")
 
 
@@ -156,11 +147,11 @@ def enable(
 def sync(
     obj: Object,
     full: Annotated[bool, typer.Option("--full", help="Read every record, not only what changed")] = False,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Sync an object now (incremental after the first full sync, or --full)."""
-    started = _call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": "full" if full else None})
+    started = call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": "full" if full else None})
     console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
 
 
@@ -195,12 +186,12 @@ def mapping(
         ),
     ] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Show an object's field mapping; --set, --rule and --segment change it (checked against the object's
     fields) and save it."""
-    current = _call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/mapping")
+    current = call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/mapping")
     keep = ("field", "export", "segment", "member_value")
     fields: dict[str, Any] = {name: {key: each.get(key) for key in keep} for name, each in current["fields"].items()}
     for change in set_ or []:
@@ -225,7 +216,7 @@ def mapping(
             "member_value": value or None,
         }
     if set_ or rule or segment:
-        current = _call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}/mapping", {"fields": fields})
+        current = call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}/mapping", {"fields": fields})
     table = Table("Salesforce field", "Roster field", "type", "export")
     for name, each in sorted(current["fields"].items()):
         export = each["export"] if not each.get("segment") else f"segment {each['segment']}"
@@ -233,7 +224,7 @@ def mapping(
     console.print(table)
     console.print("saved" if current["saved"] else "automatic (not saved yet; the first sync saves it)")
     if preview:
-        shown = _call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/mapping/preview", {})
+        shown = call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/mapping/preview", {})
         for record in shown["records"]:
             console.print(record["id"], json.dumps(record["fields"], ensure_ascii=False, default=str)[:150])
 
@@ -241,12 +232,12 @@ def mapping(
 @salesforce.command("api-math")
 def api_math(
     records: Annotated[int, typer.Argument(min=0, help="Records in the org")],
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Estimate the Salesforce API calls to import and to export N records (offline without an API key)."""
     if api_key:
-        found = _call(url, api_key, "GET", "/v1/salesforce/api-math", records=str(records))
+        found = call(url, api_key, "GET", "/v1/salesforce/api-math", records=str(records))
     else:
         from roster.sources.salesforce.sync import api_math as estimate
 
@@ -268,10 +259,10 @@ ExportObjectArg = Annotated[str, typer.Argument(help="Account or Contact")]
 
 
 @export.command("status")
-def export_status(url: Url = LOCAL_URL, api_key: ApiKey = "") -> None:
+def export_status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Each object's export settings, state and latest run."""
     table = Table("object", "export", "create new", "state", "last export", "updated", "created", "rejected", "error")
-    for row in _call(url, api_key, "GET", "/v1/salesforce/export"):
+    for row in call(url, api_key, "GET", "/v1/salesforce/export"):
         settings, run = row["settings"], row.get("last_run") or {}
         counts = run.get("counts") or {}
         table.add_row(
@@ -296,7 +287,7 @@ def export_enable(
     external_id_field: Annotated[str, typer.Option(help="External-id field holding the Roster id")] = "Roster_Id__c",
     create_segment: Annotated[str | None, typer.Option(help="Create records only for this segment's members")] = None,
     every_hours: Annotated[int, typer.Option(min=1, max=168, help="Hours between scheduled exports")] = 24,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Turn export sync on (or --off) for Accounts or Contacts; it runs every 24 hours by default."""
@@ -307,7 +298,7 @@ def export_enable(
         "create_segment": create_segment,
         "every_hours": every_hours,
     }
-    found = _call(url, api_key, "PUT", f"/v1/salesforce/export/{obj}", body)
+    found = call(url, api_key, "PUT", f"/v1/salesforce/export/{obj}", body)
     settings = found["settings"]
     console.print(
         f"{found['object']}: export sync {'on' if settings['enabled'] else 'off'}, "
@@ -319,11 +310,11 @@ def export_enable(
 def export_preview(
     obj: ExportObjectArg,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Dry run: the records and fields the next export would write, old → new, and the rule that allows it."""
-    found = _call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/preview", limit=str(limit))
+    found = call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/preview", limit=str(limit))
     table = Table("record", "field", "old", "new", "rule")
     for write in found["writes"]:
         record = write["salesforce_id"] or f"new ({write['profile_id']})"
@@ -345,17 +336,17 @@ def export_run(
     obj: ExportObjectArg,
     full: Annotated[bool, typer.Option("--full", help="Consider every linked record, not only what changed")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends")] = False,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """Export an object now (--wait: show its progress until it ends)."""
-    started = _call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/run", {"full": True if full else None})
+    started = call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/run", {"full": True if full else None})
     console.print(f"{started['object']} export {started['run_id']} {started['status']}")
     if not wait:
         return
     with console.status("exporting…") as shown:
         while True:
-            runs = _call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit="5")["runs"]
+            runs = call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit="5")["runs"]
             run = next(run for run in runs if run["run_id"] == started["run_id"])
             counts = run["counts"]
             shown.update(
@@ -378,11 +369,11 @@ def export_run(
 def export_history(
     obj: ExportObjectArg,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    url: Url = LOCAL_URL,
+    url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
     """An object's export runs, newest first, and the records Salesforce refused."""
-    found = _call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit=str(limit))
+    found = call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit=str(limit))
     table = Table("run", "status", "started", "updated", "created", "unchanged", "rejected", "jobs", "API calls")
     for run in found["runs"]:
         counts = run["counts"]

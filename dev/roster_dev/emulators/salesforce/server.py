@@ -33,11 +33,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trustme
 
-from roster.local.salesforce.bulk import IngestJob, QueryJob, job_list
-from roster.local.salesforce.errors import SalesforceError
-from roster.local.salesforce.org import SalesforceOrg
-from roster.local.salesforce.schema import make_id, parse_datetime
-from roster.local.salesforce.soql import QueryResult
+from roster_dev.emulators.salesforce.bulk import IngestJob, QueryJob, job_list
+from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.org import SalesforceOrg
+from roster_dev.emulators.salesforce.schema import make_id, parse_datetime
+from roster_dev.emulators.salesforce.soql import QueryResult
 
 if TYPE_CHECKING:
     import requests

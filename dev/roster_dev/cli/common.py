@@ -1,0 +1,34 @@
+"""What every `roster` command shares: the console, the API options and the one way to call the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]
+ApiKey = Annotated[str, typer.Option(envvar="ROSTER_API_KEY", help="Workspace API key")]
+
+
+def client(url: str, api_key: str) -> Any:
+    from roster_dev.client import RosterClient
+
+    if not api_key:
+        raise typer.BadParameter("give --api-key or set ROSTER_API_KEY", param_hint="--api-key")
+    return RosterClient(url, api_key)
+
+
+def call(url: str, api_key: str, method: str, path: str, body: Any = None, **query: str) -> Any:
+    from roster_dev.client import ApiError
+
+    try:
+        return client(url, api_key).call(method, path, body, **query)
+    except ApiError as failure:
+        console.print(f"[red]{failure}[/]")
+        for error in (failure.body or {}).get("errors", []) if isinstance(failure.body, dict) else []:
+            console.print(f"  {error['path']}: {error['message']}")
+        raise typer.Exit(1) from failure
