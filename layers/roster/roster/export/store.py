@@ -20,7 +20,6 @@ from roster.config import settings
 from roster.profiles.fields import Kind
 from roster.sources.salesforce.store import (
     RunKeys,
-    SalesforceItem,
     Status,
     commit_run,
     get_item,
@@ -30,6 +29,7 @@ from roster.sources.salesforce.store import (
     read_runs,
     save_versioned,
 )
+from roster.store.jobs import SalesforceItem
 
 ExportObject = Literal["Account", "Contact"]
 EXPORT_OBJECTS: dict[ExportObject, Kind] = {"Account": Kind.COMPANIES, "Contact": Kind.PEOPLE}

@@ -16,32 +16,17 @@ from enum import StrEnum
 from typing import TypeVar
 
 from pydantic import BaseModel, Field
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from roster.config import settings
 from roster.profiles.values import utc_now
 from roster.sources.salesforce.mapping import ObjectMapping, SalesforceObject
-from roster.store.models import register
+from roster.store.jobs import SalesforceItem
 
 ENABLED_PARTITION = "salesforce#enabled"
 HISTORY_DAYS = 90
-
-
-@register("jobs_table")
-class SalesforceItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    data = JSONAttribute()
-    created_at = UnicodeAttribute()
-    expires_at = NumberAttribute(null=True)
-    version = VersionAttribute()
 
 
 class Mode(StrEnum):
