@@ -39,6 +39,8 @@ from pynamodb.models import Model
 
 
 class Key(NamedTuple):
+    """One item's key; a model takes it as `Model(*key, ...)` or `Model.get(*key)`."""
+
     pk: str
     sk: str
 
@@ -159,6 +161,7 @@ def batch_sk(batch: int) -> str:
 
 
 def batch_number(sk: str) -> int:
+    """The number in a batch's sort key."""
     return int(sk.removeprefix("batch#"))
 
 
