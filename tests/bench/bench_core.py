@@ -61,7 +61,7 @@ def resolve_all(workspace: str, records: list[IncomingRecord]) -> float:
 
 def plain_writes(count: int) -> float:
     """The floor: the same number of items written with batch writes, nothing read or checked."""
-    from roster.store.models import JobItem
+    from roster.store.jobs import JobItem
 
     started = time.perf_counter()
     with JobItem.batch_write() as batch:

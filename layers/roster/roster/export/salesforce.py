@@ -61,10 +61,11 @@ from roster.segments.events import MembershipEvent
 from roster.sources.salesforce.connection import Calls, explain, transient
 from roster.sources.salesforce.links import SOURCE
 from roster.sources.salesforce.mapping import FieldMapping, MappingError, ObjectMapping
-from roster.sources.salesforce.store import Mode, Stale, Status
+from roster.sources.salesforce.store import Mode, Status
 from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage
 from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
 from roster.store.profiles import ProfileStore
+from roster.store.salesforce import Stale
 from roster.store.segments import SegmentStore
 
 PAGE_PROFILES = 500

@@ -1,11 +1,11 @@
-"""Where the Salesforce export keeps its settings, state, run history and the membership changes it owes.
+"""The Salesforce export's settings, state, run history and the membership changes it owes, as the export
+sees them.
 
-Items on the jobs table, beside the import's (`sources.salesforce.store`): per workspace `export#state#{Object}`
-(settings, status, mark) and `export#run#{Object}#{run id}` (history, newest first); `export#enabled` lists
-the objects whose export sync is on, for the scheduler; `{workspace}#export#pending#{kind}` holds the profiles
-whose membership of an exported segment changed since the last export (membership does not touch a profile,
-so the profile's own `updated_at` cannot tell). State and runs are written at the version read, so two
-workers on one run can never both commit a batch.
+Their items, keys and versioned writes are `roster.store.salesforce`'s, beside the import's; here they get
+their types. The objects whose export sync is on are listed in one index partition for the scheduler. The
+profiles whose membership of an exported segment changed since the last export are kept apart (membership
+does not touch a profile, so the profile's own `updated_at` cannot tell). State and runs are written at the
+version read, so two workers on one run can never both commit a batch.
 """
 
 from __future__ import annotations
@@ -14,27 +14,15 @@ from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from pynamodb.connection import Connection
 
-from roster.config import settings
 from roster.profiles.fields import Kind
-from roster.sources.salesforce.store import (
-    RunKeys,
-    SalesforceItem,
-    Status,
-    commit_run,
-    get_item,
-    index_enabled,
-    model_item,
-    read_run,
-    read_runs,
-    save_versioned,
-)
+from roster.sources.salesforce.store import Status
+from roster.store import jobs
+from roster.store.salesforce import RunKeys, SalesforceItems
 
 ExportObject = Literal["Account", "Contact"]
 EXPORT_OBJECTS: dict[ExportObject, Kind] = {"Account": Kind.COMPANIES, "Contact": Kind.PEOPLE}
 Phase = Literal["refresh", "profiles", "pending", "done"]
-ENABLED_PARTITION = "export#enabled"
 MAX_REJECTIONS = 200  # kept per run (all are counted); the rest are in the counts
 
 
@@ -110,78 +98,52 @@ class ExportRun(BaseModel):
     version: int | None = None
 
 
-def _state_key(obj: str) -> str:
-    return f"export#state#{obj}"
-
-
-def _run_key(obj: str, run_id: str) -> str:
-    return f"export#run#{obj}#{run_id}"
-
-
-def _pending_partition(workspace: str, kind: Kind) -> str:
-    return f"{workspace}#export#pending#{kind}"
-
-
 class ExportStore:
     """The export's items; state and run writes are conditional on the version read (Stale otherwise)."""
 
     def __init__(self) -> None:
-        self._connection = Connection(region=settings().region)
+        self._items = SalesforceItems()
 
     def state(self, workspace: str, obj: ExportObject) -> ExportState:
-        item = get_item(workspace, _state_key(obj))
-        if item is None:
-            return ExportState(workspace=workspace, object=obj)
-        return ExportState.model_validate({**item.data, "version": item.version})
+        state = self._items.read(ExportState, jobs.export_state(workspace, obj))
+        return state or ExportState(workspace=workspace, object=obj)
 
     def enabled(self) -> list[tuple[str, ExportObject]]:
-        return [(item.data["workspace"], item.data["object"]) for item in SalesforceItem.query(ENABLED_PARTITION)]
+        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(jobs.EXPORT_ENABLED)]
 
     def put_state(self, state: ExportState) -> ExportState:
-        item = model_item(state.workspace, _state_key(state.object), state)
-        save_versioned(item, f"{state.workspace} {state.object} export")
-        index_enabled(ENABLED_PARTITION, state.workspace, state.object, state.settings.enabled)
-        return state.model_copy(update={"version": item.version})
+        what = f"{state.workspace} {state.object} export"
+        saved = self._items.put_versioned(jobs.export_state(state.workspace, state.object), state, what)
+        self._items.set_enabled(jobs.EXPORT_ENABLED, state.workspace, state.object, state.settings.enabled)
+        return saved
 
     def run(self, workspace: str, obj: ExportObject, run_id: str) -> ExportRun | None:
-        return read_run(ExportRun, workspace, _run_key(obj, run_id))
+        return self._items.read(ExportRun, jobs.export_run(workspace, obj, run_id))
 
     def runs(self, workspace: str, obj: ExportObject, limit: int = 20) -> list[ExportRun]:
         """History, newest first."""
-        return read_runs(ExportRun, workspace, f"export#run#{obj}#", limit)
+        return self._items.read_all(ExportRun, workspace, jobs.export_runs(obj), newest_first=True, limit=limit)
 
     def commit(self, run: ExportRun, state: ExportState | None = None) -> tuple[ExportRun, ExportState | None]:
         """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        what = f"export run {run.run_id} of {run.workspace} {run.object}"
-        keys = RunKeys(run.workspace, _run_key(run.object, run.run_id), _state_key(run.object), run.started_at, what)
-        return commit_run(self._connection, keys, run, state)
+        keys = RunKeys(
+            jobs.export_run(run.workspace, run.object, run.run_id),
+            jobs.export_state(run.workspace, run.object),
+            run.started_at,
+            f"export run {run.run_id} of {run.workspace} {run.object}",
+        )
+        return self._items.commit(keys, run, state)
 
     # -- membership changes owed to the next export ----------------------------------------------------
 
     def note_pending(self, workspace: str, kind: Kind, profile_ids: Iterable[str], noted_at: str) -> int:
         """Remember profiles whose exported-segment membership changed (idempotent: one item per profile)."""
-        count = 0
-        with SalesforceItem.batch_write() as batch:
-            for profile_id in sorted(set(profile_ids)):
-                batch.save(
-                    SalesforceItem(
-                        _pending_partition(workspace, kind),
-                        profile_id,
-                        data={"noted_at": noted_at},
-                        created_at=noted_at,
-                    )
-                )
-                count += 1
-        return count
+        return self._items.note_pending(jobs.export_pending(workspace, kind), profile_ids, noted_at)
 
     def pending(self, workspace: str, kind: Kind, after: str | None = None) -> Iterator[tuple[str, str]]:
         """(profile id, noted at) of the pending changes, in profile id order after `after`."""
-        condition = SalesforceItem.sk > after if after else None
-        for item in SalesforceItem.query(_pending_partition(workspace, kind), range_key_condition=condition):
-            yield item.sk, str(item.data.get("noted_at", ""))
+        return self._items.pending(jobs.export_pending(workspace, kind), after)
 
     def clear_pending(self, workspace: str, kind: Kind, up_to: str) -> None:
         """Forget the changes noted before `up_to` (the start of an export that covered them)."""
-        for item in SalesforceItem.query(_pending_partition(workspace, kind)):
-            if str(item.data.get("noted_at", "")) < up_to:
-                item.delete(add_version_condition=False)
+        self._items.clear_pending(jobs.export_pending(workspace, kind), up_to)

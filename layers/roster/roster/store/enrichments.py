@@ -1,19 +1,11 @@
-"""Enrichment definitions, budgets, runs, batches, per-record markers and pending continuous work.
+"""Enrichment definitions, budgets, runs, batches, per-record markers and pending continuous work,
+all on the jobs table (their keys are listed in `roster.store.jobs`).
 
-Everything lives in the jobs table under its own keys:
-
-- `{ws}` / `enrichment#{id}`: a definition, with its credit budget as three numbers (millicredits):
-  `cap`, `spent` and `remaining` (= cap - spent). Reserving is one conditional atomic ADD on
-  `remaining`, so the cap holds with any number of concurrent workers and no arithmetic in conditions.
-- `{ws}` / `enrichment-run#{run}`: a run, its dispatch checkpoint and its outcome counters.
-- `{ws}#enrichment-run#{run}` / `batch#{n}`: one batch's claim (who works on it, until when, which
-  records it reserved credits for) and, once done, its result. Claiming and reserving are one
-  transaction, finishing and counting another, so a redelivered batch never charges or counts twice.
-- `{ws}#enriched#{enrichment}` / `{profile}`: when this enrichment last answered for a profile, in
-  which run, and the audiences whose quality gate the profile failed.
-- `{ws}#enrichment-pending#{enrichment}` / `{profile}#{segment}`: continuous work waiting for a flush,
-  listed under the `enrichment-pending` index item of its definition.
-- `enrichment-scheduled` / `{ws}#{enrichment}`: definitions with a schedule.
+A definition's credit budget is three numbers (millicredits): `cap`, `spent` and `remaining` (= cap -
+spent). Reserving is one conditional atomic ADD on `remaining`, so the cap holds with any number of
+concurrent workers and no arithmetic in conditions. A batch's claim (who works on it, until when, which
+records it reserved credits for) is claimed and reserved in one transaction and finished and counted in
+another, so a redelivered batch never charges or counts twice.
 """
 
 from __future__ import annotations
@@ -25,23 +17,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from roster.config import settings
 from roster.profiles.values import utc_now
-from roster.store.models import register
+from roster.store import jobs
+from roster.store.jobs import BatchItem, DefinitionItem, IndexItem, MarkerItem, PendingItem, RunItem
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 CANCELED = "TransactionCanceledException"
 MAX_CLAIM_ATTEMPTS = 200
-PENDING_INDEX = "enrichment-pending"
-SCHEDULED_INDEX = "enrichment-scheduled"
 
 #: The run counters, one per record outcome (see roster.enrich.runs.RecordOutcome).
 OUTCOME_COUNTERS = (
@@ -53,101 +42,6 @@ OUTCOME_COUNTERS = (
     "skipped_budget",
     "skipped_inactive",
 )
-
-
-@register("jobs_table")
-class DefinitionItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    data = JSONAttribute()
-    created_at = UnicodeAttribute()
-    cap = NumberAttribute(default=0)
-    spent = NumberAttribute(default=0)
-    remaining = NumberAttribute(default=0)
-    last_scheduled_at = UnicodeAttribute(null=True)
-
-
-@register("jobs_table")
-class RunItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    enrichment_id = UnicodeAttribute()
-    data = JSONAttribute()
-    created_at = UnicodeAttribute()
-    started_at = UnicodeAttribute(null=True)
-    failure = UnicodeAttribute(null=True)
-    round = NumberAttribute(default=0)
-    dispatch_cursor = UnicodeAttribute(null=True)
-    dispatched = NumberAttribute(default=0)
-    batches_total = NumberAttribute(null=True)
-    batches_done = NumberAttribute(default=0)
-    credits = NumberAttribute(default=0)
-    enriched = NumberAttribute(default=0)
-    quality_failed = NumberAttribute(default=0)
-    not_found = NumberAttribute(default=0)
-    error = NumberAttribute(default=0)
-    skipped_recent = NumberAttribute(default=0)
-    skipped_budget = NumberAttribute(default=0)
-    skipped_inactive = NumberAttribute(default=0)
-
-
-@register("jobs_table")
-class BatchItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    round = NumberAttribute()
-    state = UnicodeAttribute()  # claimed | done
-    owner = UnicodeAttribute()
-    lease_until = NumberAttribute()
-    charged = JSONAttribute()
-    reserved = NumberAttribute()
-    result = JSONAttribute(null=True)
-    created_at = UnicodeAttribute()
-
-
-@register("jobs_table")
-class MarkerItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    enriched_at = UnicodeAttribute()
-    run_id = UnicodeAttribute()
-    quality_failed = JSONAttribute(null=True)
-
-
-@register("jobs_table")
-class PendingItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    profile_id = UnicodeAttribute()
-    segment_id = UnicodeAttribute()
-    entered_at = UnicodeAttribute()
-
-
-@register("jobs_table")
-class IndexItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    workspace = UnicodeAttribute()
-    enrichment_id = UnicodeAttribute()
-    last_intake = UnicodeAttribute(null=True)
 
 
 class BatchBusy(Exception):
@@ -217,26 +111,6 @@ class Pending:
     segment_id: str
 
 
-def _definition_sk(enrichment_id: str) -> str:
-    return f"enrichment#{enrichment_id}"
-
-
-def _run_sk(run_id: str) -> str:
-    return f"enrichment-run#{run_id}"
-
-
-def _batches_pk(workspace: str, run_id: str) -> str:
-    return f"{workspace}#enrichment-run#{run_id}"
-
-
-def _markers_pk(workspace: str, enrichment_id: str) -> str:
-    return f"{workspace}#enriched#{enrichment_id}"
-
-
-def _pending_pk(workspace: str, enrichment_id: str) -> str:
-    return f"{workspace}#enrichment-pending#{enrichment_id}"
-
-
 def _canceled_by(error: TransactWriteError, index: int) -> bool:
     """Whether the transaction item at `index` is the one whose condition failed."""
     reasons = error.cancellation_reasons
@@ -247,7 +121,7 @@ def _canceled_by(error: TransactWriteError, index: int) -> bool:
 def _to_run(item: RunItem) -> StoredRun:
     return StoredRun(
         workspace=item.pk,
-        run_id=item.sk.removeprefix("enrichment-run#"),
+        run_id=jobs.enrichment_run_id(item.sk),
         enrichment_id=item.enrichment_id,
         data=dict(item.data),
         created_at=item.created_at,
@@ -281,9 +155,8 @@ class EnrichmentStore:
 
     def create_definition(self, workspace: str, enrichment_id: str, data: dict[str, Any], cap: int) -> None:
         """Store a new definition with a fresh budget; raises KeyError when the id is taken."""
-        item = DefinitionItem(
-            workspace, _definition_sk(enrichment_id), data=data, created_at=utc_now(), cap=cap, remaining=cap
-        )
+        key = jobs.enrichment_definition(workspace, enrichment_id)
+        item = DefinitionItem(*key, data=data, created_at=utc_now(), cap=cap, remaining=cap)
         try:
             item.save(condition=DefinitionItem.sk.does_not_exist())
         except PutError as error:
@@ -293,29 +166,33 @@ class EnrichmentStore:
 
     def update_definition(self, workspace: str, enrichment_id: str, data: dict[str, Any]) -> None:
         """Replace a definition's settings; its budget counters are left to `set_cap` and the workers."""
-        DefinitionItem(workspace, _definition_sk(enrichment_id)).update(
+        DefinitionItem(*jobs.enrichment_definition(workspace, enrichment_id)).update(
             actions=[DefinitionItem.data.set(data)], condition=DefinitionItem.sk.exists()
         )
 
     def get_definition(self, workspace: str, enrichment_id: str) -> StoredDefinition | None:
         try:
-            return _to_definition(DefinitionItem.get(workspace, _definition_sk(enrichment_id), consistent_read=True))
+            return _to_definition(
+                DefinitionItem.get(*jobs.enrichment_definition(workspace, enrichment_id), consistent_read=True)
+            )
         except DoesNotExist:
             return None
 
     def definitions(self, workspace: str) -> list[StoredDefinition]:
-        items = DefinitionItem.query(workspace, DefinitionItem.sk.startswith("enrichment#"), consistent_read=True)
+        items = DefinitionItem.query(
+            workspace, DefinitionItem.sk.startswith(jobs.ENRICHMENT_DEFINITIONS), consistent_read=True
+        )
         return [_to_definition(item) for item in items]
 
     def delete_definition(self, workspace: str, enrichment_id: str) -> None:
-        DefinitionItem(workspace, _definition_sk(enrichment_id)).delete()
+        DefinitionItem(*jobs.enrichment_definition(workspace, enrichment_id)).delete()
         self.set_scheduled(workspace, enrichment_id, scheduled=False)
 
     def set_cap(self, workspace: str, enrichment_id: str, old_cap: int, new_cap: int) -> Budget:
         """Move the cap from `old_cap`; `remaining` moves by the same amount in the same atomic write,
         so reservations made meanwhile are kept. Raises BudgetConflict when the cap is no longer `old_cap`."""
         try:
-            item = DefinitionItem(workspace, _definition_sk(enrichment_id))
+            item = DefinitionItem(*jobs.enrichment_definition(workspace, enrichment_id))
             item.update(
                 actions=[DefinitionItem.cap.set(new_cap), DefinitionItem.remaining.add(new_cap - old_cap)],
                 condition=DefinitionItem.cap == old_cap,
@@ -334,7 +211,7 @@ class EnrichmentStore:
             else DefinitionItem.last_scheduled_at == previous
         )
         try:
-            DefinitionItem(workspace, _definition_sk(enrichment_id)).update(
+            DefinitionItem(*jobs.enrichment_definition(workspace, enrichment_id)).update(
                 actions=[DefinitionItem.last_scheduled_at.set(fired_at)], condition=condition
             )
         except UpdateError as error:
@@ -344,9 +221,8 @@ class EnrichmentStore:
         return True
 
     def set_scheduled(self, workspace: str, enrichment_id: str, *, scheduled: bool) -> None:
-        item = IndexItem(
-            SCHEDULED_INDEX, f"{workspace}#{enrichment_id}", workspace=workspace, enrichment_id=enrichment_id
-        )
+        key = jobs.listing(jobs.ENRICHMENT_SCHEDULED, workspace, enrichment_id)
+        item = IndexItem(*key, workspace=workspace, enrichment_id=enrichment_id)
         if scheduled:
             item.save()
         else:
@@ -354,14 +230,15 @@ class EnrichmentStore:
 
     def scheduled(self) -> Iterator[tuple[str, str]]:
         """(workspace, enrichment id) of every definition with a schedule."""
-        for item in IndexItem.query(SCHEDULED_INDEX):
+        for item in IndexItem.query(jobs.ENRICHMENT_SCHEDULED):
             yield item.workspace, item.enrichment_id
 
     # --- runs -----------------------------------------------------------------------------------
 
     def create_run(self, workspace: str, run_id: str, enrichment_id: str, data: dict[str, Any]) -> bool:
         """Store a new run; False when a run with this id exists (a retried scheduler or flush)."""
-        item = RunItem(workspace, _run_sk(run_id), enrichment_id=enrichment_id, data=data, created_at=utc_now())
+        key = jobs.enrichment_run(workspace, run_id)
+        item = RunItem(*key, enrichment_id=enrichment_id, data=data, created_at=utc_now())
         try:
             item.save(condition=RunItem.sk.does_not_exist())
         except PutError as error:
@@ -372,7 +249,7 @@ class EnrichmentStore:
 
     def get_run(self, workspace: str, run_id: str) -> StoredRun | None:
         try:
-            return _to_run(RunItem.get(workspace, _run_sk(run_id), consistent_read=True))
+            return _to_run(RunItem.get(*jobs.enrichment_run(workspace, run_id), consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -381,7 +258,7 @@ class EnrichmentStore:
         condition = RunItem.enrichment_id == enrichment_id if enrichment_id else None
         items = RunItem.query(
             workspace,
-            RunItem.sk.startswith("enrichment-run#"),
+            RunItem.sk.startswith(jobs.ENRICHMENT_RUNS),
             filter_condition=condition,
             scan_index_forward=False,
             limit=limit,
@@ -389,21 +266,21 @@ class EnrichmentStore:
         return [_to_run(item) for item in items]
 
     def checkpoint_dispatch(self, workspace: str, run_id: str, cursor: str, dispatched: int) -> None:
-        RunItem(workspace, _run_sk(run_id)).update(
+        RunItem(*jobs.enrichment_run(workspace, run_id)).update(
             actions=[RunItem.dispatch_cursor.set(cursor), RunItem.dispatched.set(dispatched)]
         )
 
     def finish_dispatch(self, workspace: str, run_id: str, batches_total: int) -> None:
-        RunItem(workspace, _run_sk(run_id)).update(actions=[RunItem.batches_total.set(batches_total)])
+        RunItem(*jobs.enrichment_run(workspace, run_id)).update(actions=[RunItem.batches_total.set(batches_total)])
 
     def fail_run(self, workspace: str, run_id: str, reason: str) -> None:
-        RunItem(workspace, _run_sk(run_id)).update(actions=[RunItem.failure.set(reason)])
+        RunItem(*jobs.enrichment_run(workspace, run_id)).update(actions=[RunItem.failure.set(reason)])
 
     def start_round(self, run: StoredRun, requeued: int, batches_total: int) -> bool:
         """Open the next round of a stopped run once its batches are queued: its `requeued` budget-skipped
         records leave the count and `batches_total` grows. False when another resume did it first."""
         try:
-            RunItem(run.workspace, _run_sk(run.run_id)).update(
+            RunItem(*jobs.enrichment_run(run.workspace, run.run_id)).update(
                 actions=[
                     RunItem.round.set(run.round + 1),
                     RunItem.skipped_budget.add(-requeued),
@@ -421,8 +298,8 @@ class EnrichmentStore:
 
     def batch_results(self, workspace: str, run_id: str) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
         """(batch, round, result or None while unfinished) of every claimed batch of a run."""
-        for item in BatchItem.query(_batches_pk(workspace, run_id), consistent_read=True):
-            yield int(item.sk.removeprefix("batch#")), int(item.round), item.result
+        for item in BatchItem.query(jobs.enrichment_batches(workspace, run_id), consistent_read=True):
+            yield jobs.batch_number(item.sk), int(item.round), item.result
 
     def claim_batch(
         self,
@@ -438,8 +315,8 @@ class EnrichmentStore:
         """Claim a batch and reserve `cost` millicredits for as many `candidates` as the budget allows,
         in order, in one transaction. A batch claimed before is taken over (its reservation kept) once
         its lease expired, and a finished one answers its result; raises BatchBusy while leased."""
-        key = (_batches_pk(workspace, run_id), f"batch#{batch:07d}")
-        budget_key = (workspace, _definition_sk(enrichment_id))
+        key = jobs.enrichment_batch(workspace, run_id, batch)
+        budget_key = jobs.enrichment_definition(workspace, enrichment_id)
         for attempt in range(MAX_CLAIM_ATTEMPTS):
             token, now = uuid.uuid4().hex, time.time()
             try:
@@ -480,7 +357,7 @@ class EnrichmentStore:
                 with TransactWrite(connection=self._connection) as transaction:
                     transaction.save(item, condition=BatchItem.sk.does_not_exist())
                     transaction.update(
-                        RunItem(workspace, _run_sk(run_id)),
+                        RunItem(*jobs.enrichment_run(workspace, run_id)),
                         actions=[RunItem.started_at.set(RunItem.started_at | item.created_at)],
                     )
                     if amount:
@@ -515,17 +392,17 @@ class EnrichmentStore:
         try:
             with TransactWrite(connection=self._connection) as transaction:
                 transaction.update(
-                    BatchItem(_batches_pk(workspace, run_id), f"batch#{batch:07d}"),
+                    BatchItem(*jobs.enrichment_batch(workspace, run_id, batch)),
                     actions=[BatchItem.state.set("done"), BatchItem.result.set(result)],
                     condition=(BatchItem.owner == claim.token) & (BatchItem.state == "claimed"),
                 )
                 transaction.update(
-                    RunItem(workspace, _run_sk(run_id)),
+                    RunItem(*jobs.enrichment_run(workspace, run_id)),
                     actions=[*counters, RunItem.batches_done.add(1), RunItem.credits.add(claim.reserved - refund)],
                 )
                 if refund:
                     transaction.update(
-                        DefinitionItem(workspace, _definition_sk(enrichment_id)),
+                        DefinitionItem(*jobs.enrichment_definition(workspace, enrichment_id)),
                         actions=[DefinitionItem.remaining.add(refund), DefinitionItem.spent.add(-refund)],
                     )
         except TransactWriteError as error:
@@ -537,7 +414,7 @@ class EnrichmentStore:
     # --- markers: when a profile was last enriched, and its failed quality gates ----------------
 
     def markers(self, workspace: str, enrichment_id: str, profile_ids: Iterable[str]) -> dict[str, Marker]:
-        keys = [(_markers_pk(workspace, enrichment_id), pid) for pid in set(profile_ids)]
+        keys = [jobs.enrichment_marker(workspace, enrichment_id, pid) for pid in set(profile_ids)]
         if not keys:
             return {}
         return {
@@ -550,8 +427,7 @@ class EnrichmentStore:
             for profile_id, marker in markers.items():
                 batch.save(
                     MarkerItem(
-                        _markers_pk(workspace, enrichment_id),
-                        profile_id,
+                        *jobs.enrichment_marker(workspace, enrichment_id, profile_id),
                         enriched_at=marker.enriched_at,
                         run_id=marker.run_id,
                         quality_failed=marker.quality_failed or None,
@@ -567,14 +443,13 @@ class EnrichmentStore:
             for (profile_id, segment_id), entered_at in unique.items():
                 batch.save(
                     PendingItem(
-                        _pending_pk(workspace, enrichment_id),
-                        f"{profile_id}#{segment_id}",
+                        *jobs.enrichment_pending_entry(workspace, enrichment_id, profile_id, segment_id),
                         profile_id=profile_id,
                         segment_id=segment_id,
                         entered_at=entered_at,
                     )
                 )
-        IndexItem(PENDING_INDEX, f"{workspace}#{enrichment_id}").update(
+        IndexItem(*jobs.listing(jobs.ENRICHMENT_PENDING, workspace, enrichment_id)).update(
             actions=[
                 IndexItem.workspace.set(workspace),
                 IndexItem.enrichment_id.set(enrichment_id),
@@ -584,12 +459,12 @@ class EnrichmentStore:
 
     def pending_definitions(self) -> Iterator[tuple[str, str, str | None]]:
         """(workspace, enrichment id, last intake) of every definition with pending work."""
-        for item in IndexItem.query(PENDING_INDEX, consistent_read=True):
+        for item in IndexItem.query(jobs.ENRICHMENT_PENDING, consistent_read=True):
             yield item.workspace, item.enrichment_id, item.last_intake
 
     def pending(self, workspace: str, enrichment_id: str) -> list[Pending]:
         """Pending entries in profile id order (an entry per segment a profile entered)."""
-        items = PendingItem.query(_pending_pk(workspace, enrichment_id), consistent_read=True)
+        items = PendingItem.query(jobs.enrichment_pending(workspace, enrichment_id), consistent_read=True)
         return [Pending(item.profile_id, item.segment_id) for item in items]
 
     def drop_pending(
@@ -599,13 +474,15 @@ class EnrichmentStore:
         with PendingItem.batch_write() as batch:
             for entry in entries:
                 batch.delete(
-                    PendingItem(_pending_pk(workspace, enrichment_id), f"{entry.profile_id}#{entry.segment_id}")
+                    PendingItem(
+                        *jobs.enrichment_pending_entry(workspace, enrichment_id, entry.profile_id, entry.segment_id)
+                    )
                 )
         condition: Condition = (
             IndexItem.last_intake.does_not_exist() if last_intake is None else IndexItem.last_intake == last_intake
         )
         try:
-            IndexItem(PENDING_INDEX, f"{workspace}#{enrichment_id}").delete(condition=condition)
+            IndexItem(*jobs.listing(jobs.ENRICHMENT_PENDING, workspace, enrichment_id)).delete(condition=condition)
         except DeleteError as error:
             if error.cause_response_code != CONDITION_FAILED:
                 raise

@@ -1,9 +1,9 @@
-"""PynamoDB models of the tables in `template.yaml`; their names come from the environment."""
+"""PynamoDB models of the tables in `template.yaml` (the jobs table's are in `roster.store.jobs`); their names
+come from the environment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -17,6 +17,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from roster.config import Settings
+from roster.store.jobs import JobsItem
 
 
 class ByCompany(GlobalSecondaryIndex["ProfileItem"]):  # type: ignore[no-untyped-call]
@@ -75,19 +76,6 @@ class WorkspaceItem(Model):
     workspace = UnicodeAttribute()
     data = JSONAttribute(null=True)
     created_at = UnicodeAttribute()
-
-
-class JobItem(Model):
-    """Import jobs and the result of each of their batches (`sk` = `import#{id}[#batch#{n}]`)."""
-
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    data = JSONAttribute()
-    created_at = UnicodeAttribute()
-    expires_at = NumberAttribute(null=True)
 
 
 class SegmentItem(Model):
@@ -155,42 +143,27 @@ MODELS: dict[str, type[Model]] = {
     "profiles_table": ProfileItem,
     "aliases_table": AliasItem,
     "workspaces_table": WorkspaceItem,
-    "jobs_table": JobItem,
+    "jobs_table": JobsItem,
     "segments_table": SegmentItem,
     "memberships_table": MembershipItem,
     "idempotency_table": EventMarkItem,
 }
 
 
-_configured: list[Settings] = []
-_MODEL_TYPE = TypeVar("_MODEL_TYPE", bound=type[Model])
-
-
-def register(settings_attribute: str) -> Callable[[_MODEL_TYPE], _MODEL_TYPE]:
-    """Class decorator for models defined next to the store that owns them: `settings_attribute` names
-    the table setting (e.g. "jobs_table"); several models may share one table."""
-
-    def decorate(model: _MODEL_TYPE) -> _MODEL_TYPE:
-        EXTRA_MODELS.append((settings_attribute, model))
-        if _configured:
-            _point(model, settings_attribute, _configured[-1])
-        return model
-
-    return decorate
-
-
-EXTRA_MODELS: list[tuple[str, type[Model]]] = []
-
-
 def _point(model: type[Model], settings_attribute: str, settings: Settings) -> None:
     meta: Any = model.Meta
     meta.table_name = getattr(settings, settings_attribute)
     meta.region = settings.region
-    model._connection = None  # reconnect with the new settings
+    for each in _with_subclasses(model):
+        each._connection = None  # reconnect with the new settings
+
+
+def _with_subclasses(model: type[Model]) -> list[type[Model]]:
+    """A model and every model derived from it (they share its Meta, but each caches its own connection)."""
+    return [model, *(each for child in model.__subclasses__() for each in _with_subclasses(child))]
 
 
 def configure(settings: Settings) -> None:
     """Point the models at the deployment's tables (names and region come from the template)."""
-    for attribute, model in [*MODELS.items(), *EXTRA_MODELS]:
+    for attribute, model in MODELS.items():
         _point(model, attribute, settings)
-    _configured[:] = [settings]

@@ -1,47 +1,20 @@
-"""Where the Salesforce connector keeps its configuration, mappings, sync state and run history.
+"""The Salesforce connector's configuration, mappings, sync state and run history, as the sync sees them.
 
-One PynamoDB model on the jobs table. Per workspace (`pk` = workspace): `salesforce#config`,
-`salesforce#mapping#{Object}`, `salesforce#state#{Object}` and `salesforce#run#{Object}#{run id}` (ULIDs, so
-history pages newest first). The scheduler reads one partition, `salesforce#enabled`, listing enabled
-objects, rather than scanning. A batch commits its run checkpoint and the object's high-water mark in one
-transaction, each at the version read, so two workers holding one run can never both count a batch.
+Their items, keys and versioned writes are `roster.store.salesforce`'s; here they get their types. The
+scheduler reads the objects with import sync on from one index partition rather than scanning. A batch
+commits its run checkpoint and the object's high-water mark together, each at the version read, so two
+workers holding one run can never both count a batch (Stale).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
 
 from pydantic import BaseModel, Field
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
-from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
-from roster.config import settings
-from roster.profiles.values import utc_now
 from roster.sources.salesforce.mapping import ObjectMapping, SalesforceObject
-from roster.store.models import register
-
-ENABLED_PARTITION = "salesforce#enabled"
-HISTORY_DAYS = 90
-
-
-@register("jobs_table")
-class SalesforceItem(Model):
-    class Meta:
-        table_name = "JobsTable"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    data = JSONAttribute()
-    created_at = UnicodeAttribute()
-    expires_at = NumberAttribute(null=True)
-    version = VersionAttribute()
+from roster.store import jobs
+from roster.store.salesforce import RunKeys, SalesforceItems
 
 
 class Mode(StrEnum):
@@ -126,166 +99,55 @@ class SyncRun(BaseModel):
     version: int | None = None
 
 
-class Stale(Exception):
-    """Another worker moved the run or the state on first: this worker must stop."""
-
-
-def _state_key(obj: str) -> str:
-    return f"salesforce#state#{obj}"
-
-
-def _run_key(obj: str, run_id: str) -> str:
-    return f"salesforce#run#{obj}#{run_id}"
-
-
-def model_item(pk: str, sk: str, model: BaseModel, expires_at: int | None = None) -> SalesforceItem:
-    data = model.model_dump(mode="json", exclude={"version"})
-    item = SalesforceItem(pk, sk, data=data, created_at=utc_now(), expires_at=expires_at)
-    version = getattr(model, "version", None)
-    if version is not None:
-        item.version = version
-    return item
-
-
-def get_item(pk: str, sk: str) -> SalesforceItem | None:
-    try:
-        return SalesforceItem.get(pk, sk, consistent_read=True)
-    except DoesNotExist:
-        return None
-
-
 class SyncStore:
     """The connector's items; writes of state and runs are conditional on the version read."""
 
     def __init__(self) -> None:
-        self._connection = Connection(region=settings().region)
+        self._items = SalesforceItems()
 
     def config(self, workspace: str) -> SyncConfig:
-        item = get_item(workspace, "salesforce#config")
-        return SyncConfig.model_validate(item.data) if item else SyncConfig()
+        return self._items.read(SyncConfig, jobs.salesforce_config(workspace)) or SyncConfig()
 
     def put_config(self, workspace: str, config: SyncConfig) -> None:
-        put_model(workspace, "salesforce#config", config)
+        self._items.put(jobs.salesforce_config(workspace), config)
 
     def mapping(self, workspace: str, obj: SalesforceObject) -> ObjectMapping | None:
-        item = get_item(workspace, f"salesforce#mapping#{obj}")
-        return ObjectMapping.model_validate(item.data) if item else None
+        return self._items.read(ObjectMapping, jobs.salesforce_mapping(workspace, obj))
 
     def put_mapping(self, workspace: str, mapping: ObjectMapping) -> None:
-        put_model(workspace, f"salesforce#mapping#{mapping.object}", mapping)
+        self._items.put(jobs.salesforce_mapping(workspace, mapping.object), mapping)
 
     def state(self, workspace: str, obj: SalesforceObject) -> ObjectState:
-        item = get_item(workspace, _state_key(obj))
-        if item is None:
-            return ObjectState(workspace=workspace, object=obj)
-        return ObjectState.model_validate({**item.data, "version": item.version})
+        state = self._items.read(ObjectState, jobs.salesforce_state(workspace, obj))
+        return state or ObjectState(workspace=workspace, object=obj)
 
     def states(self, workspace: str) -> list[ObjectState]:
-        items = SalesforceItem.query(workspace, SalesforceItem.sk.startswith("salesforce#state#"))
-        return [ObjectState.model_validate({**item.data, "version": item.version}) for item in items]
+        return self._items.read_all(ObjectState, workspace, jobs.SALESFORCE_STATES)
 
     def enabled(self) -> list[tuple[str, SalesforceObject]]:
         """Every (workspace, object) with import sync on, from the one index partition."""
-        pairs: list[tuple[str, SalesforceObject]] = []
-        for item in SalesforceItem.query(ENABLED_PARTITION):
-            pairs.append((item.data["workspace"], item.data["object"]))
-        return pairs
+        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(jobs.SALESFORCE_ENABLED)]
 
     def put_state(self, state: ObjectState) -> ObjectState:
         """Write the state at the version read (raises Stale) and keep the scheduler's index in step."""
-        item = model_item(state.workspace, _state_key(state.object), state)
-        save_versioned(item, f"{state.workspace} {state.object} state")
-        index_enabled(ENABLED_PARTITION, state.workspace, state.object, state.enabled)
-        return state.model_copy(update={"version": item.version})
+        what = f"{state.workspace} {state.object} state"
+        saved = self._items.put_versioned(jobs.salesforce_state(state.workspace, state.object), state, what)
+        self._items.set_enabled(jobs.SALESFORCE_ENABLED, state.workspace, state.object, state.enabled)
+        return saved
 
     def run(self, workspace: str, obj: SalesforceObject, run_id: str) -> SyncRun | None:
-        return read_run(SyncRun, workspace, _run_key(obj, run_id))
+        return self._items.read(SyncRun, jobs.salesforce_run(workspace, obj, run_id))
 
     def runs(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
         """History, newest first."""
-        return read_runs(SyncRun, workspace, f"salesforce#run#{obj}#", limit)
+        return self._items.read_all(SyncRun, workspace, jobs.salesforce_runs(obj), newest_first=True, limit=limit)
 
     def commit(self, run: SyncRun, state: ObjectState | None = None) -> tuple[SyncRun, ObjectState | None]:
         """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        what = f"run {run.run_id} of {run.workspace} {run.object}"
-        keys = RunKeys(run.workspace, _run_key(run.object, run.run_id), _state_key(run.object), run.started_at, what)
-        return commit_run(self._connection, keys, run, state)
-
-
-RunT = TypeVar("RunT", bound=BaseModel)
-StateT = TypeVar("StateT", bound=BaseModel)
-
-
-def read_run(model: type[RunT], workspace: str, sk: str) -> RunT | None:
-    item = get_item(workspace, sk)
-    return model.model_validate({**item.data, "version": item.version}) if item else None
-
-
-def read_runs(model: type[RunT], workspace: str, prefix: str, limit: int) -> list[RunT]:
-    """Runs whose key starts with `prefix`, newest first (run ids are ULIDs)."""
-    items = SalesforceItem.query(workspace, SalesforceItem.sk.startswith(prefix), scan_index_forward=False, limit=limit)
-    return [model.model_validate({**item.data, "version": item.version}) for item in items]
-
-
-@dataclass(frozen=True)
-class RunKeys:
-    """Where a run and its object's state live, and what a Stale error calls the run."""
-
-    workspace: str
-    run: str
-    state: str
-    started_at: str  # the run expires from history HISTORY_DAYS after it
-    what: str
-
-
-def commit_run(connection: Connection, keys: RunKeys, run: RunT, state: StateT | None) -> tuple[RunT, StateT | None]:
-    """Write a run (and its object's state) at the versions read, all or nothing; raises Stale."""
-    run_item = model_item(keys.workspace, keys.run, run, history_expiry(keys.started_at))
-    state_item = model_item(keys.workspace, keys.state, state) if state is not None else None
-    transact(connection, [run_item, state_item], keys.what)
-    saved = state.model_copy(update={"version": state_item.version}) if state and state_item else None
-    return run.model_copy(update={"version": run_item.version}), saved
-
-
-def save_versioned(item: SalesforceItem, what: str) -> None:
-    """Save an item at the version it was read at; Stale when another writer moved it on."""
-    try:
-        item.save()
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise Stale(f"{what} changed meanwhile") from error
-        raise
-
-
-def transact(connection: Connection, items: Iterable[SalesforceItem | None], what: str) -> None:
-    """Save items at their versions read, all or nothing; Stale when another writer moved one on."""
-    try:
-        with TransactWrite(connection=connection) as transaction:
-            for item in items:
-                if item is not None:
-                    transaction.save(item)
-    except TransactWriteError as error:
-        if error.cause_response_code == "TransactionCanceledException":
-            raise Stale(f"{what} moved on meanwhile") from error
-        raise
-
-
-def index_enabled(partition: str, workspace: str, obj: str, enabled: bool) -> None:
-    """Keep one index partition listing what is switched on, so a scheduler reads it instead of scanning."""
-    index = SalesforceItem(
-        partition, f"{workspace}#{obj}", data={"workspace": workspace, "object": obj}, created_at=utc_now()
-    )
-    if enabled:
-        index.save(add_version_condition=False)
-    else:
-        index.delete(add_version_condition=False)
-
-
-def put_model(workspace: str, sk: str, model: BaseModel) -> None:
-    item = SalesforceItem(workspace, sk, data=model.model_dump(mode="json"), created_at=utc_now())
-    item.save(add_version_condition=False)
-
-
-def history_expiry(started_at: str) -> int:
-    """Runs expire from history after HISTORY_DAYS (the table's TTL attribute)."""
-    return int(datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()) + HISTORY_DAYS * 86_400
+        keys = RunKeys(
+            jobs.salesforce_run(run.workspace, run.object, run.run_id),
+            jobs.salesforce_state(run.workspace, run.object),
+            run.started_at,
+            f"run {run.run_id} of {run.workspace} {run.object}",
+        )
+        return self._items.commit(keys, run, state)

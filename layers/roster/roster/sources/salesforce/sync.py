@@ -54,13 +54,13 @@ from roster.sources.salesforce.store import (
     Mode,
     ObjectState,
     RunCounts,
-    Stale,
     Status,
     SyncRun,
     SyncStore,
     Watermark,
 )
 from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
+from roster.store.salesforce import Stale
 
 PAGE_RECORDS = 50_000
 BATCH_RECORDS = 2_000

@@ -16,7 +16,8 @@ from typing import Generic, Protocol, TypeVar
 
 from roster.profiles.values import format_time
 from roster.sources.salesforce.connection import Connection
-from roster.sources.salesforce.store import Stale, Status
+from roster.sources.salesforce.store import Status
+from roster.store.salesforce import Stale
 
 #: A running sync or export whose heartbeat is this old lost its worker (Lambda's maximum is 15 minutes).
 STUCK_AFTER = timedelta(hours=2)
