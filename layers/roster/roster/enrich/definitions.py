@@ -8,6 +8,7 @@ Quality gates are segment filters, checked and compiled by the segments code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
@@ -21,6 +22,8 @@ from roster.profiles.fields import FIELD_NAME, STANDARD_FIELDS, FieldType, Kind
 from roster.segments.filters import FilterProblem, Group, catalog_for, check_filter
 
 ENRICHMENT_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
+ENRICHMENT_SECRET = re.compile(r"^roster/[^/]+/enrich[^/]*$")
 MAX_RECORDS_PER_BATCH = 500  # records per SQS message: one batch must finish well within a worker's timeout
 #: Fields identity resolution matches on: an enrichment's guess must not glue two profiles together,
 #: so it writes them under another name (e.g. `enriched_linkedin_url`).
@@ -220,6 +223,18 @@ def build_providers(definition: EnrichmentDefinition, secrets: Callable[[str], s
         else http_provider(spec.config, secrets)
         for spec in definition.providers
     ]
+
+
+def enrichment_secrets(read: Callable[[str], str]) -> Callable[[str], str]:
+    """The deployment's secrets as HTTP providers may read them: only names like
+    `roster/acme/enrich-clearbit`, so no other secret of the deployment (such as the admin key) leaks."""
+
+    def read_enrichment_secret(name: str) -> str:
+        if not ENRICHMENT_SECRET.match(name):
+            raise PermissionError(f"enrichment secrets are named roster/<workspace>/enrich..., not {name!r}")
+        return read(name)
+
+    return read_enrichment_secret
 
 
 def workspace_secrets(workspace: str, secrets: Callable[[str], str]) -> Callable[[str], str]:
