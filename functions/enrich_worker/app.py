@@ -22,12 +22,12 @@ def handle(record: QueueRecord[EnrichWork], lambda_context: LambdaContext) -> No
     work = record.body
     time_is_short = lambda: lambda_context.get_remaining_time_in_millis() < 60_000  # noqa: E731
     try:
-        result = services.enrichments.handle(work, should_stop=time_is_short)
+        result = services.enrichments.worker.handle(work, should_stop=time_is_short)
     except BatchBusy:
         raise  # another worker holds the batch: the message comes back later
     except Exception as error:
         if int(record.attributes.ApproximateReceiveCount) >= LAST_ATTEMPT:
-            services.enrichments.fail(work.workspace, work.run_id, f"{work.type} failed: {type(error).__name__}")
+            services.enrichments.runs.fail(work.workspace, work.run_id, f"{work.type} failed: {type(error).__name__}")
         raise
     done = result.model_dump(mode="json", exclude={"skipped_budget"}) if result else {}
     logger.info("enrichment work done", extra={"work": work.type, "run_id": work.run_id, **done})

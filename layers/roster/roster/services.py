@@ -25,7 +25,7 @@ from roster.store.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
     from roster.enrich.continuous import ContinuousEnrichment
-    from roster.enrich.runs import Enrichments
+    from roster.enrich.service import Enrichments
     from roster.export.salesforce import SalesforceExport
     from roster.sources.salesforce.connection import Connection
     from roster.sources.salesforce.sync import SalesforceSync
@@ -70,11 +70,11 @@ class Services:
     @cached_property
     def enrichments(self) -> Enrichments:
         from roster.enrich.definitions import enrichment_secrets
-        from roster.enrich.runs import Enrichments
+        from roster.enrich.service import Enrichments
         from roster.store.enrichments import EnrichmentStore
 
         aws = clients()
-        return Enrichments(
+        return Enrichments.wire(
             EnrichmentStore(),
             self.profiles,
             self.segment_store,
@@ -89,7 +89,7 @@ class Services:
     def continuous(self) -> ContinuousEnrichment:
         from roster.enrich.continuous import ContinuousEnrichment
 
-        return ContinuousEnrichment(self.enrichments.store, self.enrichments)
+        return ContinuousEnrichment(self.enrichments.store, self.enrichments.definitions, self.enrichments.runs)
 
     @cached_property
     def segment_queue(self) -> WorkQueue:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +20,9 @@ from ulid import ULID
 from roster.enrich.providers import BUILT_IN, HttpProviderConfig, Provider, built_in_provider, http_provider
 from roster.profiles.fields import FIELD_NAME, STANDARD_FIELDS, FieldType, Kind
 from roster.segments.filters import FilterProblem, Group, catalog_for, check_filter
+
+if TYPE_CHECKING:
+    from roster.store.enrichments import EnrichmentStore, StoredDefinition
 
 ENRICHMENT_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 #: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
@@ -170,6 +173,22 @@ class DefinitionProblem(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class RunProblem(Exception):
+    """A request about an enrichment or run that cannot be done, with the reason for the user."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def stored_definition(store: EnrichmentStore, workspace: str, enrichment_id: str) -> StoredDefinition:
+    """The enrichment as stored, with its budget; a 404 problem when the workspace has no such enrichment."""
+    stored = store.get_definition(workspace, enrichment_id)
+    if stored is None:
+        raise RunProblem(f"no enrichment {enrichment_id!r} in this workspace", 404)
+    return stored
 
 
 def check_definition(
