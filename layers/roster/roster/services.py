@@ -46,12 +46,7 @@ class Services:
     def imports(self) -> CsvImports:
         aws = clients()
         return CsvImports(
-            ImportStore(),
-            aws.s3,
-            aws.sqs,
-            aws.settings.uploads_bucket,
-            aws.settings.import_queue_url,
-            aws.settings.ingest_queue_url,
+            ImportStore(), aws.s3, aws.settings.uploads_bucket, self.import_queue.send, self.ingest_queue.send
         )
 
     @cached_property
@@ -90,6 +85,16 @@ class Services:
         from roster.enrich.continuous import ContinuousEnrichment
 
         return ContinuousEnrichment(self.enrichments.store, self.enrichments.definitions, self.enrichments.runs)
+
+    @cached_property
+    def import_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.import_queue_url)
+
+    @cached_property
+    def ingest_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.ingest_queue_url)
 
     @cached_property
     def segment_queue(self) -> WorkQueue:
