@@ -5,7 +5,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.api.routes import app, logger
+from roster.api.app import app, logger
+from roster.services import cold_start
+
+cold_start()  # a missing setting fails here, named
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

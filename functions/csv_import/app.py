@@ -5,18 +5,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.services import services
+from roster.queues import QueueRecord
+from roster.services import cold_start
 from roster.sources.csv_import import ImportMessage
 
 logger = Logger(service="roster-csv-import")
-processor = BatchProcessor(event_type=EventType.SQS)
+services = cold_start()  # a missing setting fails here, named
+processor = BatchProcessor(event_type=EventType.SQS, model=QueueRecord[ImportMessage])
 
 
-def split(record: SQSRecord) -> None:
-    message = ImportMessage.model_validate_json(record.body)
+def split(record: QueueRecord[ImportMessage]) -> None:
+    message = record.body
     batches = services.imports.split(message)
     logger.info("import split", extra={"import_id": message.import_id, "batches": batches})
 

@@ -5,19 +5,20 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roster.profiles.fields import Kind
-from roster.services import services
+from roster.queues import QueueRecord
+from roster.services import cold_start
 from roster.sources.csv_import import IngestMessage
 
 logger = Logger(service="roster-ingest")
-processor = BatchProcessor(event_type=EventType.SQS)
+services = cold_start()  # a missing setting fails here, named
+processor = BatchProcessor(event_type=EventType.SQS, model=QueueRecord[IngestMessage])
 
 
-def ingest(record: SQSRecord) -> None:
-    message = IngestMessage.model_validate_json(record.body)
+def ingest(record: QueueRecord[IngestMessage]) -> None:
+    message = record.body
     kind = Kind(services.imports.job(message.workspace, message.import_id)["kind"])
     result = services.imports.ingest(message, services.resolver(message.workspace, kind))
     logger.info(

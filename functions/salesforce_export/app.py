@@ -5,18 +5,21 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roster.export.salesforce import ExportFailed, ExportMessage
-from roster.services import services
+from roster.queues import QueueRecord
+from roster.services import cold_start
 
 logger = Logger(service="roster-export")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)  # report, not raise
+services = cold_start()  # a missing setting fails here, named
+processor = BatchProcessor(  # report, not raise
+    event_type=EventType.SQS, model=QueueRecord[ExportMessage], raise_on_entire_batch_failure=False
+)
 
 
-def export(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    message = ExportMessage.model_validate_json(record.body)
+def export(record: QueueRecord[ExportMessage], lambda_context: LambdaContext) -> None:
+    message = record.body
     try:
         following = services.salesforce_export.run(
             message, lambda: lambda_context.get_remaining_time_in_millis() / 1000
@@ -25,7 +28,7 @@ def export(record: SQSRecord, lambda_context: LambdaContext) -> None:
         logger.warning("export stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
         raise
     if following is not None:
-        services.send_export_work(following)
+        services.export_queue.send(following, delay_seconds=following.delay_seconds)
     logger.info(
         "export worked", extra={"workspace": message.workspace, "object": message.object, "done": not following}
     )

@@ -9,10 +9,11 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roster.export.salesforce import ExportRefused
-from roster.services import services
+from roster.services import cold_start
 from roster.sources.salesforce.sync import SyncRefused, due_syncs
 
 logger = Logger(service="roster-salesforce")
+services = cold_start()  # a missing setting fails here, named
 
 
 @logger.inject_lambda_context
@@ -25,14 +26,14 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         with contextlib.suppress(SyncRefused):  # turned off since due_syncs read it
             message = services.salesforce.start(due.workspace, due.object, due.mode)
         if message is not None:
-            services.send_salesforce_work(message)
+            services.salesforce_queue.send(message)
             started.append({"workspace": due.workspace, "object": due.object, "mode": message.mode})
     for workspace, obj in services.salesforce_export.due(now):
         export = None
         with contextlib.suppress(ExportRefused):  # turned off, or its mapping removed, since due() read it
             export = services.salesforce_export.start(workspace, obj)
         if export is not None:
-            services.send_export_work(export)
+            services.export_queue.send(export)
             exports.append({"workspace": workspace, "object": obj, "run_id": export.run_id})
     logger.info("salesforce work started", extra={"started": started, "exports": exports, "scheduled_at": event.time})
     return {"started": started, "exports": exports}

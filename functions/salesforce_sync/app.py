@@ -5,25 +5,28 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.services import services
+from roster.queues import QueueRecord
+from roster.services import cold_start
 from roster.sources.salesforce.sync import PageFailed, SyncMessage
 
 logger = Logger(service="roster-salesforce")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)  # report, not raise
+services = cold_start()  # a missing setting fails here, named
+processor = BatchProcessor(  # report, not raise
+    event_type=EventType.SQS, model=QueueRecord[SyncMessage], raise_on_entire_batch_failure=False
+)
 
 
-def sync(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    message = SyncMessage.model_validate_json(record.body)
+def sync(record: QueueRecord[SyncMessage], lambda_context: LambdaContext) -> None:
+    message = record.body
     try:
         following = services.salesforce.run(message, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
     except PageFailed as failed:  # the record fails: retried, then parked in the DLQ
         logger.warning("sync stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
         raise
     if following is not None:
-        services.send_salesforce_work(following)
+        services.salesforce_queue.send(following)
     logger.info("sync worked", extra={"workspace": message.workspace, "object": message.object, "done": not following})
 
 

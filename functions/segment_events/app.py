@@ -9,9 +9,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.services import services
+from roster.services import cold_start
 
 logger = Logger(service="roster-segment-events")
+services = cold_start()  # a missing setting fails here, named
 
 
 @logger.inject_lambda_context

@@ -6,9 +6,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.services import services
+from roster.services import cold_start
 
 logger = Logger(service="roster-segments")
+services = cold_start()  # a missing setting fails here, named
 
 
 @logger.inject_lambda_context

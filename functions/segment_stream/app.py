@@ -8,10 +8,11 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roster.segments.membership import change_from_images
-from roster.services import services
+from roster.services import cold_start
 from roster.store.profiles import profile_image
 
 logger = Logger(service="roster-segments")
+services = cold_start()  # a missing setting fails here, named
 
 
 @logger.inject_lambda_context

@@ -6,18 +6,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.segments.membership import WORK
-from roster.services import services
+from roster.queues import QueueRecord
+from roster.segments.membership import SegmentWork
+from roster.services import cold_start
 
 logger = Logger(service="roster-segments")
-processor = BatchProcessor(event_type=EventType.SQS)
+services = cold_start()  # a missing setting fails here, named
+processor = BatchProcessor(event_type=EventType.SQS, model=QueueRecord[SegmentWork])
 
 
-def handle(record: SQSRecord) -> None:
-    work = WORK.validate_json(record.body)
+def handle(record: QueueRecord[SegmentWork]) -> None:
+    work = record.body
     tally = services.membership.handle(work)
     logger.info("segment work done", extra={"work": work.type, "workspace": work.workspace, **asdict(tally)})
 

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from roster.profiles.fields import Kind
@@ -121,7 +123,7 @@ class _Discard:
     def put_object(self, **_: Any) -> None:
         return None
 
-    def send_message(self, **_: Any) -> None:
+    def send(self, message: BaseModel) -> None:
         self.sent += 1
 
 
@@ -148,7 +150,7 @@ def split_child(path: str) -> None:
     columns = ["Email", "First Name", "Last Name", "Title", "Company", "LinkedIn", "Notes"]
     job = {"status": "queued", "key": "k", "dialect": dialect.__dict__, "mapping": auto_mapping(Kind.PEOPLE, columns)}
     sink = _Discard(file)
-    imports = CsvImports(_Jobs(job), sink, sink, "bucket", "q1", "q2")  # type: ignore[arg-type]
+    imports = CsvImports(_Jobs(job), sink, "bucket", sink.send, sink.send)  # type: ignore[arg-type]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     batches = imports.split(ImportMessage(workspace="bench", import_id="i"))

@@ -60,7 +60,8 @@ def main() -> None:
 
     from roster.aws import clients
     from roster.enrich.definitions import EnrichmentDefinition
-    from roster.enrich.runs import WORK, Enrichments, RecordOutcome
+    from roster.enrich.runs import WORK, RecordOutcome
+    from roster.enrich.service import Enrichments
     from roster.store.enrichments import EnrichmentStore
     from roster.store.profiles import ProfileStore
     from roster.store.segments import SegmentStore
@@ -77,7 +78,7 @@ def main() -> None:
         def send(message: BaseModel) -> None:
             sqs.send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
 
-        enrichments = Enrichments(
+        enrichments = Enrichments.wire(
             EnrichmentStore(),
             ProfileStore(),
             SegmentStore(),
@@ -89,7 +90,7 @@ def main() -> None:
         )
         loaded = load("bench", args.records)
         print(f"profiles loaded: {args.records:,} in {loaded:.1f} s (setup, not measured below)")
-        definition = enrichments.save(
+        definition = enrichments.definitions.save(
             "bench",
             EnrichmentDefinition.model_validate(
                 {
@@ -112,18 +113,18 @@ def main() -> None:
             while not idle.is_set():
                 received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
                 for message in received.get("Messages", []):
-                    enrichments.handle(WORK.validate_json(message["Body"]))
+                    enrichments.worker.handle(WORK.validate_json(message["Body"]))
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                     handled += 1
             return handled
 
         with count_aws_calls() as calls:
             started = time.perf_counter()
-            run = enrichments.start_run("bench", definition.enrichment_id)
+            run = enrichments.runs.start("bench", definition.enrichment_id)
             with ThreadPoolExecutor(max_workers=args.workers) as pool:
                 futures = [pool.submit(worker) for _ in range(args.workers)]
                 while True:
-                    report = enrichments.run("bench", run.run_id)
+                    report = enrichments.runs.get("bench", run.run_id)
                     if report.batches_total is not None and report.batches_done >= report.batches_total:
                         break
                     time.sleep(0.2)

@@ -23,17 +23,9 @@ from ulid import ULID
 from roster.aws import clients
 from roster.enrich.budget import cost_preview
 from roster.enrich.continuous import ContinuousEnrichment
-from roster.enrich.definitions import EnrichmentDefinition
-from roster.enrich.runs import (
-    WORK,
-    EnrichBatch,
-    Enrichments,
-    RecordOutcome,
-    Run,
-    RunProblem,
-    RunStatus,
-    Trigger,
-)
+from roster.enrich.definitions import EnrichmentDefinition, RunProblem
+from roster.enrich.runs import WORK, EnrichBatch, RecordOutcome, Run, RunStatus, Trigger
+from roster.enrich.service import Enrichments
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord
@@ -75,7 +67,7 @@ def queue() -> Queue:
 @pytest.fixture
 def enrichments(stack: LocalStack, queue: Queue) -> Enrichments:
     aws = clients()
-    return Enrichments(
+    return Enrichments.wire(
         EnrichmentStore(),
         ProfileStore(),
         SegmentStore(),
@@ -98,7 +90,7 @@ def drain(enrichments: Enrichments, queue: Queue, *, twice: bool = False) -> Non
     while messages := queue.take():
         for message in messages:
             for _ in range(2 if twice else 1):
-                enrichments.handle(WORK.validate_python(message))
+                enrichments.worker.handle(WORK.validate_python(message))
 
 
 def people(workspace: str, *emails: str, titles: dict[str, str] | None = None) -> list[str]:
@@ -132,13 +124,13 @@ def define(enrichments: Enrichments, workspace: str, **settings: Any) -> Enrichm
         "audiences": ["all-people"],
         "budget_credits": 100,
     }
-    return enrichments.save(workspace, EnrichmentDefinition.model_validate(values | settings), create=True)
+    return enrichments.definitions.save(workspace, EnrichmentDefinition.model_validate(values | settings), create=True)
 
 
 def run_to_end(enrichments: Enrichments, queue: Queue, workspace: str, enrichment_id: str, **options: Any) -> Run:
-    run = enrichments.start_run(workspace, enrichment_id, **options)
+    run = enrichments.runs.start(workspace, enrichment_id, **options)
     drain(enrichments, queue)
-    return enrichments.run(workspace, run.run_id)
+    return enrichments.runs.get(workspace, run.run_id)
 
 
 def counts(run: Run) -> dict[str, int]:
@@ -167,13 +159,15 @@ def test_bulk_run_writes_answers_to_profiles_with_provenance(
         audiences=["all-people", vips],
         mapping={"fields": {"email_status": "email_quality", "email_is_disposable": None}},
     )
-    assert enrichments.preview_cost(workspace, definition.enrichment_id).credits == 11
+    assert enrichments.budgets.preview_cost(workspace, definition.enrichment_id).credits == 11
 
     run = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
 
     assert run.status is RunStatus.COMPLETED and run.batches_total == 3 and run.batches_done == 3
     assert counts(run) == {"enriched": 11}
-    assert run.credits_spent == 11 and enrichments.budget(workspace, definition.enrichment_id).spent_credits == 11
+    assert (
+        run.credits_spent == 11 and enrichments.budgets.report(workspace, definition.enrichment_id).spent_credits == 11
+    )
     profiles = ProfileStore().get_many(workspace, Kind.PEOPLE, ids)
     first, ann, info = profiles[ids[0]], profiles[ids[9]], profiles[ids[10]]
     assert first.fields["work_email"] == "person0@acme0.com" and first.fields["company_domain"] == "acme0.com"
@@ -194,7 +188,7 @@ def test_mapping_off_writes_nothing_but_keeps_the_rows(enrichments: Enrichments,
     before = versions(workspace, ids)
     run = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
     assert counts(run) == {"enriched": 2} and versions(workspace, ids) == before
-    rows = list(csv.DictReader(io.StringIO("".join(enrichments.export_csv(workspace, run.run_id)))))
+    rows = list(csv.DictReader(io.StringIO("".join(enrichments.exports.as_csv(workspace, run.run_id)))))
     assert {row["work_email"] for row in rows} == {"a@acme.com", "b@acme.com"}
 
 
@@ -208,7 +202,7 @@ def test_recently_enriched_records_are_skipped_unless_forced(
     assert counts(again) == {"skipped_recent": 3} and again.credits_spent == 0
     forced = run_to_end(enrichments, queue, workspace, definition.enrichment_id, force=True)
     assert counts(forced) == {"enriched": 3} and forced.credits_spent == 3
-    enrichments.clock = lambda: datetime.now(UTC) + timedelta(days=8)  # the refresh window has passed
+    enrichments.worker.clock = lambda: datetime.now(UTC) + timedelta(days=8)  # the refresh window has passed
     assert counts(run_to_end(enrichments, queue, workspace, definition.enrichment_id)) == {"enriched": 3}
 
 
@@ -217,17 +211,17 @@ def test_redelivered_messages_never_enrich_or_charge_twice(
 ) -> None:
     ids = people(workspace, *(f"p{n}@acme.com" for n in range(10)))
     definition = define(enrichments, workspace, budget_credits=100)
-    run = enrichments.start_run(workspace, definition.enrichment_id)
+    run = enrichments.runs.start(workspace, definition.enrichment_id)
     drain(enrichments, queue, twice=True)  # the dispatch and every batch delivered twice
-    done = enrichments.run(workspace, run.run_id)
+    done = enrichments.runs.get(workspace, run.run_id)
     assert done.batches_total == 3 and counts(done) == {"enriched": 10} and done.credits_spent == 10
-    assert enrichments.budget(workspace, definition.enrichment_id).spent_credits == 10
+    assert enrichments.budgets.report(workspace, definition.enrichment_id).spent_credits == 10
     written = versions(workspace, ids)
 
     batch = EnrichBatch(workspace=workspace, run_id=run.run_id, batch=1, round=0, key=_key(workspace, run.run_id, 1))
-    assert enrichments.process_batch(batch).outcomes[RecordOutcome.ENRICHED] == 4  # the stored result
+    assert enrichments.worker.process_batch(batch).outcomes[RecordOutcome.ENRICHED] == 4  # the stored result
     assert versions(workspace, ids) == written
-    assert enrichments.run(workspace, run.run_id) == done
+    assert enrichments.runs.get(workspace, run.run_id) == done
 
 
 def test_a_crashed_batch_is_taken_over_without_a_second_charge(
@@ -235,15 +229,15 @@ def test_a_crashed_batch_is_taken_over_without_a_second_charge(
 ) -> None:
     ids = people(workspace, *(f"p{n}@acme.com" for n in range(4)))
     definition = define(enrichments, workspace, budget_credits=100)
-    run = enrichments.start_run(workspace, definition.enrichment_id)
-    enrichments.handle(WORK.validate_python(queue.take()[0]))  # dispatch
+    run = enrichments.runs.start(workspace, definition.enrichment_id)
+    enrichments.worker.handle(WORK.validate_python(queue.take()[0]))  # dispatch
     (message,) = queue.take()
     assert isinstance(message, EnrichBatch)
     # a worker claims the batch, reserves its credits and dies before finishing
     enrichments.store.claim_batch(workspace, run.run_id, 0, 0, definition.enrichment_id, ids[:1], 1000, 0.0)
-    result = enrichments.process_batch(message)  # the redelivery takes over the expired lease
+    result = enrichments.worker.process_batch(message)  # the redelivery takes over the expired lease
     assert result.outcomes[RecordOutcome.ENRICHED] == 1 and result.outcomes[RecordOutcome.SKIPPED_BUDGET] == 3
-    assert enrichments.budget(workspace, definition.enrichment_id).spent_credits == 1  # reserved once
+    assert enrichments.budgets.report(workspace, definition.enrichment_id).spent_credits == 1  # reserved once
 
 
 def test_many_workers_never_spend_a_credit_past_the_cap(enrichments: Enrichments, workspace: str) -> None:
@@ -258,7 +252,7 @@ def test_many_workers_never_spend_a_credit_past_the_cap(enrichments: Enrichments
 
     with ThreadPoolExecutor(max_workers=24) as pool:
         granted = list(pool.map(claim, range(len(demands))))
-    budget = enrichments.budget(workspace, eid)
+    budget = enrichments.budgets.report(workspace, eid)
     assert sum(granted) == budget.spent_credits == 997 and budget.remaining_credits == 0
 
 
@@ -267,22 +261,22 @@ def test_concurrent_workers_on_one_run_stay_within_budget(
 ) -> None:
     people(workspace, *(f"p{n}@acme{n % 7}.com" for n in range(60)))
     definition = define(enrichments, workspace, budget_credits=37)
-    run = enrichments.start_run(workspace, definition.enrichment_id)
+    run = enrichments.runs.start(workspace, definition.enrichment_id)
     drain_dispatch = queue.take()
-    enrichments.handle(WORK.validate_python(drain_dispatch[0]))
+    enrichments.worker.handle(WORK.validate_python(drain_dispatch[0]))
     batches = queue.take() * 2  # every batch delivered twice, all at once
     random.shuffle(batches)
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(lambda message: _tolerate_busy(enrichments, message), batches))
-    done = enrichments.run(workspace, run.run_id)
+    done = enrichments.runs.get(workspace, run.run_id)
     assert done.status is RunStatus.STOPPED_BY_BUDGET
     assert counts(done) == {"enriched": 37, "skipped_budget": 23} and done.credits_spent == 37
-    assert enrichments.budget(workspace, definition.enrichment_id).remaining_credits == 0
+    assert enrichments.budgets.report(workspace, definition.enrichment_id).remaining_credits == 0
 
 
 def _tolerate_busy(enrichments: Enrichments, message: BaseModel) -> None:
     with contextlib.suppress(BatchBusy):  # its twin holds the lease; SQS would deliver it later, to find it done
-        enrichments.handle(WORK.validate_python(message))
+        enrichments.worker.handle(WORK.validate_python(message))
 
 
 def test_budget_stop_then_raise_and_resume_requeues_only_the_skipped(
@@ -292,22 +286,22 @@ def test_budget_stop_then_raise_and_resume_requeues_only_the_skipped(
     definition = define(enrichments, workspace, budget_credits=6)
     assert cost_preview(definition, 10).records_within_budget == 6
     with pytest.raises(RunProblem):
-        enrichments.resume(workspace, enrichments.start_run(workspace, definition.enrichment_id).run_id)  # queued
+        enrichments.runs.resume(workspace, enrichments.runs.start(workspace, definition.enrichment_id).run_id)  # queued
     queue.take()
     stopped = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
     assert stopped.status is RunStatus.STOPPED_BY_BUDGET and counts(stopped) == {"enriched": 6, "skipped_budget": 4}
     enriched_first = versions(workspace, ids)
 
-    assert enrichments.set_budget(workspace, definition.enrichment_id, 20).remaining_credits == 14
-    enrichments.resume(workspace, stopped.run_id)
+    assert enrichments.budgets.set(workspace, definition.enrichment_id, 20).remaining_credits == 14
+    enrichments.runs.resume(workspace, stopped.run_id)
     assert all(isinstance(message, EnrichBatch) and message.round == 1 for message in queue.messages)
     drain(enrichments, queue)
-    resumed = enrichments.run(workspace, stopped.run_id)
+    resumed = enrichments.runs.get(workspace, stopped.run_id)
     assert resumed.status is RunStatus.COMPLETED and resumed.round == 1
     assert counts(resumed) == {"enriched": 10} and resumed.credits_spent == 10
     changed = {pid for pid, version in versions(workspace, ids).items() if version != enriched_first[pid]}
     assert len(changed) == 4  # only the records skipped for budget were enriched on resume
-    rows = list(csv.DictReader(io.StringIO("".join(enrichments.export_csv(workspace, stopped.run_id)))))
+    rows = list(csv.DictReader(io.StringIO("".join(enrichments.exports.as_csv(workspace, stopped.run_id)))))
     assert sorted(row["profile_id"] for row in rows) == sorted(ids) and {row["outcome"] for row in rows} == {"enriched"}
 
 
@@ -325,14 +319,14 @@ def test_test_run_on_10_rows_shows_writes_and_writes_nothing(
         }
     )
     before = versions(workspace, ids)
-    trial = enrichments.test_run(workspace, definition)
+    trial = enrichments.trials.run(workspace, definition)
     assert len(trial.rows) == 10 and trial.credits_per_record == 1
     assert trial.new_fields["email_verdict"] == "string"
     first = trial.rows[0]
     assert first.outputs["email_verdict"] == "valid"
     writes = {write.field: (write.old, write.new) for write in first.writes}
     assert writes["email_verdict"] == (None, "valid") and writes["company_domain"] == (None, "acme.com")
-    chosen = enrichments.test_run(workspace, definition, [ids[-1]])
+    chosen = enrichments.trials.run(workspace, definition, [ids[-1]])
     assert chosen.rows[0].outputs["email_is_free"] is True and "work_email" not in chosen.rows[0].outputs
     assert versions(workspace, ids) == before  # nothing written
     assert enrichments.store.get_definition(workspace, definition.enrichment_id) is None  # nothing saved or charged
@@ -344,7 +338,7 @@ def test_archived_run_exports_as_csv(enrichments: Enrichments, queue: Queue, wor
     ids = people(workspace, "ada@acme.com", "bob@gmail.com", "not an email")
     definition = define(enrichments, workspace, budget_credits=10)
     run = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
-    chunks = list(enrichments.export_csv(workspace, run.run_id))
+    chunks = list(enrichments.exports.as_csv(workspace, run.run_id))
     assert len(chunks) == 1  # one chunk per batch file
     rows = {row["profile_id"]: row for row in csv.DictReader(io.StringIO("".join(chunks)))}
     assert set(rows) == {pid for pid in ids if pid}
@@ -352,7 +346,7 @@ def test_archived_run_exports_as_csv(enrichments: Enrichments, queue: Queue, wor
     assert ada["outcome"] == "enriched" and ada["work_email"] == "ada@acme.com" and ada["credits"] == "1.0"
     assert ada["company_domain"] == "acme.com"
     assert rows[ids[1]]["email_is_free"] == "True"
-    listed = enrichments.runs(workspace, definition.enrichment_id)
+    listed = enrichments.runs.recent(workspace, definition.enrichment_id)
     assert [each.run_id for each in listed] == [run.run_id]
 
 
@@ -364,12 +358,12 @@ def test_quality_gates_mark_records_that_fail_and_keep_them_in_the_audience(
     definition = define(enrichments, workspace, audiences=[audience], quality_gates={audience: WORK_EMAIL_FOUND})
     run = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
     assert counts(run) == {"enriched": 2, "quality_failed": 1}
-    failed = enrichments.quality_failed(workspace, definition.enrichment_id, audience, ids)
+    failed = enrichments.runs.quality_failed(workspace, definition.enrichment_id, audience, ids)
     assert failed == {ids[1]}
     assert set(SegmentStore().all_members(workspace, audience)) == set(ids)  # still in the audience
     bad = {"name": "Bad gate", "providers": [EMAIL_CHECK], "audiences": [audience]}
     with pytest.raises(RunProblem, match="no field"):
-        enrichments.save(
+        enrichments.definitions.save(
             workspace,
             EnrichmentDefinition.model_validate(
                 bad | {"quality_gates": {audience: {"conditions": [{"field": "nope", "op": "is_empty"}]}}}
@@ -386,7 +380,7 @@ def test_continuous_enrichment_batches_entries_into_one_run(
     other = segment(workspace, ids[:1])
     definition = define(enrichments, workspace, audiences=[audience, other], continuous=True)
     define(enrichments, workspace, name="Not continuous", audiences=[audience])
-    continuous = ContinuousEnrichment(enrichments.store, enrichments)
+    continuous = ContinuousEnrichment(enrichments.store, enrichments.definitions, enrichments.runs)
     now = datetime.now(UTC)
     events = [
         MembershipEvent(workspace=workspace, segment_id=audience, kind=Kind.PEOPLE, profile_id=pid, time="t")
@@ -403,7 +397,7 @@ def test_continuous_enrichment_batches_entries_into_one_run(
     assert run.trigger is Trigger.CONTINUOUS and run.enrichment_id == definition.enrichment_id
     assert continuous.flush_due(now) == []  # nothing pending any more
     drain(enrichments, queue)
-    done = enrichments.run(workspace, run.run_id)
+    done = enrichments.runs.get(workspace, run.run_id)
     assert done.status is RunStatus.COMPLETED and counts(done) == {"enriched": 3}
     assert ProfileStore().get(workspace, Kind.PEOPLE, ids[2]).fields["work_email"] == "c@acme.com"  # type: ignore[union-attr]
 
@@ -412,7 +406,7 @@ def test_scheduled_definitions_start_one_run_per_firing(enrichments: Enrichments
     people(workspace, "a@acme.com")
     daily = define(enrichments, workspace, schedule={"every": "daily"})
     define(enrichments, workspace, name="Unscheduled")
-    continuous = ContinuousEnrichment(enrichments.store, enrichments)
+    continuous = ContinuousEnrichment(enrichments.store, enrichments.definitions, enrichments.runs)
     now = datetime.now(UTC)
     assert [due.definition.enrichment_id for due in continuous.due_definitions(now) if due.workspace == workspace] == []
     tomorrow = now + timedelta(days=1)
@@ -422,7 +416,7 @@ def test_scheduled_definitions_start_one_run_per_firing(enrichments: Enrichments
     again = [run for run in continuous.run_scheduled(tomorrow) if run.enrichment_id == daily.enrichment_id]
     assert len(started) == 1 and again == [] and started[0].trigger is Trigger.SCHEDULED
     drain(enrichments, queue)
-    assert enrichments.run(workspace, started[0].run_id).status is RunStatus.COMPLETED
+    assert enrichments.runs.get(workspace, started[0].run_id).status is RunStatus.COMPLETED
 
 
 def test_definitions_are_checked(enrichments: Enrichments, workspace: str) -> None:
@@ -444,7 +438,7 @@ def test_definitions_are_checked(enrichments: Enrichments, workspace: str) -> No
     WorkspaceStore().put_setting(workspace, "fields", {"people": {"email_is_free_flag": "boolean"}})
     for reason, change in checks.items():
         with pytest.raises(RunProblem, match=reason):
-            enrichments.save(workspace, EnrichmentDefinition.model_validate(base | change), create=True)
+            enrichments.definitions.save(workspace, EnrichmentDefinition.model_validate(base | change), create=True)
 
 
 def _key(workspace: str, run_id: str, batch: int) -> str:

@@ -308,7 +308,7 @@ def test_a_page_that_keeps_failing_fails_its_record_and_parks_in_the_dlq(
 
     try:  # through the queue: retried by each delivery, then moved to the dead-letter queue
         emulator.fail_next("bulk_job_failed", count=100)
-        services.send_salesforce_work(message)
+        services.salesforce_queue.send(message)
         runner.drain()
     finally:
         emulator.clear_failures()

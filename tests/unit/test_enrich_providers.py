@@ -622,3 +622,13 @@ def test_a_workspace_reads_only_its_own_enrichment_secrets() -> None:
     for name in ("roster/other/enrich-clearbit", "roster/acme-evil/enrich", "AdminKeySecret"):
         with pytest.raises(PermissionError, match="cannot read secret"):
             read(name)
+
+
+def test_enrichments_read_only_secrets_named_for_enrichment() -> None:
+    from roster.enrich.definitions import enrichment_secrets
+
+    read = enrichment_secrets(lambda name: f"value of {name}")
+    assert read("roster/acme/enrich-clearbit") == "value of roster/acme/enrich-clearbit"
+    for name in ("roster/acme/salesforce", "roster/acme/enrich/nested", "AdminKeySecret"):
+        with pytest.raises(PermissionError, match="enrichment secrets are named"):
+            read(name)

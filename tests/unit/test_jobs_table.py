@@ -18,10 +18,6 @@ from roster.store import jobs
 from roster.store.models import MODELS
 
 ROSTER = Path(roster.__file__).parent
-#: Dev tooling, not run by Lambda (and about to move into a dev package).
-DEV_TOOLING = ("local",)
-#: Known exceptions: the API maps the store's errors to HTTP answers (to move behind roster.store).
-PYNAMODB_ALLOWED = {"api/routes.py"}
 
 KEYS = [
     (jobs.import_job("ws", "01J"), ("ws", "import#01J")),
@@ -125,8 +121,8 @@ def test_only_the_store_talks_to_dynamodb() -> None:
     outside = [
         path.relative_to(ROSTER).as_posix()
         for path in ROSTER.rglob("*.py")
-        if path.relative_to(ROSTER).parts[0] not in ("store", *DEV_TOOLING)
+        if path.relative_to(ROSTER).parts[0] != "store"
     ]
     assert outside
     importing = {name for name in outside if _imports_pynamodb(ROSTER / name)}
-    assert importing <= PYNAMODB_ALLOWED, sorted(importing - PYNAMODB_ALLOWED)
+    assert not importing, sorted(importing)

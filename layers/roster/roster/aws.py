@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from roster.config import Settings, settings
@@ -44,6 +45,11 @@ def clients() -> Clients:
         configure(settings())
         _clients = Clients(settings())
     return _clients
+
+
+def read_secret(name: str) -> str:
+    """A secret's value from Secrets Manager, cached for five minutes (so a rotated key takes effect soon)."""
+    return str(parameters.get_secret(name, max_age=300))
 
 
 def reset() -> None:

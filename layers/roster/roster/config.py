@@ -1,39 +1,59 @@
-"""Where a deployment keeps things: read once from the environment the template sets."""
+"""Where a deployment keeps things: read once from the environment the template sets, and checked then.
+
+Every name is required: a function started without one of them fails its cold start with the
+variables it misses, instead of failing later at the first send to an empty queue URL.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+
+class MissingSettings(RuntimeError):
+    """Environment variables the template sets were not set (or were empty)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"missing environment variables: {', '.join(names)} (template.yaml sets them)")
+        self.names = names
 
 
 class Settings(BaseModel):
     """Names of the resources `template.yaml` declares, passed to every function as variables."""
 
-    region: str = "us-east-1"
-    profiles_table: str = "ProfilesTable"
-    aliases_table: str = "AliasesTable"
-    workspaces_table: str = "WorkspacesTable"
-    jobs_table: str = "JobsTable"
-    segments_table: str = "SegmentsTable"
-    memberships_table: str = "MembershipsTable"
-    idempotency_table: str = "IdempotencyTable"
-    uploads_bucket: str = "UploadsBucket"
-    import_queue_url: str = ""
-    ingest_queue_url: str = ""
-    segment_queue_url: str = ""
-    enrich_queue_url: str = ""
-    salesforce_queue_url: str = ""
-    export_queue_url: str = ""
-    event_bus_name: str = "default"
-    admin_key_secret: str = "AdminKeySecret"  # noqa: S105 - the name of a secret, not its value
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    profiles_table: str
+    aliases_table: str
+    workspaces_table: str
+    jobs_table: str
+    segments_table: str
+    memberships_table: str
+    idempotency_table: str
+    uploads_bucket: str
+    import_queue_url: str
+    ingest_queue_url: str
+    segment_queue_url: str
+    enrich_queue_url: str
+    salesforce_queue_url: str
+    export_queue_url: str
+    event_bus_name: str
+    admin_key_secret: str
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
-        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
-        values.setdefault("region", env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1")
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings in `env` (the process environment by default); raises MissingSettings naming
+        every variable that is missing or empty. The region falls back to the one Lambda sets."""
+        env = os.environ if env is None else env
+        values = {name: env.get(name.upper(), "") for name in cls.model_fields}
+        values["region"] = values["region"] or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        missing = [name.upper() for name, value in values.items() if not value]
+        if missing:
+            raise MissingSettings(missing)
         return cls(**values)
 
 

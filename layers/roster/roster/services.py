@@ -1,18 +1,19 @@
-"""What handlers use, built once per Lambda container from the deployment's settings."""
+"""The composition root: what handlers use, built once per Lambda container from the deployment's settings.
+
+It only wires: each piece of behaviour (queues, events, secrets, the domain) lives in its own module.
+"""
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities import parameters
-from pydantic import BaseModel
-
-from roster.aws import clients
+from roster.aws import clients, read_secret
+from roster.config import settings
 from roster.eventbus import EventPublisher
 from roster.identity.resolver import Resolver, resolver_for
 from roster.profiles.fields import Kind
+from roster.queues import WorkQueue
 from roster.segments.events import SegmentEvents
 from roster.segments.manager import SegmentManager
 from roster.segments.membership import MembershipEngine
@@ -24,13 +25,10 @@ from roster.store.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
     from roster.enrich.continuous import ContinuousEnrichment
-    from roster.enrich.runs import Enrichments
-    from roster.export.salesforce import ExportMessage, SalesforceExport
+    from roster.enrich.service import Enrichments
+    from roster.export.salesforce import SalesforceExport
     from roster.sources.salesforce.connection import Connection
     from roster.sources.salesforce.sync import SalesforceSync
-
-#: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
-ENRICHMENT_SECRET = re.compile(r"^roster/[^/]+/enrich[^/]*$")
 
 
 class Services:
@@ -48,12 +46,7 @@ class Services:
     def imports(self) -> CsvImports:
         aws = clients()
         return CsvImports(
-            ImportStore(),
-            aws.s3,
-            aws.sqs,
-            aws.settings.uploads_bucket,
-            aws.settings.import_queue_url,
-            aws.settings.ingest_queue_url,
+            ImportStore(), aws.s3, aws.settings.uploads_bucket, self.import_queue.send, self.ingest_queue.send
         )
 
     @cached_property
@@ -63,49 +56,65 @@ class Services:
 
     @cached_property
     def segments(self) -> SegmentManager:
-        return SegmentManager(self.segment_store, self.profiles, self.workspaces, self.send_segment_work)
+        return SegmentManager(self.segment_store, self.profiles, self.workspaces, self.segment_queue.send)
 
     @cached_property
     def membership(self) -> MembershipEngine:
-        return MembershipEngine(self.segment_store, self.profiles, self.workspaces, self.send_segment_work)
+        return MembershipEngine(self.segment_store, self.profiles, self.workspaces, self.segment_queue.send)
 
     @cached_property
     def enrichments(self) -> Enrichments:
-        from roster.enrich.runs import Enrichments
+        from roster.enrich.definitions import enrichment_secrets
+        from roster.enrich.service import Enrichments
         from roster.store.enrichments import EnrichmentStore
 
         aws = clients()
-        return Enrichments(
+        return Enrichments.wire(
             EnrichmentStore(),
             self.profiles,
             self.segment_store,
             self.workspaces,
             aws.s3,
             aws.settings.uploads_bucket,
-            self.send_enrichment_work,
-            secrets=self.enrichment_secret,
+            self.enrich_queue.send,
+            secrets=enrichment_secrets(read_secret),
         )
 
     @cached_property
     def continuous(self) -> ContinuousEnrichment:
         from roster.enrich.continuous import ContinuousEnrichment
 
-        return ContinuousEnrichment(self.enrichments.store, self.enrichments)
+        return ContinuousEnrichment(self.enrichments.store, self.enrichments.definitions, self.enrichments.runs)
 
-    def send_enrichment_work(self, work: BaseModel) -> None:
+    @cached_property
+    def import_queue(self) -> WorkQueue:
         aws = clients()
-        aws.sqs.send_message(QueueUrl=aws.settings.enrich_queue_url, MessageBody=work.model_dump_json())
+        return WorkQueue(aws.sqs, aws.settings.import_queue_url)
 
-    def enrichment_secret(self, name: str) -> str:
-        """A secret an HTTP provider names, e.g. `roster/acme/enrich-clearbit` (cached for five minutes);
-        no other secret of the deployment (such as the admin key) can be read this way."""
-        if not ENRICHMENT_SECRET.match(name):
-            raise PermissionError(f"enrichment secrets are named roster/<workspace>/enrich..., not {name!r}")
-        return str(parameters.get_secret(name, max_age=300))
-
-    def send_segment_work(self, work: BaseModel) -> None:
+    @cached_property
+    def ingest_queue(self) -> WorkQueue:
         aws = clients()
-        aws.sqs.send_message(QueueUrl=aws.settings.segment_queue_url, MessageBody=work.model_dump_json())
+        return WorkQueue(aws.sqs, aws.settings.ingest_queue_url)
+
+    @cached_property
+    def segment_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.segment_queue_url)
+
+    @cached_property
+    def enrich_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.enrich_queue_url)
+
+    @cached_property
+    def salesforce_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.salesforce_queue_url)
+
+    @cached_property
+    def export_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.export_queue_url)
 
     @cached_property
     def event_publisher(self) -> EventPublisher:
@@ -134,10 +143,6 @@ class Services:
             raise LoginFailed("not_connected", "Salesforce is not connected: PUT /v1/salesforce/connection")
         return Connection(credentials, verify=verify_for(self.workspaces, workspace))
 
-    def send_salesforce_work(self, message: BaseModel) -> None:
-        aws = clients()
-        aws.sqs.send_message(QueueUrl=aws.settings.salesforce_queue_url, MessageBody=message.model_dump_json())
-
     @cached_property
     def salesforce_export(self) -> SalesforceExport:
         from roster.export.salesforce import SalesforceExport
@@ -145,20 +150,19 @@ class Services:
 
         return SalesforceExport(ExportStore(), self.salesforce, self.profiles, self.segment_store)
 
-    def send_export_work(self, message: ExportMessage) -> None:
-        aws = clients()
-        aws.sqs.send_message(
-            QueueUrl=aws.settings.export_queue_url,
-            MessageBody=message.model_dump_json(),
-            DelaySeconds=min(message.delay_seconds, 900),
-        )
-
     def resolver(self, workspace: str, kind: Kind) -> Resolver:
         return resolver_for(self.profiles, self.workspaces, workspace, kind)
 
     def admin_key(self) -> str:
         """The admin key, from Secrets Manager (cached for five minutes)."""
-        return str(parameters.get_secret(clients().settings.admin_key_secret, max_age=300)).strip()
+        return read_secret(clients().settings.admin_key_secret).strip()
 
 
 services = Services()
+
+
+def cold_start() -> Services:
+    """The services, once the function's settings are known to be complete: called when a handler
+    module loads, so a missing variable fails the cold start, named, not the first send."""
+    settings()
+    return services

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ulid import ULID
 
 from roster.api.errors import ApiError
-from roster.enrich.budget import CostPreview
-from roster.enrich.definitions import EnrichmentDefinition
-from roster.enrich.runs import BudgetReport, Run, RunProblem, TestRun
+from roster.enrich.budget import BudgetReport, CostPreview
+from roster.enrich.definitions import EnrichmentDefinition, RunProblem
+from roster.enrich.runs import Run
+from roster.enrich.trials import TestRun
 from roster.services import services
 
 router = Router()
@@ -76,8 +77,8 @@ def _answering() -> Iterator[None]:
 
 def _detail(enrichment_id: str) -> EnrichmentDetail:
     with _answering():
-        definition = services.enrichments.definition(_workspace(), enrichment_id)
-        budget = services.enrichments.budget(_workspace(), enrichment_id)
+        definition = services.enrichments.definitions.get(_workspace(), enrichment_id)
+        budget = services.enrichments.budgets.report(_workspace(), enrichment_id)
     return EnrichmentDetail(
         **definition.model_dump(),
         spent_credits=budget.spent_credits,
@@ -91,24 +92,24 @@ def _detail(enrichment_id: str) -> EnrichmentDetail:
 @router.post("/v1/enrichments/test", summary="Test an unsaved definition on 10 records; writes and charges nothing")
 def test_definition(body: EnrichmentDefinition) -> TestRun:
     with _answering():
-        return services.enrichments.test_run(_workspace(), body)
+        return services.enrichments.trials.run(_workspace(), body)
 
 
 @router.get("/v1/enrichments/runs", summary="Runs of every enrichment, newest first")
 def list_all_runs(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
-    return RunList(runs=services.enrichments.runs(_workspace(), None, limit))
+    return RunList(runs=services.enrichments.runs.recent(_workspace(), None, limit))
 
 
 @router.get("/v1/enrichments/runs/<run_id>", summary="A run: status, counts per outcome and credits spent")
 def get_run(run_id: str) -> Run:
     with _answering():
-        return services.enrichments.run(_workspace(), run_id)
+        return services.enrichments.runs.get(_workspace(), run_id)
 
 
 @router.post("/v1/enrichments/runs/<run_id>/resume", summary="Resume a run stopped by its budget (raise it first)")
 def resume_run(run_id: str) -> Response[Run]:
     with _answering():
-        run = services.enrichments.resume(_workspace(), run_id)
+        run = services.enrichments.runs.resume(_workspace(), run_id)
     return Response(status_code=202, content_type="application/json", body=run)
 
 
@@ -116,7 +117,7 @@ def resume_run(run_id: str) -> Response[Run]:
 def export_run(run_id: str) -> Response[str]:
     workspace = _workspace()
     with _answering():
-        chunks = services.enrichments.export_csv(workspace, run_id)
+        chunks = services.enrichments.exports.as_csv(workspace, run_id)
         text, size = [], 0
         for chunk in chunks:
             text.append(chunk)
@@ -129,7 +130,7 @@ def export_run(run_id: str) -> Response[str]:
 
 def _export_through_s3(workspace: str, run_id: str, chunks: list[str]) -> Response[str]:
     """Too large to answer inline: store the CSV and redirect to a short-lived download link."""
-    s3, bucket = services.enrichments.s3, services.enrichments.bucket
+    s3, bucket = services.enrichments.exports.s3, services.enrichments.exports.bucket
     key = f"enrichment-exports/{workspace}/{run_id}/{str(ULID()).lower()}.csv"
     s3.put_object(Bucket=bucket, Key=key, Body="".join(chunks).encode(), ContentType="text/csv; charset=utf-8")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=EXPORT_URL_SECONDS)
@@ -139,7 +140,7 @@ def _export_through_s3(workspace: str, run_id: str, chunks: list[str]) -> Respon
 @router.get("/v1/enrichments", summary="Enrichment definitions with their budgets")
 def list_enrichments() -> EnrichmentList:
     with _answering():
-        definitions = services.enrichments.definitions(_workspace())
+        definitions = services.enrichments.definitions.all(_workspace())
     return EnrichmentList(enrichments=[_detail(definition.enrichment_id) for definition in definitions])
 
 
@@ -148,7 +149,7 @@ def create_enrichment(body: EnrichmentDefinition) -> Response[EnrichmentDetail]:
     if body.enrichment_id in RESERVED_IDS:
         raise ApiError(422, "invalid_request", f"{body.enrichment_id!r} is reserved; choose another enrichment_id")
     with _answering():
-        saved = services.enrichments.save(_workspace(), body, create=True)
+        saved = services.enrichments.definitions.save(_workspace(), body, create=True)
     return Response(status_code=201, content_type="application/json", body=_detail(saved.enrichment_id))
 
 
@@ -164,44 +165,44 @@ def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> Enrichm
     update: dict[str, object] = {"enrichment_id": enrichment_id}
     with _answering():
         if "budget_credits" not in body.model_fields_set:
-            update["budget_credits"] = services.enrichments.budget(_workspace(), enrichment_id).budget_credits
-        services.enrichments.save(_workspace(), body.model_copy(update=update), create=False)
+            update["budget_credits"] = services.enrichments.budgets.report(_workspace(), enrichment_id).budget_credits
+        services.enrichments.definitions.save(_workspace(), body.model_copy(update=update), create=False)
     return _detail(enrichment_id)
 
 
 @router.delete("/v1/enrichments/<enrichment_id>", summary="Delete an enrichment (values it wrote stay on the profiles)")
 def delete_enrichment(enrichment_id: str) -> Response[str]:
     with _answering():
-        services.enrichments.delete(_workspace(), enrichment_id)
+        services.enrichments.definitions.delete(_workspace(), enrichment_id)
     return Response(status_code=204, content_type="application/json", body="")
 
 
 @router.get("/v1/enrichments/<enrichment_id>/cost", summary="Cost preview: records in the audiences x credits each")
 def enrichment_cost(enrichment_id: str) -> CostPreview:
     with _answering():
-        return services.enrichments.preview_cost(_workspace(), enrichment_id)
+        return services.enrichments.budgets.preview_cost(_workspace(), enrichment_id)
 
 
 @router.post("/v1/enrichments/<enrichment_id>/test", summary="Run on 10 records and show the writes; writes nothing")
 def test_enrichment(enrichment_id: str, body: Annotated[TestRequest | None, Body()] = None) -> TestRun:
     with _answering():
-        definition = services.enrichments.definition(_workspace(), enrichment_id)
-        return services.enrichments.test_run(_workspace(), definition, body.profile_ids if body else None)
+        definition = services.enrichments.definitions.get(_workspace(), enrichment_id)
+        return services.enrichments.trials.run(_workspace(), definition, body.profile_ids if body else None)
 
 
 @router.post("/v1/enrichments/<enrichment_id>/runs", summary="Start a run over the audiences as they are now")
 def start_run(enrichment_id: str, body: Annotated[StartRun | None, Body()] = None) -> Response[Run]:
     with _answering():
-        run = services.enrichments.start_run(_workspace(), enrichment_id, force=body.force if body else False)
+        run = services.enrichments.runs.start(_workspace(), enrichment_id, force=body.force if body else False)
     return Response(status_code=202, content_type="application/json", body=run)
 
 
 @router.get("/v1/enrichments/<enrichment_id>/runs", summary="An enrichment's runs, newest first")
 def list_runs(enrichment_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
-    return RunList(runs=services.enrichments.runs(_workspace(), enrichment_id, limit))
+    return RunList(runs=services.enrichments.runs.recent(_workspace(), enrichment_id, limit))
 
 
 @router.put("/v1/enrichments/<enrichment_id>/budget", summary="Set the credit cap (raise it, then resume the run)")
 def set_budget(enrichment_id: str, body: SetBudget) -> BudgetReport:
     with _answering():
-        return services.enrichments.set_budget(_workspace(), enrichment_id, body.credits)
+        return services.enrichments.budgets.set(_workspace(), enrichment_id, body.credits)

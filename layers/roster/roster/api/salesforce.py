@@ -294,7 +294,7 @@ def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
         raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT /v1/salesforce/objects/{obj}") from None
     if message is None:
         raise ApiError(409, "already_running", f"a {obj} sync is already running; see /v1/salesforce/status")
-    services.send_salesforce_work(message)
+    services.salesforce_queue.send(message)
     started = SyncStarted(object=obj, run_id=message.run_id, mode=message.mode)
     return Response(status_code=202, content_type="application/json", body=started)
 
@@ -395,7 +395,7 @@ def export_now(name: str, body: ExportNow) -> Response[ExportStarted]:
     message = _export(lambda: services.salesforce_export.start(workspace, obj, body.full))
     if message is None:
         raise ApiError(409, "already_running", f"a {obj} export is already running; see /v1/salesforce/export")
-    services.send_export_work(message)
+    services.export_queue.send(message)
     started = ExportStarted(object=obj, run_id=message.run_id)
     return Response(status_code=202, content_type="application/json", body=started)
 

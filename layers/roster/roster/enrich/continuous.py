@@ -20,8 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from roster.enrich.audiences import Member
 from roster.enrich.definitions import EnrichmentDefinition
-from roster.enrich.runs import Enrichments, Member, Run, Trigger, run_id_at
+from roster.enrich.runs import Run, Runs, Trigger, run_id_at
+from roster.enrich.saved import Definitions
 from roster.profiles.values import format_time
 from roster.segments.events import MembershipEvent
 from roster.store.enrichments import EnrichmentStore
@@ -38,7 +40,8 @@ class Due:
 @dataclass
 class ContinuousEnrichment:
     store: EnrichmentStore
-    enrichments: Enrichments
+    definitions: Definitions
+    runs: Runs
 
     def intake(self, events: Iterable[MembershipEvent]) -> int:
         """Queue the entries that continuous definitions cover; returns how many (profile, definition)
@@ -47,7 +50,7 @@ class ContinuousEnrichment:
         by_workspace = itertools.groupby(sorted(events, key=lambda event: event.workspace), lambda e: e.workspace)
         for workspace, entered in by_workspace:
             entries = list(entered)
-            for definition in self.enrichments.definitions(workspace):
+            for definition in self.definitions.all(workspace):
                 wanted = [
                     (event.profile_id, event.segment_id, event.time)
                     for event in entries
@@ -74,9 +77,7 @@ class ContinuousEnrichment:
                 ]
                 moment = datetime.fromisoformat(last_intake) if last_intake else now
                 run_id = run_id_at(moment, f"{workspace}#{enrichment_id}")
-                started.append(
-                    self.enrichments.start_members_run(workspace, definition, members, run_id, Trigger.CONTINUOUS)
-                )
+                started.append(self.runs.start_members(workspace, definition, members, run_id, Trigger.CONTINUOUS))
             self.store.drop_pending(workspace, enrichment_id, pending, last_intake)
         return started
 
@@ -102,7 +103,7 @@ class ContinuousEnrichment:
         for due in self.due_definitions(now):
             eid = due.definition.enrichment_id
             run_id = run_id_at(due.fires_at, f"{due.workspace}#{eid}#scheduled")
-            run = self.enrichments.start_run(due.workspace, eid, trigger=Trigger.SCHEDULED, run_id=run_id)
+            run = self.runs.start(due.workspace, eid, trigger=Trigger.SCHEDULED, run_id=run_id)
             if self.store.mark_scheduled(due.workspace, eid, due.last_scheduled_at, format_time(due.fires_at)):
                 started.append(run)
         return started

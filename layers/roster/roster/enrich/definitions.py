@@ -8,9 +8,10 @@ Quality gates are segment filters, checked and compiled by the segments code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,7 +21,12 @@ from roster.enrich.providers import BUILT_IN, HttpProviderConfig, Provider, buil
 from roster.profiles.fields import FIELD_NAME, STANDARD_FIELDS, FieldType, Kind
 from roster.segments.filters import FilterProblem, Group, catalog_for, check_filter
 
+if TYPE_CHECKING:
+    from roster.store.enrichments import EnrichmentStore, StoredDefinition
+
 ENRICHMENT_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
+ENRICHMENT_SECRET = re.compile(r"^roster/[^/]+/enrich[^/]*$")
 MAX_RECORDS_PER_BATCH = 500  # records per SQS message: one batch must finish well within a worker's timeout
 #: Fields identity resolution matches on: an enrichment's guess must not glue two profiles together,
 #: so it writes them under another name (e.g. `enriched_linkedin_url`).
@@ -169,6 +175,22 @@ class DefinitionProblem(ValueError):
         self.reason = reason
 
 
+class RunProblem(Exception):
+    """A request about an enrichment or run that cannot be done, with the reason for the user."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def stored_definition(store: EnrichmentStore, workspace: str, enrichment_id: str) -> StoredDefinition:
+    """The enrichment as stored, with its budget; a 404 problem when the workspace has no such enrichment."""
+    stored = store.get_definition(workspace, enrichment_id)
+    if stored is None:
+        raise RunProblem(f"no enrichment {enrichment_id!r} in this workspace", 404)
+    return stored
+
+
 def check_definition(
     definition: EnrichmentDefinition, custom: Mapping[Kind, Mapping[str, FieldType]]
 ) -> tuple[EnrichmentDefinition, dict[str, FieldType]]:
@@ -220,6 +242,18 @@ def build_providers(definition: EnrichmentDefinition, secrets: Callable[[str], s
         else http_provider(spec.config, secrets)
         for spec in definition.providers
     ]
+
+
+def enrichment_secrets(read: Callable[[str], str]) -> Callable[[str], str]:
+    """The deployment's secrets as HTTP providers may read them: only names like
+    `roster/acme/enrich-clearbit`, so no other secret of the deployment (such as the admin key) leaks."""
+
+    def read_enrichment_secret(name: str) -> str:
+        if not ENRICHMENT_SECRET.match(name):
+            raise PermissionError(f"enrichment secrets are named roster/<workspace>/enrich..., not {name!r}")
+        return read(name)
+
+    return read_enrichment_secret
 
 
 def workspace_secrets(workspace: str, secrets: Callable[[str], str]) -> Callable[[str], str]:

@@ -56,7 +56,6 @@ class DropSegment(BaseModel):
 
 
 SegmentWork = Annotated[RecheckCompany | RebuildPart | DropSegment, Field(discriminator="type")]
-WORK: TypeAdapter[SegmentWork] = TypeAdapter(SegmentWork)
 
 
 @dataclass(frozen=True)

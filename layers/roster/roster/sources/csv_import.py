@@ -8,7 +8,7 @@ batch and store its counts once per batch, so a redelivered message changes noth
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -111,10 +111,9 @@ class CsvImports:
 
     store: ImportStore
     s3: Any
-    sqs: Any
     bucket: str
-    import_queue_url: str
-    ingest_queue_url: str
+    send_import: Callable[[BaseModel], None]  # queues a confirmed import for splitting
+    send_ingest: Callable[[BaseModel], None]  # queues a batch of rows for resolving
 
     def start(
         self, workspace: str, kind: Kind, source_name: str, filename: str, content: bytes | None
@@ -199,10 +198,7 @@ class CsvImports:
             import_id,
             {"status": ImportStatus.QUEUED, "mapping": chosen, "observed_at": utc_now()},
         )
-        self.sqs.send_message(
-            QueueUrl=self.import_queue_url,
-            MessageBody=ImportMessage(workspace=workspace, import_id=import_id).model_dump_json(),
-        )
+        self.send_import(ImportMessage(workspace=workspace, import_id=import_id))
         return job
 
     def split(self, message: ImportMessage, batch_rows: int = BATCH_ROWS) -> int:
@@ -236,11 +232,8 @@ class CsvImports:
                 continue
             key = f"imports/{message.workspace}/{message.import_id}/batch-{batches:07d}.jsonl"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body="\n".join(lines).encode())
-            self.sqs.send_message(
-                QueueUrl=self.ingest_queue_url,
-                MessageBody=IngestMessage(
-                    workspace=message.workspace, import_id=message.import_id, batch=batches, key=key
-                ).model_dump_json(),
+            self.send_ingest(
+                IngestMessage(workspace=message.workspace, import_id=message.import_id, batch=batches, key=key)
             )
             batches += 1
         body.close()

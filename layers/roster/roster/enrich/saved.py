@@ -1,0 +1,82 @@
+"""Saved enrichment definitions: checked against the workspace's segments and fields, created with
+the custom fields their mapping names, and stored with their credit budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from roster.enrich.budget import Budgets, to_millis
+from roster.enrich.definitions import (
+    DefinitionProblem,
+    EnrichmentDefinition,
+    RunProblem,
+    check_definition,
+    stored_definition,
+)
+from roster.profiles.fields import FieldType
+from roster.segments.manager import BUILT_IN as BUILT_IN_AUDIENCES
+from roster.store.enrichments import EnrichmentStore
+from roster.store.segments import SegmentStore
+from roster.store.workspaces import CUSTOM_FIELDS_SETTING, WorkspaceStore, custom_fields
+
+
+@dataclass
+class Definitions:
+    """The enrichment definitions of every workspace."""
+
+    store: EnrichmentStore
+    segments: SegmentStore
+    workspaces: WorkspaceStore
+    budgets: Budgets
+
+    def check(
+        self, workspace: str, definition: EnrichmentDefinition
+    ) -> tuple[EnrichmentDefinition, dict[str, FieldType]]:
+        """The definition checked against the workspace's segments and fields, and the fields it creates."""
+        for audience in definition.audiences:
+            if audience in BUILT_IN_AUDIENCES:
+                kind = BUILT_IN_AUDIENCES[audience][1]
+            else:
+                segment = self.segments.get(workspace, audience)
+                if segment is None:
+                    raise RunProblem(f"audiences: no segment {audience!r} in this workspace", 422)
+                kind = segment.kind
+            if kind is not definition.kind:
+                raise RunProblem(
+                    f"audiences: {audience!r} holds {kind}, the enrichment enriches {definition.kind}", 422
+                )
+        try:
+            return check_definition(definition, custom_fields(self.workspaces, workspace))
+        except DefinitionProblem as problem:
+            raise RunProblem(str(problem), 422) from None
+
+    def save(self, workspace: str, definition: EnrichmentDefinition, *, create: bool) -> EnrichmentDefinition:
+        """Create or replace a definition, creating the custom fields its mapping names."""
+        checked, created = self.check(workspace, definition)
+        existing = self.store.get_definition(workspace, checked.enrichment_id)
+        if create and existing is not None:
+            raise RunProblem(f"an enrichment {checked.enrichment_id!r} exists already", 409)
+        if not create and existing is None:
+            raise RunProblem(f"no enrichment {checked.enrichment_id!r} in this workspace", 404)
+        if created:
+            declared = self.workspaces.get_setting(workspace, CUSTOM_FIELDS_SETTING)
+            declared.setdefault(str(checked.kind), {}).update({name: str(kind) for name, kind in created.items()})
+            self.workspaces.put_setting(workspace, CUSTOM_FIELDS_SETTING, declared)
+        data = checked.model_dump(mode="json")
+        if existing is None:
+            self.store.create_definition(workspace, checked.enrichment_id, data, to_millis(checked.budget_credits))
+        else:
+            self.store.update_definition(workspace, checked.enrichment_id, data)
+            self.budgets.set(workspace, checked.enrichment_id, checked.budget_credits)
+        self.store.set_scheduled(workspace, checked.enrichment_id, scheduled=checked.schedule is not None)
+        return checked
+
+    def get(self, workspace: str, enrichment_id: str) -> EnrichmentDefinition:
+        return EnrichmentDefinition.model_validate(stored_definition(self.store, workspace, enrichment_id).data)
+
+    def all(self, workspace: str) -> list[EnrichmentDefinition]:
+        return [EnrichmentDefinition.model_validate(stored.data) for stored in self.store.definitions(workspace)]
+
+    def delete(self, workspace: str, enrichment_id: str) -> None:
+        self.get(workspace, enrichment_id)
+        self.store.delete_definition(workspace, enrichment_id)
