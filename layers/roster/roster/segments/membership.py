@@ -153,17 +153,21 @@ class MembershipEngine:
                 if isinstance(domain, str):
                     domains.add(domain)
         companies = self._company_fields(workspace, domains)
+        present = self.segments.memberships(  # the batch's candidate memberships, read at once
+            workspace,
+            ((s.segment_id, change.profile_id) for change, candidates in work if change.new for s in candidates),
+        )
         for change, candidates in work:
             if change.old is None and change.new is None:
                 continue  # changed while archived or merged away: it is in no segment
-            current = self.segments.segments_of(workspace, change.kind, change.profile_id)
             if change.new is None:  # archived, merged away or deleted: leave every segment
+                current = self.segments.segments_of(workspace, change.kind, change.profile_id)
                 tally.add(self._settle(workspace, change.kind, change.profile_id, set(), current))
                 continue
             company = companies.get(str(change.new.get("company_domain")), {})
             wanted = {s.segment_id for s in candidates if s.filter.matches(change.new, company)}
             tally.evaluated += len(candidates)
-            considered = current & {s.segment_id for s in candidates}
+            considered = {s.segment_id for s in candidates if (s.segment_id, change.profile_id) in present}
             tally.add(self._settle(workspace, change.kind, change.profile_id, wanted, considered))
         return tally
 
@@ -195,16 +199,20 @@ class MembershipEngine:
             ids = list(self.profiles.people_at(work.workspace, domain))
             for start in range(0, len(ids), CHUNK):
                 people = self.profiles.get_many(work.workspace, Kind.PEOPLE, ids[start : start + CHUNK])
+                present = self.segments.memberships(
+                    work.workspace, ((s.segment_id, person_id) for person_id in people for s in readers)
+                )
                 for person in people.values():
                     company = companies.get(str(person.fields.get("company_domain")), {})
-                    tally.add(self._settle_profile(person, readers, company))
+                    tally.add(self._settle_profile(person, readers, company, present))
         return tally
 
-    def _settle_profile(self, profile: Profile, segments: list[LiveSegment], company: Fields) -> Tally:
+    def _settle_profile(
+        self, profile: Profile, segments: list[LiveSegment], company: Fields, present: set[tuple[str, str]]
+    ) -> Tally:
         active = profile.status is Status.ACTIVE
         wanted = {s.segment_id for s in segments if active and s.filter.matches(profile.fields, company)}
-        current = self.segments.segments_of(profile.workspace, profile.kind, profile.profile_id)
-        considered = current & {s.segment_id for s in segments}
+        considered = {s.segment_id for s in segments if (s.segment_id, profile.profile_id) in present}
         tally = self._settle(profile.workspace, profile.kind, profile.profile_id, wanted, considered)
         tally.evaluated += len(segments)
         return tally

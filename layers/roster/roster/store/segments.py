@@ -201,8 +201,16 @@ class SegmentStore:
         }
 
     def members_among(self, workspace: str, segment_id: str, profile_ids: Iterable[str]) -> set[str]:
-        keys = [(_membership_key(workspace, segment_id), pid) for pid in set(profile_ids)]
-        return {item.profile_id for item in MembershipItem.batch_get(keys, consistent_read=True)} if keys else set()
+        return {profile_id for _, profile_id in self.memberships(workspace, ((segment_id, p) for p in profile_ids))}
+
+    def memberships(self, workspace: str, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (segment, profile) memberships exist: one BatchGetItem per 100, not a query each."""
+        keys = {(_membership_key(workspace, segment_id), profile_id) for segment_id, profile_id in pairs}
+        if not keys:
+            return set()
+        prefix = f"{workspace}#"
+        found = MembershipItem.batch_get(list(keys), consistent_read=True)
+        return {(item.pk.removeprefix(prefix), item.profile_id) for item in found}
 
     def enter(self, workspace: str, segment_id: str, kind: Kind, profile_id: str) -> bool:
         """Put a profile in a segment; False when it already was."""
