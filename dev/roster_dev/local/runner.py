@@ -288,6 +288,7 @@ class Runner:
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
         except Exception:  # the whole batch failed: Lambda retries every message of it
             failed = {message["MessageId"] for message in received}
+        done: list[dict[str, str]] = []
         for message in received:
             if message["MessageId"] in failed:
                 sqs.change_message_visibility(
@@ -296,8 +297,10 @@ class Runner:
                     VisibilityTimeout=RETRY_DELAY_SECONDS,
                 )
             else:
-                sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        self.processed += len(received) - len(failed)
+                done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
+        for start in range(0, len(done), 10):  # as the event source mapping does: ten deletes a request
+            sqs.delete_message_batch(QueueUrl=trigger.queue_url, Entries=done[start : start + 10])
+        self.processed += len(done)
         return len(received)
 
     def pump_stream(self, trigger: StreamTrigger) -> int:
