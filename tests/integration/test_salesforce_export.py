@@ -15,18 +15,19 @@ from tenacity import wait_none
 from ulid import ULID
 
 from roster import aws
-from roster.export.salesforce import ExportFailed, ExportMessage, ExportRefused, SalesforceExport
-from roster.export.store import ExportObject, ExportRun, ExportSettings, ExportStore
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce.connection import Connection
+from roster.connectors.salesforce.export_store import ExportObject, ExportRun, ExportSettings, ExportStore
+from roster.connectors.salesforce.exporter import ExportFailed, ExportMessage, ExportRefused, SalesforceExport
+from roster.connectors.salesforce.importer import SalesforceSync
+from roster.connectors.salesforce.store import SyncStore
 from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.values import utc_now
 from roster.segments.events import MembershipEvent
-from roster.sources.salesforce.connection import Connection
-from roster.sources.salesforce.mapping import ExportRule, FieldMapping, MappingError
-from roster.sources.salesforce.store import Status, SyncStore
-from roster.sources.salesforce.sync import SalesforceSync
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore

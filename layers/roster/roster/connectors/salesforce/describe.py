@@ -1,4 +1,4 @@
-"""Field mapping per Salesforce object: which Salesforce field becomes which Roster field.
+"""What each Salesforce object is to Roster (from its `describe`), and its field mapping.
 
 Auto-map takes the standard pairs (Email → email, Title → job_title, ...) and then the closest Roster field by
 name or label similarity. Manual overrides are checked against the object's `describe`, so a typo names the field
@@ -12,12 +12,12 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from simple_salesforce.api import Salesforce
 
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, closest
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.values import ValueProblem, coerce_value
 
@@ -25,7 +25,6 @@ SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", 
 #: The objects export writes; Leads and Opportunities are import-only (as in the product we model).
 EXPORTABLE: tuple[SalesforceObject, ...] = ("Account", "Contact")
 OBJECTS: tuple[SalesforceObject, ...] = ("Account", "Contact", "Lead", "Opportunity", "Task", "Event")
-SIMILARITY = 0.85
 PREVIEW_RECORDS = 10
 
 #: Profile fields the sync derives itself (opportunities and activities); a mapping cannot write them.
@@ -61,30 +60,8 @@ _PEOPLE = {
 }
 
 
-class ExportRule(StrEnum):
-    """Whether export may write a field back to Salesforce (DESIGN.md, invariant 6)."""
-
-    NEVER = "never"
-    ALWAYS = "always"
-    FILL_BLANK = "fill_blank"
-
-
 #: Salesforce types a segment's membership can be written to: a checkbox, or text/picklist holding `member_value`.
 SEGMENT_TYPES = frozenset({"boolean", "string", "picklist", "textarea"})
-
-
-class FieldMapping(BaseModel):
-    """One Salesforce field: the Roster field it imports into, and whether export may write it back.
-
-    With `segment`, export writes the segment's membership there instead (a checkbox set true, or
-    `member_value`, on entry; cleared on exit); the import still reads the field, so export knows what
-    Salesforce holds."""
-
-    field: str
-    export: ExportRule = ExportRule.NEVER
-    sf_type: str = "string"
-    segment: str | None = None
-    member_value: str | None = None
 
 
 class ObjectMapping(BaseModel):
@@ -93,10 +70,6 @@ class ObjectMapping(BaseModel):
     object: SalesforceObject
     fields: dict[str, FieldMapping] = Field(default_factory=dict)
     fields_added_at: str | None = None  # when fields were last added (the next import then reads everything)
-
-
-class MappingError(ValueError):
-    """A mapping that cannot be saved, naming the field at fault."""
 
 
 @dataclass(frozen=True)
@@ -194,12 +167,7 @@ def auto_map(obj: SalesforceObject, describe: Mapping[str, Any]) -> ObjectMappin
         if sf_name in fields or sf_name in SYSTEM_FIELDS or described.get("type") in ("reference", "id", "address"):
             continue
         candidates = [target for target in spec.targets if target not in used]
-        best, score = None, 0.0
-        for text in (_snake(sf_name), _snake(str(described.get("label", "")))):
-            for target in difflib.get_close_matches(text, candidates, n=1, cutoff=SIMILARITY):
-                ratio = difflib.SequenceMatcher(None, text, target).ratio()
-                if ratio > score:
-                    best, score = target, ratio
+        best = closest((_snake(sf_name), _snake(str(described.get("label", "")))), candidates)
         if best is not None:
             fields[sf_name] = FieldMapping(field=best, sf_type=str(described.get("type", "string")))
             used.add(best)

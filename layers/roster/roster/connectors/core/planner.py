@@ -1,8 +1,8 @@
-"""What an export writes: per linked Salesforce record, the fields the rules allow and that would change.
+"""What an export writes: per linked CRM record, the fields the rules allow and that would change.
 
-The comparison is against the CRM value last seen: the Salesforce record's snapshot inside the profile, which
+The comparison is against the CRM value last seen: the CRM record's snapshot inside the profile, which
 the import keeps (and refreshes just before an export). Values on both sides are canonical (the import reads
-Salesforce values through the same coercion as every source), so a mere formatting difference never causes a
+CRM values through the same coercion as every source), so a mere formatting difference never causes a
 write. Rules (DESIGN.md, invariant 6):
 
 - *never write*: never sent, whatever the values;
@@ -18,15 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Literal
 
+from roster.connectors.core.mapping import ExportRule, FieldMapping
 from roster.profiles.model import Profile, SourceRecord
-from roster.sources.salesforce.links import SOURCE
-from roster.sources.salesforce.mapping import ExportRule, FieldMapping, ObjectMapping
 
-CLEAR = "#N/A"  # Bulk API 2.0: an empty cell leaves a field alone, #N/A clears it
-ACCOUNT_COLUMN = "AccountId"
 Why = Literal["always", "fill_blank", "segment"]
 
 
@@ -47,22 +43,17 @@ class PlannedWrite:
     profile_id: str
     salesforce_id: str | None
     changes: tuple[FieldChange, ...]
-    account_id: str | None = None  # a Contact to create: the Account of the person's company, when linked
+    account_id: str | None = None  # a person to create: the CRM company record of their company, when linked
 
     def values(self) -> dict[str, Any]:
-        """The Roster values written, as the Salesforce record's snapshot should hold them afterwards."""
+        """The Roster values written, as the CRM record's snapshot should hold them afterwards."""
         return {change.field: change.new for change in self.changes}
 
 
-def exported_fields(mapping: ObjectMapping) -> dict[str, FieldMapping]:
-    """The mapped fields export may write (rule not *never*), by Salesforce field name."""
-    return {name: field for name, field in mapping.fields.items() if field.export is not ExportRule.NEVER}
-
-
-def linked_records(profile: Profile, obj: str) -> list[SourceRecord]:
-    """The profile's records of one Salesforce object (a person can be two Contacts that Roster merged)."""
+def linked_records(profile: Profile, source: str, obj: str) -> list[SourceRecord]:
+    """The profile's records of one CRM object (a person can be two Contacts that Roster merged)."""
     return [
-        record for key, record in sorted(profile.records.items()) if record.source == SOURCE and record.object == obj
+        record for key, record in sorted(profile.records.items()) if record.source == source and record.object == obj
     ]
 
 
@@ -112,30 +103,3 @@ def plan_create(
         if (change := _change(name, field, profile.fields.get(field.field), None, members)) and change.new is not None
     ]
     return PlannedWrite(profile.profile_id, None, tuple(changes), account_id)
-
-
-def cell(sf_type: str, value: Any) -> str:
-    """A Roster value as Bulk API CSV text for a field of `sf_type` (None clears the field)."""
-    if value is None:
-        return CLEAR
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and sf_type in ("int", "long"):
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return ";".join(str(item) for item in value)  # multi-select picklists
-    return str(value)
-
-
-def row_of(write: PlannedWrite, fields: Mapping[str, FieldMapping], key_column: str, key: str) -> dict[str, str]:
-    """The CSV row of a planned write: its key and one cell per changed field (other columns stay empty)."""
-    row = {key_column: key}
-    for change in write.changes:
-        row[change.salesforce_field] = cell(fields[change.salesforce_field].sf_type, change.new)
-    if write.account_id:
-        row[ACCOUNT_COLUMN] = write.account_id
-    return row

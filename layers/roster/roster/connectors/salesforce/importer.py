@@ -34,14 +34,12 @@ from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
 from ulid import ULID
 
-from roster.identity.resolver import Resolver
-from roster.profiles.fields import Kind
-from roster.profiles.values import format_time
-from roster.sources.salesforce.connection import Calls, Connection, explain, transient
-from roster.sources.salesforce.links import unlink
-from roster.sources.salesforce.mapping import (
+from roster.connectors.core.mapping import FieldMapping
+from roster.connectors.core.runs import RunWorker, heartbeat_lost, parse_stamp
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
+from roster.connectors.salesforce.describe import (
     SPECS,
-    FieldMapping,
     ObjectMapping,
     PreviewRecord,
     SalesforceObject,
@@ -49,17 +47,20 @@ from roster.sources.salesforce.mapping import (
     preview,
     validate_mapping,
 )
-from roster.sources.salesforce.objects import BatchContext, Row, process, query_fields
-from roster.sources.salesforce.store import (
+from roster.connectors.salesforce.ingest import MAX_JOB_RECORDS
+from roster.connectors.salesforce.links import unlink
+from roster.connectors.salesforce.objects import BatchContext, Row, process, query_fields
+from roster.connectors.salesforce.store import (
     Mode,
     ObjectState,
     RunCounts,
-    Status,
     SyncRun,
     SyncStore,
     Watermark,
 )
-from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
+from roster.identity.resolver import Resolver
+from roster.profiles.fields import Kind
+from roster.profiles.values import format_time
 from roster.store.salesforce import Stale
 
 PAGE_RECORDS = 50_000
@@ -71,7 +72,6 @@ DELETED_WINDOW = timedelta(days=29)  # `sobjects/{O}/deleted` answers for the la
 DONE = "done"  # the checkpoint locator once every page is committed
 ACTIVITIES = ("Task", "Event")
 IMPORT_OVERHEAD = 4  # login, create the query job, one status poll, the deleted-records list
-EXPORT_BATCH_RECORDS = 10_000
 EXPORT_CALLS_PER_JOB = 6
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ class ApiMath(BaseModel):
 
 
 def api_math(records: int) -> ApiMath:
-    batches = math.ceil(records / EXPORT_BATCH_RECORDS)
+    batches = math.ceil(records / MAX_JOB_RECORDS)
     return ApiMath(
         records=records,
         import_calls=math.ceil(records / PAGE_RECORDS) + IMPORT_OVERHEAD,

@@ -30,17 +30,18 @@ from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
 from ulid import ULID
 
-from roster.export.ingest import MAX_JOB_RECORDS, MAX_UPLOAD_BYTES, IngestFailed, IngestJobs, IngestReport
-from roster.export.rules import (
-    ACCOUNT_COLUMN,
+from roster.connectors.core.mapping import FieldMapping, MappingError, exported_fields
+from roster.connectors.core.planner import (
     PlannedWrite,
-    exported_fields,
     linked_records,
     plan_create,
     plan_update,
-    row_of,
 )
-from roster.export.store import (
+from roster.connectors.core.runs import RunWorker, heartbeat_lost, parse_stamp
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce.connection import Calls, explain, transient
+from roster.connectors.salesforce.describe import ObjectMapping
+from roster.connectors.salesforce.export_store import (
     EXPORT_OBJECTS,
     MAX_REJECTIONS,
     ExportCounts,
@@ -52,18 +53,24 @@ from roster.export.store import (
     Phase,
     Rejection,
 )
+from roster.connectors.salesforce.importer import PageFailed, SalesforceSync, SyncMessage
+from roster.connectors.salesforce.ingest import (
+    ACCOUNT_COLUMN,
+    MAX_JOB_RECORDS,
+    MAX_UPLOAD_BYTES,
+    IngestFailed,
+    IngestJobs,
+    IngestReport,
+    row_of,
+)
+from roster.connectors.salesforce.links import SOURCE
+from roster.connectors.salesforce.store import Mode
 from roster.identity.aliases import record_alias
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.model import Status as ProfileStatus
 from roster.profiles.values import format_time
 from roster.segments.events import MembershipEvent
-from roster.sources.salesforce.connection import Calls, explain, transient
-from roster.sources.salesforce.links import SOURCE
-from roster.sources.salesforce.mapping import FieldMapping, MappingError, ObjectMapping
-from roster.sources.salesforce.store import Mode, Status
-from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage
-from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
 from roster.store.profiles import ProfileStore
 from roster.store.salesforce import Stale
 from roster.store.segments import SegmentStore
@@ -286,7 +293,7 @@ class SalesforceExport:
         profiles: list[Profile],
         skip: set[str] | None = None,
     ) -> _Plan:
-        fields = exported_fields(mapping)
+        fields = exported_fields(mapping.fields)
         plan = _Plan()
         profiles = [profile for profile in profiles if not skip or profile.profile_id not in skip]
         ids = [profile.profile_id for profile in profiles]
@@ -299,7 +306,7 @@ class SalesforceExport:
             plan.counts.considered += 1
             plan.profile_ids.add(profile.profile_id)
             of_profile = {segment for segment, inside in members.items() if profile.profile_id in inside}
-            records = linked_records(profile, obj)
+            records = linked_records(profile, SOURCE, obj)
             for record in records:
                 write = plan_update(profile, record, fields, of_profile)
                 if write is None:
@@ -320,7 +327,7 @@ class SalesforceExport:
         """Company domain → the Salesforce Account of that company, so a created Contact is not left orphaned."""
         domains = {str(domain) for person in people if (domain := person.fields.get("company_domain"))}
         companies = self.profiles.companies_by_domain(workspace, domains) if domains else {}
-        accounts = {domain: linked_records(company, "Account") for domain, company in companies.items()}
+        accounts = {domain: linked_records(company, SOURCE, "Account") for domain, company in companies.items()}
         return {domain: records[0].record_id for domain, records in accounts.items() if records}
 
     @staticmethod
@@ -330,7 +337,7 @@ class SalesforceExport:
             return False
         if settings.create_segment is not None and settings.create_segment not in members:
             return False
-        return not (obj == "Contact" and linked_records(profile, "Lead"))
+        return not (obj == "Contact" and linked_records(profile, SOURCE, "Lead"))
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -553,7 +560,7 @@ class _Sender:
 
     @property
     def fields(self) -> dict[str, FieldMapping]:
-        return exported_fields(self.mapping)
+        return exported_fields(self.mapping.fields)
 
     def add(self, profiles: list[Profile], *, skip_considered: bool = False) -> None:
         export, run = self.worker.export, self.worker.run

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from roster.connectors.core.state import Status
 from roster.profiles.fields import Kind
-from roster.sources.salesforce.store import Status
 from roster.store import jobs
 from roster.store.salesforce import RunKeys, SalesforceItems
 

@@ -1,4 +1,4 @@
-"""What the Salesforce import and export workers share: a run committed together with its object's state.
+"""What every connector's import and export workers share: a run committed together with its object's state.
 
 Each commit writes the run (its checkpoint, counts and the API calls used since the last commit) and, with
 `with_state`, the object's state and heartbeat, at the versions read; a second worker holding the same run stops
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+from roster.connectors.core.state import Status
 from roster.profiles.values import format_time
-from roster.sources.salesforce.connection import Connection
-from roster.sources.salesforce.store import Status
 from roster.store.salesforce import Stale
 
 #: A running sync or export whose heartbeat is this old lost its worker (Lambda's maximum is 15 minutes).
@@ -30,6 +29,13 @@ def parse_stamp(stamp: str) -> datetime:
 
 def heartbeat_lost(heartbeat: str | None, now: datetime) -> bool:
     return not heartbeat or now - parse_stamp(heartbeat) > STUCK_AFTER
+
+
+class _Counter(Protocol):
+    """A connection to the external system that counts the API calls made through it."""
+
+    @property
+    def calls(self) -> int: ...
 
 
 class _Run(Protocol):
@@ -64,7 +70,7 @@ class RunWorker(Generic[R, S]):
     remaining: Callable[[], float]
     reserve_seconds: float
     clock: Callable[[], datetime]
-    connection: Connection | None = None
+    connection: _Counter | None = None
     counted: int = 0
 
     def resume_parked(self) -> bool:

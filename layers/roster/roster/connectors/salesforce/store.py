@@ -12,7 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from roster.sources.salesforce.mapping import ObjectMapping, SalesforceObject
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce.describe import ObjectMapping, SalesforceObject
 from roster.store import jobs
 from roster.store.salesforce import RunKeys, SalesforceItems
 
@@ -20,14 +21,6 @@ from roster.store.salesforce import RunKeys, SalesforceItems
 class Mode(StrEnum):
     FULL = "full"
     INCREMENTAL = "incremental"
-
-
-class Status(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    FAILED = "failed"  # stopped by something retrying cannot fix (credentials, a bad mapping)
-    PARKED = "parked"  # a page kept failing; its message waits in the dead-letter queue
-    SUCCEEDED = "succeeded"  # runs only
 
 
 class SyncConfig(BaseModel):
