@@ -1,18 +1,22 @@
-"""What every connector's import and export workers share: a run committed together with its object's state.
+"""The run loop every connector's import and export share: a run committed together with its object's state.
 
-Each commit writes the run (its checkpoint, counts and the API calls used since the last commit) and, with
-`with_state`, the object's state and heartbeat, at the versions read; a second worker holding the same run stops
-at its first commit (Stale). A run redriven from the dead-letter queue is running again; a run that stops is
-parked (retrying later may help: the message waits in the DLQ) or failed.
+An adapter's operations (a `RunLoop`) start runs and hand each queue message to a worker (a `RunWorker`) that
+knows its own system; the loop, leases and commits are here. Starting a run commits it with its object's state
+marked running (two starts race on the version: one wins). Each commit writes the run (its checkpoint, counts
+and the API calls used since the last commit) and, with `with_state`, the object's state and heartbeat, at the
+versions read; a second worker holding the same run stops at its first commit (Stale). A run redriven from the
+dead-letter queue is running again; a run that stops is parked (retrying later may help: the message waits in
+the DLQ) or failed.
 """
 
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from roster.connectors.core.state import Status
 from roster.profiles.values import format_time
@@ -31,6 +35,16 @@ def heartbeat_lost(heartbeat: str | None, now: datetime) -> bool:
     return not heartbeat or now - parse_stamp(heartbeat) > STUCK_AFTER
 
 
+class _Status(Protocol):
+    status: Status
+    heartbeat: str | None
+
+
+def busy(state: _Status, now: datetime) -> bool:
+    """True while an object's run is running and its worker alive (a silent one is stuck: a new run may start)."""
+    return state.status is Status.RUNNING and not heartbeat_lost(state.heartbeat, now)
+
+
 class _Counter(Protocol):
     """A connection to the external system that counts the API calls made through it."""
 
@@ -39,7 +53,10 @@ class _Counter(Protocol):
 
 
 class _Run(Protocol):
+    run_id: str
+    workspace: str
     status: Status
+    started_at: str
     error: str | None
     error_code: str | None
     finished_at: str | None
@@ -48,30 +65,61 @@ class _Run(Protocol):
 
 class _State(Protocol):
     status: Status
+    run_id: str | None
+    last_started: str | None
     error: str | None
     heartbeat: str | None
 
 
+class _Message(Protocol):
+    """A queue message naming one run; `object` is the adapter's own object type."""
+
+    @property
+    def workspace(self) -> str: ...
+    @property
+    def object(self) -> Any: ...
+    @property
+    def run_id(self) -> str: ...
+
+
 R = TypeVar("R", bound=_Run)
 S = TypeVar("S", bound=_State)
+M = TypeVar("M", bound=_Message)
 
 
 class _Store(Protocol[R, S]):
     def commit(self, run: R, state: S | None = None) -> tuple[R, S | None]: ...
 
 
+class RunStore(_Store[R, S], Protocol[R, S]):
+    """An adapter's runs and object states (objects typed by the adapter, hence Any here)."""
+
+    def state(self, workspace: str, obj: Any) -> S: ...
+    def run(self, workspace: str, obj: Any, run_id: str) -> R | None: ...
+    def runs(self, workspace: str, obj: Any, limit: int = 20) -> list[R]: ...
+
+
 @dataclass(kw_only=True)
-class RunWorker(Generic[R, S]):
+class RunWorker(ABC, Generic[R, S, M]):
     """One invocation's work on a run: the live run and state, the connection, and the commits between them."""
 
     store: _Store[R, S]
     run: R
     state: S
+    message: M
     remaining: Callable[[], float]
     reserve_seconds: float
     clock: Callable[[], datetime]
     connection: _Counter | None = None
     counted: int = 0
+
+    @abstractmethod
+    def go(self) -> M | None:
+        """Work until the run is done (None) or must continue later (the message to queue)."""
+
+    @abstractmethod
+    def stop(self, error: Exception) -> Exception:
+        """Record why the run stopped (`halt`) and return the failure the handler raises."""
 
     def resume_parked(self) -> bool:
         """A run redriven from the dead-letter queue runs again; True if it was parked."""
@@ -104,3 +152,61 @@ class RunWorker(Generic[R, S]):
             self.run.finished_at = format_time(self.clock())
         with contextlib.suppress(Stale):  # another worker took the run over; its status stands
             self.commit(with_state=True)
+
+
+class RunLoop(ABC, Generic[R, S, M]):
+    """An adapter's operations on its runs: start one, work on a message of one, read the latest one."""
+
+    store: RunStore[R, S]
+    reserve_seconds: float
+    clock: Callable[[], datetime]
+
+    @abstractmethod
+    def worker(self, run: R, state: S, message: M, remaining: Callable[[], float]) -> RunWorker[R, S, M]:
+        """The adapter's worker for one invocation on `run`."""
+
+    def begin(self, run: R, state: S) -> bool:
+        """Commit a new run with its object's state marked running; False when another start won the race."""
+        state.status, state.run_id = Status.RUNNING, run.run_id
+        state.last_started = state.heartbeat = run.started_at
+        try:
+            self.store.commit(run, state)
+        except Stale:
+            return False  # another scheduler tick or API call started it first
+        return True
+
+    def run(self, message: M, remaining_seconds: Callable[[], float]) -> M | None:
+        """Work on a run until it is done (None) or must continue later (the message to queue). Raises the
+        worker's failure; a message of a run that is finished or superseded is ignored."""
+        state = self.store.state(message.workspace, message.object)
+        run = self.store.run(message.workspace, message.object, message.run_id)
+        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
+            return None
+        worker = self.worker(run, state, message, remaining_seconds)
+        try:
+            return worker.go()
+        except Stale:
+            return None  # another worker holds this run now
+        except Exception as error:
+            raise worker.stop(error) from error
+
+    def last_run(self, workspace: str, obj: Any, state: S) -> R | None:
+        return self.store.run(workspace, obj, state.run_id) if state.run_id else None
+
+    def history(self, workspace: str, obj: Any, limit: int = 20) -> list[R]:
+        """Past runs, newest first."""
+        return self.store.runs(workspace, obj, limit)
+
+
+O_contra = TypeVar("O_contra", contravariant=True)
+
+
+class Refresh(Protocol[O_contra]):
+    """The import an export runs first, so it compares against what the CRM holds now (an adapter's importer)."""
+
+    def start_refresh(self, workspace: str, obj: O_contra) -> str | None: ...
+    def finish_refresh(self, workspace: str, obj: O_contra, run_id: str, remaining: Callable[[], float]) -> bool: ...
+
+
+class RefreshFailed(Exception):
+    """The import that refreshes the CRM values before an export did not finish."""

@@ -150,6 +150,12 @@ def _snake(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def describe(sf: Salesforce, obj: str) -> dict[str, Any]:
+    """An object's describe (one API call): its fields with their types, labels and whether they are writable."""
+    described: dict[str, Any] = getattr(sf, obj).describe()
+    return described
+
+
 def _describe_fields(describe: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {str(field["name"]): field for field in describe.get("fields", [])}
 

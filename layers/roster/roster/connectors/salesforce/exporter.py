@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from tenacity import wait_exponential
@@ -37,10 +37,10 @@ from roster.connectors.core.planner import (
     plan_create,
     plan_update,
 )
-from roster.connectors.core.runs import RunWorker, heartbeat_lost, parse_stamp
+from roster.connectors.core.runs import Refresh, RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import Status
-from roster.connectors.salesforce.connection import Calls, explain, transient
-from roster.connectors.salesforce.describe import ObjectMapping
+from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
+from roster.connectors.salesforce.describe import ObjectMapping, describe
 from roster.connectors.salesforce.export_store import (
     EXPORT_OBJECTS,
     MAX_REJECTIONS,
@@ -53,7 +53,6 @@ from roster.connectors.salesforce.export_store import (
     Phase,
     Rejection,
 )
-from roster.connectors.salesforce.importer import PageFailed, SalesforceSync, SyncMessage
 from roster.connectors.salesforce.ingest import (
     ACCOUNT_COLUMN,
     MAX_JOB_RECORDS,
@@ -64,15 +63,15 @@ from roster.connectors.salesforce.ingest import (
     row_of,
 )
 from roster.connectors.salesforce.links import SOURCE
-from roster.connectors.salesforce.store import Mode
+from roster.connectors.salesforce.store import SyncStore
 from roster.identity.aliases import record_alias
+from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.model import Status as ProfileStatus
 from roster.profiles.values import format_time
 from roster.segments.events import MembershipEvent
 from roster.store.profiles import ProfileStore
-from roster.store.salesforce import Stale
 from roster.store.segments import SegmentStore
 
 PAGE_PROFILES = 500
@@ -160,12 +159,24 @@ class _Plan:
     profile_ids: set[str] = field(default_factory=set)
 
 
+class _Import(Refresh[ExportObject], Protocol):
+    """What export needs of the import side (the importer, wired in by services): its mappings, connections,
+    resolvers, and the refresh it runs first."""
+
+    @property
+    def store(self) -> SyncStore: ...
+    @property
+    def resolver(self) -> Callable[[str, Kind], Resolver]: ...
+    @property
+    def connect(self) -> Callable[[str], Connection]: ...
+
+
 @dataclass
-class SalesforceExport:
-    """The export's operations; handlers inject the stores, the import sync (connections, resolvers, mappings)."""
+class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
+    """The export's operations; handlers inject the stores and the import side (see `_Import`)."""
 
     store: ExportStore
-    sync: SalesforceSync
+    sync: _Import
     profiles: ProfileStore
     segments: SegmentStore
     page_profiles: int = PAGE_PROFILES
@@ -193,7 +204,7 @@ class SalesforceExport:
         return self.store.put_state(state.model_copy(update={"settings": settings}))
 
     def _check_external_id(self, workspace: str, obj: ExportObject, name: str) -> None:
-        described = getattr(self.sync.connect(workspace).sf, obj).describe()
+        described = describe(self.sync.connect(workspace).sf, obj)
         spec = next((each for each in described.get("fields", []) if each.get("name") == name), None)
         if spec is None or not spec.get("externalId"):
             raise ExportRefused(
@@ -205,7 +216,6 @@ class SalesforceExport:
         statuses = []
         for obj in EXPORT_OBJECTS:
             state = self.store.state(workspace, obj)
-            last = self.store.run(workspace, obj, state.run_id) if state.run_id else None
             statuses.append(
                 ExportStatus(
                     object=obj,
@@ -213,13 +223,10 @@ class SalesforceExport:
                     status=state.status,
                     mark=state.mark,
                     error=state.error,
-                    last_run=last,
+                    last_run=self.last_run(workspace, obj, state),
                 )
             )
         return statuses
-
-    def history(self, workspace: str, obj: ExportObject, limit: int = 20) -> list[ExportRun]:
-        return self.store.runs(workspace, obj, limit)
 
     def _mapping(self, workspace: str, obj: ExportObject) -> ObjectMapping:
         mapping = self.sync.store.mapping(workspace, obj)
@@ -348,7 +355,7 @@ class SalesforceExport:
             raise ExportRefused(f"export sync is off for {obj}")
         self._mapping(workspace, obj)
         now = self.clock()
-        if state.status is Status.RUNNING and not self._stuck(state, now):
+        if busy(state, now):
             return None
         stamp = format_time(now)
         full = state.mark is None if full is None else full or state.mark is None
@@ -360,54 +367,35 @@ class SalesforceExport:
             started_at=stamp,
             since=None if full else state.mark,
         )
-        state = state.model_copy(
-            update={"status": Status.RUNNING, "run_id": run.run_id, "last_started": stamp, "heartbeat": stamp}
-        )
-        try:
-            self.store.commit(run, state)
-        except Stale:
+        if not self.begin(run, state):
             return None
         return ExportMessage(workspace=workspace, object=obj, run_id=run.run_id)
-
-    @staticmethod
-    def _stuck(state: ExportState, now: datetime) -> bool:
-        return heartbeat_lost(state.heartbeat, now)
 
     def due(self, now: datetime) -> list[tuple[str, ExportObject]]:
         """The exports the schedule should start now: every `every_hours` (24 by default) since the last start."""
         due: list[tuple[str, ExportObject]] = []
         for workspace, obj in sorted(self.store.enabled()):
             state = self.store.state(workspace, obj)
-            if not state.settings.enabled or (state.status is Status.RUNNING and not self._stuck(state, now)):
+            if not state.settings.enabled or busy(state, now):
                 continue
             every = timedelta(hours=state.settings.every_hours) - SCHEDULE_GRACE
             if state.last_started is None or now - parse_stamp(state.last_started) >= every:
                 due.append((workspace, obj))
         return due
 
-    def run(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportMessage | None:
-        """Work on a run until it is done (None) or must continue later (the message to queue). Raises
-        ExportFailed; a message of a finished or superseded run is ignored."""
-        state = self.store.state(message.workspace, message.object)
-        run = self.store.run(message.workspace, message.object, message.run_id)
-        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
-            return None
-        worker = _Worker(
+    def worker(
+        self, run: ExportRun, state: ExportState, message: ExportMessage, remaining: Callable[[], float]
+    ) -> _Worker:
+        return _Worker(
             store=self.store,
             run=run,
             state=state,
-            remaining=remaining_seconds,
+            message=message,
+            remaining=remaining,
             reserve_seconds=self.reserve_seconds,
             clock=self.clock,
             export=self,
-            message=message,
         )
-        try:
-            return worker.go()
-        except Stale:
-            return None
-        except Exception as error:
-            raise worker.stop(error) from error
 
     def note_membership_changes(self, events: Iterable[MembershipEvent]) -> int:
         """Remember profiles whose membership of a segment some enabled export writes changed (for its next run)."""
@@ -429,11 +417,10 @@ class SalesforceExport:
 
 
 @dataclass(kw_only=True)
-class _Worker(RunWorker[ExportRun, ExportState]):
+class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
     """One invocation's work on an export run."""
 
     export: SalesforceExport
-    message: ExportMessage
 
     @property
     def kind(self) -> Kind:
@@ -486,29 +473,14 @@ class _Worker(RunWorker[ExportRun, ExportState]):
     def _refresh(self) -> bool:
         """Bring the CRM values up to date with an import of the object; False when it must wait or continue."""
         sync, workspace, obj = self.export.sync, self.run.workspace, self.run.object
-        imported = sync.store.state(workspace, obj)
         if self.run.refresh_run is None:
-            if not imported.enabled:
-                self.run.phase = "profiles"  # compare against what the last import saw
-                self.commit(with_state=True)
-                return True
-            message = sync.start(workspace, obj, Mode.INCREMENTAL)
-            self.run.refresh_run = message.run_id if message else imported.run_id
+            self.run.refresh_run = sync.start_refresh(workspace, obj)
             self.commit(with_state=True)
-        refresh = sync.store.run(workspace, obj, self.run.refresh_run) if self.run.refresh_run else None
-        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
-            message = SyncMessage(workspace=workspace, object=obj, mode=refresh.mode, run_id=refresh.run_id)
-            try:
-                following = sync.run(message, lambda: self.remaining() - self.export.reserve_seconds / 2)
-            except PageFailed as failed:
-                raise _RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
-            if following is not None:
-                return False
-            refresh = sync.store.run(workspace, obj, refresh.run_id)
-            if refresh is not None and refresh.status is Status.RUNNING:
-                return False  # another worker holds it; look again later
-        if refresh is not None and refresh.status is Status.FAILED:
-            raise _RefreshFailed(f"the import before the export failed: {refresh.error}")
+        remaining = lambda: self.remaining() - self.export.reserve_seconds / 2  # noqa: E731
+        if self.run.refresh_run is not None and not sync.finish_refresh(
+            workspace, obj, self.run.refresh_run, remaining
+        ):
+            return False
         self.run.phase = "profiles"
         self.commit(with_state=True)
         return True
@@ -529,7 +501,7 @@ class _Worker(RunWorker[ExportRun, ExportState]):
 
     def stop(self, error: Exception) -> ExportFailed:
         """Record why the run stopped: parked (the message waits in the DLQ) unless retrying cannot help."""
-        if isinstance(error, _RefreshFailed):
+        if isinstance(error, RefreshFailed):
             code, reason = "import_failed", str(error)
         elif isinstance(error, IngestFailed):
             code, reason = "bulk_job_failed", str(error)
@@ -537,12 +509,8 @@ class _Worker(RunWorker[ExportRun, ExportState]):
             code, reason = "bad_configuration", str(error)
         else:
             code, reason = explain(error)
-        self.halt(code, reason, isinstance(error, IngestFailed | _RefreshFailed) or transient(error))
+        self.halt(code, reason, isinstance(error, IngestFailed | RefreshFailed) or transient(error))
         return ExportFailed(self.message, code, reason)
-
-
-class _RefreshFailed(Exception):
-    """The import that refreshes the CRM values before an export did not finish."""
 
 
 @dataclass

@@ -35,7 +35,7 @@ from tenacity.wait import WaitBaseT
 from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import RunWorker, heartbeat_lost, parse_stamp
+from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
 from roster.connectors.salesforce.describe import (
@@ -44,6 +44,7 @@ from roster.connectors.salesforce.describe import (
     PreviewRecord,
     SalesforceObject,
     auto_map,
+    describe,
     preview,
     validate_mapping,
 )
@@ -61,7 +62,6 @@ from roster.connectors.salesforce.store import (
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.values import format_time
-from roster.store.salesforce import Stale
 
 PAGE_RECORDS = 50_000
 BATCH_RECORDS = 2_000
@@ -146,10 +146,6 @@ def _soql_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _is_stuck(state: ObjectState, now: datetime) -> bool:
-    return state.status is Status.RUNNING and heartbeat_lost(state.heartbeat, now)
-
-
 def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
     """What the scheduler should start now: a full sync first and then weekly, incrementals in between."""
     due: list[DueSync] = []
@@ -161,7 +157,7 @@ def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
         for state in store.states(workspace):
             if state.object not in objects or not state.enabled:
                 continue
-            if state.status is Status.RUNNING and not _is_stuck(state, now):
+            if busy(state, now):
                 continue
             started = parse_stamp(state.last_started) if state.last_started else None
             full_due = (
@@ -176,7 +172,7 @@ def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
 
 
 @dataclass
-class SalesforceSync:
+class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
     """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
 
     store: SyncStore
@@ -206,13 +202,13 @@ class SalesforceSync:
         saved = self.store.mapping(workspace, obj)
         if saved is not None:
             return saved
-        return auto_map(obj, self._describe(self.connect(workspace), obj))
+        return auto_map(obj, describe(self.connect(workspace).sf, obj))
 
     def set_mapping(
         self, workspace: str, obj: SalesforceObject, fields: dict[str, str | FieldMapping]
     ) -> ObjectMapping:
         """Check a manual mapping against describe and save it; raises MappingError naming the bad field."""
-        mapping = validate_mapping(obj, fields, self._describe(self.connect(workspace), obj))
+        mapping = validate_mapping(obj, fields, describe(self.connect(workspace).sf, obj))
         before = self.store.mapping(workspace, obj)
         if before is None or set(mapping.fields) - set(before.fields):
             mapping.fields_added_at = format_time(self.clock())
@@ -227,22 +223,16 @@ class SalesforceSync:
         """Ten records as a mapping (the given one, else the current one) would store them, before saving."""
         connection = self.connect(workspace)
         if fields is None:
-            mapping = self.store.mapping(workspace, obj) or auto_map(obj, self._describe(connection, obj))
+            mapping = self.store.mapping(workspace, obj) or auto_map(obj, describe(connection.sf, obj))
         else:
-            mapping = validate_mapping(obj, fields, self._describe(connection, obj))
+            mapping = validate_mapping(obj, fields, describe(connection.sf, obj))
         return preview(connection.sf, mapping)
-
-    @staticmethod
-    def _describe(connection: Connection, obj: SalesforceObject) -> dict[str, Any]:
-        described: dict[str, Any] = getattr(connection.sf, obj).describe()
-        return described
 
     def status(self, workspace: str) -> list[ObjectStatus]:
         states = {state.object: state for state in self.store.states(workspace)}
         statuses = []
         for obj in SPECS:
             state = states.get(obj) or ObjectState(workspace=workspace, object=obj)
-            last = self.store.run(workspace, obj, state.run_id) if state.run_id else None
             statuses.append(
                 ObjectStatus(
                     object=obj,
@@ -251,13 +241,10 @@ class SalesforceSync:
                     watermark=state.watermark,
                     last_full_sync=state.last_full_sync,
                     error=state.error,
-                    last_run=last,
+                    last_run=self.last_run(workspace, obj, state),
                 )
             )
         return statuses
-
-    def history(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
-        return self.store.runs(workspace, obj, limit)
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -269,57 +256,67 @@ class SalesforceSync:
         if not state.enabled:
             raise SyncRefused(f"import sync is off for {obj}")
         now = self.clock()
-        if state.status is Status.RUNNING and not _is_stuck(state, now):
+        if busy(state, now):
             return None
         if obj in ACTIVITIES:  # Tasks and Events share the activity roll-ups: never write them together
             other = self.store.state(workspace, "Event" if obj == "Task" else "Task")
-            if other.status is Status.RUNNING and not _is_stuck(other, now):
+            if busy(other, now):
                 return None
         if mode is None or state.watermark is None:
             mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
-        stamp = format_time(now)
-        run = SyncRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=stamp)
-        state = state.model_copy(
-            update={"status": Status.RUNNING, "run_id": run.run_id, "last_started": stamp, "heartbeat": stamp}
-        )
-        try:
-            self.store.commit(run, state)
-        except Stale:
-            return None  # another scheduler tick or API call started it first
+        run = SyncRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=format_time(now))
+        if not self.begin(run, state):
+            return None
         return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
 
-    def run(self, message: SyncMessage, remaining_seconds: Callable[[], float]) -> SyncMessage | None:
-        """Work on a run until it is done (None) or the deadline nears (a continuation to queue).
-
-        A message of a run that is finished or superseded is ignored. Raises PageFailed."""
-        state = self.store.state(message.workspace, message.object)
-        run = self.store.run(message.workspace, message.object, message.run_id)
-        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
-            return None
-        worker = _Worker(
+    def worker(self, run: SyncRun, state: ObjectState, message: SyncMessage, remaining: Callable[[], float]) -> _Worker:
+        return _Worker(
             store=self.store,
             run=run,
             state=state,
-            remaining=remaining_seconds,
+            message=message,
+            remaining=remaining,
             reserve_seconds=self.reserve_seconds,
             clock=self.clock,
             sync=self,
-            message=message,
         )
-        try:
-            return worker.go()
-        except Stale:
-            return None  # another worker holds this run now
-        except Exception as error:
-            raise worker.stop(error) from error
+
+    def start_refresh(self, workspace: str, obj: SalesforceObject) -> str | None:
+        """Start the incremental import an export runs first (or join the one running): its run id, or None
+        when import sync is off for the object (the export then compares against what the last import saw)."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
+            return None
+        message = self.start(workspace, obj, Mode.INCREMENTAL)
+        return message.run_id if message else state.run_id
+
+    def finish_refresh(
+        self, workspace: str, obj: SalesforceObject, run_id: str, remaining: Callable[[], float]
+    ) -> bool:
+        """Drive that import on; True once it is over, False while it continues (here or in another worker).
+        Raises RefreshFailed when it stopped."""
+        refresh = self.store.run(workspace, obj, run_id)
+        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
+            message = SyncMessage(workspace=workspace, object=obj, mode=refresh.mode, run_id=run_id)
+            try:
+                following = self.run(message, remaining)
+            except PageFailed as failed:
+                raise RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
+            if following is not None:
+                return False
+            refresh = self.store.run(workspace, obj, run_id)
+            if refresh is not None and refresh.status is Status.RUNNING:
+                return False  # another worker holds it; look again later
+        if refresh is not None and refresh.status is Status.FAILED:
+            raise RefreshFailed(f"the import before the export failed: {refresh.error}")
+        return True
 
 
 @dataclass(kw_only=True)
-class _Worker(RunWorker[SyncRun, ObjectState]):
+class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
     """One invocation's work on an import run."""
 
     sync: SalesforceSync
-    message: SyncMessage
     calls: Calls | None = None
     mapping: ObjectMapping | None = None
 
@@ -365,7 +362,7 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
         saved = self.sync.store.mapping(self.run.workspace, self.obj)
         if saved is not None:
             return saved
-        described = self._call(lambda connection: SalesforceSync._describe(connection, self.obj))
+        described = self._call(lambda connection: describe(connection.sf, self.obj))
         mapping = auto_map(self.obj, described)
         self.sync.store.put_mapping(self.run.workspace, mapping)
         return mapping
