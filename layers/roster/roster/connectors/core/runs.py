@@ -12,13 +12,18 @@ the DLQ) or failed.
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from roster.connectors.core.state import Status
+from pydantic import BaseModel
+from tenacity import wait_exponential
+from tenacity.wait import WaitBaseT
+
+from roster.connectors.core.state import Run, RunState, Status
 from roster.profiles.values import format_time
 from roster.store.salesforce import Stale
 
@@ -35,12 +40,7 @@ def heartbeat_lost(heartbeat: str | None, now: datetime) -> bool:
     return not heartbeat or now - parse_stamp(heartbeat) > STUCK_AFTER
 
 
-class _Status(Protocol):
-    status: Status
-    heartbeat: str | None
-
-
-def busy(state: _Status, now: datetime) -> bool:
+def busy(state: RunState, now: datetime) -> bool:
     """True while an object's run is running and its worker alive (a silent one is stuck: a new run may start)."""
     return state.status is Status.RUNNING and not heartbeat_lost(state.heartbeat, now)
 
@@ -50,25 +50,6 @@ class _Counter(Protocol):
 
     @property
     def calls(self) -> int: ...
-
-
-class _Run(Protocol):
-    run_id: str
-    workspace: str
-    status: Status
-    started_at: str
-    error: str | None
-    error_code: str | None
-    finished_at: str | None
-    api_calls: int
-
-
-class _State(Protocol):
-    status: Status
-    run_id: str | None
-    last_started: str | None
-    error: str | None
-    heartbeat: str | None
 
 
 class _Message(Protocol):
@@ -82,17 +63,16 @@ class _Message(Protocol):
     def run_id(self) -> str: ...
 
 
-R = TypeVar("R", bound=_Run)
-S = TypeVar("S", bound=_State)
+R = TypeVar("R", bound=Run)
+S = TypeVar("S", bound=RunState)
 M = TypeVar("M", bound=_Message)
+V = TypeVar("V", bound=BaseModel)
 
 
-class _Store(Protocol[R, S]):
-    def commit(self, run: R, state: S | None = None) -> tuple[R, S | None]: ...
-
-
-class RunStore(_Store[R, S], Protocol[R, S]):
+class RunStore(Protocol[R, S]):
     """An adapter's runs and object states (objects typed by the adapter, hence Any here)."""
+
+    def commit(self, run: R, state: S | None = None) -> tuple[R, S | None]: ...
 
     def state(self, workspace: str, obj: Any) -> S: ...
     def run(self, workspace: str, obj: Any, run_id: str) -> R | None: ...
@@ -103,15 +83,21 @@ class RunStore(_Store[R, S], Protocol[R, S]):
 class RunWorker(ABC, Generic[R, S, M]):
     """One invocation's work on a run: the live run and state, the connection, and the commits between them."""
 
-    store: _Store[R, S]
+    loop: RunLoop[R, S, M]
     run: R
     state: S
     message: M
     remaining: Callable[[], float]
-    reserve_seconds: float
-    clock: Callable[[], datetime]
     connection: _Counter | None = None
     counted: int = 0
+
+    @property
+    def store(self) -> RunStore[R, S]:
+        return self.loop.store
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.loop.clock
 
     @abstractmethod
     def go(self) -> M | None:
@@ -130,7 +116,7 @@ class RunWorker(ABC, Generic[R, S, M]):
         return True
 
     def near_deadline(self) -> bool:
-        return self.remaining() < self.reserve_seconds
+        return self.remaining() < self.loop.reserve_seconds
 
     def commit(self, *, with_state: bool = False) -> None:
         if self.connection is not None:
@@ -154,12 +140,23 @@ class RunWorker(ABC, Generic[R, S, M]):
             self.commit(with_state=True)
 
 
-class RunLoop(ABC, Generic[R, S, M]):
+@dataclass(kw_only=True)
+class Pacing:
+    """How a run loop paces itself: the time kept back before the Lambda deadline to commit and continue, how
+    often it polls the external system's jobs, how often and how patiently it retries a call, and its clock."""
+
+    reserve_seconds: float = 60.0
+    poll_seconds: float = 2.0
+    attempts: int = 4
+    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+class RunLoop(Pacing, ABC, Generic[R, S, M]):
     """An adapter's operations on its runs: start one, work on a message of one, read the latest one."""
 
     store: RunStore[R, S]
-    reserve_seconds: float
-    clock: Callable[[], datetime]
 
     @abstractmethod
     def worker(self, run: R, state: S, message: M, remaining: Callable[[], float]) -> RunWorker[R, S, M]:
@@ -190,8 +187,12 @@ class RunLoop(ABC, Generic[R, S, M]):
         except Exception as error:
             raise worker.stop(error) from error
 
-    def last_run(self, workspace: str, obj: Any, state: S) -> R | None:
-        return self.store.run(workspace, obj, state.run_id) if state.run_id else None
+    def last_run(self, state: S) -> R | None:
+        return self.store.run(state.workspace, state.object, state.run_id) if state.run_id else None
+
+    def view(self, view: type[V], state: S) -> V:
+        """What the API shows of one object: the fields of its state the view names, and its latest run."""
+        return view.model_validate({**state.model_dump(), "last_run": self.last_run(state)})
 
     def history(self, workspace: str, obj: Any, limit: int = 20) -> list[R]:
         """Past runs, newest first."""

@@ -19,15 +19,12 @@ message in the run's history, without holding up the others.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from tenacity import wait_exponential
-from tenacity.wait import WaitBaseT
 from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping, MappingError, exported_fields
@@ -182,12 +179,7 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
     page_profiles: int = PAGE_PROFILES
     max_records: int = MAX_JOB_RECORDS
     max_bytes: int = MAX_UPLOAD_BYTES
-    reserve_seconds: float = 120.0
-    poll_seconds: float = 2.0
-    attempts: int = 4
-    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    reserve_seconds: float = field(default=120.0, kw_only=True)
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -213,20 +205,7 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
             )
 
     def status(self, workspace: str) -> list[ExportStatus]:
-        statuses = []
-        for obj in EXPORT_OBJECTS:
-            state = self.store.state(workspace, obj)
-            statuses.append(
-                ExportStatus(
-                    object=obj,
-                    settings=state.settings,
-                    status=state.status,
-                    mark=state.mark,
-                    error=state.error,
-                    last_run=self.last_run(workspace, obj, state),
-                )
-            )
-        return statuses
+        return [self.view(ExportStatus, self.store.state(workspace, obj)) for obj in EXPORT_OBJECTS]
 
     def _mapping(self, workspace: str, obj: ExportObject) -> ObjectMapping:
         mapping = self.sync.store.mapping(workspace, obj)
@@ -386,16 +365,7 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
     def worker(
         self, run: ExportRun, state: ExportState, message: ExportMessage, remaining: Callable[[], float]
     ) -> _Worker:
-        return _Worker(
-            store=self.store,
-            run=run,
-            state=state,
-            message=message,
-            remaining=remaining,
-            reserve_seconds=self.reserve_seconds,
-            clock=self.clock,
-            export=self,
-        )
+        return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
 
     def note_membership_changes(self, events: Iterable[MembershipEvent]) -> int:
         """Remember profiles whose membership of a segment some enabled export writes changed (for its next run)."""
@@ -420,7 +390,7 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
 class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
     """One invocation's work on an export run."""
 
-    export: SalesforceExport
+    loop: SalesforceExport
 
     @property
     def kind(self) -> Kind:
@@ -433,20 +403,20 @@ class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
             self.commit(with_state=True)
         if self.run.phase == "refresh" and not self._refresh():
             return self._continue(WAIT_FOR_IMPORT_SECONDS)
-        mapping = self.export._mapping(self.run.workspace, self.run.object)
-        self.connection = self.export.sync.connect(self.run.workspace)
-        calls = Calls(self.connection, self.export.attempts, self.export.wait, self.export.sleep)
+        mapping = self.loop._mapping(self.run.workspace, self.run.object)
+        self.connection = self.loop.sync.connect(self.run.workspace)
+        calls = Calls(self.connection, self.loop.attempts, self.loop.wait, self.loop.sleep)
         sender = _Sender(self, mapping, calls)
         if self.run.phase == "profiles":
             cursor = self.run.cursor  # the checkpoint: the first page not yet sent
             while True:
-                page = self.export.profiles.page(
+                page = self.loop.profiles.page(
                     self.run.workspace,
                     self.kind,
                     status=ProfileStatus.ACTIVE,
                     changed_since=None if self.run.full else self.run.since,
                     cursor=cursor,
-                    limit=self.export.page_profiles,
+                    limit=self.loop.page_profiles,
                 )
                 sender.add(page.profiles)
                 cursor = page.cursor
@@ -459,7 +429,7 @@ class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
                         return self._continue()
         if self.run.phase == "pending":
             after = self.run.cursor
-            for profiles in self.export._pending_pages(self.run.workspace, self.kind, after):
+            for profiles in self.loop._pending_pages(self.run.workspace, self.kind, after):
                 sender.add(profiles, skip_considered=True)
                 last = profiles[-1].profile_id if profiles else after
                 if sender.full_after_next_page() or self.near_deadline():
@@ -472,11 +442,11 @@ class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
 
     def _refresh(self) -> bool:
         """Bring the CRM values up to date with an import of the object; False when it must wait or continue."""
-        sync, workspace, obj = self.export.sync, self.run.workspace, self.run.object
+        sync, workspace, obj = self.loop.sync, self.run.workspace, self.run.object
         if self.run.refresh_run is None:
             self.run.refresh_run = sync.start_refresh(workspace, obj)
             self.commit(with_state=True)
-        remaining = lambda: self.remaining() - self.export.reserve_seconds / 2  # noqa: E731
+        remaining = lambda: self.remaining() - self.loop.reserve_seconds / 2  # noqa: E731
         if self.run.refresh_run is not None and not sync.finish_refresh(
             workspace, obj, self.run.refresh_run, remaining
         ):
@@ -486,10 +456,10 @@ class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
         return True
 
     def _finish(self) -> None:
-        self.export.store.clear_pending(self.run.workspace, self.kind, self.run.started_at)
+        self.loop.store.clear_pending(self.run.workspace, self.kind, self.run.started_at)
         self.run.status, self.run.finished_at, self.run.phase = (
             Status.SUCCEEDED,
-            format_time(self.export.clock()),
+            format_time(self.loop.clock()),
             "done",
         )
         self.state.status, self.state.error, self.state.mark = Status.IDLE, None, self.run.started_at
@@ -531,7 +501,7 @@ class _Sender:
         return exported_fields(self.mapping.fields)
 
     def add(self, profiles: list[Profile], *, skip_considered: bool = False) -> None:
-        export, run = self.worker.export, self.worker.run
+        export, run = self.worker.loop, self.worker.run
         skip = self.considered if skip_considered else None
         plan = export._plan(run.workspace, run.object, self.worker.state.settings, self.mapping, profiles, skip)
         self.considered |= plan.profile_ids
@@ -541,7 +511,7 @@ class _Sender:
 
     def full_after_next_page(self) -> bool:
         """True when one more page could push a job past `max_records`: send now, at a page boundary."""
-        limit = self.worker.export.max_records - self.worker.export.page_profiles
+        limit = self.worker.loop.max_records - self.worker.loop.page_profiles
         return len(self.updates) >= limit or len(self.creates) >= limit
 
     def flush(self, phase: Phase, cursor: str | None) -> None:
@@ -552,8 +522,8 @@ class _Sender:
         if self.creates:
             self._send_creates(self.creates)
         if self.refused:  # tried again by the next export, until Salesforce accepts them
-            stamp = format_time(self.worker.export.clock())
-            self.worker.export.store.note_pending(run.workspace, self.worker.kind, self.refused, stamp)
+            stamp = format_time(self.worker.loop.clock())
+            self.worker.loop.store.note_pending(run.workspace, self.worker.kind, self.refused, stamp)
         self.updates, self.creates, self.refused = [], [], []
         self.worker.run.counts = run.counts.add(self.counts)
         self.counts = ExportCounts()
@@ -562,7 +532,7 @@ class _Sender:
         self.worker.commit(with_state=True)
 
     def _jobs(self, operation: str, columns: list[str], external_id: str | None = None) -> IngestJobs:
-        export = self.worker.export
+        export = self.worker.loop
         return IngestJobs(
             self.calls,
             self.worker.run.object,
@@ -583,7 +553,7 @@ class _Sender:
         report = jobs.send(row_of(write, fields, "Id", key) for key, write in by_id.items())
         self._account(report)
         accepted: list[IncomingRecord] = []
-        observed = format_time(self.worker.export.clock())
+        observed = format_time(self.worker.loop.clock())
         for result in report.results:
             write = by_id.get(result.key)
             if write is None:
@@ -608,7 +578,7 @@ class _Sender:
         self._account(report)
         accepted: list[IncomingRecord] = []
         links: dict[str, list[str]] = {}
-        observed = format_time(self.worker.export.clock())
+        observed = format_time(self.worker.loop.clock())
         for result in report.results:
             if result.key not in by_key:
                 continue
@@ -651,5 +621,5 @@ class _Sender:
     def _remember(self, records: list[IncomingRecord], links: dict[str, list[str]]) -> None:
         """Keep what Salesforce now holds as the records' last-seen values; link created records to profiles."""
         if records:
-            resolver = self.worker.export.sync.resolver(self.worker.run.workspace, self.worker.kind)
+            resolver = self.worker.loop.sync.resolver(self.worker.run.workspace, self.worker.kind)
             resolver.upsert(records, extra_aliases=links)

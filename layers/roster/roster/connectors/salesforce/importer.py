@@ -21,17 +21,14 @@ import csv
 import io
 import itertools
 import math
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from simple_salesforce.bulk2 import Operation
-from tenacity import wait_exponential
-from tenacity.wait import WaitBaseT
 from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping
@@ -180,12 +177,6 @@ class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
     connect: Callable[[str], Connection]
     page_records: int = PAGE_RECORDS
     batch_records: int = BATCH_RECORDS
-    reserve_seconds: float = 60.0
-    poll_seconds: float = 2.0
-    attempts: int = 4
-    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -230,21 +221,9 @@ class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
 
     def status(self, workspace: str) -> list[ObjectStatus]:
         states = {state.object: state for state in self.store.states(workspace)}
-        statuses = []
-        for obj in SPECS:
-            state = states.get(obj) or ObjectState(workspace=workspace, object=obj)
-            statuses.append(
-                ObjectStatus(
-                    object=obj,
-                    enabled=state.enabled,
-                    status=state.status,
-                    watermark=state.watermark,
-                    last_full_sync=state.last_full_sync,
-                    error=state.error,
-                    last_run=self.last_run(workspace, obj, state),
-                )
-            )
-        return statuses
+        return [
+            self.view(ObjectStatus, states.get(obj) or ObjectState(workspace=workspace, object=obj)) for obj in SPECS
+        ]
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -270,16 +249,7 @@ class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
         return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
 
     def worker(self, run: SyncRun, state: ObjectState, message: SyncMessage, remaining: Callable[[], float]) -> _Worker:
-        return _Worker(
-            store=self.store,
-            run=run,
-            state=state,
-            message=message,
-            remaining=remaining,
-            reserve_seconds=self.reserve_seconds,
-            clock=self.clock,
-            sync=self,
-        )
+        return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
 
     def start_refresh(self, workspace: str, obj: SalesforceObject) -> str | None:
         """Start the incremental import an export runs first (or join the one running): its run id, or None
@@ -316,7 +286,7 @@ class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
 class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
     """One invocation's work on an import run."""
 
-    sync: SalesforceSync
+    loop: SalesforceSync
     calls: Calls | None = None
     mapping: ObjectMapping | None = None
 
@@ -329,8 +299,8 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
             if self.run.locator is None:  # no page read yet: a job that failed is replaced by a fresh one
                 self.run.job_id, self.run.job_attempts = None, 0
             self.commit(with_state=True)
-        self.connection = self.sync.connect(self.run.workspace)
-        self.calls = Calls(self.connection, self.sync.attempts, self.sync.wait, self.sync.sleep)
+        self.connection = self.loop.connect(self.run.workspace)
+        self.calls = Calls(self.connection, self.loop.attempts, self.loop.wait, self.loop.sleep)
         self.mapping = self._mapping()
         added = self.mapping.fields_added_at
         if self.run.job_id is None and added and (not self.state.last_full_sync or added > self.state.last_full_sync):
@@ -359,18 +329,18 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
         return self.calls(action)
 
     def _mapping(self) -> ObjectMapping:
-        saved = self.sync.store.mapping(self.run.workspace, self.obj)
+        saved = self.loop.store.mapping(self.run.workspace, self.obj)
         if saved is not None:
             return saved
         described = self._call(lambda connection: describe(connection.sf, self.obj))
         mapping = auto_map(self.obj, described)
-        self.sync.store.put_mapping(self.run.workspace, mapping)
+        self.loop.store.put_mapping(self.run.workspace, mapping)
         return mapping
 
     def _since(self) -> datetime | None:
         if self.run.mode is Mode.FULL or self.state.watermark is None:
             return None
-        overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
+        overlap = timedelta(minutes=self.loop.store.config(self.run.workspace).overlap_minutes)
         return parse_stamp(self.state.watermark.stamp) - overlap
 
     def _create_job(self) -> None:
@@ -397,25 +367,25 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
             if info["state"] in ("Failed", "Aborted"):
                 self.run.job_attempts += 1
                 reason = f"Bulk query job {job_id} {info['state']}: {info.get('errorMessage', '')}"
-                if self.run.job_attempts >= self.sync.attempts:
+                if self.run.job_attempts >= self.loop.attempts:
                     raise _JobFailed(reason)
                 self.run.problems = [*self.run.problems, reason][:MAX_PROBLEMS]
                 self._create_job()
                 continue
             if self.near_deadline():
                 return False
-            self.sync.sleep(self.sync.poll_seconds)
+            self.loop.sleep(self.loop.poll_seconds)
 
     def _read_page(self) -> None:
         """Fetch the checkpoint's page and commit its batches from the checkpoint's batch on."""
         job_id, locator = self.run.job_id, self.run.locator
         assert job_id is not None and locator is not None
         page = self._call(
-            lambda connection: connection.bulk(self.obj).get_query_results(job_id, locator, self.sync.page_records)
+            lambda connection: connection.bulk(self.obj).get_query_results(job_id, locator, self.loop.page_records)
         )
         following = page["locator"] or DONE
-        batches = _batches(page.get("records", ""), self.sync.batch_records)
-        total = math.ceil(page["number_of_records"] / self.sync.batch_records)
+        batches = _batches(page.get("records", ""), self.loop.batch_records)
+        total = math.ceil(page["number_of_records"] / self.loop.batch_records)
         if total == 0:
             self.run.locator, self.run.batch = following, 0
             self.commit(with_state=True)
@@ -432,7 +402,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
         incremental = self.run.mode is Mode.INCREMENTAL
         fresh = [row for row in rows if not (incremental and self.state.recent.get(row["Id"]) == row["SystemModstamp"])]
         context = BatchContext(
-            self.run.workspace, self.mapping, lambda kind: self.sync.resolver(self.run.workspace, kind)
+            self.run.workspace, self.mapping, lambda kind: self.loop.resolver(self.run.workspace, kind)
         )
         counts, problems = process(context, fresh) if fresh else (RunCounts(), [])
         counts.read, counts.skipped = len(rows), counts.skipped + len(rows) - len(fresh)
@@ -456,7 +426,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
                 mark = Watermark(stamp=stamp, id=row["Id"])
         if mark is None:
             return
-        overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
+        overlap = timedelta(minutes=self.loop.store.config(self.run.workspace).overlap_minutes)
         floor = _soql_time(parse_stamp(mark.stamp) - overlap)
         kept = sorted(((stamp, key) for key, stamp in recent.items() if stamp >= floor), reverse=True)
         self.state.watermark = mark
@@ -465,15 +435,15 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
     def _finish(self) -> None:
         """Unlink what left the Recycle Bin during the window (incremental), then close the run."""
         if self.run.mode is Mode.INCREMENTAL and SPECS[self.obj].kind is not None and self.run.since:
-            end = self.sync.clock() + timedelta(minutes=1)
+            end = self.loop.clock() + timedelta(minutes=1)
             start = max(parse_stamp(self.run.since), end - DELETED_WINDOW)
             listed = self._call(lambda connection: getattr(connection.sf, self.obj).deleted(start, end))
             kind = SPECS[self.obj].kind
             assert kind is not None
-            resolver = self.sync.resolver(self.run.workspace, kind)
+            resolver = self.loop.resolver(self.run.workspace, kind)
             for record in listed.get("deletedRecords", []):
                 self.run.counts.deleted += unlink(resolver, self.obj, str(record["id"]))
-        self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.sync.clock())
+        self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.loop.clock())
         self.state.status, self.state.error = Status.IDLE, None
         if self.run.mode is Mode.FULL:
             self.state.last_full_sync = self.run.started_at

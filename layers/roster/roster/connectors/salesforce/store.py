@@ -8,13 +8,17 @@ workers holding one run can never both count a batch (Stale).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from roster.connectors.core.state import Status
+from roster.connectors.core.state import Run, RunState
 from roster.connectors.salesforce.describe import ObjectMapping, SalesforceObject
 from roster.store import jobs
+from roster.store.jobs import Key
 from roster.store.salesforce import RunKeys, SalesforceItems
 
 
@@ -38,21 +42,14 @@ class Watermark(BaseModel):
     id: str
 
 
-class ObjectState(BaseModel):
-    workspace: str
+class ObjectState(RunState):
     object: SalesforceObject
     enabled: bool = False
-    status: Status = Status.IDLE
     watermark: Watermark | None = None
     #: Id → SystemModstamp of the records committed within the lookback window below the mark, so the
     #: overlap re-reads of the next incremental sync are recognised and skipped (bounded, see sync.py).
     recent: dict[str, str] = Field(default_factory=dict)
-    run_id: str | None = None
-    last_started: str | None = None
     last_full_sync: str | None = None
-    heartbeat: str | None = None  # the last commit of the running sync (a silent worker is declared stuck)
-    error: str | None = None
-    version: int | None = None
 
 
 class RunCounts(BaseModel):
@@ -69,34 +66,82 @@ class RunCounts(BaseModel):
         return RunCounts(**{name: getattr(self, name) + getattr(other, name) for name in RunCounts.model_fields})
 
 
-class SyncRun(BaseModel):
-    """One sync of one object: its counts, API calls, outcome and the checkpoint a continuation resumes from."""
+class SyncRun(Run):
+    """One sync of one object: its counts and the checkpoint a continuation resumes from."""
 
-    run_id: str
-    workspace: str
     object: SalesforceObject
     mode: Mode
-    status: Status = Status.RUNNING
-    started_at: str
-    finished_at: str | None = None
     counts: RunCounts = Field(default_factory=RunCounts)
-    api_calls: int = 0
-    error: str | None = None
-    error_code: str | None = None
     since: str | None = None  # incremental: the SystemModstamp the query started from
     job_id: str | None = None
     job_attempts: int = 0
     locator: str | None = None  # the results page being read ("" is the first page)
     batch: int = 0  # the next batch of that page to process
     problems: list[str] = Field(default_factory=list)  # the first few dropped values, for the status view
-    version: int | None = None
 
 
-class SyncStore:
-    """The connector's items; writes of state and runs are conditional on the version read."""
+R = TypeVar("R", bound=Run)
+S = TypeVar("S", bound=RunState)
+ObjectT = TypeVar("ObjectT", bound=str)
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """Where one kind of job (import or export) keeps its object states and runs, and what errors call them."""
+
+    state: Callable[[str, str], Key]
+    run: Callable[[str, str, str], Key]
+    runs: Callable[[str], str]  # the sort-key prefix of an object's runs
+    enabled: str  # the index partition of the objects switched on
+    state_name: str
+    run_name: str
+
+
+class RunItems(Generic[R, S, ObjectT]):
+    """The object states and runs of one kind of job; writes are conditional on the version read (Stale)."""
+
+    def __init__(self, run: type[R], state: type[S], keys: JobKeys) -> None:
+        self._items = SalesforceItems()
+        self._run, self._state, self._keys = run, state, keys
+
+    def state(self, workspace: str, obj: ObjectT) -> S:
+        state = self._items.read(self._state, self._keys.state(workspace, obj))
+        return state or self._state(workspace=workspace, object=obj)
+
+    def enabled(self) -> list[tuple[str, ObjectT]]:
+        """Every (workspace, object) switched on, from the one index partition."""
+        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(self._keys.enabled)]
+
+    def _put_state(self, state: S, enabled: bool) -> S:
+        """Write the state at the version read (raises Stale) and keep the scheduler's index in step."""
+        what = f"{state.workspace} {state.object} {self._keys.state_name}"
+        saved = self._items.put_versioned(self._keys.state(state.workspace, state.object), state, what)
+        self._items.set_enabled(self._keys.enabled, state.workspace, state.object, enabled)
+        return saved
+
+    def run(self, workspace: str, obj: ObjectT, run_id: str) -> R | None:
+        return self._items.read(self._run, self._keys.run(workspace, obj, run_id))
+
+    def runs(self, workspace: str, obj: ObjectT, limit: int = 20) -> list[R]:
+        """History, newest first."""
+        return self._items.read_all(self._run, workspace, self._keys.runs(obj), newest_first=True, limit=limit)
+
+    def commit(self, run: R, state: S | None = None) -> tuple[R, S | None]:
+        """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
+        keys = RunKeys(
+            self._keys.run(run.workspace, run.object, run.run_id),
+            self._keys.state(run.workspace, run.object),
+            run.started_at,
+            f"{self._keys.run_name} {run.run_id} of {run.workspace} {run.object}",
+        )
+        return self._items.commit(keys, run, state)
+
+
+class SyncStore(RunItems[SyncRun, ObjectState, SalesforceObject]):
+    """The import's items: its configuration and mappings beside its object states and runs."""
 
     def __init__(self) -> None:
-        self._items = SalesforceItems()
+        super().__init__(SyncRun, ObjectState, IMPORT_KEYS)
 
     def config(self, workspace: str) -> SyncConfig:
         return self._items.read(SyncConfig, jobs.salesforce_config(workspace)) or SyncConfig()
@@ -110,37 +155,13 @@ class SyncStore:
     def put_mapping(self, workspace: str, mapping: ObjectMapping) -> None:
         self._items.put(jobs.salesforce_mapping(workspace, mapping.object), mapping)
 
-    def state(self, workspace: str, obj: SalesforceObject) -> ObjectState:
-        state = self._items.read(ObjectState, jobs.salesforce_state(workspace, obj))
-        return state or ObjectState(workspace=workspace, object=obj)
-
     def states(self, workspace: str) -> list[ObjectState]:
         return self._items.read_all(ObjectState, workspace, jobs.SALESFORCE_STATES)
 
-    def enabled(self) -> list[tuple[str, SalesforceObject]]:
-        """Every (workspace, object) with import sync on, from the one index partition."""
-        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(jobs.SALESFORCE_ENABLED)]
-
     def put_state(self, state: ObjectState) -> ObjectState:
-        """Write the state at the version read (raises Stale) and keep the scheduler's index in step."""
-        what = f"{state.workspace} {state.object} state"
-        saved = self._items.put_versioned(jobs.salesforce_state(state.workspace, state.object), state, what)
-        self._items.set_enabled(jobs.SALESFORCE_ENABLED, state.workspace, state.object, state.enabled)
-        return saved
+        return self._put_state(state, state.enabled)
 
-    def run(self, workspace: str, obj: SalesforceObject, run_id: str) -> SyncRun | None:
-        return self._items.read(SyncRun, jobs.salesforce_run(workspace, obj, run_id))
 
-    def runs(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
-        """History, newest first."""
-        return self._items.read_all(SyncRun, workspace, jobs.salesforce_runs(obj), newest_first=True, limit=limit)
-
-    def commit(self, run: SyncRun, state: ObjectState | None = None) -> tuple[SyncRun, ObjectState | None]:
-        """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        keys = RunKeys(
-            jobs.salesforce_run(run.workspace, run.object, run.run_id),
-            jobs.salesforce_state(run.workspace, run.object),
-            run.started_at,
-            f"run {run.run_id} of {run.workspace} {run.object}",
-        )
-        return self._items.commit(keys, run, state)
+IMPORT_KEYS = JobKeys(
+    jobs.salesforce_state, jobs.salesforce_run, jobs.salesforce_runs, jobs.SALESFORCE_ENABLED, "state", "run"
+)
