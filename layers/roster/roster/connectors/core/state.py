@@ -46,3 +46,17 @@ class RunState(BaseModel):
     heartbeat: str | None = None  # the last commit of the running run (a silent worker is declared stuck)
     error: str | None = None
     version: int | None = None
+
+
+class ExportCounts(BaseModel):
+    """What an export did with the profiles it considered (summed over its batches)."""
+
+    considered: int = 0  # profiles looked at
+    unchanged: int = 0  # linked records with nothing the rules allow to change (not sent)
+    updated: int = 0
+    created: int = 0
+    rejected: int = 0
+    fields_written: int = 0
+
+    def add(self, other: ExportCounts) -> ExportCounts:
+        return ExportCounts(**{name: getattr(self, name) + getattr(other, name) for name in ExportCounts.model_fields})

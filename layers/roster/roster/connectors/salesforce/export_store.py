@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from roster.connectors.core.state import Run, RunState
+from roster.connectors.core.state import ExportCounts, Run, RunState
 from roster.connectors.salesforce.store import JobKeys, RunItems
 from roster.profiles.fields import Kind
 from roster.store import jobs
@@ -44,18 +44,6 @@ class ExportState(RunState):
     settings: ExportSettings = Field(default_factory=ExportSettings)
     #: The start of the last successful export: the next one considers profiles changed after it.
     mark: str | None = None
-
-
-class ExportCounts(BaseModel):
-    considered: int = 0  # profiles looked at
-    unchanged: int = 0  # linked records with nothing the rules allow to change (not sent)
-    updated: int = 0
-    created: int = 0
-    rejected: int = 0
-    fields_written: int = 0
-
-    def add(self, other: ExportCounts) -> ExportCounts:
-        return ExportCounts(**{name: getattr(self, name) + getattr(other, name) for name in ExportCounts.model_fields})
 
 
 class Rejection(BaseModel):

@@ -19,29 +19,23 @@ message in the run's history, without holding up the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel
 from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping, MappingError, exported_fields
-from roster.connectors.core.planner import (
-    PlannedWrite,
-    linked_records,
-    plan_create,
-    plan_update,
-)
+from roster.connectors.core.planner import ExportPlanner, ObjectRules, PlannedWrite, WriteView, view
 from roster.connectors.core.runs import Refresh, RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
-from roster.connectors.core.state import Status
+from roster.connectors.core.state import ExportCounts, Status
 from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
 from roster.connectors.salesforce.describe import ObjectMapping, describe
 from roster.connectors.salesforce.export_store import (
     EXPORT_OBJECTS,
     MAX_REJECTIONS,
-    ExportCounts,
     ExportObject,
     ExportRun,
     ExportSettings,
@@ -61,7 +55,6 @@ from roster.connectors.salesforce.ingest import (
 )
 from roster.connectors.salesforce.links import SOURCE
 from roster.connectors.salesforce.store import SyncStore
-from roster.identity.aliases import record_alias
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
@@ -75,6 +68,12 @@ PAGE_PROFILES = 500
 SCHEDULE_GRACE = timedelta(minutes=5)
 WAIT_FOR_IMPORT_SECONDS = 60  # an import started elsewhere is running: look again this much later
 PREVIEW_WRITES = 50
+#: Per object: a Contact created for a person belongs to their company's Account, and a person who is a Lead
+#: already is not created again as a Contact.
+RULES: dict[ExportObject, ObjectRules] = {
+    "Account": ObjectRules(SOURCE, "Account"),
+    "Contact": ObjectRules(SOURCE, "Contact", company_object="Account", already=("Lead",)),
+}
 
 
 class ExportMessage(BaseModel):
@@ -100,26 +99,9 @@ class ExportFailed(Exception):
         self.reason = reason
 
 
-class ChangeView(BaseModel):
-    salesforce_field: str
-    field: str
-    old: Any
-    new: Any
-    rule: str
-    segment: str | None = None
-
-
-class WriteView(BaseModel):
-    """One record a preview says would be written: create or update, and each field old → new with its rule."""
-
-    profile_id: str
-    salesforce_id: str | None
-    action: str
-    changes: list[ChangeView]
-    account_id: str | None = None  # a Contact to create: the Account it will belong to
-
-
 class ExportPreview(BaseModel):
+    """What the next export would write, up to a limit."""
+
     object: ExportObject
     full: bool
     considered: int
@@ -134,26 +116,6 @@ class ExportStatus(BaseModel):
     mark: str | None
     error: str | None
     last_run: ExportRun | None
-
-
-def _view(write: PlannedWrite) -> WriteView:
-    return WriteView(
-        profile_id=write.profile_id,
-        salesforce_id=write.salesforce_id,
-        action="update" if write.salesforce_id else "create",
-        changes=[ChangeView(**asdict(change)) for change in write.changes],
-        account_id=write.account_id,
-    )
-
-
-@dataclass
-class _Plan:
-    """The records planned from some profiles: updates of linked records and records to create."""
-
-    updates: list[PlannedWrite] = field(default_factory=list)
-    creates: list[tuple[PlannedWrite, str]] = field(default_factory=list)  # with an alias the profile holds
-    counts: ExportCounts = field(default_factory=ExportCounts)
-    profile_ids: set[str] = field(default_factory=set)
 
 
 class _Import(Refresh[ExportObject], Protocol):
@@ -180,6 +142,10 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
     max_records: int = MAX_JOB_RECORDS
     max_bytes: int = MAX_UPLOAD_BYTES
     reserve_seconds: float = field(default=120.0, kw_only=True)
+
+    @property
+    def planner(self) -> ExportPlanner:
+        return ExportPlanner(self.profiles, self.segments, self.page_profiles)
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -224,8 +190,9 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
         updates: list[PlannedWrite] = []
         creates: list[PlannedWrite] = []
         considered = planned = 0
-        for batch in self._candidates(workspace, obj, full, state.mark):
-            plan = self._plan(workspace, obj, state.settings, mapping, batch)
+        kind, fields = EXPORT_OBJECTS[obj], exported_fields(mapping.fields)
+        for batch in self.planner.candidates(workspace, kind, state.mark, lambda: self.store.pending(workspace, kind)):
+            plan = self.planner.plan(workspace, RULES[obj], state.settings, fields, batch)
             considered += plan.counts.considered
             planned += len(plan.updates) + len(plan.creates)
             updates.extend(plan.updates)
@@ -234,96 +201,7 @@ class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
                 break
         writes = [*updates, *creates][:limit]
         more = planned > limit
-        return ExportPreview(object=obj, full=full, considered=considered, writes=[_view(w) for w in writes], more=more)
-
-    def _candidates(self, workspace: str, obj: ExportObject, full: bool, since: str | None) -> Iterator[list[Profile]]:
-        """The profiles an export considers, a page at a time (preview: from the start, without checkpoints)."""
-        cursor: str | None = None
-        kind = EXPORT_OBJECTS[obj]
-        while True:
-            page = self.profiles.page(
-                workspace,
-                kind,
-                status=ProfileStatus.ACTIVE,
-                changed_since=None if full else since,
-                cursor=cursor,
-                limit=self.page_profiles,
-            )
-            yield page.profiles
-            if page.cursor is None:
-                break
-            cursor = page.cursor
-        if not full:
-            yield from self._pending_pages(workspace, kind, None)
-
-    def _pending_pages(self, workspace: str, kind: Kind, after: str | None) -> Iterator[list[Profile]]:
-        ids: list[str] = []
-        for profile_id, _ in self.store.pending(workspace, kind, after):
-            ids.append(profile_id)
-            if len(ids) == self.page_profiles:
-                yield self._active(workspace, kind, ids)
-                ids = []
-        if ids:
-            yield self._active(workspace, kind, ids)
-
-    def _active(self, workspace: str, kind: Kind, ids: list[str]) -> list[Profile]:
-        found = self.profiles.get_many(workspace, kind, ids)
-        return [found[pid] for pid in ids if pid in found and found[pid].status is ProfileStatus.ACTIVE]
-
-    def _plan(
-        self,
-        workspace: str,
-        obj: ExportObject,
-        settings: ExportSettings,
-        mapping: ObjectMapping,
-        profiles: list[Profile],
-        skip: set[str] | None = None,
-    ) -> _Plan:
-        fields = exported_fields(mapping.fields)
-        plan = _Plan()
-        profiles = [profile for profile in profiles if not skip or profile.profile_id not in skip]
-        ids = [profile.profile_id for profile in profiles]
-        wanted = {each.segment for each in fields.values() if each.segment}
-        if settings.create_new and settings.create_segment:
-            wanted.add(settings.create_segment)
-        members = {segment: self.segments.members_among(workspace, segment, ids) for segment in sorted(wanted)}
-        new: list[tuple[Profile, set[str]]] = []
-        for profile in profiles:
-            plan.counts.considered += 1
-            plan.profile_ids.add(profile.profile_id)
-            of_profile = {segment for segment, inside in members.items() if profile.profile_id in inside}
-            records = linked_records(profile, SOURCE, obj)
-            for record in records:
-                write = plan_update(profile, record, fields, of_profile)
-                if write is None:
-                    plan.counts.unchanged += 1
-                else:
-                    plan.updates.append(write)
-            if not records and self._creates(settings, profile, obj, of_profile):
-                new.append((profile, of_profile))
-        accounts = self._accounts(workspace, [profile for profile, _ in new]) if obj == "Contact" else {}
-        for profile, of_profile in new:
-            held = profile.records[min(profile.records)]  # any record the profile holds names it
-            alias = record_alias(held.source, held.object, held.record_id)
-            account = accounts.get(str(profile.fields.get("company_domain")))
-            plan.creates.append((plan_create(profile, fields, of_profile, account), alias))
-        return plan
-
-    def _accounts(self, workspace: str, people: list[Profile]) -> dict[str, str]:
-        """Company domain → the Salesforce Account of that company, so a created Contact is not left orphaned."""
-        domains = {str(domain) for person in people if (domain := person.fields.get("company_domain"))}
-        companies = self.profiles.companies_by_domain(workspace, domains) if domains else {}
-        accounts = {domain: linked_records(company, SOURCE, "Account") for domain, company in companies.items()}
-        return {domain: records[0].record_id for domain, records in accounts.items() if records}
-
-    @staticmethod
-    def _creates(settings: ExportSettings, profile: Profile, obj: ExportObject, members: set[str]) -> bool:
-        """Whether create-new applies: on, in scope, and (Contacts) not a Lead already, which would duplicate it."""
-        if not settings.create_new or not profile.records:
-            return False
-        if settings.create_segment is not None and settings.create_segment not in members:
-            return False
-        return not (obj == "Contact" and linked_records(profile, SOURCE, "Lead"))
+        return ExportPreview(object=obj, full=full, considered=considered, writes=[view(w) for w in writes], more=more)
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -429,7 +307,8 @@ class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
                         return self._continue()
         if self.run.phase == "pending":
             after = self.run.cursor
-            for profiles in self.loop._pending_pages(self.run.workspace, self.kind, after):
+            pending = self.loop.store.pending(self.run.workspace, self.kind, after)
+            for profiles in self.loop.planner.pending_pages(self.run.workspace, self.kind, pending):
                 sender.add(profiles, skip_considered=True)
                 last = profiles[-1].profile_id if profiles else after
                 if sender.full_after_next_page() or self.near_deadline():
@@ -503,7 +382,8 @@ class _Sender:
     def add(self, profiles: list[Profile], *, skip_considered: bool = False) -> None:
         export, run = self.worker.loop, self.worker.run
         skip = self.considered if skip_considered else None
-        plan = export._plan(run.workspace, run.object, self.worker.state.settings, self.mapping, profiles, skip)
+        settings = self.worker.state.settings
+        plan = export.planner.plan(run.workspace, RULES[run.object], settings, self.fields, profiles, skip)
         self.considered |= plan.profile_ids
         self.updates.extend(plan.updates)
         self.creates.extend(plan.creates)
