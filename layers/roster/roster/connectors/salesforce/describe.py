@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from simple_salesforce.api import Salesforce
 
 from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, closest
+from roster.connectors.salesforce import soql
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.values import ValueProblem, coerce_value
 
@@ -278,18 +279,10 @@ class PreviewRecord(BaseModel):
     problems: list[str] = Field(default_factory=list)
 
 
-def soql_fields(names: Iterable[str]) -> str:
-    return ", ".join(dict.fromkeys(names))
-
-
 def preview(sf: Salesforce, mapping: ObjectMapping, n: int = PREVIEW_RECORDS) -> list[PreviewRecord]:
     """The `n` most recently changed records as the mapping would store them (one REST query)."""
-    soql = (
-        f"SELECT {soql_fields(['Id', *mapping.fields])} FROM {mapping.object} "  # noqa: S608 - names come from describe
-        f"ORDER BY SystemModstamp DESC LIMIT {int(n)}"
-    )
     records: list[PreviewRecord] = []
-    for row in sf.query(soql)["records"]:
+    for row in sf.query(soql.latest(mapping.object, ["Id", *mapping.fields], n))["records"]:
         values, problems = apply_mapping(mapping, row)
         records.append(PreviewRecord(id=str(row["Id"]), fields=values, problems=problems))
     return records

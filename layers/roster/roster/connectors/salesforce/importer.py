@@ -23,7 +23,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from ulid import ULID
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import Status
+from roster.connectors.salesforce import soql
 from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
 from roster.connectors.salesforce.describe import (
     SPECS,
@@ -136,11 +137,6 @@ def api_math(records: int) -> ApiMath:
         export_batches=batches,
         export_calls=batches * EXPORT_CALLS_PER_JOB + (1 if batches else 0),
     )
-
-
-def _soql_time(moment: datetime) -> str:
-    """A SOQL datetime literal (unquoted), in the Bulk CSV's own format so stamps compare as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
@@ -346,14 +342,10 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
     def _create_job(self) -> None:
         assert self.mapping is not None
         since = self._since()
-        where = f" WHERE SystemModstamp >= {_soql_time(since)}" if since else ""
-        soql = (
-            f"SELECT {', '.join(query_fields(self.mapping))} FROM {self.obj}{where} "  # noqa: S608 - names from describe
-            "ORDER BY SystemModstamp, Id"
-        )
-        job = self._call(lambda connection: connection.bulk(self.obj).create_job(Operation.query_all, soql))
+        query = soql.changed(self.obj, query_fields(self.mapping), since)
+        job = self._call(lambda connection: connection.bulk(self.obj).create_job(Operation.query_all, query))
         self.run.job_id, self.run.locator, self.run.batch = str(job["id"]), None, 0
-        self.run.since = _soql_time(since) if since else None
+        self.run.since = soql.soql_time(since) if since else None
         self.commit()
 
     def _wait_for_job(self) -> bool:
@@ -427,7 +419,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
         if mark is None:
             return
         overlap = timedelta(minutes=self.loop.store.config(self.run.workspace).overlap_minutes)
-        floor = _soql_time(parse_stamp(mark.stamp) - overlap)
+        floor = soql.soql_time(parse_stamp(mark.stamp) - overlap)
         kept = sorted(((stamp, key) for key, stamp in recent.items() if stamp >= floor), reverse=True)
         self.state.watermark = mark
         self.state.recent = {key: stamp for stamp, key in kept[:MAX_RECENT]}
