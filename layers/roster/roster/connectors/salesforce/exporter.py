@@ -7,7 +7,7 @@ creates are upserts on the Roster id):
 1. *refresh*: an import of the object (incremental, full when fields were mapped since the last full one), so
    export compares against what Salesforce holds now; one already running is driven to its end instead.
 2. *profiles*: every active profile (first export) or those changed since the last successful export, a page at
-   a time; each linked record gets the fields its rules allow and that would change (`rules.py`), and profiles
+   a time; each linked record gets the fields its rules allow and that would change (`core/planner.py`), and profiles
    without a record are created when create-new is on.
 3. *pending*: profiles whose membership of an exported segment changed (noted from segment events).
 

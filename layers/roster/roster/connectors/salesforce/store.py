@@ -47,7 +47,7 @@ class ObjectState(RunState):
     enabled: bool = False
     watermark: Watermark | None = None
     #: Id → SystemModstamp of the records committed within the lookback window below the mark, so the
-    #: overlap re-reads of the next incremental sync are recognised and skipped (bounded, see sync.py).
+    #: overlap re-reads of the next incremental sync are recognised and skipped (bounded, see importer.py).
     recent: dict[str, str] = Field(default_factory=dict)
     last_full_sync: str | None = None
 
