@@ -3,7 +3,8 @@
 Their items, keys and versioned writes are `roster.store.salesforce`'s; here they get their types. The
 scheduler reads the objects with import sync on from one index partition rather than scanning. A batch
 commits its run checkpoint and the object's high-water mark together, each at the version read, so two
-workers holding one run can never both count a batch (Stale).
+workers holding one run can never both count a batch (Stale). `RunItems` keeps the states and runs of one kind
+of job over its `JobKeys`; the import's `SyncStore` and the export's `ExportStore` are both one.
 """
 
 from __future__ import annotations
