@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.export.salesforce import ExportFailed, ExportMessage
+from roster.connectors.salesforce.exporter import ExportFailed, ExportMessage
 from roster.queues import QueueRecord
 from roster.services import cold_start
 

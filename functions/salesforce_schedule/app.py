@@ -8,9 +8,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.export.salesforce import ExportRefused
+from roster.connectors.salesforce.exporter import ExportRefused
+from roster.connectors.salesforce.importer import SyncRefused, due_syncs
 from roster.services import cold_start
-from roster.sources.salesforce.sync import SyncRefused, due_syncs
 
 logger = Logger(service="roster-salesforce")
 services = cold_start()  # a missing setting fails here, named

@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from roster.connectors.salesforce.importer import PageFailed, SyncMessage
 from roster.queues import QueueRecord
 from roster.services import cold_start
-from roster.sources.salesforce.sync import PageFailed, SyncMessage
 
 logger = Logger(service="roster-salesforce")
 services = cold_start()  # a missing setting fails here, named

@@ -29,15 +29,16 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: `tests.bench` is importable
 
 from roster import aws
-from roster.export.salesforce import ExportMessage, SalesforceExport
-from roster.export.store import ExportSettings, ExportStore
+from roster.connectors.core.mapping import ExportRule, FieldMapping
+from roster.connectors.salesforce.connection import Connection
+from roster.connectors.salesforce.describe import ObjectMapping
+from roster.connectors.salesforce.export_store import ExportSettings, ExportStore
+from roster.connectors.salesforce.exporter import ExportMessage, SalesforceExport
+from roster.connectors.salesforce.importer import SalesforceSync
+from roster.connectors.salesforce.store import SyncStore
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile, SourceRecord, Status
-from roster.sources.salesforce.connection import Connection
-from roster.sources.salesforce.mapping import ExportRule, FieldMapping, ObjectMapping
-from roster.sources.salesforce.store import SyncStore
-from roster.sources.salesforce.sync import SalesforceSync
 from roster.store.profiles import Page
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore

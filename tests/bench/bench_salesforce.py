@@ -29,12 +29,12 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from simple_salesforce.bulk2 import SFBulk2Handler
 
 from roster import aws
+from roster.connectors.salesforce.connection import Connection, PasswordCredentials
+from roster.connectors.salesforce.importer import SalesforceSync, SyncMessage
+from roster.connectors.salesforce.store import Mode, SyncStore
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile
-from roster.sources.salesforce.connection import Connection, PasswordCredentials
-from roster.sources.salesforce.store import Mode, SyncStore
-from roster.sources.salesforce.sync import SalesforceSync, SyncMessage
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import Credentials

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from tenacity import wait_none
 
-from roster.export.ingest import IngestFailed, IngestJobs, IngestOperation, IngestResult, _parse_error
-from roster.sources.salesforce.connection import Calls, Connection, PasswordCredentials
+from roster.connectors.salesforce.connection import Calls, Connection, PasswordCredentials
+from roster.connectors.salesforce.ingest import IngestFailed, IngestJobs, IngestOperation, IngestResult, _parse_error
 from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, SalesforceOrg, generate_org
 from roster_dev.emulators.salesforce.bulk import IngestJob
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from roster.connectors.salesforce.connection import secret_name
+from roster.connectors.salesforce.trust import LOCAL_STACK_FLAG
 from roster.services import services
-from roster.sources.salesforce.connection import secret_name
-from roster.sources.salesforce.trust import LOCAL_STACK_FLAG
 from roster_dev.cli import app as cli
 from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org
 from roster_dev.local.runner import Runner

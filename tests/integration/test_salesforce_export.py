@@ -15,18 +15,19 @@ from tenacity import wait_none
 from ulid import ULID
 
 from roster import aws
-from roster.export.salesforce import ExportFailed, ExportMessage, ExportRefused, SalesforceExport
-from roster.export.store import ExportObject, ExportRun, ExportSettings, ExportStore
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce.connection import Connection
+from roster.connectors.salesforce.export_store import ExportObject, ExportRun, ExportSettings, ExportStore
+from roster.connectors.salesforce.exporter import ExportFailed, ExportMessage, ExportRefused, SalesforceExport
+from roster.connectors.salesforce.importer import SalesforceSync
+from roster.connectors.salesforce.store import SyncStore
 from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.values import utc_now
 from roster.segments.events import MembershipEvent
-from roster.sources.salesforce.connection import Connection
-from roster.sources.salesforce.mapping import ExportRule, FieldMapping, MappingError
-from roster.sources.salesforce.store import Status, SyncStore
-from roster.sources.salesforce.sync import SalesforceSync
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
@@ -65,6 +66,12 @@ def export(emulator: SalesforceEmulator, stack: LocalStack) -> SalesforceExport:
     return SalesforceExport(ExportStore(), sync, profiles, SegmentStore(), poll_seconds=0, wait=wait_none())
 
 
+def importer(export: SalesforceExport) -> SalesforceSync:
+    """The importer wired into the export (the export itself sees only what it needs of it)."""
+    assert isinstance(export.sync, SalesforceSync)
+    return export.sync
+
+
 MAPPING: dict[str, str | FieldMapping] = {
     "Email": "email",
     "FirstName": "first_name",
@@ -78,8 +85,8 @@ MAPPING: dict[str, str | FieldMapping] = {
 def setup_workspace(export: SalesforceExport, mapping: dict[str, str | FieldMapping] | None = None) -> str:
     """A workspace with Contacts imported, the mapping saved, and export sync on."""
     workspace = f"ex-{str(ULID()).lower()}"
-    export.sync.enable(workspace, "Contact")
-    export.sync.set_mapping(workspace, "Contact", mapping or MAPPING)
+    importer(export).enable(workspace, "Contact")
+    importer(export).set_mapping(workspace, "Contact", mapping or MAPPING)
     export.configure(workspace, "Contact", ExportSettings(enabled=True))
     return workspace
 
@@ -303,13 +310,15 @@ def test_import_only_objects_and_bad_settings_are_refused_with_reasons(
 ) -> None:
     workspace = setup_workspace(export)
     with pytest.raises(MappingError, match="Lead is import-only"):
-        export.sync.set_mapping(workspace, "Lead", {"Title": FieldMapping(field="job_title", export=ExportRule.ALWAYS)})
+        importer(export).set_mapping(
+            workspace, "Lead", {"Title": FieldMapping(field="job_title", export=ExportRule.ALWAYS)}
+        )
     with pytest.raises(MappingError, match="read-only"):
-        export.sync.set_mapping(
+        importer(export).set_mapping(
             workspace, "Contact", {"CreatedDate": FieldMapping(field="created_date", export=ExportRule.ALWAYS)}
         )
     with pytest.raises(MappingError, match="not one of its values"):
-        export.sync.set_mapping(
+        importer(export).set_mapping(
             workspace, "Contact", {"Roster_Tier__c": FieldMapping(field="tier", segment="s", member_value="Gold")}
         )
     with pytest.raises(ExportRefused, match="External ID"):
@@ -324,7 +333,7 @@ def test_a_long_export_goes_out_in_jobs_at_page_boundaries_and_resumes_from_its_
 ) -> None:
     workspace = setup_workspace(export)
     run_export(export, workspace)
-    export.sync.enable(workspace, "Contact", False)  # no refresh import: this test is about the sending
+    importer(export).enable(workspace, "Contact", False)  # no refresh import: this test is about the sending
     rows = with_email(emulator)
     for row in rows:
         enrich(workspace, row["Email"], job_title=f"Director {row['Id'][-4:]}")
@@ -362,14 +371,14 @@ def test_accounts_export_and_a_bad_picklist_value_is_refused_by_name(
     emulator: SalesforceEmulator, export: SalesforceExport
 ) -> None:
     workspace = f"ex-{str(ULID()).lower()}"
-    export.sync.enable(workspace, "Account")
+    importer(export).enable(workspace, "Account")
     mapping: dict[str, str | FieldMapping] = {
         "Name": FieldMapping(field="name", export=ExportRule.FILL_BLANK),
         "Website": "domain",
         "Industry": FieldMapping(field="industry", export=ExportRule.ALWAYS),
         "NumberOfEmployees": FieldMapping(field="employee_count", export=ExportRule.ALWAYS),
     }
-    export.sync.set_mapping(workspace, "Account", mapping)
+    importer(export).set_mapping(workspace, "Account", mapping)
     export.configure(workspace, "Account", ExportSettings(enabled=True))
     assert run_export(export, workspace, "Account").counts.updated == 0
     accounts = sorted((row for row in emulator.org.records("Account") if row["Website"]), key=lambda row: row["Id"])
@@ -430,11 +439,11 @@ def test_a_created_contact_belongs_to_its_companys_account(
     emulator: SalesforceEmulator, export: SalesforceExport
 ) -> None:
     workspace = setup_workspace(export)
-    export.sync.enable(workspace, "Account")
-    export.sync.set_mapping(workspace, "Account", {"Name": "name", "Website": "domain"})
-    following: Any = export.sync.start(workspace, "Account")
+    importer(export).enable(workspace, "Account")
+    importer(export).set_mapping(workspace, "Account", {"Name": "name", "Website": "domain"})
+    following: Any = importer(export).start(workspace, "Account")
     while following is not None:
-        following = export.sync.run(following, FOREVER)
+        following = importer(export).run(following, FOREVER)
     run_export(export, workspace)
     export.configure(workspace, "Contact", ExportSettings(enabled=True, create_new=True))
     account = next(row for row in emulator.org.records("Account") if row["Website"])

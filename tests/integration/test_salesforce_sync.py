@@ -11,22 +11,23 @@ from tenacity import wait_none
 from ulid import ULID
 
 from roster import aws
-from roster.identity.aliases import record_alias
-from roster.identity.resolver import resolver_for
-from roster.profiles.fields import Kind
-from roster.profiles.model import Profile, Status
-from roster.sources.salesforce import connection as sf_connection
-from roster.sources.salesforce.connection import (
+from roster.connectors.core.mapping import MappingError
+from roster.connectors.core.state import Status as SyncStatus
+from roster.connectors.salesforce import connection as sf_connection
+from roster.connectors.salesforce.connection import (
     Connection,
     CredentialStore,
     PasswordCredentials,
     SessionCredentials,
     secret_name,
 )
-from roster.sources.salesforce.mapping import MappingError, SalesforceObject
-from roster.sources.salesforce.store import Mode, SyncConfig, SyncRun, SyncStore
-from roster.sources.salesforce.store import Status as SyncStatus
-from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage, due_syncs
+from roster.connectors.salesforce.describe import SalesforceObject
+from roster.connectors.salesforce.importer import PageFailed, SalesforceSync, SyncMessage, due_syncs
+from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun, SyncStore
+from roster.identity.aliases import record_alias
+from roster.identity.resolver import resolver_for
+from roster.profiles.fields import Kind
+from roster.profiles.model import Profile, Status
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org

@@ -8,10 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roster.export.rules import CLEAR, cell, exported_fields, plan_create, plan_update, row_of
+from roster.connectors.core.mapping import ExportRule, FieldMapping, exported_fields
+from roster.connectors.core.planner import plan_create, plan_update
+from roster.connectors.salesforce.describe import ObjectMapping
+from roster.connectors.salesforce.ingest import CLEAR, cell, row_of
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile, SourceRecord
-from roster.sources.salesforce.mapping import ExportRule, FieldMapping, ObjectMapping
 
 NAMES = [f"f{n}" for n in range(6)]
 VALUES = st.one_of(st.none(), st.sampled_from(["", "a", "b", "Tier 1"]), st.integers(0, 3))
@@ -47,7 +49,7 @@ def _blank(value: Any) -> bool:
 @given(cases())
 def test_updates_send_only_what_the_rules_allow_and_what_changes(case: tuple[Any, ...]) -> None:
     mapping, profile, record, members = case
-    fields = exported_fields(mapping)
+    fields = exported_fields(mapping.fields)
     write = plan_update(profile, record, fields, members)
     changes = {change.salesforce_field: change for change in write.changes} if write else {}
     for sf_name, field in mapping.fields.items():
@@ -78,7 +80,7 @@ def test_updates_send_only_what_the_rules_allow_and_what_changes(case: tuple[Any
 @given(cases())
 def test_created_records_carry_no_never_write_field_and_no_blank(case: tuple[Any, ...]) -> None:
     mapping, profile, _, members = case
-    fields = exported_fields(mapping)
+    fields = exported_fields(mapping.fields)
     write = plan_create(profile, fields, members)
     assert write.salesforce_id is None
     for change in write.changes:

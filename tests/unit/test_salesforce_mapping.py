@@ -6,17 +6,15 @@ from typing import Any
 
 import pytest
 
-from roster.sources.salesforce.connection import CREDENTIALS, PasswordCredentials, SessionCredentials
-from roster.sources.salesforce.mapping import (
-    ExportRule,
-    FieldMapping,
-    MappingError,
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError
+from roster.connectors.salesforce.connection import CREDENTIALS, PasswordCredentials, SessionCredentials
+from roster.connectors.salesforce.describe import (
     apply_mapping,
     auto_map,
     read_value,
     validate_mapping,
 )
-from roster.sources.salesforce.sync import api_math
+from roster.connectors.salesforce.importer import api_math
 from roster_dev.emulators.salesforce import generate_org
 
 ORG = generate_org(3, accounts=2, contacts=2, leads=2, roster_fields=True)

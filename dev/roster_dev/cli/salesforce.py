@@ -239,7 +239,7 @@ def api_math(
     if api_key:
         found = call(url, api_key, "GET", "/v1/salesforce/api-math", records=str(records))
     else:
-        from roster.sources.salesforce.sync import api_math as estimate
+        from roster.connectors.salesforce.importer import api_math as estimate
 
         found = estimate(records).model_dump()
     console.print(f"{found['records']:,} records")

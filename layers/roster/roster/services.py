@@ -24,11 +24,11 @@ from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
+    from roster.connectors.salesforce.connection import Connection
+    from roster.connectors.salesforce.exporter import SalesforceExport
+    from roster.connectors.salesforce.importer import SalesforceSync
     from roster.enrich.continuous import ContinuousEnrichment
     from roster.enrich.service import Enrichments
-    from roster.export.salesforce import SalesforceExport
-    from roster.sources.salesforce.connection import Connection
-    from roster.sources.salesforce.sync import SalesforceSync
 
 
 class Services:
@@ -127,16 +127,16 @@ class Services:
 
     @cached_property
     def salesforce(self) -> SalesforceSync:
-        from roster.sources.salesforce.store import SyncStore
-        from roster.sources.salesforce.sync import SalesforceSync
+        from roster.connectors.salesforce.importer import SalesforceSync
+        from roster.connectors.salesforce.store import SyncStore
 
         clients()
         return SalesforceSync(SyncStore(), self.resolver, self.salesforce_connection)
 
     def salesforce_connection(self, workspace: str) -> Connection:
         """The workspace's Salesforce, logged in with its credentials from Secrets Manager."""
-        from roster.sources.salesforce.connection import Connection, CredentialStore, LoginFailed
-        from roster.sources.salesforce.trust import verify_for
+        from roster.connectors.salesforce.connection import Connection, CredentialStore, LoginFailed
+        from roster.connectors.salesforce.trust import verify_for
 
         credentials = CredentialStore(clients().secrets).load(workspace)
         if credentials is None:
@@ -145,8 +145,8 @@ class Services:
 
     @cached_property
     def salesforce_export(self) -> SalesforceExport:
-        from roster.export.salesforce import SalesforceExport
-        from roster.export.store import ExportStore
+        from roster.connectors.salesforce.export_store import ExportStore
+        from roster.connectors.salesforce.exporter import SalesforceExport
 
         return SalesforceExport(ExportStore(), self.salesforce, self.profiles, self.segment_store)
 

@@ -16,11 +16,9 @@ from simple_salesforce.exceptions import SalesforceError
 
 from roster.api.errors import ApiError
 from roster.aws import clients
-from roster.export.salesforce import ExportPreview, ExportRefused, ExportStatus
-from roster.export.store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
-from roster.services import services
-from roster.sources.salesforce import connection
-from roster.sources.salesforce.connection import (
+from roster.connectors.core.mapping import FieldMapping, MappingError
+from roster.connectors.salesforce import connection
+from roster.connectors.salesforce.connection import (
     CREDENTIALS,
     ClientCredentials,
     ConnectionCheck,
@@ -30,10 +28,13 @@ from roster.sources.salesforce.connection import (
     SessionCredentials,
     SessionExpired,
 )
-from roster.sources.salesforce.mapping import OBJECTS, FieldMapping, MappingError, PreviewRecord, SalesforceObject
-from roster.sources.salesforce.store import Mode, SyncConfig, SyncRun
-from roster.sources.salesforce.sync import ApiMath, ObjectStatus, SyncRefused, api_math
-from roster.sources.salesforce.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
+from roster.connectors.salesforce.describe import OBJECTS, PreviewRecord, SalesforceObject
+from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
+from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, ExportStatus
+from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, SyncRefused, api_math
+from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun
+from roster.connectors.salesforce.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
+from roster.services import services
 
 router = Router()
 T = TypeVar("T")

@@ -15,11 +15,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from roster.connectors.core.state import ExportCounts, Run, RunState
+from roster.connectors.salesforce.store import JobKeys, RunItems
 from roster.profiles.fields import Kind
-from roster.sources.salesforce.store import Status
 from roster.store import jobs
-from roster.store.salesforce import RunKeys, SalesforceItems
 
+EXPORT_KEYS = JobKeys(jobs.export_state, jobs.export_run, jobs.export_runs, jobs.EXPORT_ENABLED, "export", "export run")
 ExportObject = Literal["Account", "Contact"]
 EXPORT_OBJECTS: dict[ExportObject, Kind] = {"Account": Kind.COMPANIES, "Contact": Kind.PEOPLE}
 Phase = Literal["refresh", "profiles", "pending", "done"]
@@ -38,30 +39,11 @@ class ExportSettings(BaseModel):
     every_hours: int = Field(default=24, ge=1, le=24 * 7)
 
 
-class ExportState(BaseModel):
-    workspace: str
+class ExportState(RunState):
     object: ExportObject
     settings: ExportSettings = Field(default_factory=ExportSettings)
-    status: Status = Status.IDLE
-    run_id: str | None = None
     #: The start of the last successful export: the next one considers profiles changed after it.
     mark: str | None = None
-    last_started: str | None = None
-    heartbeat: str | None = None
-    error: str | None = None
-    version: int | None = None
-
-
-class ExportCounts(BaseModel):
-    considered: int = 0  # profiles looked at
-    unchanged: int = 0  # linked records with nothing the rules allow to change (not sent)
-    updated: int = 0
-    created: int = 0
-    rejected: int = 0
-    fields_written: int = 0
-
-    def add(self, other: ExportCounts) -> ExportCounts:
-        return ExportCounts(**{name: getattr(self, name) + getattr(other, name) for name in ExportCounts.model_fields})
 
 
 class Rejection(BaseModel):
@@ -74,65 +56,29 @@ class Rejection(BaseModel):
     fields: list[str]
 
 
-class ExportRun(BaseModel):
+class ExportRun(Run):
     """One export of one object: where it is (phase and profile cursor), what it sent and what was refused."""
 
-    run_id: str
-    workspace: str
     object: ExportObject
     full: bool
-    status: Status = Status.RUNNING
-    started_at: str
-    finished_at: str | None = None
     since: str | None = None  # incremental: profiles changed after this moment
     phase: Phase = "refresh"
     refresh_run: str | None = None  # the import run that refreshes the CRM values first
     cursor: str | None = None  # the next profile page (phase profiles) or pending item (phase pending)
     counts: ExportCounts = Field(default_factory=ExportCounts)
-    api_calls: int = 0
     jobs: int = 0
     csv_bytes: int = 0
     rejections: list[Rejection] = Field(default_factory=list)
-    error: str | None = None
-    error_code: str | None = None
-    version: int | None = None
 
 
-class ExportStore:
-    """The export's items; state and run writes are conditional on the version read (Stale otherwise)."""
+class ExportStore(RunItems[ExportRun, ExportState, ExportObject]):
+    """The export's items: its object states and runs, and the membership changes owed to the next export."""
 
     def __init__(self) -> None:
-        self._items = SalesforceItems()
-
-    def state(self, workspace: str, obj: ExportObject) -> ExportState:
-        state = self._items.read(ExportState, jobs.export_state(workspace, obj))
-        return state or ExportState(workspace=workspace, object=obj)
-
-    def enabled(self) -> list[tuple[str, ExportObject]]:
-        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(jobs.EXPORT_ENABLED)]
+        super().__init__(ExportRun, ExportState, EXPORT_KEYS)
 
     def put_state(self, state: ExportState) -> ExportState:
-        what = f"{state.workspace} {state.object} export"
-        saved = self._items.put_versioned(jobs.export_state(state.workspace, state.object), state, what)
-        self._items.set_enabled(jobs.EXPORT_ENABLED, state.workspace, state.object, state.settings.enabled)
-        return saved
-
-    def run(self, workspace: str, obj: ExportObject, run_id: str) -> ExportRun | None:
-        return self._items.read(ExportRun, jobs.export_run(workspace, obj, run_id))
-
-    def runs(self, workspace: str, obj: ExportObject, limit: int = 20) -> list[ExportRun]:
-        """History, newest first."""
-        return self._items.read_all(ExportRun, workspace, jobs.export_runs(obj), newest_first=True, limit=limit)
-
-    def commit(self, run: ExportRun, state: ExportState | None = None) -> tuple[ExportRun, ExportState | None]:
-        """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
-        keys = RunKeys(
-            jobs.export_run(run.workspace, run.object, run.run_id),
-            jobs.export_state(run.workspace, run.object),
-            run.started_at,
-            f"export run {run.run_id} of {run.workspace} {run.object}",
-        )
-        return self._items.commit(keys, run, state)
+        return self._put_state(state, state.settings.enabled)
 
     # -- membership changes owed to the next export ----------------------------------------------------
 

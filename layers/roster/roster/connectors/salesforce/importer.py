@@ -21,46 +21,45 @@ import csv
 import io
 import itertools
 import math
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from simple_salesforce.bulk2 import Operation
-from tenacity import wait_exponential
-from tenacity.wait import WaitBaseT
 from ulid import ULID
 
-from roster.identity.resolver import Resolver
-from roster.profiles.fields import Kind
-from roster.profiles.values import format_time
-from roster.sources.salesforce.connection import Calls, Connection, explain, transient
-from roster.sources.salesforce.links import unlink
-from roster.sources.salesforce.mapping import (
+from roster.connectors.core.mapping import FieldMapping
+from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce import soql
+from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
+from roster.connectors.salesforce.describe import (
     SPECS,
-    FieldMapping,
     ObjectMapping,
     PreviewRecord,
     SalesforceObject,
     auto_map,
+    describe,
     preview,
     validate_mapping,
 )
-from roster.sources.salesforce.objects import BatchContext, Row, process, query_fields
-from roster.sources.salesforce.store import (
+from roster.connectors.salesforce.ingest import MAX_JOB_RECORDS
+from roster.connectors.salesforce.links import unlink
+from roster.connectors.salesforce.objects import BatchContext, Row, process, query_fields
+from roster.connectors.salesforce.store import (
     Mode,
     ObjectState,
     RunCounts,
-    Status,
     SyncRun,
     SyncStore,
     Watermark,
 )
-from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
-from roster.store.salesforce import Stale
+from roster.identity.resolver import Resolver
+from roster.profiles.fields import Kind
+from roster.profiles.values import format_time
 
 PAGE_RECORDS = 50_000
 BATCH_RECORDS = 2_000
@@ -71,7 +70,6 @@ DELETED_WINDOW = timedelta(days=29)  # `sobjects/{O}/deleted` answers for the la
 DONE = "done"  # the checkpoint locator once every page is committed
 ACTIVITIES = ("Task", "Event")
 IMPORT_OVERHEAD = 4  # login, create the query job, one status poll, the deleted-records list
-EXPORT_BATCH_RECORDS = 10_000
 EXPORT_CALLS_PER_JOB = 6
 T = TypeVar("T")
 
@@ -132,22 +130,13 @@ class ApiMath(BaseModel):
 
 
 def api_math(records: int) -> ApiMath:
-    batches = math.ceil(records / EXPORT_BATCH_RECORDS)
+    batches = math.ceil(records / MAX_JOB_RECORDS)
     return ApiMath(
         records=records,
         import_calls=math.ceil(records / PAGE_RECORDS) + IMPORT_OVERHEAD,
         export_batches=batches,
         export_calls=batches * EXPORT_CALLS_PER_JOB + (1 if batches else 0),
     )
-
-
-def _soql_time(moment: datetime) -> str:
-    """A SOQL datetime literal (unquoted), in the Bulk CSV's own format so stamps compare as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _is_stuck(state: ObjectState, now: datetime) -> bool:
-    return state.status is Status.RUNNING and heartbeat_lost(state.heartbeat, now)
 
 
 def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
@@ -161,7 +150,7 @@ def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
         for state in store.states(workspace):
             if state.object not in objects or not state.enabled:
                 continue
-            if state.status is Status.RUNNING and not _is_stuck(state, now):
+            if busy(state, now):
                 continue
             started = parse_stamp(state.last_started) if state.last_started else None
             full_due = (
@@ -176,7 +165,7 @@ def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
 
 
 @dataclass
-class SalesforceSync:
+class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
     """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
 
     store: SyncStore
@@ -184,12 +173,6 @@ class SalesforceSync:
     connect: Callable[[str], Connection]
     page_records: int = PAGE_RECORDS
     batch_records: int = BATCH_RECORDS
-    reserve_seconds: float = 60.0
-    poll_seconds: float = 2.0
-    attempts: int = 4
-    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -206,13 +189,13 @@ class SalesforceSync:
         saved = self.store.mapping(workspace, obj)
         if saved is not None:
             return saved
-        return auto_map(obj, self._describe(self.connect(workspace), obj))
+        return auto_map(obj, describe(self.connect(workspace).sf, obj))
 
     def set_mapping(
         self, workspace: str, obj: SalesforceObject, fields: dict[str, str | FieldMapping]
     ) -> ObjectMapping:
         """Check a manual mapping against describe and save it; raises MappingError naming the bad field."""
-        mapping = validate_mapping(obj, fields, self._describe(self.connect(workspace), obj))
+        mapping = validate_mapping(obj, fields, describe(self.connect(workspace).sf, obj))
         before = self.store.mapping(workspace, obj)
         if before is None or set(mapping.fields) - set(before.fields):
             mapping.fields_added_at = format_time(self.clock())
@@ -227,37 +210,16 @@ class SalesforceSync:
         """Ten records as a mapping (the given one, else the current one) would store them, before saving."""
         connection = self.connect(workspace)
         if fields is None:
-            mapping = self.store.mapping(workspace, obj) or auto_map(obj, self._describe(connection, obj))
+            mapping = self.store.mapping(workspace, obj) or auto_map(obj, describe(connection.sf, obj))
         else:
-            mapping = validate_mapping(obj, fields, self._describe(connection, obj))
+            mapping = validate_mapping(obj, fields, describe(connection.sf, obj))
         return preview(connection.sf, mapping)
-
-    @staticmethod
-    def _describe(connection: Connection, obj: SalesforceObject) -> dict[str, Any]:
-        described: dict[str, Any] = getattr(connection.sf, obj).describe()
-        return described
 
     def status(self, workspace: str) -> list[ObjectStatus]:
         states = {state.object: state for state in self.store.states(workspace)}
-        statuses = []
-        for obj in SPECS:
-            state = states.get(obj) or ObjectState(workspace=workspace, object=obj)
-            last = self.store.run(workspace, obj, state.run_id) if state.run_id else None
-            statuses.append(
-                ObjectStatus(
-                    object=obj,
-                    enabled=state.enabled,
-                    status=state.status,
-                    watermark=state.watermark,
-                    last_full_sync=state.last_full_sync,
-                    error=state.error,
-                    last_run=last,
-                )
-            )
-        return statuses
-
-    def history(self, workspace: str, obj: SalesforceObject, limit: int = 20) -> list[SyncRun]:
-        return self.store.runs(workspace, obj, limit)
+        return [
+            self.view(ObjectStatus, states.get(obj) or ObjectState(workspace=workspace, object=obj)) for obj in SPECS
+        ]
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -269,57 +231,58 @@ class SalesforceSync:
         if not state.enabled:
             raise SyncRefused(f"import sync is off for {obj}")
         now = self.clock()
-        if state.status is Status.RUNNING and not _is_stuck(state, now):
+        if busy(state, now):
             return None
         if obj in ACTIVITIES:  # Tasks and Events share the activity roll-ups: never write them together
             other = self.store.state(workspace, "Event" if obj == "Task" else "Task")
-            if other.status is Status.RUNNING and not _is_stuck(other, now):
+            if busy(other, now):
                 return None
         if mode is None or state.watermark is None:
             mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
-        stamp = format_time(now)
-        run = SyncRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=stamp)
-        state = state.model_copy(
-            update={"status": Status.RUNNING, "run_id": run.run_id, "last_started": stamp, "heartbeat": stamp}
-        )
-        try:
-            self.store.commit(run, state)
-        except Stale:
-            return None  # another scheduler tick or API call started it first
+        run = SyncRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=format_time(now))
+        if not self.begin(run, state):
+            return None
         return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
 
-    def run(self, message: SyncMessage, remaining_seconds: Callable[[], float]) -> SyncMessage | None:
-        """Work on a run until it is done (None) or the deadline nears (a continuation to queue).
+    def worker(self, run: SyncRun, state: ObjectState, message: SyncMessage, remaining: Callable[[], float]) -> _Worker:
+        return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
 
-        A message of a run that is finished or superseded is ignored. Raises PageFailed."""
-        state = self.store.state(message.workspace, message.object)
-        run = self.store.run(message.workspace, message.object, message.run_id)
-        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
+    def start_refresh(self, workspace: str, obj: SalesforceObject) -> str | None:
+        """Start the incremental import an export runs first (or join the one running): its run id, or None
+        when import sync is off for the object (the export then compares against what the last import saw)."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
             return None
-        worker = _Worker(
-            store=self.store,
-            run=run,
-            state=state,
-            remaining=remaining_seconds,
-            reserve_seconds=self.reserve_seconds,
-            clock=self.clock,
-            sync=self,
-            message=message,
-        )
-        try:
-            return worker.go()
-        except Stale:
-            return None  # another worker holds this run now
-        except Exception as error:
-            raise worker.stop(error) from error
+        message = self.start(workspace, obj, Mode.INCREMENTAL)
+        return message.run_id if message else state.run_id
+
+    def finish_refresh(
+        self, workspace: str, obj: SalesforceObject, run_id: str, remaining: Callable[[], float]
+    ) -> bool:
+        """Drive that import on; True once it is over, False while it continues (here or in another worker).
+        Raises RefreshFailed when it stopped."""
+        refresh = self.store.run(workspace, obj, run_id)
+        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
+            message = SyncMessage(workspace=workspace, object=obj, mode=refresh.mode, run_id=run_id)
+            try:
+                following = self.run(message, remaining)
+            except PageFailed as failed:
+                raise RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
+            if following is not None:
+                return False
+            refresh = self.store.run(workspace, obj, run_id)
+            if refresh is not None and refresh.status is Status.RUNNING:
+                return False  # another worker holds it; look again later
+        if refresh is not None and refresh.status is Status.FAILED:
+            raise RefreshFailed(f"the import before the export failed: {refresh.error}")
+        return True
 
 
 @dataclass(kw_only=True)
-class _Worker(RunWorker[SyncRun, ObjectState]):
+class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
     """One invocation's work on an import run."""
 
-    sync: SalesforceSync
-    message: SyncMessage
+    loop: SalesforceSync
     calls: Calls | None = None
     mapping: ObjectMapping | None = None
 
@@ -332,8 +295,8 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
             if self.run.locator is None:  # no page read yet: a job that failed is replaced by a fresh one
                 self.run.job_id, self.run.job_attempts = None, 0
             self.commit(with_state=True)
-        self.connection = self.sync.connect(self.run.workspace)
-        self.calls = Calls(self.connection, self.sync.attempts, self.sync.wait, self.sync.sleep)
+        self.connection = self.loop.connect(self.run.workspace)
+        self.calls = Calls(self.connection, self.loop.attempts, self.loop.wait, self.loop.sleep)
         self.mapping = self._mapping()
         added = self.mapping.fields_added_at
         if self.run.job_id is None and added and (not self.state.last_full_sync or added > self.state.last_full_sync):
@@ -362,31 +325,27 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
         return self.calls(action)
 
     def _mapping(self) -> ObjectMapping:
-        saved = self.sync.store.mapping(self.run.workspace, self.obj)
+        saved = self.loop.store.mapping(self.run.workspace, self.obj)
         if saved is not None:
             return saved
-        described = self._call(lambda connection: SalesforceSync._describe(connection, self.obj))
+        described = self._call(lambda connection: describe(connection.sf, self.obj))
         mapping = auto_map(self.obj, described)
-        self.sync.store.put_mapping(self.run.workspace, mapping)
+        self.loop.store.put_mapping(self.run.workspace, mapping)
         return mapping
 
     def _since(self) -> datetime | None:
         if self.run.mode is Mode.FULL or self.state.watermark is None:
             return None
-        overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
+        overlap = timedelta(minutes=self.loop.store.config(self.run.workspace).overlap_minutes)
         return parse_stamp(self.state.watermark.stamp) - overlap
 
     def _create_job(self) -> None:
         assert self.mapping is not None
         since = self._since()
-        where = f" WHERE SystemModstamp >= {_soql_time(since)}" if since else ""
-        soql = (
-            f"SELECT {', '.join(query_fields(self.mapping))} FROM {self.obj}{where} "  # noqa: S608 - names from describe
-            "ORDER BY SystemModstamp, Id"
-        )
-        job = self._call(lambda connection: connection.bulk(self.obj).create_job(Operation.query_all, soql))
+        query = soql.changed(self.obj, query_fields(self.mapping), since)
+        job = self._call(lambda connection: connection.bulk(self.obj).create_job(Operation.query_all, query))
         self.run.job_id, self.run.locator, self.run.batch = str(job["id"]), None, 0
-        self.run.since = _soql_time(since) if since else None
+        self.run.since = soql.soql_time(since) if since else None
         self.commit()
 
     def _wait_for_job(self) -> bool:
@@ -400,25 +359,25 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
             if info["state"] in ("Failed", "Aborted"):
                 self.run.job_attempts += 1
                 reason = f"Bulk query job {job_id} {info['state']}: {info.get('errorMessage', '')}"
-                if self.run.job_attempts >= self.sync.attempts:
+                if self.run.job_attempts >= self.loop.attempts:
                     raise _JobFailed(reason)
                 self.run.problems = [*self.run.problems, reason][:MAX_PROBLEMS]
                 self._create_job()
                 continue
             if self.near_deadline():
                 return False
-            self.sync.sleep(self.sync.poll_seconds)
+            self.loop.sleep(self.loop.poll_seconds)
 
     def _read_page(self) -> None:
         """Fetch the checkpoint's page and commit its batches from the checkpoint's batch on."""
         job_id, locator = self.run.job_id, self.run.locator
         assert job_id is not None and locator is not None
         page = self._call(
-            lambda connection: connection.bulk(self.obj).get_query_results(job_id, locator, self.sync.page_records)
+            lambda connection: connection.bulk(self.obj).get_query_results(job_id, locator, self.loop.page_records)
         )
         following = page["locator"] or DONE
-        batches = _batches(page.get("records", ""), self.sync.batch_records)
-        total = math.ceil(page["number_of_records"] / self.sync.batch_records)
+        batches = _batches(page.get("records", ""), self.loop.batch_records)
+        total = math.ceil(page["number_of_records"] / self.loop.batch_records)
         if total == 0:
             self.run.locator, self.run.batch = following, 0
             self.commit(with_state=True)
@@ -435,7 +394,7 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
         incremental = self.run.mode is Mode.INCREMENTAL
         fresh = [row for row in rows if not (incremental and self.state.recent.get(row["Id"]) == row["SystemModstamp"])]
         context = BatchContext(
-            self.run.workspace, self.mapping, lambda kind: self.sync.resolver(self.run.workspace, kind)
+            self.run.workspace, self.mapping, lambda kind: self.loop.resolver(self.run.workspace, kind)
         )
         counts, problems = process(context, fresh) if fresh else (RunCounts(), [])
         counts.read, counts.skipped = len(rows), counts.skipped + len(rows) - len(fresh)
@@ -459,8 +418,8 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
                 mark = Watermark(stamp=stamp, id=row["Id"])
         if mark is None:
             return
-        overlap = timedelta(minutes=self.sync.store.config(self.run.workspace).overlap_minutes)
-        floor = _soql_time(parse_stamp(mark.stamp) - overlap)
+        overlap = timedelta(minutes=self.loop.store.config(self.run.workspace).overlap_minutes)
+        floor = soql.soql_time(parse_stamp(mark.stamp) - overlap)
         kept = sorted(((stamp, key) for key, stamp in recent.items() if stamp >= floor), reverse=True)
         self.state.watermark = mark
         self.state.recent = {key: stamp for stamp, key in kept[:MAX_RECENT]}
@@ -468,15 +427,15 @@ class _Worker(RunWorker[SyncRun, ObjectState]):
     def _finish(self) -> None:
         """Unlink what left the Recycle Bin during the window (incremental), then close the run."""
         if self.run.mode is Mode.INCREMENTAL and SPECS[self.obj].kind is not None and self.run.since:
-            end = self.sync.clock() + timedelta(minutes=1)
+            end = self.loop.clock() + timedelta(minutes=1)
             start = max(parse_stamp(self.run.since), end - DELETED_WINDOW)
             listed = self._call(lambda connection: getattr(connection.sf, self.obj).deleted(start, end))
             kind = SPECS[self.obj].kind
             assert kind is not None
-            resolver = self.sync.resolver(self.run.workspace, kind)
+            resolver = self.loop.resolver(self.run.workspace, kind)
             for record in listed.get("deletedRecords", []):
                 self.run.counts.deleted += unlink(resolver, self.obj, str(record["id"]))
-        self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.sync.clock())
+        self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.loop.clock())
         self.state.status, self.state.error = Status.IDLE, None
         if self.run.mode is Mode.FULL:
             self.state.last_full_sync = self.run.started_at

@@ -21,14 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from roster.connectors.salesforce.describe import SPECS, ObjectMapping, SalesforceObject, apply_mapping
+from roster.connectors.salesforce.links import SOURCE, stored_values, unlink, upsert_linked
+from roster.connectors.salesforce.store import RunCounts
 from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Outcome
 from roster.profiles.values import MAX_RELATED_RECORDS, ValueProblem, coerce_value, parse_time
-from roster.sources.salesforce.links import SOURCE, stored_values, unlink, upsert_linked
-from roster.sources.salesforce.mapping import SPECS, ObjectMapping, SalesforceObject, apply_mapping
-from roster.sources.salesforce.store import RunCounts
 
 Row = Mapping[str, str]
 MAX_ACTIVITIES = 1000  # per person or company; beyond it the oldest leave the count (profile items stay small)

@@ -1,5 +1,7 @@
 """Bulk API 2.0 ingest for the export sync: Roster values written back to Salesforce by update or upsert jobs.
 
+A planned write becomes a CSV row (`row_of`, `cell`).
+
 Rows stream into CSV parts of at most `max_records` rows and `max_bytes` bytes (header included), each spooled
 to a temporary file, so memory holds one part whatever the number of rows. A part is one job: create it, one
 upload, `UploadComplete`, poll to a final state, then read the successful and failed results, matched back to
@@ -21,6 +23,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import partial
 from typing import IO, Any, Literal
 from urllib.parse import urljoin
@@ -29,10 +32,13 @@ from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import SalesforceBulkV2LoadError
 from simple_salesforce.util import exception_handler
 
-from roster.sources.salesforce.connection import TIMEOUT_SECONDS, Calls, Connection
-from roster.sources.salesforce.sync import EXPORT_BATCH_RECORDS
+from roster.connectors.core.mapping import FieldMapping
+from roster.connectors.core.planner import PlannedWrite
+from roster.connectors.salesforce.connection import TIMEOUT_SECONDS, Calls, Connection
 
-MAX_JOB_RECORDS = EXPORT_BATCH_RECORDS  # one Salesforce batch per job: "about one batch per 10,000 records"
+MAX_JOB_RECORDS = 10_000  # one Salesforce batch per job: "about one batch per 10,000 records"
+CLEAR = "#N/A"  # an empty cell leaves a field alone, #N/A clears it
+ACCOUNT_COLUMN = "AccountId"
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # raw CSV per job (Salesforce: 150 MB after base64)
 SPOOL_BYTES = 8 * 1024 * 1024  # a part (or a results file) past this size moves from memory to disk
 TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -324,3 +330,30 @@ def _in_order(part: _Part, answered: defaultdict[str, deque[IngestResult]]) -> l
         ordered.append(queue.popleft() if queue else IngestResult(key, "unprocessed", None, False, None, None, ()))
     ordered.extend(itertools.chain.from_iterable(answered.values()))
     return ordered
+
+
+def cell(sf_type: str, value: Any) -> str:
+    """A Roster value as Bulk API CSV text for a field of `sf_type` (None clears the field)."""
+    if value is None:
+        return CLEAR
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and sf_type in ("int", "long"):
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ";".join(str(item) for item in value)  # multi-select picklists
+    return str(value)
+
+
+def row_of(write: PlannedWrite, fields: Mapping[str, FieldMapping], key_column: str, key: str) -> dict[str, str]:
+    """The CSV row of a planned write: its key and one cell per changed field (other columns stay empty)."""
+    row = {key_column: key}
+    for change in write.changes:
+        row[change.salesforce_field] = cell(fields[change.salesforce_field].sf_type, change.new)
+    if write.account_id:
+        row[ACCOUNT_COLUMN] = write.account_id
+    return row

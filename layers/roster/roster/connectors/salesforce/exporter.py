@@ -7,7 +7,7 @@ creates are upserts on the Roster id):
 1. *refresh*: an import of the object (incremental, full when fields were mapped since the last full one), so
    export compares against what Salesforce holds now; one already running is driven to its end instead.
 2. *profiles*: every active profile (first export) or those changed since the last successful export, a page at
-   a time; each linked record gets the fields its rules allow and that would change (`rules.py`), and profiles
+   a time; each linked record gets the fields its rules allow and that would change (`core/planner.py`), and profiles
    without a record are created when create-new is on.
 3. *pending*: profiles whose membership of an exported segment changed (noted from segment events).
 
@@ -19,31 +19,23 @@ message in the run's history, without holding up the others.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from pydantic import BaseModel
-from tenacity import wait_exponential
-from tenacity.wait import WaitBaseT
 from ulid import ULID
 
-from roster.export.ingest import MAX_JOB_RECORDS, MAX_UPLOAD_BYTES, IngestFailed, IngestJobs, IngestReport
-from roster.export.rules import (
-    ACCOUNT_COLUMN,
-    PlannedWrite,
-    exported_fields,
-    linked_records,
-    plan_create,
-    plan_update,
-    row_of,
-)
-from roster.export.store import (
+from roster.connectors.core.mapping import FieldMapping, MappingError, exported_fields
+from roster.connectors.core.planner import ExportPlanner, ObjectRules, PlannedWrite, WriteView, view
+from roster.connectors.core.runs import Refresh, RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
+from roster.connectors.core.state import ExportCounts, Status
+from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
+from roster.connectors.salesforce.describe import ObjectMapping, describe
+from roster.connectors.salesforce.export_store import (
     EXPORT_OBJECTS,
     MAX_REJECTIONS,
-    ExportCounts,
     ExportObject,
     ExportRun,
     ExportSettings,
@@ -52,26 +44,36 @@ from roster.export.store import (
     Phase,
     Rejection,
 )
-from roster.identity.aliases import record_alias
+from roster.connectors.salesforce.ingest import (
+    ACCOUNT_COLUMN,
+    MAX_JOB_RECORDS,
+    MAX_UPLOAD_BYTES,
+    IngestFailed,
+    IngestJobs,
+    IngestReport,
+    row_of,
+)
+from roster.connectors.salesforce.links import SOURCE
+from roster.connectors.salesforce.store import SyncStore
+from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.model import Status as ProfileStatus
 from roster.profiles.values import format_time
 from roster.segments.events import MembershipEvent
-from roster.sources.salesforce.connection import Calls, explain, transient
-from roster.sources.salesforce.links import SOURCE
-from roster.sources.salesforce.mapping import FieldMapping, MappingError, ObjectMapping
-from roster.sources.salesforce.store import Mode, Status
-from roster.sources.salesforce.sync import PageFailed, SalesforceSync, SyncMessage
-from roster.sources.salesforce.worker import RunWorker, heartbeat_lost, parse_stamp
 from roster.store.profiles import ProfileStore
-from roster.store.salesforce import Stale
 from roster.store.segments import SegmentStore
 
 PAGE_PROFILES = 500
 SCHEDULE_GRACE = timedelta(minutes=5)
 WAIT_FOR_IMPORT_SECONDS = 60  # an import started elsewhere is running: look again this much later
 PREVIEW_WRITES = 50
+#: Per object: a Contact created for a person belongs to their company's Account, and a person who is a Lead
+#: already is not created again as a Contact.
+RULES: dict[ExportObject, ObjectRules] = {
+    "Account": ObjectRules(SOURCE, "Account"),
+    "Contact": ObjectRules(SOURCE, "Contact", company_object="Account", already=("Lead",)),
+}
 
 
 class ExportMessage(BaseModel):
@@ -97,26 +99,9 @@ class ExportFailed(Exception):
         self.reason = reason
 
 
-class ChangeView(BaseModel):
-    salesforce_field: str
-    field: str
-    old: Any
-    new: Any
-    rule: str
-    segment: str | None = None
-
-
-class WriteView(BaseModel):
-    """One record a preview says would be written: create or update, and each field old → new with its rule."""
-
-    profile_id: str
-    salesforce_id: str | None
-    action: str
-    changes: list[ChangeView]
-    account_id: str | None = None  # a Contact to create: the Account it will belong to
-
-
 class ExportPreview(BaseModel):
+    """What the next export would write, up to a limit."""
+
     object: ExportObject
     full: bool
     considered: int
@@ -133,43 +118,34 @@ class ExportStatus(BaseModel):
     last_run: ExportRun | None
 
 
-def _view(write: PlannedWrite) -> WriteView:
-    return WriteView(
-        profile_id=write.profile_id,
-        salesforce_id=write.salesforce_id,
-        action="update" if write.salesforce_id else "create",
-        changes=[ChangeView(**asdict(change)) for change in write.changes],
-        account_id=write.account_id,
-    )
+class _Import(Refresh[ExportObject], Protocol):
+    """What export needs of the import side (the importer, wired in by services): its mappings, connections,
+    resolvers, and the refresh it runs first."""
+
+    @property
+    def store(self) -> SyncStore: ...
+    @property
+    def resolver(self) -> Callable[[str, Kind], Resolver]: ...
+    @property
+    def connect(self) -> Callable[[str], Connection]: ...
 
 
 @dataclass
-class _Plan:
-    """The records planned from some profiles: updates of linked records and records to create."""
-
-    updates: list[PlannedWrite] = field(default_factory=list)
-    creates: list[tuple[PlannedWrite, str]] = field(default_factory=list)  # with an alias the profile holds
-    counts: ExportCounts = field(default_factory=ExportCounts)
-    profile_ids: set[str] = field(default_factory=set)
-
-
-@dataclass
-class SalesforceExport:
-    """The export's operations; handlers inject the stores, the import sync (connections, resolvers, mappings)."""
+class SalesforceExport(RunLoop[ExportRun, ExportState, ExportMessage]):
+    """The export's operations; handlers inject the stores and the import side (see `_Import`)."""
 
     store: ExportStore
-    sync: SalesforceSync
+    sync: _Import
     profiles: ProfileStore
     segments: SegmentStore
     page_profiles: int = PAGE_PROFILES
     max_records: int = MAX_JOB_RECORDS
     max_bytes: int = MAX_UPLOAD_BYTES
-    reserve_seconds: float = 120.0
-    poll_seconds: float = 2.0
-    attempts: int = 4
-    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    reserve_seconds: float = field(default=120.0, kw_only=True)
+
+    @property
+    def planner(self) -> ExportPlanner:
+        return ExportPlanner(self.profiles, self.segments, self.page_profiles)
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -186,7 +162,7 @@ class SalesforceExport:
         return self.store.put_state(state.model_copy(update={"settings": settings}))
 
     def _check_external_id(self, workspace: str, obj: ExportObject, name: str) -> None:
-        described = getattr(self.sync.connect(workspace).sf, obj).describe()
+        described = describe(self.sync.connect(workspace).sf, obj)
         spec = next((each for each in described.get("fields", []) if each.get("name") == name), None)
         if spec is None or not spec.get("externalId"):
             raise ExportRefused(
@@ -195,24 +171,7 @@ class SalesforceExport:
             )
 
     def status(self, workspace: str) -> list[ExportStatus]:
-        statuses = []
-        for obj in EXPORT_OBJECTS:
-            state = self.store.state(workspace, obj)
-            last = self.store.run(workspace, obj, state.run_id) if state.run_id else None
-            statuses.append(
-                ExportStatus(
-                    object=obj,
-                    settings=state.settings,
-                    status=state.status,
-                    mark=state.mark,
-                    error=state.error,
-                    last_run=last,
-                )
-            )
-        return statuses
-
-    def history(self, workspace: str, obj: ExportObject, limit: int = 20) -> list[ExportRun]:
-        return self.store.runs(workspace, obj, limit)
+        return [self.view(ExportStatus, self.store.state(workspace, obj)) for obj in EXPORT_OBJECTS]
 
     def _mapping(self, workspace: str, obj: ExportObject) -> ObjectMapping:
         mapping = self.sync.store.mapping(workspace, obj)
@@ -231,8 +190,9 @@ class SalesforceExport:
         updates: list[PlannedWrite] = []
         creates: list[PlannedWrite] = []
         considered = planned = 0
-        for batch in self._candidates(workspace, obj, full, state.mark):
-            plan = self._plan(workspace, obj, state.settings, mapping, batch)
+        kind, fields = EXPORT_OBJECTS[obj], exported_fields(mapping.fields)
+        for batch in self.planner.candidates(workspace, kind, state.mark, lambda: self.store.pending(workspace, kind)):
+            plan = self.planner.plan(workspace, RULES[obj], state.settings, fields, batch)
             considered += plan.counts.considered
             planned += len(plan.updates) + len(plan.creates)
             updates.extend(plan.updates)
@@ -241,96 +201,7 @@ class SalesforceExport:
                 break
         writes = [*updates, *creates][:limit]
         more = planned > limit
-        return ExportPreview(object=obj, full=full, considered=considered, writes=[_view(w) for w in writes], more=more)
-
-    def _candidates(self, workspace: str, obj: ExportObject, full: bool, since: str | None) -> Iterator[list[Profile]]:
-        """The profiles an export considers, a page at a time (preview: from the start, without checkpoints)."""
-        cursor: str | None = None
-        kind = EXPORT_OBJECTS[obj]
-        while True:
-            page = self.profiles.page(
-                workspace,
-                kind,
-                status=ProfileStatus.ACTIVE,
-                changed_since=None if full else since,
-                cursor=cursor,
-                limit=self.page_profiles,
-            )
-            yield page.profiles
-            if page.cursor is None:
-                break
-            cursor = page.cursor
-        if not full:
-            yield from self._pending_pages(workspace, kind, None)
-
-    def _pending_pages(self, workspace: str, kind: Kind, after: str | None) -> Iterator[list[Profile]]:
-        ids: list[str] = []
-        for profile_id, _ in self.store.pending(workspace, kind, after):
-            ids.append(profile_id)
-            if len(ids) == self.page_profiles:
-                yield self._active(workspace, kind, ids)
-                ids = []
-        if ids:
-            yield self._active(workspace, kind, ids)
-
-    def _active(self, workspace: str, kind: Kind, ids: list[str]) -> list[Profile]:
-        found = self.profiles.get_many(workspace, kind, ids)
-        return [found[pid] for pid in ids if pid in found and found[pid].status is ProfileStatus.ACTIVE]
-
-    def _plan(
-        self,
-        workspace: str,
-        obj: ExportObject,
-        settings: ExportSettings,
-        mapping: ObjectMapping,
-        profiles: list[Profile],
-        skip: set[str] | None = None,
-    ) -> _Plan:
-        fields = exported_fields(mapping)
-        plan = _Plan()
-        profiles = [profile for profile in profiles if not skip or profile.profile_id not in skip]
-        ids = [profile.profile_id for profile in profiles]
-        wanted = {each.segment for each in fields.values() if each.segment}
-        if settings.create_new and settings.create_segment:
-            wanted.add(settings.create_segment)
-        members = {segment: self.segments.members_among(workspace, segment, ids) for segment in sorted(wanted)}
-        new: list[tuple[Profile, set[str]]] = []
-        for profile in profiles:
-            plan.counts.considered += 1
-            plan.profile_ids.add(profile.profile_id)
-            of_profile = {segment for segment, inside in members.items() if profile.profile_id in inside}
-            records = linked_records(profile, obj)
-            for record in records:
-                write = plan_update(profile, record, fields, of_profile)
-                if write is None:
-                    plan.counts.unchanged += 1
-                else:
-                    plan.updates.append(write)
-            if not records and self._creates(settings, profile, obj, of_profile):
-                new.append((profile, of_profile))
-        accounts = self._accounts(workspace, [profile for profile, _ in new]) if obj == "Contact" else {}
-        for profile, of_profile in new:
-            held = profile.records[min(profile.records)]  # any record the profile holds names it
-            alias = record_alias(held.source, held.object, held.record_id)
-            account = accounts.get(str(profile.fields.get("company_domain")))
-            plan.creates.append((plan_create(profile, fields, of_profile, account), alias))
-        return plan
-
-    def _accounts(self, workspace: str, people: list[Profile]) -> dict[str, str]:
-        """Company domain → the Salesforce Account of that company, so a created Contact is not left orphaned."""
-        domains = {str(domain) for person in people if (domain := person.fields.get("company_domain"))}
-        companies = self.profiles.companies_by_domain(workspace, domains) if domains else {}
-        accounts = {domain: linked_records(company, "Account") for domain, company in companies.items()}
-        return {domain: records[0].record_id for domain, records in accounts.items() if records}
-
-    @staticmethod
-    def _creates(settings: ExportSettings, profile: Profile, obj: ExportObject, members: set[str]) -> bool:
-        """Whether create-new applies: on, in scope, and (Contacts) not a Lead already, which would duplicate it."""
-        if not settings.create_new or not profile.records:
-            return False
-        if settings.create_segment is not None and settings.create_segment not in members:
-            return False
-        return not (obj == "Contact" and linked_records(profile, "Lead"))
+        return ExportPreview(object=obj, full=full, considered=considered, writes=[view(w) for w in writes], more=more)
 
     # -- runs ---------------------------------------------------------------------------------------------
 
@@ -341,7 +212,7 @@ class SalesforceExport:
             raise ExportRefused(f"export sync is off for {obj}")
         self._mapping(workspace, obj)
         now = self.clock()
-        if state.status is Status.RUNNING and not self._stuck(state, now):
+        if busy(state, now):
             return None
         stamp = format_time(now)
         full = state.mark is None if full is None else full or state.mark is None
@@ -353,54 +224,26 @@ class SalesforceExport:
             started_at=stamp,
             since=None if full else state.mark,
         )
-        state = state.model_copy(
-            update={"status": Status.RUNNING, "run_id": run.run_id, "last_started": stamp, "heartbeat": stamp}
-        )
-        try:
-            self.store.commit(run, state)
-        except Stale:
+        if not self.begin(run, state):
             return None
         return ExportMessage(workspace=workspace, object=obj, run_id=run.run_id)
-
-    @staticmethod
-    def _stuck(state: ExportState, now: datetime) -> bool:
-        return heartbeat_lost(state.heartbeat, now)
 
     def due(self, now: datetime) -> list[tuple[str, ExportObject]]:
         """The exports the schedule should start now: every `every_hours` (24 by default) since the last start."""
         due: list[tuple[str, ExportObject]] = []
         for workspace, obj in sorted(self.store.enabled()):
             state = self.store.state(workspace, obj)
-            if not state.settings.enabled or (state.status is Status.RUNNING and not self._stuck(state, now)):
+            if not state.settings.enabled or busy(state, now):
                 continue
             every = timedelta(hours=state.settings.every_hours) - SCHEDULE_GRACE
             if state.last_started is None or now - parse_stamp(state.last_started) >= every:
                 due.append((workspace, obj))
         return due
 
-    def run(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportMessage | None:
-        """Work on a run until it is done (None) or must continue later (the message to queue). Raises
-        ExportFailed; a message of a finished or superseded run is ignored."""
-        state = self.store.state(message.workspace, message.object)
-        run = self.store.run(message.workspace, message.object, message.run_id)
-        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
-            return None
-        worker = _Worker(
-            store=self.store,
-            run=run,
-            state=state,
-            remaining=remaining_seconds,
-            reserve_seconds=self.reserve_seconds,
-            clock=self.clock,
-            export=self,
-            message=message,
-        )
-        try:
-            return worker.go()
-        except Stale:
-            return None
-        except Exception as error:
-            raise worker.stop(error) from error
+    def worker(
+        self, run: ExportRun, state: ExportState, message: ExportMessage, remaining: Callable[[], float]
+    ) -> _Worker:
+        return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
 
     def note_membership_changes(self, events: Iterable[MembershipEvent]) -> int:
         """Remember profiles whose membership of a segment some enabled export writes changed (for its next run)."""
@@ -422,11 +265,10 @@ class SalesforceExport:
 
 
 @dataclass(kw_only=True)
-class _Worker(RunWorker[ExportRun, ExportState]):
+class _Worker(RunWorker[ExportRun, ExportState, ExportMessage]):
     """One invocation's work on an export run."""
 
-    export: SalesforceExport
-    message: ExportMessage
+    loop: SalesforceExport
 
     @property
     def kind(self) -> Kind:
@@ -439,20 +281,20 @@ class _Worker(RunWorker[ExportRun, ExportState]):
             self.commit(with_state=True)
         if self.run.phase == "refresh" and not self._refresh():
             return self._continue(WAIT_FOR_IMPORT_SECONDS)
-        mapping = self.export._mapping(self.run.workspace, self.run.object)
-        self.connection = self.export.sync.connect(self.run.workspace)
-        calls = Calls(self.connection, self.export.attempts, self.export.wait, self.export.sleep)
+        mapping = self.loop._mapping(self.run.workspace, self.run.object)
+        self.connection = self.loop.sync.connect(self.run.workspace)
+        calls = Calls(self.connection, self.loop.attempts, self.loop.wait, self.loop.sleep)
         sender = _Sender(self, mapping, calls)
         if self.run.phase == "profiles":
             cursor = self.run.cursor  # the checkpoint: the first page not yet sent
             while True:
-                page = self.export.profiles.page(
+                page = self.loop.profiles.page(
                     self.run.workspace,
                     self.kind,
                     status=ProfileStatus.ACTIVE,
                     changed_since=None if self.run.full else self.run.since,
                     cursor=cursor,
-                    limit=self.export.page_profiles,
+                    limit=self.loop.page_profiles,
                 )
                 sender.add(page.profiles)
                 cursor = page.cursor
@@ -465,7 +307,8 @@ class _Worker(RunWorker[ExportRun, ExportState]):
                         return self._continue()
         if self.run.phase == "pending":
             after = self.run.cursor
-            for profiles in self.export._pending_pages(self.run.workspace, self.kind, after):
+            pending = self.loop.store.pending(self.run.workspace, self.kind, after)
+            for profiles in self.loop.planner.pending_pages(self.run.workspace, self.kind, pending):
                 sender.add(profiles, skip_considered=True)
                 last = profiles[-1].profile_id if profiles else after
                 if sender.full_after_next_page() or self.near_deadline():
@@ -478,39 +321,24 @@ class _Worker(RunWorker[ExportRun, ExportState]):
 
     def _refresh(self) -> bool:
         """Bring the CRM values up to date with an import of the object; False when it must wait or continue."""
-        sync, workspace, obj = self.export.sync, self.run.workspace, self.run.object
-        imported = sync.store.state(workspace, obj)
+        sync, workspace, obj = self.loop.sync, self.run.workspace, self.run.object
         if self.run.refresh_run is None:
-            if not imported.enabled:
-                self.run.phase = "profiles"  # compare against what the last import saw
-                self.commit(with_state=True)
-                return True
-            message = sync.start(workspace, obj, Mode.INCREMENTAL)
-            self.run.refresh_run = message.run_id if message else imported.run_id
+            self.run.refresh_run = sync.start_refresh(workspace, obj)
             self.commit(with_state=True)
-        refresh = sync.store.run(workspace, obj, self.run.refresh_run) if self.run.refresh_run else None
-        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
-            message = SyncMessage(workspace=workspace, object=obj, mode=refresh.mode, run_id=refresh.run_id)
-            try:
-                following = sync.run(message, lambda: self.remaining() - self.export.reserve_seconds / 2)
-            except PageFailed as failed:
-                raise _RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
-            if following is not None:
-                return False
-            refresh = sync.store.run(workspace, obj, refresh.run_id)
-            if refresh is not None and refresh.status is Status.RUNNING:
-                return False  # another worker holds it; look again later
-        if refresh is not None and refresh.status is Status.FAILED:
-            raise _RefreshFailed(f"the import before the export failed: {refresh.error}")
+        remaining = lambda: self.remaining() - self.loop.reserve_seconds / 2  # noqa: E731
+        if self.run.refresh_run is not None and not sync.finish_refresh(
+            workspace, obj, self.run.refresh_run, remaining
+        ):
+            return False
         self.run.phase = "profiles"
         self.commit(with_state=True)
         return True
 
     def _finish(self) -> None:
-        self.export.store.clear_pending(self.run.workspace, self.kind, self.run.started_at)
+        self.loop.store.clear_pending(self.run.workspace, self.kind, self.run.started_at)
         self.run.status, self.run.finished_at, self.run.phase = (
             Status.SUCCEEDED,
-            format_time(self.export.clock()),
+            format_time(self.loop.clock()),
             "done",
         )
         self.state.status, self.state.error, self.state.mark = Status.IDLE, None, self.run.started_at
@@ -522,7 +350,7 @@ class _Worker(RunWorker[ExportRun, ExportState]):
 
     def stop(self, error: Exception) -> ExportFailed:
         """Record why the run stopped: parked (the message waits in the DLQ) unless retrying cannot help."""
-        if isinstance(error, _RefreshFailed):
+        if isinstance(error, RefreshFailed):
             code, reason = "import_failed", str(error)
         elif isinstance(error, IngestFailed):
             code, reason = "bulk_job_failed", str(error)
@@ -530,12 +358,8 @@ class _Worker(RunWorker[ExportRun, ExportState]):
             code, reason = "bad_configuration", str(error)
         else:
             code, reason = explain(error)
-        self.halt(code, reason, isinstance(error, IngestFailed | _RefreshFailed) or transient(error))
+        self.halt(code, reason, isinstance(error, IngestFailed | RefreshFailed) or transient(error))
         return ExportFailed(self.message, code, reason)
-
-
-class _RefreshFailed(Exception):
-    """The import that refreshes the CRM values before an export did not finish."""
 
 
 @dataclass
@@ -553,12 +377,13 @@ class _Sender:
 
     @property
     def fields(self) -> dict[str, FieldMapping]:
-        return exported_fields(self.mapping)
+        return exported_fields(self.mapping.fields)
 
     def add(self, profiles: list[Profile], *, skip_considered: bool = False) -> None:
-        export, run = self.worker.export, self.worker.run
+        export, run = self.worker.loop, self.worker.run
         skip = self.considered if skip_considered else None
-        plan = export._plan(run.workspace, run.object, self.worker.state.settings, self.mapping, profiles, skip)
+        settings = self.worker.state.settings
+        plan = export.planner.plan(run.workspace, RULES[run.object], settings, self.fields, profiles, skip)
         self.considered |= plan.profile_ids
         self.updates.extend(plan.updates)
         self.creates.extend(plan.creates)
@@ -566,7 +391,7 @@ class _Sender:
 
     def full_after_next_page(self) -> bool:
         """True when one more page could push a job past `max_records`: send now, at a page boundary."""
-        limit = self.worker.export.max_records - self.worker.export.page_profiles
+        limit = self.worker.loop.max_records - self.worker.loop.page_profiles
         return len(self.updates) >= limit or len(self.creates) >= limit
 
     def flush(self, phase: Phase, cursor: str | None) -> None:
@@ -577,8 +402,8 @@ class _Sender:
         if self.creates:
             self._send_creates(self.creates)
         if self.refused:  # tried again by the next export, until Salesforce accepts them
-            stamp = format_time(self.worker.export.clock())
-            self.worker.export.store.note_pending(run.workspace, self.worker.kind, self.refused, stamp)
+            stamp = format_time(self.worker.loop.clock())
+            self.worker.loop.store.note_pending(run.workspace, self.worker.kind, self.refused, stamp)
         self.updates, self.creates, self.refused = [], [], []
         self.worker.run.counts = run.counts.add(self.counts)
         self.counts = ExportCounts()
@@ -587,7 +412,7 @@ class _Sender:
         self.worker.commit(with_state=True)
 
     def _jobs(self, operation: str, columns: list[str], external_id: str | None = None) -> IngestJobs:
-        export = self.worker.export
+        export = self.worker.loop
         return IngestJobs(
             self.calls,
             self.worker.run.object,
@@ -608,7 +433,7 @@ class _Sender:
         report = jobs.send(row_of(write, fields, "Id", key) for key, write in by_id.items())
         self._account(report)
         accepted: list[IncomingRecord] = []
-        observed = format_time(self.worker.export.clock())
+        observed = format_time(self.worker.loop.clock())
         for result in report.results:
             write = by_id.get(result.key)
             if write is None:
@@ -633,7 +458,7 @@ class _Sender:
         self._account(report)
         accepted: list[IncomingRecord] = []
         links: dict[str, list[str]] = {}
-        observed = format_time(self.worker.export.clock())
+        observed = format_time(self.worker.loop.clock())
         for result in report.results:
             if result.key not in by_key:
                 continue
@@ -676,5 +501,5 @@ class _Sender:
     def _remember(self, records: list[IncomingRecord], links: dict[str, list[str]]) -> None:
         """Keep what Salesforce now holds as the records' last-seen values; link created records to profiles."""
         if records:
-            resolver = self.worker.export.sync.resolver(self.worker.run.workspace, self.worker.kind)
+            resolver = self.worker.loop.sync.resolver(self.worker.run.workspace, self.worker.kind)
             resolver.upsert(records, extra_aliases=links)

@@ -1,4 +1,4 @@
-"""Field mapping per Salesforce object: which Salesforce field becomes which Roster field.
+"""What each Salesforce object is to Roster (from its `describe`), and its field mapping.
 
 Auto-map takes the standard pairs (Email → email, Title → job_title, ...) and then the closest Roster field by
 name or label similarity. Manual overrides are checked against the object's `describe`, so a typo names the field
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from simple_salesforce.api import Salesforce
 
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, closest
+from roster.connectors.salesforce import soql
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.values import ValueProblem, coerce_value
 
@@ -25,7 +26,6 @@ SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", 
 #: The objects export writes; Leads and Opportunities are import-only (as in the product we model).
 EXPORTABLE: tuple[SalesforceObject, ...] = ("Account", "Contact")
 OBJECTS: tuple[SalesforceObject, ...] = ("Account", "Contact", "Lead", "Opportunity", "Task", "Event")
-SIMILARITY = 0.85
 PREVIEW_RECORDS = 10
 
 #: Profile fields the sync derives itself (opportunities and activities); a mapping cannot write them.
@@ -61,30 +61,8 @@ _PEOPLE = {
 }
 
 
-class ExportRule(StrEnum):
-    """Whether export may write a field back to Salesforce (DESIGN.md, invariant 6)."""
-
-    NEVER = "never"
-    ALWAYS = "always"
-    FILL_BLANK = "fill_blank"
-
-
 #: Salesforce types a segment's membership can be written to: a checkbox, or text/picklist holding `member_value`.
 SEGMENT_TYPES = frozenset({"boolean", "string", "picklist", "textarea"})
-
-
-class FieldMapping(BaseModel):
-    """One Salesforce field: the Roster field it imports into, and whether export may write it back.
-
-    With `segment`, export writes the segment's membership there instead (a checkbox set true, or
-    `member_value`, on entry; cleared on exit); the import still reads the field, so export knows what
-    Salesforce holds."""
-
-    field: str
-    export: ExportRule = ExportRule.NEVER
-    sf_type: str = "string"
-    segment: str | None = None
-    member_value: str | None = None
 
 
 class ObjectMapping(BaseModel):
@@ -93,10 +71,6 @@ class ObjectMapping(BaseModel):
     object: SalesforceObject
     fields: dict[str, FieldMapping] = Field(default_factory=dict)
     fields_added_at: str | None = None  # when fields were last added (the next import then reads everything)
-
-
-class MappingError(ValueError):
-    """A mapping that cannot be saved, naming the field at fault."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +151,12 @@ def _snake(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def describe(sf: Salesforce, obj: str) -> dict[str, Any]:
+    """An object's describe (one API call): its fields with their types, labels and whether they are writable."""
+    described: dict[str, Any] = getattr(sf, obj).describe()
+    return described
+
+
 def _describe_fields(describe: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {str(field["name"]): field for field in describe.get("fields", [])}
 
@@ -194,12 +174,7 @@ def auto_map(obj: SalesforceObject, describe: Mapping[str, Any]) -> ObjectMappin
         if sf_name in fields or sf_name in SYSTEM_FIELDS or described.get("type") in ("reference", "id", "address"):
             continue
         candidates = [target for target in spec.targets if target not in used]
-        best, score = None, 0.0
-        for text in (_snake(sf_name), _snake(str(described.get("label", "")))):
-            for target in difflib.get_close_matches(text, candidates, n=1, cutoff=SIMILARITY):
-                ratio = difflib.SequenceMatcher(None, text, target).ratio()
-                if ratio > score:
-                    best, score = target, ratio
+        best = closest((_snake(sf_name), _snake(str(described.get("label", "")))), candidates)
         if best is not None:
             fields[sf_name] = FieldMapping(field=best, sf_type=str(described.get("type", "string")))
             used.add(best)
@@ -304,18 +279,10 @@ class PreviewRecord(BaseModel):
     problems: list[str] = Field(default_factory=list)
 
 
-def soql_fields(names: Iterable[str]) -> str:
-    return ", ".join(dict.fromkeys(names))
-
-
 def preview(sf: Salesforce, mapping: ObjectMapping, n: int = PREVIEW_RECORDS) -> list[PreviewRecord]:
     """The `n` most recently changed records as the mapping would store them (one REST query)."""
-    soql = (
-        f"SELECT {soql_fields(['Id', *mapping.fields])} FROM {mapping.object} "  # noqa: S608 - names come from describe
-        f"ORDER BY SystemModstamp DESC LIMIT {int(n)}"
-    )
     records: list[PreviewRecord] = []
-    for row in sf.query(soql)["records"]:
+    for row in sf.query(soql.latest(mapping.object, ["Id", *mapping.fields], n))["records"]:
         values, problems = apply_mapping(mapping, row)
         records.append(PreviewRecord(id=str(row["Id"]), fields=values, problems=problems))
     return records

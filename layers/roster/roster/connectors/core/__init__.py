@@ -1,0 +1,1 @@
+"""What every connector shares: the run loop, field mapping with export rules, and the export planner."""

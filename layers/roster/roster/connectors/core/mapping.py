@@ -1,0 +1,58 @@
+"""Field mapping every connector shares: an external field → a Roster field, and its export rule.
+
+Each system's adapter describes its objects and builds these (its own standard pairs, types and checks); the
+core keeps the vocabulary the import reads and the export planner (`planner.py`) writes by, and the name
+similarity auto-map falls back on, so every CRM maps fields the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+SIMILARITY = 0.85
+
+
+class ExportRule(StrEnum):
+    """Whether export may write a field back to the CRM (DESIGN.md, invariant 6)."""
+
+    NEVER = "never"
+    ALWAYS = "always"
+    FILL_BLANK = "fill_blank"
+
+
+class FieldMapping(BaseModel):
+    """One external field: the Roster field it imports into, and whether export may write it back.
+
+    With `segment`, export writes the segment's membership there instead (a checkbox set true, or
+    `member_value`, on entry; cleared on exit); the import still reads the field, so export knows what
+    the CRM holds. `sf_type` is the CRM's type of the field (its stored name predates other CRMs)."""
+
+    field: str
+    export: ExportRule = ExportRule.NEVER
+    sf_type: str = "string"
+    segment: str | None = None
+    member_value: str | None = None
+
+
+class MappingError(ValueError):
+    """A mapping that cannot be saved, naming the field at fault."""
+
+
+def exported_fields(fields: Mapping[str, FieldMapping]) -> dict[str, FieldMapping]:
+    """The mapped fields export may write (rule not *never*), by external field name."""
+    return {name: field for name, field in fields.items() if field.export is not ExportRule.NEVER}
+
+
+def closest(texts: Iterable[str], candidates: list[str]) -> str | None:
+    """The candidate most similar to any of `texts` (an external field's name or label), if close enough."""
+    best, score = None, 0.0
+    for text in texts:
+        for target in difflib.get_close_matches(text, candidates, n=1, cutoff=SIMILARITY):
+            ratio = difflib.SequenceMatcher(None, text, target).ratio()
+            if ratio > score:
+                best, score = target, ratio
+    return best

@@ -1,0 +1,213 @@
+"""The run loop every connector's import and export share: a run committed together with its object's state.
+
+An adapter's operations (a `RunLoop`) start runs and hand each queue message to a worker (a `RunWorker`) that
+knows its own system; the loop, leases and commits are here. Starting a run commits it with its object's state
+marked running (two starts race on the version: one wins). Each commit writes the run (its checkpoint, counts
+and the API calls used since the last commit) and, with `with_state`, the object's state and heartbeat, at the
+versions read; a second worker holding the same run stops at its first commit (Stale). A run redriven from the
+dead-letter queue is running again; a run that stops is parked (retrying later may help: the message waits in
+the DLQ) or failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+from tenacity import wait_exponential
+from tenacity.wait import WaitBaseT
+
+from roster.connectors.core.state import Run, RunState, Status
+from roster.profiles.values import format_time
+from roster.store.salesforce import Stale
+
+#: A running sync or export whose heartbeat is this old lost its worker (Lambda's maximum is 15 minutes).
+STUCK_AFTER = timedelta(hours=2)
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """A stored ISO time (…Z or with an offset) as an aware UTC datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def heartbeat_lost(heartbeat: str | None, now: datetime) -> bool:
+    return not heartbeat or now - parse_stamp(heartbeat) > STUCK_AFTER
+
+
+def busy(state: RunState, now: datetime) -> bool:
+    """True while an object's run is running and its worker alive (a silent one is stuck: a new run may start)."""
+    return state.status is Status.RUNNING and not heartbeat_lost(state.heartbeat, now)
+
+
+class _Counter(Protocol):
+    """A connection to the external system that counts the API calls made through it."""
+
+    @property
+    def calls(self) -> int: ...
+
+
+class _Message(Protocol):
+    """A queue message naming one run; `object` is the adapter's own object type."""
+
+    @property
+    def workspace(self) -> str: ...
+    @property
+    def object(self) -> Any: ...
+    @property
+    def run_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Run)
+S = TypeVar("S", bound=RunState)
+M = TypeVar("M", bound=_Message)
+V = TypeVar("V", bound=BaseModel)
+
+
+class RunStore(Protocol[R, S]):
+    """An adapter's runs and object states (objects typed by the adapter, hence Any here)."""
+
+    def commit(self, run: R, state: S | None = None) -> tuple[R, S | None]: ...
+
+    def state(self, workspace: str, obj: Any) -> S: ...
+    def run(self, workspace: str, obj: Any, run_id: str) -> R | None: ...
+    def runs(self, workspace: str, obj: Any, limit: int = 20) -> list[R]: ...
+
+
+@dataclass(kw_only=True)
+class RunWorker(ABC, Generic[R, S, M]):
+    """One invocation's work on a run: the live run and state, the connection, and the commits between them."""
+
+    loop: RunLoop[R, S, M]
+    run: R
+    state: S
+    message: M
+    remaining: Callable[[], float]
+    connection: _Counter | None = None
+    counted: int = 0
+
+    @property
+    def store(self) -> RunStore[R, S]:
+        return self.loop.store
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.loop.clock
+
+    @abstractmethod
+    def go(self) -> M | None:
+        """Work until the run is done (None) or must continue later (the message to queue)."""
+
+    @abstractmethod
+    def stop(self, error: Exception) -> Exception:
+        """Record why the run stopped (`halt`) and return the failure the handler raises."""
+
+    def resume_parked(self) -> bool:
+        """A run redriven from the dead-letter queue runs again; True if it was parked."""
+        if self.run.status is not Status.PARKED:
+            return False
+        self.run.status = self.state.status = Status.RUNNING
+        self.state.error = None
+        return True
+
+    def near_deadline(self) -> bool:
+        return self.remaining() < self.loop.reserve_seconds
+
+    def commit(self, *, with_state: bool = False) -> None:
+        if self.connection is not None:
+            self.run.api_calls += self.connection.calls - self.counted
+            self.counted = self.connection.calls
+        if with_state:
+            self.state.heartbeat = format_time(self.clock())
+        run, state = self.store.commit(self.run, self.state if with_state else None)
+        self.run = run
+        if state is not None:
+            self.state = state
+
+    def halt(self, code: str, reason: str, parked: bool) -> None:
+        """Record why the run stopped: parked (it resumes when redriven) or failed (it is over)."""
+        status = Status.PARKED if parked else Status.FAILED
+        self.run.status, self.run.error, self.run.error_code = status, reason, code
+        self.state.status, self.state.error = status, reason
+        if not parked:
+            self.run.finished_at = format_time(self.clock())
+        with contextlib.suppress(Stale):  # another worker took the run over; its status stands
+            self.commit(with_state=True)
+
+
+@dataclass(kw_only=True)
+class Pacing:
+    """How a run loop paces itself: the time kept back before the Lambda deadline to commit and continue, how
+    often it polls the external system's jobs, how often and how patiently it retries a call, and its clock."""
+
+    reserve_seconds: float = 60.0
+    poll_seconds: float = 2.0
+    attempts: int = 4
+    wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+class RunLoop(Pacing, ABC, Generic[R, S, M]):
+    """An adapter's operations on its runs: start one, work on a message of one, read the latest one."""
+
+    store: RunStore[R, S]
+
+    @abstractmethod
+    def worker(self, run: R, state: S, message: M, remaining: Callable[[], float]) -> RunWorker[R, S, M]:
+        """The adapter's worker for one invocation on `run`."""
+
+    def begin(self, run: R, state: S) -> bool:
+        """Commit a new run with its object's state marked running; False when another start won the race."""
+        state.status, state.run_id = Status.RUNNING, run.run_id
+        state.last_started = state.heartbeat = run.started_at
+        try:
+            self.store.commit(run, state)
+        except Stale:
+            return False  # another scheduler tick or API call started it first
+        return True
+
+    def run(self, message: M, remaining_seconds: Callable[[], float]) -> M | None:
+        """Work on a run until it is done (None) or must continue later (the message to queue). Raises the
+        worker's failure; a message of a run that is finished or superseded is ignored."""
+        state = self.store.state(message.workspace, message.object)
+        run = self.store.run(message.workspace, message.object, message.run_id)
+        if run is None or state.run_id != run.run_id or run.status not in (Status.RUNNING, Status.PARKED):
+            return None
+        worker = self.worker(run, state, message, remaining_seconds)
+        try:
+            return worker.go()
+        except Stale:
+            return None  # another worker holds this run now
+        except Exception as error:
+            raise worker.stop(error) from error
+
+    def last_run(self, state: S) -> R | None:
+        return self.store.run(state.workspace, state.object, state.run_id) if state.run_id else None
+
+    def view(self, view: type[V], state: S) -> V:
+        """What the API shows of one object: the fields of its state the view names, and its latest run."""
+        return view.model_validate({**state.model_dump(), "last_run": self.last_run(state)})
+
+    def history(self, workspace: str, obj: Any, limit: int = 20) -> list[R]:
+        """Past runs, newest first."""
+        return self.store.runs(workspace, obj, limit)
+
+
+O_contra = TypeVar("O_contra", contravariant=True)
+
+
+class Refresh(Protocol[O_contra]):
+    """The import an export runs first, so it compares against what the CRM holds now (an adapter's importer)."""
+
+    def start_refresh(self, workspace: str, obj: O_contra) -> str | None: ...
+    def finish_refresh(self, workspace: str, obj: O_contra, run_id: str, remaining: Callable[[], float]) -> bool: ...
+
+
+class RefreshFailed(Exception):
+    """The import that refreshes the CRM values before an export did not finish."""

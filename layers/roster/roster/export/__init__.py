@@ -1,1 +1,0 @@
-"""Writing profiles back to the CRM."""

@@ -1,1 +1,0 @@
-"""The Salesforce connector: connection and credentials, field mapping, and the import sync engine."""
