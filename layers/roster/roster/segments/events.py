@@ -31,12 +31,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from roster.eventbus import Event, EventPublisher
 from roster.profiles.fields import Kind
 from roster.profiles.values import format_time
+from roster.queues import EventDetail, QueueRecord
 from roster.store.segments import SegmentKey, SegmentStore
 
 SOURCE = "roster.segments"
@@ -201,3 +205,23 @@ class SegmentEvents:
             self.sleep(random.uniform(0, 0.01 * 2**attempt))  # another writer touched an item: back off
             chunk = self._undone(chunk)
         raise CommitFailed(f"{len(chunk)} segment event(s) kept losing races for their counts")
+
+
+QueuedMembershipEvent = QueueRecord[EventDetail[MembershipEvent]]
+
+
+def read_queued_events(
+    event: dict[str, Any], context: LambdaContext
+) -> tuple[list[MembershipEvent], PartialItemFailureResponse]:
+    """The membership events an EventBridge rule queued for a consumer, and the batch's failures:
+    a malformed record fails alone (retried, then parked in the queue's DLQ), the rest are read."""
+    processor = BatchProcessor(
+        event_type=EventType.SQS, model=QueuedMembershipEvent, raise_on_entire_batch_failure=False
+    )
+    found: list[MembershipEvent] = []
+
+    def take(record: QueuedMembershipEvent) -> None:
+        found.append(record.body.detail)
+
+    failed = process_partial_response(event=event, record_handler=take, processor=processor, context=context)
+    return found, failed
