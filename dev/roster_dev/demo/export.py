@@ -18,7 +18,6 @@ from roster_dev.demo.enrichment import AUDIENCE, _segment_id, follow_run
 from roster_dev.emulators.salesforce import SalesforceEmulator
 from roster_dev.local.runner import Runner
 
-WORKER = "SalesforceExportFunction"
 CHECKBOX = "Roster_Trade_Show__c"
 SENIORITY = "Seniority__c"
 TRADE_SHOW = "Trade-show contacts in Salesforce"

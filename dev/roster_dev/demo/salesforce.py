@@ -21,7 +21,6 @@ from roster_dev.local.runner import Runner
 OBJECTS = ("Account", "Contact", "Lead", "Opportunity")
 ACCOUNTS, CONTACTS, LEADS = 300, 1_500, 500  # about 3,000 records: a full sync well under a minute locally
 SEED = 2026
-WORKER = "SalesforceSyncFunction"
 
 
 def run_salesforce_demo(client: RosterClient, runner: Runner, console: Console) -> dict[str, Any]:

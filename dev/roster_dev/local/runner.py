@@ -132,7 +132,6 @@ class Runner:
         self._wake = threading.Event()  # wakes a foreground wait
         self._threads: list[threading.Thread] = []
         self._http: ThreadingHTTPServer | None = None
-        self.processed = 0
         self.deliveries = 0  # batches handed to a handler, whether it succeeded or not
         self._caught_up_with = -1  # the work count at the start of the poller's last round that found nothing
         self.sqs = stack.client("sqs")
@@ -300,7 +299,6 @@ class Runner:
                 done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
         for start in range(0, len(done), 10):  # as the event source mapping does: ten deletes a request
             sqs.delete_message_batch(QueueUrl=trigger.queue_url, Entries=done[start : start + 10])
-        self.processed += len(done)
         return len(received)
 
     def pump_stream(self, trigger: StreamTrigger) -> int:
@@ -335,7 +333,6 @@ class Runner:
             )["ShardIterator"]
             return len(records)
         trigger.iterator = page["NextShardIterator"]
-        self.processed += len(records)
         return len(records)
 
     def waiting(self) -> dict[str, int]:
