@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM := .tools/sam/bin/sam
 SAM_VERSION := 1.170.0
+CHECKOV := .tools/checkov/bin/checkov
+CHECKOV_VERSION := 3.3.30
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test quick test-busy lint typecheck unit sam demo bench clean
+.PHONY: install test quick test-busy lint typecheck checkov unit sam demo bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +21,14 @@ $(SAM):
 	.tools/sam/bin/pip install -q --upgrade pip
 	.tools/sam/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
 
-install: $(BIN)/.installed $(SAM)
+# checkov pins many dependencies of its own, so it too lives in a venv apart (the stamp names its version)
+.tools/checkov/.installed-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install -q --upgrade pip
+	.tools/checkov/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	touch $@
+
+install: $(BIN)/.installed $(SAM) .tools/checkov/.installed-$(CHECKOV_VERSION)
 
 lint: install
 	$(BIN)/ruff check .
@@ -28,13 +37,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy layers/roster/roster dev/roster_dev functions tests
 
+# template.yaml's security defaults: any failed check fails the build; each skip carries its reason inline.
+checkov: .tools/checkov/.installed-$(CHECKOV_VERSION)
+	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
 unit: install
 	$(BIN)/pytest
 
-test: lint typecheck unit
+test: lint typecheck checkov unit
 
 # The inner loop: everything but the demo end to end.
-quick: lint typecheck
+quick: lint typecheck checkov
 	$(BIN)/pytest tests/unit tests/integration
 
 # `make test` with both cores hogged by busy loops: no test may depend on the machine's speed.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -39,6 +40,60 @@ def test_local_stack_creates_every_table_queue_bucket_and_secret(stack: LocalSta
     buckets = {bucket["Name"] for bucket in stack.client("s3").list_buckets()["Buckets"]}
     assert buckets == {f"roster-{name.lower()}" for name in TEMPLATE.resources("AWS::S3::Bucket")}
     assert stack.admin_key
+
+
+def test_customer_data_at_rest_is_encrypted_recoverable_and_reached_over_tls_only(stack: LocalStack) -> None:
+    sqs, dynamodb = stack.client("sqs"), stack.client("dynamodb")
+    for name, props in TEMPLATE.resources("AWS::SQS::Queue").items():  # dead-letter queues hold the same data
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, f"{name} is not encrypted"
+        attributes = sqs.get_queue_attributes(QueueUrl=stack.refs[name], AttributeNames=["All"])["Attributes"]
+        assert attributes["SqsManagedSseEnabled"] == "true", name
+    for name, props in TEMPLATE.resources("AWS::DynamoDB::Table").items():
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+        backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", name
+    policies = {props["Bucket"]["Ref"]: props for props in TEMPLATE.resources("AWS::S3::BucketPolicy").values()}
+    for name, props in TEMPLATE.resources("AWS::S3::Bucket").items():
+        assert props["VersioningConfiguration"]["Status"] == "Enabled", name
+        assert "ServerSideEncryptionConfiguration" in props["BucketEncryption"], name
+        assert all(props["PublicAccessBlockConfiguration"].values()), name
+        rules = props["LifecycleConfiguration"]["Rules"]
+        assert any("NoncurrentVersionExpiration" in rule for rule in rules), f"{name} keeps old versions forever"
+        statements = policies[name]["PolicyDocument"]["Statement"]
+        assert any(
+            statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for statement in statements
+        ), f"{name} accepts plain HTTP"
+
+
+def test_the_api_logs_every_request_to_a_log_group_with_a_retention() -> None:
+    api = TEMPLATE.resources("AWS::Serverless::Api")["RosterApi"]
+    log_group = api["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    retention = TEMPLATE.resources("AWS::Logs::LogGroup")[log_group]["RetentionInDays"]
+    assert TEMPLATE.body["Parameters"][retention["Ref"]]["Default"] > 0  # kept for a while, not forever
+    line = json.loads(api["AccessLogSetting"]["Format"])  # one JSON object per request
+    assert line["requestId"] == "$context.requestId" and line["status"] == "$context.status"
+    assert not any("header" in value or "body" in value.lower() for value in line.values()), "keys or bodies logged"
+    assert TEMPLATE.body["Resources"]["RosterApi"]["DependsOn"] == "ApiGatewayAccount"
+
+
+def test_functions_that_call_a_crm_run_at_most_crm_max_concurrency_at_once() -> None:
+    """Lambda scaling must never outrun a CRM's API limits: each queue-fed CRM worker is capped."""
+    parameter = TEMPLATE.body["Parameters"]["CrmMaxConcurrency"]
+    assert parameter["MinValue"] <= parameter["Default"] and parameter["MinValue"] >= 2  # SQS's own minimum
+    crm_workers = {
+        name: props
+        for name, props in TEMPLATE.resources("AWS::Serverless::Function").items()
+        if "roster.connectors." in (ROOT / props["CodeUri"] / "app.py").read_text()
+        and any(event["Type"] == "SQS" for event in props.get("Events", {}).values())
+    }
+    assert {"SalesforceSyncFunction", "SalesforceExportFunction"} <= set(crm_workers)
+    for name, props in crm_workers.items():
+        for event in props["Events"].values():
+            assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "CrmMaxConcurrency"}}, name
+        # a reservation would throttle messages the event source already received, counting them towards the DLQ
+        assert "ReservedConcurrentExecutions" not in props, name
 
 
 def test_every_work_queue_has_a_dead_letter_queue_and_a_long_enough_visibility_timeout() -> None:

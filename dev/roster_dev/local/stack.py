@@ -37,6 +37,22 @@ LOCAL_CREDENTIALS = {
 }
 
 
+# A queue's template properties that SQS takes as attributes (the rest, such as tags, it does not)
+QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "RedrivePolicy",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+)
+
+
+def _attribute(value: Any) -> str:
+    """A template value as SQS spells attributes: `true`, not Python's `True`."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def project_root() -> Path:
     """The checkout this package runs from (where template.yaml is)."""
     here = Path(__file__).resolve()
@@ -131,6 +147,10 @@ class LocalStack:
             table = dynamodb.create_table(**request)["TableDescription"]
             if "TimeToLiveSpecification" in props:
                 dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+            if "PointInTimeRecoverySpecification" in props:
+                dynamodb.update_continuous_backups(
+                    TableName=name, PointInTimeRecoverySpecification=props["PointInTimeRecoverySpecification"]
+                )
             self.refs[name] = name
             self.attributes[(name, "Arn")] = table["TableArn"]
             if "LatestStreamArn" in table:
@@ -144,9 +164,9 @@ class LocalStack:
         for name in ordered:
             props = queues[name]
             attributes = {
-                key: str(resolve(value, self.refs, self.attributes)) if key != "RedrivePolicy" else ""
+                key: _attribute(resolve(value, self.refs, self.attributes)) if key != "RedrivePolicy" else ""
                 for key, value in props.items()
-                if key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy")
+                if key in QUEUE_ATTRIBUTES
             }
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(resolve(props["RedrivePolicy"], self.refs, self.attributes))
