@@ -187,6 +187,7 @@ class CredentialStore:
 
     def delete(self, workspace: str) -> None:
         self._delete(secret_name(workspace))
+        self._delete(f"{secret_name(workspace)}-authorize")
 
     def save_authorization(self, workspace: str, pending: Authorization) -> None:
         self._put(f"{secret_name(workspace)}-authorize", _revealed(pending))
@@ -458,6 +459,8 @@ def explain(error: Exception) -> tuple[str, str]:
                 "reconnect with POST /v1/salesforce/connection/authorize"
             )
         hint = JWT_HINTS.get(error.description, "") if error.method == "jwt" else ""
+        if error.method == "password" and error.code == "invalid_grant":
+            hint = REFUSED_LOGIN_HINT
         return "bad_credentials", f"Salesforce refused the credentials ({refused}){hint}"
     if isinstance(error, SessionExpired | SalesforceExpiredSession):
         return "expired_session", "the Salesforce session expired or is invalid"
@@ -520,10 +523,10 @@ def _password_refused(credentials: PasswordCredentials, error: LoginFailed, veri
         )
         session = re.search(r"<sessionId>([^<]+)</sessionId>", response.text) if response.status_code == 200 else None
         if session is None:
-            return ConnectionCheck(ok=False, code=code, reason=f"{reason}{REFUSED_LOGIN_HINT}")
+            return ConnectionCheck(ok=False, code=code, reason=reason)
         http.post(f"{login_url}/services/oauth2/revoke", data={"token": session.group(1)}, timeout=TIMEOUT_SECONDS)
     except requests.RequestException:
-        return ConnectionCheck(ok=False, code=code, reason=f"{reason}{REFUSED_LOGIN_HINT}")
+        return ConnectionCheck(ok=False, code=code, reason=reason)
     return ConnectionCheck(ok=False, code="password_flow_blocked", reason=BLOCKED_FLOW_REASON)
 
 
