@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 from rich.table import Table
@@ -29,16 +31,23 @@ def _option(envvar: str, text: str, secret: bool = False) -> Any:
 @salesforce.command("connect")
 def connect(
     method: Annotated[
-        str | None, typer.Option(help="password, client_credentials or session (default: from what is given)")
+        str | None,
+        typer.Option(help="jwt (recommended), password, client_credentials or session (default: from what is given)"),
     ] = None,
     login_url: Annotated[str | None, _option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = None,
-    username: Annotated[str | None, _option("SALESFORCE_USERNAME", "User name (password method)")] = None,
+    username: Annotated[str | None, _option("SALESFORCE_USERNAME", "User name (jwt and password methods)")] = None,
     password: Annotated[str | None, _option("SALESFORCE_PASSWORD", "Password", secret=True)] = None,
     security_token: Annotated[str | None, _option("SALESFORCE_SECURITY_TOKEN", "Security token", secret=True)] = None,
     client_id: Annotated[str | None, _option("SALESFORCE_CLIENT_ID", "Connected app consumer key")] = None,
     client_secret: Annotated[str | None, _option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)] = None,
     instance_url: Annotated[str | None, _option("SALESFORCE_INSTANCE_URL", "Instance URL (session method)")] = None,
     session_id: Annotated[str | None, _option("SALESFORCE_SESSION_ID", "Session id", secret=True)] = None,
+    private_key_file: Annotated[
+        Path | None, _option("SALESFORCE_PRIVATE_KEY_FILE", "PEM key of the connected app's certificate (jwt)")
+    ] = None,
+    audience: Annotated[
+        str | None, _option("SALESFORCE_AUDIENCE", "JWT audience (default: from the login URL)")
+    ] = None,
     ca_bundle: Annotated[str | None, _option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
@@ -53,19 +62,68 @@ def connect(
         "client_secret": client_secret,
         "instance_url": instance_url,
         "session_id": session_id,
+        "private_key": private_key_file.read_text() if private_key_file else None,
+        "audience": audience,
     }
-    method = method or ("session" if session_id else "password" if username else "client_credentials")
+    method = method or (
+        "session" if session_id else "jwt" if private_key_file else "password" if username else "client_credentials"
+    )
     allowed = {
+        "jwt": ("login_url", "client_id", "username", "private_key", "audience"),
         "password": ("login_url", "username", "password", "security_token", "client_id", "client_secret"),
         "client_credentials": ("login_url", "client_id", "client_secret"),
         "session": ("instance_url", "session_id"),
     }
     if method not in allowed:
-        raise typer.BadParameter("password, client_credentials or session", param_hint="--method")
+        raise typer.BadParameter("jwt, password, client_credentials or session", param_hint="--method")
     body: dict[str, Any] = {"method": method, **{k: v for k, v in given.items() if k in allowed[method] and v}}
     if ca_bundle:
         body["ca_bundle"] = ca_bundle
     view = call(url, api_key, "PUT", "/v1/salesforce/connection", body)
+    console.print_json(data=view["credentials"])
+    _show_check(view["test"])
+
+
+@salesforce.command("authorize")
+def authorize(
+    client_id: Annotated[str, _option("SALESFORCE_CLIENT_ID", "Connected app consumer key")],
+    client_secret: Annotated[str, _option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)],
+    redirect_uri: Annotated[str, _option("SALESFORCE_REDIRECT_URI", "The connected app's callback URL")],
+    login_url: Annotated[str, _option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = (
+        "https://login.salesforce.com"
+    ),
+    ca_bundle: Annotated[str | None, _option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Start the web server flow: prints the URL to open; after approving, run `roster salesforce callback URL`."""
+    body: dict[str, Any] = {
+        "login_url": login_url,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "redirect_uri": redirect_uri,
+    }
+    if ca_bundle:
+        body["ca_bundle"] = ca_bundle
+    started = call(url, api_key, "POST", "/v1/salesforce/connection/authorize", body)
+    console.print(f"Open this URL, log in and approve (within {started['expires_in'] // 60} minutes):")
+    console.print(started["authorize_url"], soft_wrap=True)
+    console.print("then run: roster salesforce callback '<the URL Salesforce redirected to>'")
+
+
+@salesforce.command("callback")
+def callback(
+    redirected: Annotated[str, typer.Argument(help="The URL Salesforce redirected to (with code and state)")],
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Finish the web server flow: Roster exchanges the code for a refresh token (kept in Secrets Manager)."""
+    query = {key: values[0] for key, values in parse_qs(urlsplit(redirected.strip()).query).items()}
+    if "code" not in query:
+        reason = query.get("error_description") or query.get("error") or "no code"
+        raise typer.BadParameter(f"Salesforce did not authorize: {reason}", param_hint="REDIRECTED")
+    body = {"code": query["code"], "state": query.get("state", "")}
+    view = call(url, api_key, "POST", "/v1/salesforce/connection/callback", body)
     console.print_json(data=view["credentials"])
     _show_check(view["test"])
 

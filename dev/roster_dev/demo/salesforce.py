@@ -15,7 +15,7 @@ from rich.table import Table
 
 from roster_dev.client import RosterClient
 from roster_dev.demo.export import add_export_fields, run_export_demo
-from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org
+from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org, self_signed_certificate
 from roster_dev.local.runner import Runner
 
 OBJECTS = ("Account", "Contact", "Lead", "Opportunity")
@@ -31,21 +31,30 @@ def run_salesforce_demo(client: RosterClient, runner: Runner, console: Console) 
         add_export_fields(emulator)
         sizes = ", ".join(_plural(org.count(obj), obj) for obj in OBJECTS)
         console.print(f"Emulated org at {emulator.instance_url}: {sizes}")
+        # The recommended flow: a connected app with a certificate (JWT bearer); its admin pre-authorizes the user.
+        private_key, certificate = self_signed_certificate()
+        emulator.oauth.upload_certificate(certificate)
+        emulator.oauth.pre_authorize(emulator.credentials.username)
         connected = client.call(
             "PUT",
             "/v1/salesforce/connection",
             {
-                "method": "session",
-                "instance_url": emulator.instance_url,
-                "session_id": emulator.session_id,
+                "method": "jwt",
+                "login_url": emulator.instance_url,
+                "client_id": emulator.credentials.client_id,
+                "username": emulator.credentials.username,
+                "private_key": private_key.decode(),
                 "ca_bundle": emulator.ca_path,  # the emulator's own CA; accepted by local stacks only
             },
         )
         check = connected["test"]
         if not check["ok"]:
             raise RuntimeError(f"cannot connect to the emulator: {check['reason']}")
-        masked = connected["credentials"]["session_id"]
-        console.print(f"Connected (the session id is kept in Secrets Manager; the API shows it as {masked})")
+        masked = connected["credentials"]["private_key"]
+        console.print(
+            "Connected with the JWT bearer flow (the certificate's private key is kept in Secrets Manager; "
+            f"the API shows it as {masked})"
+        )
         for obj in OBJECTS:
             client.call("PUT", f"/v1/salesforce/objects/{obj}", {"enabled": True})
 

@@ -7,9 +7,10 @@ with SalesforceEmulator(org) as emulator:
 
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.generate import add_roster_fields, generate_org
+from roster_dev.emulators.salesforce.oauth import Credentials, OAuth, self_signed_certificate
 from roster_dev.emulators.salesforce.org import Clock, LeadConversion, ManualClock, SalesforceOrg, ValidationRule
 from roster_dev.emulators.salesforce.schema import FieldDef, FieldType, ObjectDef
-from roster_dev.emulators.salesforce.server import Credentials, FailureKind, SalesforceEmulator
+from roster_dev.emulators.salesforce.server import FailureKind, SalesforceEmulator
 
 __all__ = [
     "Clock",
@@ -19,6 +20,7 @@ __all__ = [
     "FieldType",
     "LeadConversion",
     "ManualClock",
+    "OAuth",
     "ObjectDef",
     "SalesforceEmulator",
     "SalesforceError",
@@ -26,4 +28,5 @@ __all__ = [
     "ValidationRule",
     "add_roster_fields",
     "generate_org",
+    "self_signed_certificate",
 ]

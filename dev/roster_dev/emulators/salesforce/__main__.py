@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ca_path       {emulator.ca_path}")
         print(f"login         {creds.username} / {creds.password}{creds.security_token}")
         print(f"client        {creds.client_id} / {creds.client_secret}")
+        print(f"callback      {creds.callback_url}")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

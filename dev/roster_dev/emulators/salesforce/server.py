@@ -35,6 +35,7 @@ import trustme
 
 from roster_dev.emulators.salesforce.bulk import IngestJob, QueryJob, job_list
 from roster_dev.emulators.salesforce.errors import SalesforceError
+from roster_dev.emulators.salesforce.oauth import Credentials, OAuth
 from roster_dev.emulators.salesforce.org import SalesforceOrg
 from roster_dev.emulators.salesforce.schema import make_id, parse_datetime
 from roster_dev.emulators.salesforce.soql import QueryResult
@@ -57,17 +58,6 @@ API_VERSIONS = [f"{major}.0" for major in range(31, 62)]
 RELEASES = {"59.0": "Winter '24", "60.0": "Spring '24", "61.0": "Summer '24"}
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 SESSION_EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-
-
-@dataclass
-class Credentials:
-    """What the login endpoints accept: a user (password + security token) and a connected app."""
-
-    username: str = "admin@roster-demo.test"
-    password: str = "roster-password"  # noqa: S105 - the emulator's own fake credentials
-    security_token: str = "ROSTERTOKEN42"  # noqa: S105
-    client_id: str = "3MVG9roster.emulator.client"
-    client_secret: str = "roster-client-secret"  # noqa: S105
 
 
 @dataclass
@@ -246,7 +236,6 @@ class SalesforceEmulator:
         self.calls_by_kind: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._sessions: set[str] = set()
-        self._refresh_tokens: set[str] = set()
         self._cursors: dict[str, _Cursor] = {}
         self._cursor_numbers = 0
         self._injections: list[_Injection] = []
@@ -254,6 +243,7 @@ class SalesforceEmulator:
         self._thread: threading.Thread | None = None
         self._signing_key = secrets.token_bytes(32)
         self.session_id = self.new_session()
+        self.oauth = OAuth(self.credentials, lambda: self.instance_url, self._token_payload, self.end_session)
         self._ca = trustme.CA(organization_name="Roster Salesforce emulator")
         self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
         self._dir = Path(tempfile.mkdtemp(prefix="roster-sf-"))
@@ -311,6 +301,13 @@ class SalesforceEmulator:
         with self._lock:
             self._sessions.add(token)
         return token
+
+    def end_session(self, token: str) -> bool:
+        """Invalidate one access token (a revocation); False if it was not valid."""
+        with self._lock:
+            known = token in self._sessions
+            self._sessions.discard(token)
+        return known
 
     def expire_sessions(self) -> None:
         """Invalidate every token, as a session timeout or a password reset would."""
@@ -386,6 +383,9 @@ class SalesforceEmulator:
         sobject = r"(?P<object>[A-Za-z_][A-Za-z0-9_]*)"
         specs: list[tuple[str, str, str, bool, Callable[..., _Response]]] = [
             ("POST", "login_oauth", r"/services/oauth2/token", False, self._oauth),
+            ("GET", "oauth_authorize", r"/services/oauth2/authorize", False, self._authorize),
+            ("POST", "oauth_revoke", r"/services/oauth2/revoke", False, self._revoke),
+            ("GET", "oauth_revoke", r"/services/oauth2/revoke", False, self._revoke),
             ("POST", "login_soap", r"/services/Soap/u/(?P<version>\d+\.\d)(?:/.*)?", False, self._soap),
             ("GET", "versions", r"/services/data", False, self._versions),
             ("GET", "resources", data, True, self._resources),
@@ -524,57 +524,46 @@ class SalesforceEmulator:
 
     # -- login ------------------------------------------------------------------------------------------
 
-    def _token_response(self, refresh: bool) -> _Response:
+    def _token_payload(self) -> dict[str, Any]:
+        """A new session as the token endpoint answers it (the OAuth flows add a refresh token where they issue one)."""
         token = self.new_session()
         issued = str(int(self.org.clock().timestamp() * 1000))
         signature = base64.b64encode(
             hmac.new(self._signing_key, f"{self.instance_url}{issued}".encode(), hashlib.sha256).digest()
         ).decode()
-        payload: dict[str, Any] = {
+        return {
             "access_token": token,
             "instance_url": self.instance_url,
             "id": f"{self.instance_url}/id/{self.org.org_id}/{self.org.api_user_id}",
             "token_type": "Bearer",
             "issued_at": issued,
             "signature": signature,
-            "scope": "api refresh_token",
+            "scope": "api",
         }
-        if refresh:
-            refresh_token = f"5Aep{secrets.token_urlsafe(48)}"
-            with self._lock:
-                self._refresh_tokens.add(refresh_token)
-            payload["refresh_token"] = refresh_token
-        return _json(200, payload)
 
     def _oauth(self, body: bytes, headers: Any, **_: Any) -> _Response:
         form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
-        expected = self.credentials
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
         basic = headers.get("Authorization") or ""
+        client: tuple[str, str] | None = None
         if basic.lower().startswith("basic "):
             try:
                 client_id, _colon, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
             except ValueError:
                 client_id = client_secret = ""
-        grant = form.get("grant_type")
-        if grant not in {"password", "client_credentials", "refresh_token"}:
-            return _json(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
-        if client_id != expected.client_id:
-            return _json(400, {"error": "invalid_client_id", "error_description": "client identifier invalid"})
-        if grant != "refresh_token" and client_secret != expected.client_secret:
-            return _json(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
-        if grant == "password":
-            password = form.get("password") or ""
-            accepted = {expected.password + expected.security_token}
-            if form.get("username") != expected.username or password not in accepted:
-                return _json(400, {"error": "invalid_grant", "error_description": "authentication failure"})
-            return self._token_response(refresh=True)
-        if grant == "refresh_token":
-            with self._lock:
-                known = form.get("refresh_token") in self._refresh_tokens
-            if not known:
-                return _json(400, {"error": "invalid_grant", "error_description": "expired access/refresh token"})
-        return self._token_response(refresh=False)
+            client = (client_id, client_secret)
+        status, payload = self.oauth.token(form, client)
+        return _json(status, payload)
+
+    def _authorize(self, params: dict[str, str], **_: Any) -> _Response:
+        status, answer = self.oauth.authorize(params)
+        if status == 302:
+            return _Response(302, headers={"Location": answer}, content_type="text/html;charset=UTF-8")
+        return _Response(status, html.escape(answer).encode(), "text/html;charset=UTF-8")
+
+    def _revoke(self, params: dict[str, str], body: bytes, **_: Any) -> _Response:
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+        status, payload = self.oauth.revoke_endpoint(form.get("token") or params.get("token") or "")
+        return _json(status, payload) if payload else _Response(status)
 
     def _soap(self, body: bytes, version: str, **_: Any) -> _Response:
         text = body.decode("utf-8", "replace")

@@ -11,7 +11,7 @@ import requests
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
 from roster.api.errors import ApiError
@@ -20,13 +20,18 @@ from roster.connectors.core.mapping import FieldMapping, MappingError
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
+    AuthorizationRefused,
     ClientCredentials,
     ConnectionCheck,
     CredentialStore,
+    JwtCredentials,
     LoginFailed,
     PasswordCredentials,
     SessionCredentials,
     SessionExpired,
+    WebServerCredentials,
+    finish_authorization,
+    start_authorization,
 )
 from roster.connectors.salesforce.describe import OBJECTS, PreviewRecord, SalesforceObject
 from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
@@ -56,9 +61,11 @@ class _ConnectionOptions(BaseModel):
         description="Local stacks only: absolute path of a PEM CA bundle to trust (the Salesforce emulator's CA)",
     )
 
-    @field_validator("login_url", "instance_url", check_fields=False)
+    @field_validator("login_url", "instance_url", "audience", check_fields=False)
     @classmethod
-    def _https(cls, value: str) -> str:
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
             raise ValueError("must be an https:// URL, e.g. https://login.salesforce.com or your My Domain")
         return value
@@ -76,7 +83,40 @@ class SessionConnection(SessionCredentials, _ConnectionOptions):
     pass
 
 
-ConnectBody = Annotated[PasswordConnection | ClientConnection | SessionConnection, Field(discriminator="method")]
+class JwtConnection(JwtCredentials, _ConnectionOptions):
+    pass
+
+
+class WebServerConnection(WebServerCredentials, _ConnectionOptions):
+    pass
+
+
+ConnectBody = Annotated[
+    PasswordConnection | ClientConnection | SessionConnection | JwtConnection | WebServerConnection,
+    Field(discriminator="method"),
+]
+
+
+class AuthorizeBody(_ConnectionOptions):
+    """A connected app for the web server flow; its callback URL must be `redirect_uri`."""
+
+    login_url: str = connection.LOGIN_URL
+    client_id: str = Field(max_length=500, description="The connected app's consumer key")
+    client_secret: SecretStr = Field(description="The connected app's consumer secret (kept in Secrets Manager)")
+    redirect_uri: str = Field(max_length=500, description="The connected app's callback URL")
+
+
+class AuthorizeView(BaseModel):
+    authorize_url: str = Field(description="Open it, log in and approve; Salesforce redirects with code and state")
+    state: str
+    expires_in: int = Field(description="Seconds left to post the code to /v1/salesforce/connection/callback")
+
+
+class CallbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=2000, description="`code` from the callback URL")
+    state: str = Field(min_length=1, max_length=200, description="`state` from the callback URL")
 
 
 class ConnectionView(BaseModel):
@@ -205,6 +245,39 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
     credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
     _credentials().save(workspace, credentials)
     save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    return _view(workspace, test=True)
+
+
+@router.post(
+    "/v1/salesforce/connection/authorize",
+    summary="Start the web server flow: the authorize URL to open (its state is good for one callback)",
+)
+def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
+    workspace = _workspace()
+    if body.ca_bundle is not None:
+        try:
+            check_ca_bundle(body.ca_bundle)
+        except TrustRefused as refused:
+            raise ApiError(422, "invalid_request", str(refused)) from None
+    url, state, pending = start_authorization(body.login_url, body.client_id, body.client_secret, body.redirect_uri)
+    _credentials().save_authorization(workspace, pending)
+    save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    return AuthorizeView(authorize_url=url, state=state, expires_in=connection.AUTHORIZE_SECONDS)
+
+
+@router.post(
+    "/v1/salesforce/connection/callback",
+    summary="Finish the web server flow: exchange the code for a refresh token (kept in Secrets Manager) and test",
+)
+def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
+    workspace = _workspace()
+    pending = _credentials().take_authorization(workspace)
+    verify = verify_for(services.workspaces, workspace)
+    try:
+        credentials = _talk(lambda: finish_authorization(pending, body.code, body.state, verify=verify))
+    except AuthorizationRefused as refused:
+        raise ApiError(409, "authorization_refused", str(refused)) from None
+    _credentials().save(workspace, credentials)
     return _view(workspace, test=True)
 
 

@@ -4,18 +4,31 @@ simple-salesforce hard-codes its login hosts, so logins go to `{login_url}/servi
 requests and the client then runs in direct mode (session id + instance URL). Every HTTP request the client
 sends goes through one `requests.Session` whose response hook counts it, so a sync knows its API usage.
 Secrets are `SecretStr`: they never show in a repr, a log line or a `redacted()` view.
+
+The flows, as Salesforce documents them: JWT bearer (a certificate's key signs a short assertion; recommended for
+a server), web server (an admin approves once in the browser; the refresh token it yields renews sessions),
+username-password (no refresh token; orgs may block it), client credentials, or a session id from elsewhere.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlencode, urlsplit
+from xml.sax.saxutils import escape
 
+import jwt
 import requests
-from pydantic import BaseModel, Field, SecretStr, TypeAdapter
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, field_validator
 from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client
 from simple_salesforce.exceptions import (
@@ -31,6 +44,9 @@ from tenacity.wait import WaitBaseT
 API_VERSION = "59.0"
 LOGIN_URL = "https://login.salesforce.com"
 TIMEOUT_SECONDS = 60
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_SECONDS = 3 * 60  # Salesforce accepts an assertion that expires within 3 minutes
+AUTHORIZE_SECONDS = 15 * 60  # as long as Salesforce's authorization code lives
 T = TypeVar("T")
 
 
@@ -69,15 +85,82 @@ class SessionCredentials(_Credentials):
     session_id: SecretStr
 
 
-Credentials = Annotated[PasswordCredentials | ClientCredentials | SessionCredentials, Field(discriminator="method")]
-CREDENTIALS: TypeAdapter[PasswordCredentials | ClientCredentials | SessionCredentials] = TypeAdapter(Credentials)
+class JwtCredentials(_Credentials):
+    """A connected app with a certificate (JWT bearer flow): Roster signs a 3-minute assertion for the user with the
+    certificate's private key; no password and no refresh token. `audience` defaults from the login URL."""
+
+    method: Literal["jwt"] = "jwt"
+    login_url: str = LOGIN_URL
+    client_id: str = Field(description="The connected app's consumer key")
+    username: str
+    private_key: SecretStr = Field(description="PEM private key of the certificate uploaded to the connected app")
+    audience: str | None = None
+
+    @field_validator("private_key")
+    @classmethod
+    def _rsa_key(cls, value: SecretStr) -> SecretStr:
+        _private_key(value)
+        return value
+
+
+class WebServerCredentials(_Credentials):
+    """A connected app an admin approved in the browser (web server flow): the refresh token renews sessions."""
+
+    method: Literal["web_server"] = "web_server"
+    login_url: str = LOGIN_URL
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str
+    refresh_token: SecretStr
+
+
+AnyCredentials = PasswordCredentials | ClientCredentials | SessionCredentials | JwtCredentials | WebServerCredentials
+Credentials = Annotated[AnyCredentials, Field(discriminator="method")]
+CREDENTIALS: TypeAdapter[AnyCredentials] = TypeAdapter(Credentials)
+
+
+class Authorization(BaseModel):
+    """A web server flow waiting for its code: the app's secret, the state's digest and the PKCE verifier."""
+
+    login_url: str
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str
+    state_digest: str
+    code_verifier: SecretStr
+    expires_at: float
+
+
+def _private_key(value: SecretStr) -> RSAPrivateKey:
+    try:
+        key = load_pem_private_key(value.get_secret_value().encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "must be an unencrypted PEM private key (the key of the connected app's certificate)"
+        ) from None
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError("must be an RSA private key: Salesforce verifies JWT bearer assertions signed with RS256")
+    return key
+
+
+def audience(credentials: JwtCredentials) -> str:
+    """The assertion's `aud`: login.salesforce.com for production (My Domain included), test.salesforce.com for
+    sandboxes, else the login URL itself (an Experience Cloud site, the emulator)."""
+    if credentials.audience:
+        return credentials.audience
+    host = urlsplit(credentials.login_url).hostname or ""
+    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+        return "https://test.salesforce.com"
+    if host.endswith(".salesforce.com"):
+        return LOGIN_URL
+    return credentials.login_url.rstrip("/")
 
 
 def secret_name(workspace: str) -> str:
     return f"roster/{workspace}/salesforce"
 
 
-def _revealed(credentials: _Credentials) -> str:
+def _revealed(credentials: BaseModel) -> str:
     values = {
         name: value.get_secret_value() if isinstance(value, SecretStr) else value
         for name, value in credentials.model_dump().items()
@@ -86,73 +169,210 @@ def _revealed(credentials: _Credentials) -> str:
 
 
 class CredentialStore:
-    """A workspace's credentials in Secrets Manager (never DynamoDB), through an injected boto3 client."""
+    """A workspace's credentials in Secrets Manager (never DynamoDB), through an injected boto3 client.
+
+    A web server flow waiting for its code keeps its client secret and PKCE verifier in a second secret of the
+    workspace (`roster/<workspace>/salesforce-authorize`), read once and deleted.
+    """
 
     def __init__(self, secrets: Any) -> None:
         self.secrets = secrets
 
     def save(self, workspace: str, credentials: _Credentials) -> None:
-        name, value = secret_name(workspace), _revealed(credentials)
+        self._put(secret_name(workspace), _revealed(credentials))
+
+    def load(self, workspace: str) -> AnyCredentials | None:
+        value = self._get(secret_name(workspace))
+        return None if value is None else CREDENTIALS.validate_json(value)
+
+    def delete(self, workspace: str) -> None:
+        self._delete(secret_name(workspace))
+        self._delete(f"{secret_name(workspace)}-authorize")
+
+    def save_authorization(self, workspace: str, pending: Authorization) -> None:
+        self._put(f"{secret_name(workspace)}-authorize", _revealed(pending))
+
+    def take_authorization(self, workspace: str) -> Authorization | None:
+        """The workspace's pending authorization, deleted as it is read: a state is good for one callback."""
+        name = f"{secret_name(workspace)}-authorize"
+        value = self._get(name)
+        if value is None:
+            return None
+        self._delete(name)
+        return Authorization.model_validate_json(value)
+
+    def _put(self, name: str, value: str) -> None:
         try:
             self.secrets.put_secret_value(SecretId=name, SecretString=value)
         except self.secrets.exceptions.ResourceNotFoundException:
             self.secrets.create_secret(Name=name, SecretString=value)
 
-    def load(self, workspace: str) -> PasswordCredentials | ClientCredentials | SessionCredentials | None:
+    def _get(self, name: str) -> str | None:
         try:
-            value = self.secrets.get_secret_value(SecretId=secret_name(workspace))["SecretString"]
+            return str(self.secrets.get_secret_value(SecretId=name)["SecretString"])
         except self.secrets.exceptions.ResourceNotFoundException:
             return None
-        return CREDENTIALS.validate_json(value)
 
-    def delete(self, workspace: str) -> None:
+    def _delete(self, name: str) -> None:
         try:
-            self.secrets.delete_secret(SecretId=secret_name(workspace), ForceDeleteWithoutRecovery=True)
+            self.secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
         except self.secrets.exceptions.ResourceNotFoundException:
             return
 
 
 class LoginFailed(Exception):
-    """The login endpoint refused the credentials (its OAuth error code and description)."""
+    """The login endpoint refused the credentials (its OAuth error code and description, and the flow used)."""
 
-    def __init__(self, code: str, description: str) -> None:
+    def __init__(self, code: str, description: str, method: str = "") -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
+        self.method = method
 
 
 class SessionExpired(Exception):
     """A session id expired and the credentials cannot log in again."""
 
 
-def _login(credentials: _Credentials, http: requests.Session) -> tuple[str, str]:
-    """(instance URL, access token) for the credentials."""
-    if isinstance(credentials, SessionCredentials):
-        return credentials.instance_url.rstrip("/"), credentials.session_id.get_secret_value()
+def _assertion(credentials: JwtCredentials) -> str:
+    claims = {
+        "iss": credentials.client_id,
+        "sub": credentials.username,
+        "aud": audience(credentials),
+        "exp": int(time.time()) + ASSERTION_SECONDS,
+    }
+    return jwt.encode(claims, _private_key(credentials.private_key), algorithm="RS256")
+
+
+def _token_request(credentials: _Credentials) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The token endpoint's form (and HTTP basic client authentication, if any) for the credentials' flow."""
     if isinstance(credentials, PasswordCredentials):
-        form = {
+        return {
             "grant_type": "password",
             "client_id": credentials.client_id,
             "client_secret": credentials.client_secret.get_secret_value(),
             "username": credentials.username,
             "password": credentials.password.get_secret_value() + credentials.security_token.get_secret_value(),
-        }
-        auth = None
-    elif isinstance(credentials, ClientCredentials):
-        form = {"grant_type": "client_credentials"}
-        auth = (credentials.client_id, credentials.client_secret.get_secret_value())
-    else:
-        raise TypeError(f"unknown credentials {type(credentials).__name__}")
+        }, None
+    if isinstance(credentials, ClientCredentials):
+        return {"grant_type": "client_credentials"}, (
+            credentials.client_id,
+            credentials.client_secret.get_secret_value(),
+        )
+    if isinstance(credentials, JwtCredentials):
+        return {"grant_type": JWT_BEARER, "assertion": _assertion(credentials)}, None
+    if isinstance(credentials, WebServerCredentials):
+        return {
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.refresh_token.get_secret_value(),
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret.get_secret_value(),
+        }, None
+    raise TypeError(f"unknown credentials {type(credentials).__name__}")
+
+
+def _token(
+    login_url: str, form: dict[str, str], auth: tuple[str, str] | None, http: requests.Session, method: str
+) -> dict[str, Any]:
+    """The token endpoint's answer, or LoginFailed with Salesforce's error code and description."""
     response = http.post(
-        f"{credentials.login_url.rstrip('/')}/services/oauth2/token", data=form, auth=auth, timeout=TIMEOUT_SECONDS
+        f"{login_url.rstrip('/')}/services/oauth2/token", data=form, auth=auth, timeout=TIMEOUT_SECONDS
     )
     try:
         body = response.json()
     except ValueError:
-        raise LoginFailed("unexpected_response", f"the login endpoint answered HTTP {response.status_code}") from None
-    if response.status_code != 200 or "access_token" not in body:
-        raise LoginFailed(str(body.get("error", response.status_code)), str(body.get("error_description", "")))
+        raise LoginFailed(
+            "unexpected_response", f"the login endpoint answered HTTP {response.status_code}", method
+        ) from None
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        body = body if isinstance(body, dict) else {}
+        raise LoginFailed(str(body.get("error", response.status_code)), str(body.get("error_description", "")), method)
+    return body
+
+
+def _login(credentials: _Credentials, http: requests.Session) -> tuple[str, str]:
+    """(instance URL, access token) for the credentials."""
+    if isinstance(credentials, SessionCredentials):
+        return credentials.instance_url.rstrip("/"), credentials.session_id.get_secret_value()
+    form, auth = _token_request(credentials)
+    login_url = str(getattr(credentials, "login_url", LOGIN_URL))
+    body = _token(login_url, form, auth, http, str(getattr(credentials, "method", "")))
     return str(body["instance_url"]).rstrip("/"), str(body["access_token"])
+
+
+def start_authorization(
+    login_url: str, client_id: str, client_secret: SecretStr, redirect_uri: str
+) -> tuple[str, str, Authorization]:
+    """(authorize URL, state, what to keep until the callback) for a web server flow with PKCE."""
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "scope": "api refresh_token",
+    }
+    pending = Authorization(
+        login_url=login_url.rstrip("/"),
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        state_digest=_digest(state),
+        code_verifier=SecretStr(verifier),
+        expires_at=time.time() + AUTHORIZE_SECONDS,
+    )
+    return f"{pending.login_url}/services/oauth2/authorize?{urlencode(query)}", state, pending
+
+
+def _digest(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+class AuthorizationRefused(Exception):
+    """A callback that cannot complete the web server flow (no pending authorization, wrong or expired state)."""
+
+
+def finish_authorization(
+    pending: Authorization | None, code: str, state: str, *, verify: str | bool = True
+) -> WebServerCredentials:
+    """Exchange the callback's code (with the client secret and PKCE verifier) for a refresh token."""
+    if pending is None:
+        raise AuthorizationRefused(
+            "no authorization is waiting: start one with POST /v1/salesforce/connection/authorize"
+        )
+    if not secrets.compare_digest(pending.state_digest, _digest(state)):
+        raise AuthorizationRefused("the state does not match the authorization this workspace started; start again")
+    if pending.expires_at < time.time():
+        raise AuthorizationRefused("the authorization expired (15 minutes); start again")
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": pending.client_id,
+        "client_secret": pending.client_secret.get_secret_value(),
+        "redirect_uri": pending.redirect_uri,
+        "code_verifier": pending.code_verifier.get_secret_value(),
+    }
+    http = requests.Session()
+    http.verify = verify
+    http.trust_env = False
+    body = _token(pending.login_url, form, None, http, "authorization_code")
+    if "refresh_token" not in body:
+        raise LoginFailed(
+            "no_refresh_token",
+            "Salesforce issued no refresh token: add the 'refresh_token, offline_access' scope to the connected app",
+            "web_server",
+        )
+    return WebServerCredentials(
+        login_url=pending.login_url,
+        client_id=pending.client_id,
+        client_secret=pending.client_secret,
+        redirect_uri=pending.redirect_uri,
+        refresh_token=SecretStr(str(body["refresh_token"])),
+    )
 
 
 class Connection:
@@ -209,10 +429,39 @@ def error_code(error: Exception) -> str:
     return ""
 
 
+JWT_HINTS = {
+    "invalid assertion": ": the private key does not match the certificate uploaded to the connected app",
+    "audience is invalid": ": set audience to https://login.salesforce.com (production) or https://test.salesforce.com",
+    "user hasn't approved this consumer": (
+        ": in the connected app's policies choose 'Admin approved users are pre-authorized' and add the user's "
+        "profile or permission set"
+    ),
+    "expired authorization code": ": the assertion expired on the way; check this machine's clock",
+    "client identifier invalid": ": client_id must be the connected app's consumer key",
+}
+REFUSED_LOGIN_HINT = (
+    ": check the username, password and security token; if they are right, the org may block the "
+    "username-password flow: use JWT bearer (recommended) or the web-server flow"
+)
+BLOCKED_FLOW_REASON = (
+    "this org blocks the username-password flow; use JWT bearer (recommended) or the web-server flow "
+    "(the username, password and security token are right: Salesforce's SOAP login accepts them)"
+)
+
+
 def explain(error: Exception) -> tuple[str, str]:
     """(code, reason) for any error talking to Salesforce: what the status and the connection test show."""
     if isinstance(error, LoginFailed):
-        return "bad_credentials", f"Salesforce refused the credentials ({error.code}: {error.description})"
+        refused = f"{error.code}: {error.description}"
+        if error.method == "web_server" and error.code == "invalid_grant":
+            return "reconnect", (
+                f"Salesforce no longer accepts the saved refresh token ({refused}): it was revoked or expired; "
+                "reconnect with POST /v1/salesforce/connection/authorize"
+            )
+        hint = JWT_HINTS.get(error.description, "") if error.method == "jwt" else ""
+        if error.method == "password" and error.code == "invalid_grant":
+            hint = REFUSED_LOGIN_HINT
+        return "bad_credentials", f"Salesforce refused the credentials ({refused}){hint}"
     if isinstance(error, SessionExpired | SalesforceExpiredSession):
         return "expired_session", "the Salesforce session expired or is invalid"
     if isinstance(error, requests.ConnectionError | requests.Timeout):
@@ -235,6 +484,8 @@ def test_connection(credentials: _Credentials, *, verify: str | bool = True) -> 
         connection = Connection(credentials, verify=verify)
         limits = connection.sf.limits()
     except (LoginFailed, SessionExpired, requests.RequestException, SalesforceError) as error:
+        if isinstance(error, LoginFailed) and isinstance(credentials, PasswordCredentials):
+            return _password_refused(credentials, error, verify)
         code, reason = explain(error)
         return ConnectionCheck(ok=False, code=code, reason=reason)
     remaining = limits.get("DailyApiRequests", {}).get("Remaining")
@@ -243,6 +494,40 @@ def test_connection(credentials: _Credentials, *, verify: str | bool = True) -> 
         instance_url=f"https://{connection.sf.sf_instance}",
         api_requests_remaining=int(remaining) if remaining is not None else None,
     )
+
+
+def _password_refused(credentials: PasswordCredentials, error: LoginFailed, verify: str | bool) -> ConnectionCheck:
+    """Why the password flow failed: Salesforce answers a blocked flow exactly as a wrong password
+    (`invalid_grant: authentication failure`), so ask SOAP login, which that setting does not block, about the
+    same password; if it accepts, the flow is blocked (and the probe's session is revoked at once)."""
+    code, reason = explain(error)
+    if error.code != "invalid_grant":
+        return ConnectionCheck(ok=False, code=code, reason=reason)
+    http = requests.Session()
+    http.verify = verify
+    http.trust_env = False
+    login_url = credentials.login_url.rstrip("/")
+    password = credentials.password.get_secret_value() + credentials.security_token.get_secret_value()
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:urn="urn:partner.soap.sforce.com"><env:Body><urn:login>'
+        f"<urn:username>{escape(credentials.username)}</urn:username><urn:password>{escape(password)}</urn:password>"
+        "</urn:login></env:Body></env:Envelope>"
+    )
+    try:
+        response = http.post(
+            f"{login_url}/services/Soap/u/{API_VERSION}",
+            data=envelope.encode(),
+            headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
+            timeout=TIMEOUT_SECONDS,
+        )
+        session = re.search(r"<sessionId>([^<]+)</sessionId>", response.text) if response.status_code == 200 else None
+        if session is None:
+            return ConnectionCheck(ok=False, code=code, reason=reason)
+        http.post(f"{login_url}/services/oauth2/revoke", data={"token": session.group(1)}, timeout=TIMEOUT_SECONDS)
+    except requests.RequestException:
+        return ConnectionCheck(ok=False, code=code, reason=reason)
+    return ConnectionCheck(ok=False, code="password_flow_blocked", reason=BLOCKED_FLOW_REASON)
 
 
 def transient(error: BaseException) -> bool:
