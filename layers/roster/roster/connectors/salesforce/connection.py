@@ -28,7 +28,9 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tenacity.wait import WaitBaseT
 
-API_VERSION = "59.0"
+#: The API version Roster speaks unless the deployment sets another (SALESFORCE_API_VERSION): Winter '27, served by
+#: every org since its release; a fixed version, so a Salesforce release never changes what Roster reads under it.
+API_VERSION = "68.0"
 LOGIN_URL = "https://login.salesforce.com"
 TIMEOUT_SECONDS = 60
 T = TypeVar("T")
@@ -158,8 +160,9 @@ def _login(credentials: _Credentials, http: requests.Session) -> tuple[str, str]
 class Connection:
     """A logged-in simple-salesforce client that counts its HTTP requests and can log in again once."""
 
-    def __init__(self, credentials: _Credentials, *, verify: str | bool = True) -> None:
+    def __init__(self, credentials: _Credentials, *, verify: str | bool = True, api_version: str = API_VERSION) -> None:
         self.credentials = credentials
+        self.api_version = api_version
         self.http = requests.Session()
         self.http.verify = verify
         self.http.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
@@ -172,7 +175,7 @@ class Connection:
 
     def _client(self) -> Salesforce:
         instance_url, token = _login(self.credentials, self.http)
-        return Salesforce(session_id=token, instance_url=instance_url, session=self.http, version=API_VERSION)
+        return Salesforce(session_id=token, instance_url=instance_url, session=self.http, version=self.api_version)
 
     def relogin(self) -> None:
         """Replace an expired session; raises SessionExpired when only a session id was given."""
@@ -209,6 +212,14 @@ def error_code(error: Exception) -> str:
     return ""
 
 
+def error_message(error: Exception) -> str:
+    """Salesforce's message of a client exception, or its text."""
+    content = getattr(error, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("message", ""))
+    return str(error)
+
+
 def explain(error: Exception) -> tuple[str, str]:
     """(code, reason) for any error talking to Salesforce: what the status and the connection test show."""
     if isinstance(error, LoginFailed):
@@ -229,10 +240,12 @@ def explain(error: Exception) -> tuple[str, str]:
     return "error", f"{type(error).__name__}: {error}"
 
 
-def test_connection(credentials: _Credentials, *, verify: str | bool = True) -> ConnectionCheck:
+def test_connection(
+    credentials: _Credentials, *, verify: str | bool = True, api_version: str = API_VERSION
+) -> ConnectionCheck:
     """Log in and read the org's limits (two requests); never raises for a Salesforce-side problem."""
     try:
-        connection = Connection(credentials, verify=verify)
+        connection = Connection(credentials, verify=verify, api_version=api_version)
         limits = connection.sf.limits()
     except (LoginFailed, SessionExpired, requests.RequestException, SalesforceError) as error:
         code, reason = explain(error)
