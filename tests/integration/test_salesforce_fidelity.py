@@ -17,9 +17,12 @@ import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
+from roster import aws
+from roster.connectors.salesforce.connection import API_VERSION, Connection, SessionCredentials
 from roster_dev.emulators.salesforce.generate import generate_org
 from roster_dev.emulators.salesforce.org import ManualClock
 from roster_dev.emulators.salesforce.server import SalesforceEmulator
+from roster_dev.local.stack import LocalStack
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 
@@ -75,6 +78,17 @@ def test_every_version_from_31_to_68_is_listed_and_served(emulator: SalesforceEm
     for retired in ("30.0", "69.0"):
         missing = get(emulator, f"/services/data/v{retired}/sobjects")
         assert missing.status_code == 404 and missing.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_roster_speaks_the_api_version_its_deployment_sets(stack: LocalStack, emulator: SalesforceEmulator) -> None:
+    """Roster's API version is the template parameter SalesforceApiVersion (68.0 unless overridden), read as the
+    SALESFORCE_API_VERSION setting; a connection speaks the version it is given."""
+    assert aws.clients().settings.salesforce_api_version == API_VERSION == "68.0"
+    session = SessionCredentials(instance_url=emulator.instance_url, session_id=emulator.session_id)
+    for version in (API_VERSION, "62.0"):
+        connection = Connection(session, verify=emulator.ca_path, api_version=version)
+        assert connection.sf.base_url.endswith(f"/services/data/v{version}/")
+        assert connection.sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 40
 
 
 # -- describe -------------------------------------------------------------------------------------------
@@ -260,6 +274,11 @@ def test_deleted_records_answer_only_the_last_30_days(emulator: SalesforceEmulat
         assert code_of(refused.value) == "INVALID_REPLICATION_DATE"
     with pytest.raises(SalesforceResourceNotFound):
         sf.Nope__c.deleted(now - timedelta(days=1), now)
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Contact.updated(now - timedelta(days=31), now)  # getUpdated() keeps the same 30 days
+    assert code_of(refused.value) == "INVALID_REPLICATION_DATE"
+    updated = sf.Contact.updated(now - timedelta(days=29), now)["ids"]
+    assert updated and doomed not in updated
 
 
 # -- limits ---------------------------------------------------------------------------------------------

@@ -57,8 +57,8 @@ FailureKind = Literal[
 _REQUEST_FAILURES = ("expired_session", "request_limit", "server_error", "results_500")
 _JOB_FAILURES = ("bulk_job_failed", "bulk_job_slow")
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-#: How far back `sobjects/{O}/deleted` answers; an older start fails with INVALID_REPLICATION_DATE.
-DELETED_DAYS = 30
+#: How far back `sobjects/{O}/deleted` and `/updated` answer; an older start fails with INVALID_REPLICATION_DATE.
+REPLICATION_DAYS = 30
 BATCH_RECORDS = 10_000  # an ingest job's records are processed (and counted) in batches of this many
 #: Every limit `/limits` reports with its `Max` (a Developer Edition's allocations), in the order Salesforce
 #: lists them; the first version that reports it, where newer than the oldest served. DailyApiRequests' Max is
@@ -758,16 +758,16 @@ class SalesforceEmulator:
             raise SalesforceError("INVALID_DATETIME", f"invalid start or end: {start}, {end}")
         if parsed_end <= parsed_start:
             raise SalesforceError("INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate")
+        oldest = format_datetime(self.org.clock() - timedelta(days=REPLICATION_DAYS))
+        if parsed_start < oldest:
+            raise SalesforceError(
+                "INVALID_REPLICATION_DATE",
+                f"startDate cannot be more than {REPLICATION_DAYS} days ago: {parsed_start} is before {oldest}",
+            )
         return parsed_start, parsed_end
 
     def _deleted(self, object: str, params: dict[str, str], **_: Any) -> _Response:
         start, end = self._window(params)
-        oldest = format_datetime(self.org.clock() - timedelta(days=DELETED_DAYS))
-        if start < oldest:
-            raise SalesforceError(
-                "INVALID_REPLICATION_DATE",
-                f"startDate cannot be more than {DELETED_DAYS} days ago: {start} is before {oldest}",
-            )
         deleted = self.org.deleted_since(self._object(object), start, end)
         return _json(
             200,
