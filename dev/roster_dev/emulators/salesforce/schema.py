@@ -8,7 +8,7 @@ Salesforce's own `2026-11-25T10:00:00.000+0000` (always UTC, so the strings sort
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -303,6 +303,23 @@ class FieldDef:
         }
 
 
+class _RowView(Mapping[str, Any]):
+    """A stored row read by field name (exact case), for formulas, without copying it into a dict."""
+
+    def __init__(self, index: dict[str, int], row: list[Any]) -> None:
+        self._index = index
+        self._row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row[self._index[name.lower()]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
 #: What global describe says an object allows, unless its definition says otherwise (Account's answers).
 OBJECT_FLAGS: dict[str, bool] = {
     "activateable": False,
@@ -344,6 +361,16 @@ class ObjectDef:
         self._index: dict[str, int] = {}
         for position, definition in enumerate(self.fields):
             self._index[definition.name.lower()] = position
+        self._plan()
+
+    def _plan(self) -> None:
+        """Where derive writes: each formula's position, each compound's position and its components' positions."""
+        self._formulas = [(position, spec.compute) for position, spec in enumerate(self.fields) if spec.compute]
+        self._compounds = [
+            (position, [(part.component, self._index[part.name.lower()]) for part in self.components(spec.name)])
+            for position, spec in enumerate(self.fields)
+            if spec.type in COMPOUND_TYPES
+        ]
 
     def index(self, name: str) -> int | None:
         """Position of a field in a stored row, looked up case-insensitively as SOQL does."""
@@ -366,6 +393,7 @@ class ObjectDef:
         """Add a field at the end of the row layout; returns its position."""
         self.fields.append(definition)
         self._index[definition.name.lower()] = len(self.fields) - 1
+        self._plan()
         return len(self.fields) - 1
 
     def components(self, compound: str) -> list[FieldDef]:
@@ -375,17 +403,13 @@ class ObjectDef:
     def derive(self, row: list[Any]) -> None:
         """Fill what Salesforce computes from the other fields: formulas, then each compound from its components
         (None when every component is empty, as REST answers)."""
-        formulas = [(position, spec) for position, spec in enumerate(self.fields) if spec.compute is not None]
-        if formulas:
-            record = {spec.name: value for spec, value in zip(self.fields, row, strict=False)}
-            for position, spec in formulas:
-                assert spec.compute is not None
-                row[position] = spec.compute(record)
-        for position, spec in enumerate(self.fields):
-            if spec.type not in COMPOUND_TYPES:
-                continue
-            parts = {part.component: row[self._index[part.name.lower()]] for part in self.components(spec.name)}
-            row[position] = parts if any(value is not None for value in parts.values()) else None
+        if self._formulas:
+            record = _RowView(self._index, row)
+            for position, compute in self._formulas:
+                row[position] = compute(record)
+        for position, parts in self._compounds:
+            value = {key: row[part] for key, part in parts}
+            row[position] = value if any(item is not None for item in value.values()) else None
 
     def describe(self, api_version: str) -> dict[str, Any]:
         """`sobjects/{O}/describe`."""

@@ -115,8 +115,6 @@ LIMITS: tuple[tuple[str, int, int], ...] = (
     ("SingleEmail", 5000, 0),
     ("StreamingApiConcurrentClients", 20, 0),
 )
-#: Requests that never count against DailyApiRequests: logins, which need no session, and the version list.
-UNCOUNTED = frozenset({"login_oauth", "login_soap", "versions"})
 SESSION_EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 
 
@@ -576,9 +574,9 @@ class SalesforceEmulator:
             valid = scheme.lower() in {"bearer", "oauth"} and token.strip() in self._sessions
         if not valid or self._take_injection(("expired_session",), kind):
             return _json(401, SESSION_EXPIRED, {"WWW-Authenticate": 'Token realm="Salesforce"'})
-        with self._lock:
+        with self._lock:  # only calls made with a session count: logins and the version list never do
             exhausted = self.usage["api_requests"] >= self.api_limit
-            if not exhausted and kind not in UNCOUNTED:
+            if not exhausted:
                 self.usage["api_requests"] += 1
         if exhausted or self._take_injection(("request_limit",), kind):
             return _json(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
