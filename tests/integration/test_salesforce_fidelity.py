@@ -157,7 +157,7 @@ def test_describe_field_types_and_flags_real_orgs_return(emulator: SalesforceEmu
     result.htm) and "Field Types" (field_types.htm): multipicklist values are `;`-joined, time is `HH:MM:SS.sssZ`,
     text areas carry extraTypeInfo `plaintextarea` and long ones (over 255) are neither filterable nor sortable,
     formula fields are `calculated` with their `calculatedFormula` and refuse writes, and fields may be createable
-    but not updateable, external ids, or unique."""
+    but not updateable, external ids, or unique. SOQL refuses to filter or sort on what describe says it cannot."""
     sf = client(emulator)
     contact = fields_of(sf, "Contact")
     account = fields_of(sf, "Account")
@@ -206,6 +206,14 @@ def test_describe_field_types_and_flags_real_orgs_return(emulator: SalesforceEmu
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
             "INVALID_FIELD_FOR_INSERT_UPDATE",
         }
+    for soql, verb in (
+        ("SELECT Id FROM Contact WHERE Description = 'x'", "filtered in query call"),
+        ("SELECT Id FROM Contact WHERE MailingAddress != null", "filtered in query call"),
+        ("SELECT Id FROM Contact ORDER BY Product_Interest__c", "sorted in a query call"),
+    ):
+        with pytest.raises(SalesforceMalformedRequest) as refused:
+            sf.query(soql)
+        assert code_of(refused.value) == "INVALID_FIELD" and verb in str(refused.value), soql
     task = sf.Task.create({"Subject": "Call", "TaskSubtype": "Call"})["id"]
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.Task.update(task, {"TaskSubtype": "Email"})

@@ -234,13 +234,22 @@ class FieldDef:
         """A long text area: Salesforce cannot filter, sort or group on it."""
         return self.type == "textarea" and self.length > SHORT_TEXT_AREA
 
+    @property
+    def filterable(self) -> bool:
+        """Whether SOQL may name the field in WHERE (long text areas and compound fields: no)."""
+        return not (self.long_text or self.type in COMPOUND_TYPES)
+
+    @property
+    def sortable(self) -> bool:
+        """Whether SOQL may name the field in ORDER BY (neither those nor multi-select picklists)."""
+        return self.filterable and self.type != "multipicklist"
+
     def describe(self) -> dict[str, Any]:
         """The field part of `sobjects/{O}/describe`, with every key a real org's describe carries."""
         compound = self.type in COMPOUND_TYPES
         decimal = self.type in {"double", "currency", "percent"}
-        unordered = self.long_text or compound or self.type == "multipicklist"
         return {
-            "aggregatable": not unordered,
+            "aggregatable": self.sortable,
             "aiPredictionField": False,
             "autoNumber": self.auto_number,
             "byteLength": self.length * 3 if self.type in TEXT_TYPES else self.length,
@@ -262,10 +271,10 @@ class FieldDef:
             "encrypted": False,
             "externalId": self.external_id,
             "extraTypeInfo": "plaintextarea" if self.type == "textarea" else None,
-            "filterable": not unordered,
+            "filterable": self.filterable,
             "filteredLookupInfo": None,
             "formulaTreatNullNumberAsZero": False,
-            "groupable": not unordered and self.type not in {"double", "currency", "percent", "datetime", "time"},
+            "groupable": self.sortable and self.type not in {"double", "currency", "percent", "datetime", "time"},
             "highScaleNumber": False,
             "htmlFormatted": False,
             "idLookup": self.id_lookup,
@@ -295,7 +304,7 @@ class FieldDef:
             "scale": self.scale if self.scale is not None else (2 if self.type in {"currency", "percent"} else 0),
             "searchPrefilterable": False,
             "soapType": SOAP_TYPES.get(self.type, "xsd:string"),
-            "sortable": not unordered,
+            "sortable": self.sortable,
             "type": self.type,
             "unique": self.unique,
             "updateable": self.updateable,
