@@ -239,6 +239,23 @@ def test_field_mapping_with_preview_and_specific_errors(connected: Api) -> None:
     assert status == 200 and saved["saved"] and saved["fields"]["Title"]["export"] == "fill_blank"
     assert api.call("GET", "/v1/salesforce/objects/Contact/mapping")[1] == saved
 
+    refused = {
+        "MailingAddress": {"field": "city"},
+        "Email_Domain__c": {"field": "email_domain", "export": "always"},
+        "CreatedDate": {"field": "created_date", "export": "fill_blank"},
+        "Product_Interest__c": {"field": "job_title"},
+    }
+    for name, field in refused.items():
+        status, body = api.call("PUT", "/v1/salesforce/objects/Contact/mapping", {"fields": {**fields, name: field}})
+        assert status == 422 and body["error"] == "invalid_mapping" and f"Contact.{name}" in body["message"], name
+    assert (
+        "map its components instead (MailingStreet, MailingCity"
+        in api.call("PUT", "/v1/salesforce/objects/Contact/mapping", {"fields": {"MailingAddress": "city"}})[1][
+            "message"
+        ]
+    )
+    assert api.call("GET", "/v1/salesforce/objects/Contact/mapping")[1] == saved  # a refused mapping changes nothing
+
 
 def test_not_connected_and_schedule_settings(api: Api) -> None:
     status, body = api.call("GET", "/v1/salesforce/objects/Account/mapping")

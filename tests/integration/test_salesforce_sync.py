@@ -79,7 +79,7 @@ def make_sync(emulator: SalesforceEmulator, store: SyncStore, **options: Any) ->
         lambda workspace: Connection(creds, verify=emulator.ca_path),
         poll_seconds=0,
         wait=wait_none(),
-        clock=emulator.org.clock,
+        clock=options.pop("clock", emulator.org.clock),
         **options,
     )
 
@@ -243,6 +243,38 @@ def test_deletes_unlink_and_archive_only_single_source_profiles(emulator: Salesf
     archived = profile_of(workspace, Kind.PEOPLE, "Contact", alone)
     assert archived.status is Status.ARCHIVED and f"salesforce:Contact:{alone}" in archived.records  # reversible
     assert sync_now(sync, workspace, "Contact").counts.deleted == 0  # idempotent
+
+
+def test_a_sync_older_than_the_deleted_records_window_says_what_it_could_not_see(
+    emulator: SalesforceEmulator, store: SyncStore
+) -> None:
+    """Salesforce lists deleted records for 30 days (REST "sObject Get Deleted"; older starts fail with
+    INVALID_REPLICATION_DATE): an incremental sync lists what it can, unlinks it, and names what it could not see in
+    its problems instead of failing."""
+    sync = make_sync(emulator, store)
+    workspace = new_workspace(sync, "Contact")
+    org, clock = emulator.org, clock_of(emulator)
+    sync_now(sync, workspace, "Contact")
+    ids = [row["Id"] for row in org.records("Contact")]
+
+    clock.advance(30.5 * 86_400)
+    late = ManualClock(clock() - timedelta(days=2))  # Roster's clock behind Salesforce's: its start falls outside
+    org.delete("Contact", ids[0])
+    clock.advance(60)
+    run = sync_now(make_sync(emulator, store, clock=late), workspace, "Contact")
+    assert run.status is SyncStatus.SUCCEEDED
+    assert any("Salesforce would not list them (startDate cannot be more than 30 days ago" in p for p in run.problems)
+    assert run.counts.deleted == 1  # queryAll still saw it in the Recycle Bin
+
+    clock.advance(40 * 86_400)
+    org.delete("Contact", ids[1])
+    org.empty_recycle_bin()  # only the deleted-records list knows it now
+    org.delete("Contact", ids[2])
+    clock.advance(60)
+    run = sync_now(sync, workspace, "Contact")
+    assert run.status is SyncStatus.SUCCEEDED and run.mode is Mode.INCREMENTAL
+    assert run.counts.deleted == 2
+    assert any("Salesforce lists deletions for the last 30 days only" in problem for problem in run.problems)
 
 
 def profile_records(workspace: str, contact_id: str, sync: SalesforceSync) -> dict[str, Any]:

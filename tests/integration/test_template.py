@@ -197,8 +197,11 @@ def test_the_layer_holds_only_what_lambda_runs_and_every_handler_imports_with_it
     site = Path(boto3.__file__).parents[1]
     for name in RUNTIME_PACKAGES:
         (runtime / name).symlink_to(site / name)
-    environment = {  # the template's own values, a stand-in for each resource reference
-        name: value if isinstance(value, str) else f"https://sqs.us-east-1.amazonaws.com/123456789012/{name.lower()}"
+    parameters = TEMPLATE.parameters()
+    environment = {  # the template's own values and parameter defaults, a stand-in for each resource reference
+        name: value
+        if isinstance(value, str)
+        else parameters.get(value.get("Ref", ""), f"https://sqs.us-east-1.amazonaws.com/123456789012/{name.lower()}")
         for name, value in TEMPLATE.function_environment().items()
     }
     load = "import sys; sys.path[:0] = sys.argv[1:]; import app"

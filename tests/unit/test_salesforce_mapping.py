@@ -9,12 +9,14 @@ import pytest
 from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError
 from roster.connectors.salesforce.connection import CREDENTIALS, PasswordCredentials, SessionCredentials
 from roster.connectors.salesforce.describe import (
+    ObjectMapping,
     apply_mapping,
     auto_map,
     read_value,
     validate_mapping,
 )
 from roster.connectors.salesforce.importer import api_math
+from roster.connectors.salesforce.objects import query_fields
 from roster_dev.emulators.salesforce import generate_org
 
 ORG = generate_org(3, accounts=2, contacts=2, leads=2, roster_fields=True)
@@ -86,6 +88,78 @@ def test_apply_mapping_reads_types_and_drops_only_bad_values() -> None:
     assert len(problems) == 1 and problems[0].startswith("Contact.Email:")
     assert read_value("int", "12") == 12 and read_value("currency", "12.5") == 12.5 and read_value("double", "3") == 3.0
     assert read_value("boolean", False) is False and read_value("string", "") is None
+
+
+def test_compound_fields_are_refused_with_their_components_and_never_auto_mapped() -> None:
+    with pytest.raises(MappingError) as refused:
+        validate_mapping("Contact", {"MailingAddress": "city"}, describe("Contact"))
+    message = str(refused.value)
+    assert "Contact.MailingAddress is a compound address field" in message and "Bulk API" in message
+    assert "MailingStreet, MailingCity, MailingState, MailingPostalCode, MailingCountry" in message
+    with pytest.raises(MappingError, match=r"Headquarters__Latitude__s, Headquarters__Longitude__s"):
+        validate_mapping("Account", {"Headquarters__c": "headquarters"}, describe("Account"))
+    for obj in ("Account", "Contact", "Lead"):
+        mapped = auto_map(obj, describe(obj)).fields
+        assert not {name for name, field in mapped.items() if field.sf_type in ("address", "location")}
+    contact = {name: m.field for name, m in auto_map("Contact", describe("Contact")).fields.items()}
+    assert contact.items() >= {"MailingCity": "city", "MailingState": "state", "MailingCountry": "country"}.items()
+    lead = {name: m.field for name, m in auto_map("Lead", describe("Lead")).fields.items()}
+    assert lead.items() >= {"City": "city", "State": "state", "Country": "country"}.items()
+    account = {name: m.field for name, m in auto_map("Account", describe("Account")).fields.items()}
+    assert account.items() >= {"BillingCity": "city", "BillingState": "state", "BillingCountry": "country"}.items()
+
+
+def test_a_compound_field_never_reaches_a_bulk_query() -> None:
+    saved = ObjectMapping(
+        object="Contact",
+        fields={
+            "MailingAddress": FieldMapping(field="address", sf_type="address"),
+            "MailingCity": FieldMapping(field="city"),
+        },
+    )
+    fields = query_fields(saved)
+    assert "MailingAddress" not in fields and "MailingCity" in fields
+
+
+def test_multipicklists_map_to_lists() -> None:
+    assert read_value("multipicklist", "API;Platform;Services") == ["API", "Platform", "Services"]
+    assert read_value("multipicklist", "API") == ["API"] and read_value("multipicklist", "") is None
+    mapping = validate_mapping("Contact", {"Product_Interest__c": "tags"}, describe("Contact"))
+    assert mapping.fields["Product_Interest__c"].sf_type == "multipicklist"
+    values, problems = apply_mapping(mapping, {"Product_Interest__c": "API;Platform"})
+    assert values == {"tags": ["API", "Platform"]} and problems == []
+    custom = validate_mapping("Contact", {"Product_Interest__c": "product_interest"}, describe("Contact"))
+    assert apply_mapping(custom, {"Product_Interest__c": "Training"})[0] == {"product_interest": ["Training"]}
+    with pytest.raises(MappingError, match=r"Contact.Product_Interest__c is a multi-select picklist.*'job_title'"):
+        validate_mapping("Contact", {"Product_Interest__c": "job_title"}, describe("Contact"))
+    auto = auto_map(
+        "Contact", {"fields": [{"name": "Department_List__c", "label": "Department", "type": "multipicklist"}]}
+    )
+    assert auto.fields == {}  # `department` holds text, so the similar name is not taken
+
+
+def test_export_rules_are_refused_on_formula_and_read_only_fields() -> None:
+    def export(obj: str, name: str, target: str) -> None:
+        always = {name: FieldMapping(field=target, export=ExportRule.ALWAYS)}
+        validate_mapping(obj, always, describe(obj))  # type: ignore[arg-type]
+
+    with pytest.raises(MappingError) as refused:
+        export("Contact", "Email_Domain__c", "email_domain")
+    assert str(refused.value) == (
+        'Contact.Email_Domain__c is a formula field: Salesforce computes it (MID(Email, FIND("@", Email) + 1, 255)) '
+        "and refuses writes to it, so its export rule must be never"
+    )
+    with pytest.raises(MappingError, match=r"Account.Revenue_Per_Employee__c is a formula field"):
+        export("Account", "Revenue_Per_Employee__c", "revenue_per_employee")
+    with pytest.raises(MappingError, match=r"Contact.CreatedDate is read-only in Salesforce.*must be never"):
+        export("Contact", "CreatedDate", "created_date")
+    createable_only = {"fields": [{"name": "Code__c", "type": "string", "createable": True, "updateable": False}]}
+    with pytest.raises(MappingError, match=r"Contact.Code__c can only be set when Salesforce creates the record"):
+        validate_mapping(
+            "Contact", {"Code__c": FieldMapping(field="code", export=ExportRule.FILL_BLANK)}, createable_only
+        )
+    imported = validate_mapping("Contact", {"Email_Domain__c": "email_domain"}, describe("Contact"))
+    assert imported.fields["Email_Domain__c"].export is ExportRule.NEVER  # reading a formula is fine
 
 
 def test_api_math() -> None:

@@ -106,6 +106,7 @@ class LocalStack:
         self._create_secrets()
         self._create_event_buses()
         self._create_event_rules()
+        self.refs.update(self.template.parameters())
         self.environment = {
             name: str(resolve(value, self.refs, self.attributes))
             for name, value in self.template.function_environment().items()

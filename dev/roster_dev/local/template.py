@@ -55,6 +55,12 @@ class Template:
             if resource["Type"] == kind
         }
 
+    def parameters(self) -> dict[str, str]:
+        """Each template parameter's default, as `sam deploy` uses it when not overridden."""
+        return {
+            name: str(spec["Default"]) for name, spec in self.body.get("Parameters", {}).items() if "Default" in spec
+        }
+
     def function_environment(self) -> dict[str, Any]:
         return dict(self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MissingSettings(RuntimeError):
@@ -43,6 +43,8 @@ class Settings(BaseModel):
     export_queue_url: str
     event_bus_name: str
     admin_key_secret: str
+    #: The Salesforce API version Roster speaks (template parameter SalesforceApiVersion, "68.0" by default).
+    salesforce_api_version: str = Field(pattern=r"^\d{2,3}\.0$")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -141,7 +141,11 @@ class Services:
         credentials = CredentialStore(clients().secrets).load(workspace)
         if credentials is None:
             raise LoginFailed("not_connected", "Salesforce is not connected: PUT /v1/salesforce/connection")
-        return Connection(credentials, verify=verify_for(self.workspaces, workspace))
+        return Connection(
+            credentials,
+            verify=verify_for(self.workspaces, workspace),
+            api_version=clients().settings.salesforce_api_version,
+        )
 
     @cached_property
     def salesforce_export(self) -> SalesforceExport:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.org import SalesforceOrg
-from roster_dev.emulators.salesforce.schema import make_id
+from roster_dev.emulators.salesforce.schema import COMPOUND_TYPES, make_id
 from roster_dev.emulators.salesforce.soql import QueryResult
 
 JobState = Literal["Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"]
@@ -148,6 +148,8 @@ class QueryJob(_Job):
         result = org.run_query(query, include_deleted=operation == "queryAll")
         if result.count:
             raise SalesforceError("INVALIDJOB", "Aggregate queries are not supported by Bulk API 2.0")
+        if any(path.leaf.type in COMPOUND_TYPES for path in result.paths):
+            raise SalesforceError("FUNCTIONALITY_NOT_ENABLED", "Selecting compound data not supported in Bulk Query")
         return cls(
             id=_job_id(),
             operation=operation,
@@ -231,6 +233,11 @@ class IngestJob(_Job):
             external_id_field=str(external) if operation == "upsert" else None,
         )
 
+    @property
+    def processed(self) -> int:
+        """Records processed so far, successfully or not."""
+        return len(self.successful) + len(self.failed)
+
     def info(self, *, created: bool = False) -> dict[str, Any]:
         """Job info as `GET jobs/ingest/{id}` returns it (and `contentUrl` when just created)."""
         info = self._common()
@@ -240,7 +247,7 @@ class IngestJob(_Job):
             info["contentUrl"] = f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches"
         info.update(
             jobType="V2Ingest",
-            numberRecordsProcessed=len(self.successful) + len(self.failed),
+            numberRecordsProcessed=self.processed,
             numberRecordsFailed=len(self.failed),
             retries=0,
             totalProcessingTime=0,

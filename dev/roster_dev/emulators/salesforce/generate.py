@@ -20,6 +20,7 @@ from roster_dev.emulators.salesforce.schema import (
     LEAD_SOURCES,
     OPPORTUNITY_TYPES,
     PRIORITIES,
+    PRODUCT_INTERESTS,
     STAGES,
     ObjectDef,
     format_datetime,
@@ -70,6 +71,20 @@ CITIES = [
     ("Sydney", "Australia"),
     ("Singapore", "Singapore"),
 ]
+# city -> (state, postal code, latitude, longitude) for the address fields
+PLACES: dict[str, tuple[str | None, str, float, float]] = {
+    "Berlin": ("Berlin", "10115", 52.520008, 13.404954),
+    "Munich": ("Bavaria", "80331", 48.137154, 11.576124),
+    "London": ("England", "EC1A 1BB", 51.507351, -0.127758),
+    "Paris": ("Île-de-France", "75001", 48.856613, 2.352222),
+    "New York": ("NY", "10001", 40.712776, -74.005974),
+    "San Francisco": ("CA", "94105", 37.774929, -122.419418),
+    "Austin": ("TX", "78701", 30.267153, -97.743057),
+    "Toronto": ("ON", "M5H 2N2", 43.653225, -79.383186),
+    "Sydney": ("NSW", "2000", -33.868820, 151.209290),
+    "Singapore": (None, "018956", 1.352083, 103.819839),
+}
+STREETS = ["Main Street", "Market Street", "Harbour Road", "Station Road", "High Street", "Park Avenue", "King Street"]
 PRODUCTS = ["Platform", "Cloud", "Education", "Analytics", "Renewal", "Expansion", "Pilot", "Enterprise"]
 TASK_SUBJECTS = ["Call", "Email: Intro", "Follow up", "Send proposal", "Demo prep", "Check in", "Send contract"]
 EVENT_SUBJECTS = ["Meeting", "Demo", "Discovery call", "QBR", "Lunch", "Onsite workshop"]
@@ -101,6 +116,24 @@ class _Rows:
         return tuple(row)
 
 
+def _address(rng: random.Random, prefix: str, city: str, country: str) -> dict[str, Any]:
+    """The components of a geocoded address in `city` (the compound field is computed from them)."""
+    state, postal, latitude, longitude = PLACES[city]
+    number, street = rng.randint(1, 400), rng.choice(STREETS)
+    accuracy = rng.choice(["Address", "Address", "Street", "Zip"])
+    jitter = 0.0 if accuracy == "Zip" else rng.uniform(-0.05, 0.05)
+    return {
+        f"{prefix}Street": f"{number} {street}" if accuracy != "Zip" else None,
+        f"{prefix}City": city,
+        f"{prefix}State": state,
+        f"{prefix}PostalCode": postal,
+        f"{prefix}Country": country,
+        f"{prefix}Latitude": round(latitude + jitter, 6),
+        f"{prefix}Longitude": round(longitude + jitter, 6),
+        f"{prefix}GeocodeAccuracy": accuracy,
+    }
+
+
 def add_roster_fields(org: SalesforceOrg) -> None:
     """The fields Roster writes back: `Roster_Id__c`, an external id, on Account, Contact and Lead."""
     for obj in ("Account", "Contact", "Lead"):
@@ -129,6 +162,7 @@ def generate_org(
     if roster_fields:
         add_roster_fields(org)
     rng = random.Random(seed)
+    extra = random.Random(seed * 7919 + 1)  # the fields added since: a second stream keeps the first one's org
     now = org.clock().replace(microsecond=0)
     opportunities = round(accounts * 2.5) if opportunities is None else opportunities
     tasks = contacts // 2 if tasks is None else tasks
@@ -198,10 +232,13 @@ def generate_org(
         city, country = rng.choice(CITIES)
         owner = rng.choice(user_ids)
         account_info.append((name, domain, owner, city, country))
+        created, modified, stamp = stamps()
         rows.append(
             account_rows.make(
                 account_id,
-                *stamps(),
+                created,
+                modified,
+                stamp,
                 owner,
                 Name=name,
                 Type=rng.choice(ACCOUNT_TYPES),
@@ -210,8 +247,16 @@ def generate_org(
                 Phone=f"+1 {rng.randint(200, 989)} 555 {rng.randint(1000, 9999)}" if rng.random() < 0.7 else None,
                 NumberOfEmployees=employees,
                 AnnualRevenue=float(employees * rng.choice([80_000, 120_000, 200_000])) if employees else None,
-                BillingCity=city,
-                BillingCountry=country,
+                Description=f"{name} in {city}." if extra.random() < 0.5 else None,
+                ERP_Account_Id__c=f"ERP-{index + 1:06d}" if extra.random() < 0.8 else None,
+                **(billing := _address(extra, "Billing", city, country)),
+                **(
+                    _address(extra, "Shipping", city, country)
+                    if extra.random() < 0.3
+                    else {f"Shipping{key[7:]}": value for key, value in billing.items()}
+                ),
+                Headquarters__Latitude__s=billing["BillingLatitude"],
+                Headquarters__Longitude__s=billing["BillingLongitude"],
             )
         )
     org.load_rows("Account", rows)
@@ -246,10 +291,13 @@ def generate_org(
         stored_email = email if rng.random() < 0.97 else None
         people.append((first, last, stored_email, linkedin, account))
         city, country = (account_info[account][3], account_info[account][4]) if account >= 0 else rng.choice(CITIES)
+        created, modified, stamp = stamps()
         rows.append(
             contact_rows.make(
                 contact_id,
-                *stamps(),
+                created,
+                modified,
+                stamp,
                 account_info[account][2] if account >= 0 else rng.choice(user_ids),
                 FirstName=first,
                 LastName=last,
@@ -260,10 +308,16 @@ def generate_org(
                 Department=rng.choice(DEPARTMENTS),
                 AccountId=account_ids[account] if account >= 0 else None,
                 LeadSource=rng.choice(LEAD_SOURCES) if rng.random() < 0.7 else None,
-                MailingCity=city,
-                MailingCountry=country,
                 HasOptedOutOfEmail=rng.random() < 0.05,
                 LinkedIn_URL__c=linkedin,
+                **_address(extra, "Mailing", city, country),
+                **(_address(extra, "Other", *extra.choice(CITIES)) if extra.random() < 0.1 else {}),
+                Product_Interest__c=";".join(extra.sample(PRODUCT_INTERESTS, extra.randint(1, 3)))
+                if extra.random() < 0.4
+                else None,
+                Best_Time_To_Call__c=f"{extra.randint(8, 17):02d}:{extra.choice([0, 15, 30, 45]):02d}:00.000Z"
+                if extra.random() < 0.3
+                else None,
             )
         )
     org.load_rows("Contact", rows)
@@ -336,8 +390,7 @@ def generate_org(
                 Company=name,
                 Email=f"{first}.{last}@{domain}".lower() if rng.random() < 0.9 else None,
                 Website=domain,
-                City=city,
-                Country=country,
+                **_address(extra, "", city, country),
                 Industry=rng.choice(INDUSTRIES) if rng.random() < 0.6 else None,
                 NumberOfEmployees=rng.choice([10, 50, 200, 1000, None]),
             )

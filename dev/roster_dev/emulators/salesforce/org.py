@@ -17,6 +17,7 @@ from typing import Any
 
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.schema import (
+    COMPOUND_TYPES,
     ID_TYPES,
     NUMBER_TYPES,
     STAGES,
@@ -25,13 +26,16 @@ from roster_dev.emulators.salesforce.schema import (
     FieldType,
     ObjectDef,
     format_datetime,
+    geolocation,
     make_id,
     parse_date,
     parse_datetime,
+    parse_time,
     standard_objects,
     to_18,
 )
 from roster_dev.emulators.salesforce.soql import QueryResult, Row, execute
+from roster_dev.emulators.salesforce.versions import LATEST
 
 Clock = Callable[[], datetime]
 #: A validation rule sees the object name and the record as it would be after the write (canonical field
@@ -159,32 +163,42 @@ class SalesforceOrg:
         length: int = 0,
         reference_to: tuple[str, ...] = (),
     ) -> FieldDef:
-        """Add a custom field (`Roster_Id__c` as an external id, a checkbox, a picklist...) to every row."""
+        """Add a custom field (`Roster_Id__c` as an external id, a checkbox, a picklist, a geolocation...) to every
+        row; a `location` field brings its `__Latitude__s` and `__Longitude__s` components."""
         if not name.endswith("__c"):
             raise ValueError("custom field names end with __c")
-        definition = FieldDef(
-            name,
-            type,
-            label,
-            length=length,
-            external_id=external_id,
-            unique=unique,
-            custom=True,
-            picklist=picklist,
-            restricted=restricted,
-            reference_to=reference_to,
+        if type == "address":
+            raise ValueError("address fields are standard; add a geolocation (location) field instead")
+        definitions = (
+            geolocation(name, label or name.removesuffix("__c").replace("_", " "))
+            if type == "location"
+            else [
+                FieldDef(
+                    name,
+                    type,
+                    label,
+                    length=length,
+                    external_id=external_id,
+                    unique=unique,
+                    custom=True,
+                    picklist=picklist,
+                    restricted=restricted,
+                    reference_to=reference_to,
+                )
+            ]
         )
         with self._lock:
             table = self._table(obj)
             existing = table.schema.field(name)
             if existing is not None:
                 return existing
-            table.schema.append(definition)
-            fill = definition.default
-            table.rows = {record_id: (*row, fill) for record_id, row in table.rows.items()}
+            for definition in definitions:
+                table.schema.append(definition)
+            fill = tuple(definition.default for definition in definitions)
+            table.rows = {record_id: (*row, *fill) for record_id, row in table.rows.items()}
             if external_id or unique:
                 table.indexes[name.lower()] = {}
-        return definition
+        return definitions[-1]
 
     def add_validation_rule(self, obj: str, check: ValidationRule, *, field: str | None = None) -> None:
         """Reject API writes with `FIELD_CUSTOM_VALIDATION_EXCEPTION` when `check` returns a message."""
@@ -196,11 +210,11 @@ class SalesforceOrg:
         with self._lock:
             self._rules.clear()
 
-    def describe(self, obj: str, api_version: str = "59.0") -> dict[str, Any]:
+    def describe(self, obj: str, api_version: str = LATEST) -> dict[str, Any]:
         """`sobjects/{O}/describe`."""
         return self._table(obj).schema.describe(api_version)
 
-    def describe_global(self, api_version: str = "59.0") -> dict[str, Any]:
+    def describe_global(self, api_version: str = LATEST) -> dict[str, Any]:
         """`sobjects/`."""
         return {
             "encoding": "UTF-8",
@@ -317,7 +331,7 @@ class SalesforceOrg:
             "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{spec.label}: value not of required type: {value}", fields=[spec.name]
         )
         if kind in TEXT_TYPES:
-            text = value if isinstance(value, str) else str(value)
+            text = ";".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
             if kind == "email":
                 text = text.strip()
                 if text and not _EMAIL.match(text):
@@ -332,13 +346,16 @@ class SalesforceOrg:
                 )
             if text == "":
                 return None
-            if kind == "picklist" and spec.restricted and spec.picklist and text not in spec.picklist:
-                raise SalesforceError(
-                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                    f"{spec.label}: bad value for restricted picklist field: {text}",
-                    fields=[spec.name],
-                )
-            return text
+            chosen = [part.strip() for part in text.split(";") if part.strip()] if kind == "multipicklist" else [text]
+            if kind in {"picklist", "multipicklist"} and spec.restricted and spec.picklist:
+                for choice in chosen:
+                    if choice not in spec.picklist:
+                        raise SalesforceError(
+                            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                            f"{spec.label}: bad value for restricted picklist field: {choice}",
+                            fields=[spec.name],
+                        )
+            return ";".join(dict.fromkeys(chosen)) if kind == "multipicklist" else text
         if kind == "boolean":
             if isinstance(value, bool):
                 return value
@@ -375,6 +392,13 @@ class SalesforceOrg:
             if parsed is None:
                 raise bad
             return parsed
+        if kind == "time":
+            parsed = parse_time(str(value))
+            if parsed is None:
+                raise bad
+            return parsed
+        if kind in COMPOUND_TYPES:
+            raise bad  # compound fields are read-only: _coerce_fields refuses them before this
         if kind in ID_TYPES:
             normalized = to_18(str(value).strip())
             if normalized is None:
@@ -435,7 +459,7 @@ class SalesforceOrg:
         return make_id(table.schema.key_prefix, table.counter)
 
     def _derive(self, schema: ObjectDef, row: list[Any]) -> None:
-        """Fields Salesforce computes: compound names and an opportunity's stage flags."""
+        """Fields Salesforce computes: full names, an opportunity's stage flags, formulas and compound fields."""
         name = schema.index("Name")
         first, last = schema.index("FirstName"), schema.index("LastName")
         if name is not None and first is not None and last is not None:
@@ -448,6 +472,7 @@ class SalesforceOrg:
             position = schema.index("Probability")
             if position is not None and row[position] is None:
                 row[position] = float(probability)
+        schema.derive(row)
 
     def _check(self, table: _Table, row: list[Any], record_id: str | None) -> None:
         schema = table.schema
@@ -548,6 +573,9 @@ class SalesforceOrg:
             self._check(table, row, None)
             record_id = self._next_id(table)
             row[0] = record_id
+            for position, spec in enumerate(schema.fields):
+                if spec.auto_number and row[position] is None:
+                    row[position] = f"{table.counter:08d}"
             self._stamp(schema, row, self.now(), created=True)
             self._store(table, record_id, tuple(row))
             return record_id
@@ -709,11 +737,14 @@ class SalesforceOrg:
             return [self._next_id(table) for _ in range(count)]
 
     def load_rows(self, obj: str, rows: list[Row]) -> None:
-        """Store prebuilt rows (field order, canonical values, `Id` first) without validation or stamping."""
+        """Store prebuilt rows (field order, canonical values, `Id` first) without validation or stamping; formulas
+        and compound fields are filled from the other fields, as Salesforce computes them."""
         with self._lock:
             table = self._table(obj)
             width = len(table.schema.fields)
             for row in rows:
                 if len(row) != width:
                     raise ValueError(f"{obj} rows have {width} fields, got {len(row)}")
-                self._store(table, row[0], row)
+                derived = list(row)
+                table.schema.derive(derived)
+                self._store(table, row[0], tuple(derived))

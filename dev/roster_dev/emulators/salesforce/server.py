@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import html
 import json
+import math
 import re
 import secrets
 import shutil
@@ -24,6 +25,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socket import IPPROTO_TCP, SHUT_RDWR, TCP_NODELAY, socket
@@ -37,8 +39,9 @@ from roster_dev.emulators.salesforce.bulk import IngestJob, QueryJob, job_list
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.oauth import Credentials, OAuth
 from roster_dev.emulators.salesforce.org import SalesforceOrg
-from roster_dev.emulators.salesforce.schema import make_id, parse_datetime
+from roster_dev.emulators.salesforce.schema import format_datetime, make_id, parse_datetime
 from roster_dev.emulators.salesforce.soql import QueryResult
+from roster_dev.emulators.salesforce.versions import API_VERSIONS, LATEST, major, release
 
 if TYPE_CHECKING:
     import requests
@@ -54,9 +57,65 @@ FailureKind = Literal[
 ]
 _REQUEST_FAILURES = ("expired_session", "request_limit", "server_error", "results_500")
 _JOB_FAILURES = ("bulk_job_failed", "bulk_job_slow")
-API_VERSIONS = [f"{major}.0" for major in range(31, 62)]
-RELEASES = {"59.0": "Winter '24", "60.0": "Spring '24", "61.0": "Summer '24"}
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+#: How far back `sobjects/{O}/deleted` and `/updated` answer; an older start fails with INVALID_REPLICATION_DATE.
+REPLICATION_DAYS = 30
+BATCH_RECORDS = 10_000  # an ingest job's records are processed (and counted) in batches of this many
+#: Every limit `/limits` reports with its `Max` (a Developer Edition's allocations), in the order Salesforce
+#: lists them; the first version that reports it, where newer than the oldest served. DailyApiRequests' Max is
+#: the emulator's `api_limit`; DailyBulkApiBatches was DailyBulkApiRequests before API 49.0.
+LIMITS: tuple[tuple[str, int, int], ...] = (
+    ("ActiveScratchOrgs", 3, 0),
+    ("AnalyticsExternalDataSizeMB", 40960, 0),
+    ("ConcurrentAsyncGetReportInstances", 200, 0),
+    ("ConcurrentEinsteinDataInsightsStoryCreation", 5, 0),
+    ("ConcurrentEinsteinDiscoveryStoryCreation", 2, 0),
+    ("ConcurrentSyncReportRuns", 20, 0),
+    ("DailyAnalyticsDataflowJobExecutions", 60, 0),
+    ("DailyAnalyticsUploadedFilesSizeMB", 51200, 0),
+    ("DailyFunctionsApiCallLimit", 235000, 0),
+    ("DailyApiRequests", 0, 0),
+    ("DailyAsyncApexExecutions", 250000, 0),
+    ("DailyAsyncApexTests", 500, 56),
+    ("DailyBulkApiBatches", 15000, 0),
+    ("DailyBulkV2QueryFileStorageMB", 976562, 47),
+    ("DailyBulkV2QueryJobs", 10000, 47),
+    ("DailyDeliveredPlatformEvents", 10000, 0),
+    ("DailyDurableGenericStreamingApiEvents", 10000, 37),
+    ("DailyDurableStreamingApiEvents", 10000, 37),
+    ("DailyEinsteinDataInsightsStoryCreation", 1000, 0),
+    ("DailyEinsteinDiscoveryPredictAPICalls", 50000, 0),
+    ("DailyEinsteinDiscoveryPredictionsByCDC", 5000000, 0),
+    ("DailyEinsteinDiscoveryStoryCreation", 100, 0),
+    ("DailyGenericStreamingApiEvents", 10000, 0),
+    ("DailyScratchOrgs", 6, 0),
+    ("DailyStandardVolumePlatformEvents", 10000, 0),
+    ("DailyStreamingApiEvents", 10000, 0),
+    ("DailyWorkflowEmails", 100000, 0),
+    ("DataStorageMB", 1024, 0),
+    ("DurableStreamingApiConcurrentClients", 20, 37),
+    ("FileStorageMB", 1024, 0),
+    ("HourlyAsyncReportRuns", 1200, 0),
+    ("HourlyDashboardRefreshes", 200, 0),
+    ("HourlyDashboardResults", 5000, 0),
+    ("HourlyDashboardStatuses", 999999999, 0),
+    ("HourlyLongTermIdMapping", 100000, 0),
+    ("HourlyManagedContentPublicRequests", 50000, 0),
+    ("HourlyODataCallout", 20000, 0),
+    ("HourlyPublishedPlatformEvents", 50000, 0),
+    ("HourlyPublishedStandardVolumePlatformEvents", 1000, 0),
+    ("HourlyShortTermIdMapping", 100000, 0),
+    ("HourlySyncReportRuns", 500, 0),
+    ("HourlyTimeBasedWorkflow", 1000, 0),
+    ("MassEmail", 5000, 0),
+    ("MonthlyEinsteinDiscoveryStoryCreation", 500, 0),
+    ("Package2VersionCreates", 6, 0),
+    ("Package2VersionCreatesWithoutValidation", 500, 0),
+    ("PermissionSets", 1500, 0),
+    ("PrivateConnectOutboundCalloutHourlyLimitMB", 0, 0),
+    ("SingleEmail", 5000, 0),
+    ("StreamingApiConcurrentClients", 20, 0),
+)
 SESSION_EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 
 
@@ -216,7 +275,7 @@ class SalesforceEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         credentials: Credentials | None = None,
-        api_version: str = "59.0",
+        api_version: str = LATEST,
         api_limit: int = 100_000,
         query_page_size: int = 2000,
         bulk_polls_in_progress: int = 0,
@@ -234,6 +293,7 @@ class SalesforceEmulator:
         self.query_jobs: dict[str, QueryJob] = {}
         self.ingest_jobs: dict[str, IngestJob] = {}
         self.calls_by_kind: Counter[str] = Counter()
+        self.usage: Counter[str] = Counter()  # what `/limits` counts: api_requests, query_jobs, batches, result_bytes
         self._lock = threading.RLock()
         self._sessions: set[str] = set()
         self._cursors: dict[str, _Cursor] = {}
@@ -340,10 +400,17 @@ class SalesforceEmulator:
         with self._lock:
             return sum(self.calls_by_kind.values())
 
+    @property
+    def api_requests(self) -> int:
+        """Requests Salesforce counts against DailyApiRequests: authenticated API calls it served (not logins)."""
+        with self._lock:
+            return self.usage["api_requests"]
+
     def reset_calls(self) -> None:
-        """Zero the counters."""
+        """Zero the counters (the daily API usage too, as if a day had passed)."""
         with self._lock:
             self.calls_by_kind.clear()
+            self.usage.clear()
 
     def fail_next(self, kind: FailureKind, count: int = 1, *, on: str | None = None, polls: int = 3) -> None:
         """Make the next `count` matching requests (or bulk jobs) fail the given way.
@@ -491,7 +558,7 @@ class SalesforceEmulator:
         if auth and response.status != 401:
             response.headers = {
                 **(response.headers or {}),
-                "Sforce-Limit-Info": f"api-usage={self.calls}/{self.api_limit}",
+                "Sforce-Limit-Info": f"api-usage={self.api_requests}/{self.api_limit}",
             }
         handler.send(response)
 
@@ -507,7 +574,11 @@ class SalesforceEmulator:
             valid = scheme.lower() in {"bearer", "oauth"} and token.strip() in self._sessions
         if not valid or self._take_injection(("expired_session",), kind):
             return _json(401, SESSION_EXPIRED, {"WWW-Authenticate": 'Token realm="Salesforce"'})
-        if self.calls > self.api_limit or self._take_injection(("request_limit",), kind):
+        with self._lock:  # only calls made with a session count: logins and the version list never do
+            exhausted = self.usage["api_requests"] >= self.api_limit
+            if not exhausted:
+                self.usage["api_requests"] += 1
+        if exhausted or self._take_injection(("request_limit",), kind):
             return _json(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
         if self._take_injection(("server_error", "results_500"), kind):
             return _json(
@@ -615,11 +686,7 @@ class SalesforceEmulator:
         return _json(
             200,
             [
-                {
-                    "label": RELEASES.get(version, f"API {version}"),
-                    "url": f"/services/data/v{version}",
-                    "version": version,
-                }
+                {"label": release(version), "url": f"/services/data/v{version}", "version": version}
                 for version in API_VERSIONS
             ],
         )
@@ -629,20 +696,28 @@ class SalesforceEmulator:
         names = ("sobjects", "query", "queryAll", "limits", "jobs/query", "jobs/ingest")
         return _json(200, {name: f"{base}/{name}" for name in names})
 
-    def _limits(self, **_: Any) -> _Response:
-        used = self.calls
+    def _limits(self, version: str, **_: Any) -> _Response:
+        """Every limit with its Max and Remaining. Counted as Salesforce counts: API requests, Bulk API 2.0 query
+        jobs created and the MB of results they served, and ingest batches (one per 10,000 records processed; query
+        jobs use none); every other allocation is untouched here."""
         with self._lock:
-            query_jobs, ingest_jobs = len(self.query_jobs), len(self.ingest_jobs)
-        return _json(
-            200,
-            {
-                "DailyApiRequests": {"Max": self.api_limit, "Remaining": max(0, self.api_limit - used)},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - query_jobs},
-                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - ingest_jobs},
-                "DataStorageMB": {"Max": 1024, "Remaining": 1000},
-            },
-        )
+            used = {
+                "DailyApiRequests": self.usage["api_requests"],
+                "DailyBulkV2QueryJobs": self.usage["query_jobs"],
+                "DailyBulkV2QueryFileStorageMB": math.ceil(self.usage["result_bytes"] / 1_000_000),
+                "DailyBulkApiBatches": self.usage["batches"],
+            }
+        limits: dict[str, dict[str, int]] = {}
+        for name, most, since in LIMITS:
+            if major(version) < since:
+                continue
+            if name == "DailyBulkApiBatches" and major(version) < 49:
+                name = "DailyBulkApiRequests"
+                used["DailyBulkApiRequests"] = used["DailyBulkApiBatches"]
+            if name == "DailyApiRequests":
+                most = self.api_limit
+            limits[name] = {"Max": most, "Remaining": max(0, most - used.get(name, 0))}
+        return _json(200, limits)
 
     def _object(self, name: str) -> str:
         definition = self.org.object_def(name)
@@ -668,8 +743,14 @@ class SalesforceEmulator:
         parsed_start, parsed_end = parse_datetime(start), parse_datetime(end)
         if parsed_start is None or parsed_end is None:
             raise SalesforceError("INVALID_DATETIME", f"invalid start or end: {start}, {end}")
-        if parsed_end < parsed_start:
-            raise SalesforceError("INVALID_REPLICATION_DATE", "end date is before start date")
+        if parsed_end <= parsed_start:
+            raise SalesforceError("INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate")
+        oldest = format_datetime(self.org.clock() - timedelta(days=REPLICATION_DAYS))
+        if parsed_start < oldest:
+            raise SalesforceError(
+                "INVALID_REPLICATION_DATE",
+                f"startDate cannot be more than {REPLICATION_DAYS} days ago: {parsed_start} is before {oldest}",
+            )
         return parsed_start, parsed_end
 
     def _deleted(self, object: str, params: dict[str, str], **_: Any) -> _Response:
@@ -794,6 +875,7 @@ class SalesforceEmulator:
         self._job_failures(job, "bulk_query_create")
         with self._lock:
             self.query_jobs[job.id] = job
+            self.usage["query_jobs"] += 1
         return _json(200, job.info())
 
     def _query_job(self, job_id: str) -> QueryJob:
@@ -836,9 +918,12 @@ class SalesforceEmulator:
         if max_records is not None and not max_records.isdigit():
             raise SalesforceError("INVALID_MAX_RECORDS", f"Invalid maxRecords: {max_records}")
         text, count, following = found.page(None if locator == "null" else locator, int(max_records or 0) or None)
+        body = text.encode()
+        with self._lock:
+            self.usage["result_bytes"] += len(body)
         return _Response(
             200,
-            text.encode(),
+            body,
             "text/csv",
             {"Sforce-Locator": following, "Sforce-NumberOfRecords": str(count)},
         )
@@ -882,6 +967,7 @@ class SalesforceEmulator:
         with self._lock:
             if state == "UploadComplete":
                 found.close(self.org)
+                self.usage["batches"] += math.ceil(found.processed / BATCH_RECORDS)
             elif state == "Aborted":
                 found.abort()
             else:

@@ -520,6 +520,10 @@ def _compile(catalog: Catalog, root: ObjectDef, text: str, node: Condition) -> P
         inner = _compile(catalog, root, text, node.item)
         return lambda row: not inner(row)
     path = resolve_path(catalog, root, node.ref, text)
+    if not path.leaf.filterable:
+        raise SalesforceError(
+            "INVALID_FIELD", f"{_locate(text, node.ref.pos)}field '{path.leaf.name}' can not be filtered in query call"
+        )
     get = path.value
     key = _key(path.leaf)
     if isinstance(node, Like):
@@ -663,6 +667,12 @@ def execute(catalog: Catalog, text: str, include_deleted: bool = False) -> Query
         paths.append(path)
     predicate = _compile(catalog, obj, query.text, query.where) if query.where is not None else None
     order = [(resolve_path(catalog, obj, key.ref, query.text), key) for key in query.order]
+    for path, key in order:
+        if not path.leaf.sortable:
+            raise SalesforceError(
+                "INVALID_FIELD",
+                f"{_locate(query.text, key.ref.pos)}field '{path.leaf.name}' can not be sorted in a query call",
+            )
     rows = catalog.snapshot(obj, include_deleted)
     if predicate is not None:
         rows = [row for row in rows if predicate(row)]

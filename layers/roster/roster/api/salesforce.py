@@ -222,7 +222,15 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     credentials = _credentials().load(workspace)
     if credentials is None:
         return ConnectionView(connected=False)
-    check = connection.test_connection(credentials, verify=verify_for(services.workspaces, workspace)) if test else None
+    check = (
+        connection.test_connection(
+            credentials,
+            verify=verify_for(services.workspaces, workspace),
+            api_version=clients().settings.salesforce_api_version,
+        )
+        if test
+        else None
+    )
     return ConnectionView(
         connected=True,
         credentials=credentials.redacted(),

@@ -41,7 +41,9 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tenacity.wait import WaitBaseT
 
-API_VERSION = "59.0"
+#: The API version Roster speaks unless the deployment sets another (SALESFORCE_API_VERSION): Winter '27, served by
+#: every org since its release; a fixed version, so a Salesforce release never changes what Roster reads under it.
+API_VERSION = "68.0"
 LOGIN_URL = "https://login.salesforce.com"
 TIMEOUT_SECONDS = 60
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -378,8 +380,9 @@ def finish_authorization(
 class Connection:
     """A logged-in simple-salesforce client that counts its HTTP requests and can log in again once."""
 
-    def __init__(self, credentials: _Credentials, *, verify: str | bool = True) -> None:
+    def __init__(self, credentials: _Credentials, *, verify: str | bool = True, api_version: str = API_VERSION) -> None:
         self.credentials = credentials
+        self.api_version = api_version
         self.http = requests.Session()
         self.http.verify = verify
         self.http.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
@@ -392,7 +395,7 @@ class Connection:
 
     def _client(self) -> Salesforce:
         instance_url, token = _login(self.credentials, self.http)
-        return Salesforce(session_id=token, instance_url=instance_url, session=self.http, version=API_VERSION)
+        return Salesforce(session_id=token, instance_url=instance_url, session=self.http, version=self.api_version)
 
     def relogin(self) -> None:
         """Replace an expired session; raises SessionExpired when only a session id was given."""
@@ -404,11 +407,6 @@ class Connection:
         """The Bulk API 2.0 client of one object, on the current session."""
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.sf.session_id}"}
         return _Bulk2Client(obj, self.sf.bulk2_url, headers, self.http)
-
-
-def connect(credentials: _Credentials, *, verify: str | bool = True) -> Salesforce:
-    """A simple-salesforce client in direct mode, logged in with the credentials."""
-    return Connection(credentials, verify=verify).sf
 
 
 class ConnectionCheck(BaseModel):
@@ -449,6 +447,14 @@ BLOCKED_FLOW_REASON = (
 )
 
 
+def error_message(error: Exception) -> str:
+    """Salesforce's message of a client exception, or its text."""
+    content = getattr(error, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("message", ""))
+    return str(error)
+
+
 def explain(error: Exception) -> tuple[str, str]:
     """(code, reason) for any error talking to Salesforce: what the status and the connection test show."""
     if isinstance(error, LoginFailed):
@@ -478,14 +484,16 @@ def explain(error: Exception) -> tuple[str, str]:
     return "error", f"{type(error).__name__}: {error}"
 
 
-def test_connection(credentials: _Credentials, *, verify: str | bool = True) -> ConnectionCheck:
+def test_connection(
+    credentials: _Credentials, *, verify: str | bool = True, api_version: str = API_VERSION
+) -> ConnectionCheck:
     """Log in and read the org's limits (two requests); never raises for a Salesforce-side problem."""
     try:
-        connection = Connection(credentials, verify=verify)
+        connection = Connection(credentials, verify=verify, api_version=api_version)
         limits = connection.sf.limits()
     except (LoginFailed, SessionExpired, requests.RequestException, SalesforceError) as error:
         if isinstance(error, LoginFailed) and isinstance(credentials, PasswordCredentials):
-            return _password_refused(credentials, error, verify)
+            return _password_refused(credentials, error, verify, api_version)
         code, reason = explain(error)
         return ConnectionCheck(ok=False, code=code, reason=reason)
     remaining = limits.get("DailyApiRequests", {}).get("Remaining")
@@ -496,7 +504,9 @@ def test_connection(credentials: _Credentials, *, verify: str | bool = True) -> 
     )
 
 
-def _password_refused(credentials: PasswordCredentials, error: LoginFailed, verify: str | bool) -> ConnectionCheck:
+def _password_refused(
+    credentials: PasswordCredentials, error: LoginFailed, verify: str | bool, api_version: str
+) -> ConnectionCheck:
     """Why the password flow failed: Salesforce answers a blocked flow exactly as a wrong password
     (`invalid_grant: authentication failure`), so ask SOAP login, which that setting does not block, about the
     same password; if it accepts, the flow is blocked (and the probe's session is revoked at once)."""
@@ -516,7 +526,7 @@ def _password_refused(credentials: PasswordCredentials, error: LoginFailed, veri
     )
     try:
         response = http.post(
-            f"{login_url}/services/Soap/u/{API_VERSION}",
+            f"{login_url}/services/Soap/u/{api_version}",
             data=envelope.encode(),
             headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
             timeout=TIMEOUT_SECONDS,

@@ -46,6 +46,10 @@ SYSTEM_FIELDS = frozenset(
     {"Id", "IsDeleted", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "Roster_Id__c"}
 )
 _NUMBER_TYPES = frozenset({"int", "double", "currency", "percent", "long"})
+#: Structured read-only fields (an address, a geolocation) that Bulk API 2.0 queries refuse; their components
+#: (`MailingCity`, `Location__Latitude__s`, ...) are ordinary fields and map like any other.
+COMPOUND_TYPES = frozenset({"address", "location"})
+MULTIPICKLIST = "multipicklist"
 _PEOPLE = {
     "Email": "email",
     "FirstName": "first_name",
@@ -161,6 +165,18 @@ def _describe_fields(describe: Mapping[str, Any]) -> dict[str, Mapping[str, Any]
     return {str(field["name"]): field for field in describe.get("fields", [])}
 
 
+def _fits(spec: ObjectSpec, sf_type: str, target: str) -> bool:
+    """Whether values of a Salesforce type can land in a Roster field: a multi-select picklist only in a list."""
+    if sf_type != MULTIPICKLIST:
+        return True
+    known = spec.targets.get(target)
+    return known is FieldType.LIST or (known is None and spec.open_targets)
+
+
+def _components(compound: str, available: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    return [name for name, described in available.items() if described.get("compoundFieldName") == compound]
+
+
 def auto_map(obj: SalesforceObject, describe: Mapping[str, Any]) -> ObjectMapping:
     """Standard pairs first, then each remaining field's closest Roster field by name or label, if close enough."""
     spec = SPECS[obj]
@@ -171,9 +187,10 @@ def auto_map(obj: SalesforceObject, describe: Mapping[str, Any]) -> ObjectMappin
             fields[sf_name] = FieldMapping(field=target, sf_type=str(available[sf_name].get("type", "string")))
     used = {mapping.field for mapping in fields.values()}
     for sf_name, described in available.items():
-        if sf_name in fields or sf_name in SYSTEM_FIELDS or described.get("type") in ("reference", "id", "address"):
+        sf_type = str(described.get("type", "string"))
+        if sf_name in fields or sf_name in SYSTEM_FIELDS or sf_type in ("reference", "id", *COMPOUND_TYPES):
             continue
-        candidates = [target for target in spec.targets if target not in used]
+        candidates = [target for target in spec.targets if target not in used and _fits(spec, sf_type, target)]
         best = closest((_snake(sf_name), _snake(str(described.get("label", "")))), candidates)
         if best is not None:
             fields[sf_name] = FieldMapping(field=best, sf_type=str(described.get("type", "string")))
@@ -194,7 +211,19 @@ def validate_mapping(
             near = difflib.get_close_matches(sf_name, list(available), n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise MappingError(f"Salesforce {obj} has no field {sf_name!r}{hint}")
+        sf_type = str(available[sf_name].get("type", "string"))
+        if sf_type in COMPOUND_TYPES:
+            parts = ", ".join(_components(sf_name, available)) or "its component fields"
+            raise MappingError(
+                f"{obj}.{sf_name} is a compound {sf_type} field, which Salesforce's Bulk API cannot read: "
+                f"map its components instead ({parts})"
+            )
         target = mapping.field
+        if not _fits(spec, sf_type, target):
+            raise MappingError(
+                f"{obj}.{sf_name} is a multi-select picklist: its values (a;b;c) become a list, so map it to a list "
+                f"field (such as tags or a custom field), not {target!r}"
+            )
         if target in DERIVED:
             raise MappingError(f"{target!r} is computed by the sync and cannot be mapped (from {obj}.{sf_name})")
         if not spec.open_targets and target not in spec.targets:
@@ -234,8 +263,20 @@ def _checked_export(
     if mapping.export is not ExportRule.NEVER:
         if obj not in EXPORTABLE:
             raise MappingError(f"{obj} is import-only: its fields cannot be written back (export rule must be never)")
+        if described.get("calculated"):
+            formula = described.get("calculatedFormula")
+            raise MappingError(
+                f"{obj}.{sf_name} is a formula field: Salesforce computes it"
+                + (f" ({formula})" if formula else "")
+                + " and refuses writes to it, so its export rule must be never"
+            )
         if not described.get("updateable", False):
-            raise MappingError(f"{obj}.{sf_name} is read-only in Salesforce; its export rule must be never")
+            why = (
+                "can only be set when Salesforce creates the record"
+                if described.get("createable")
+                else "is read-only in Salesforce"
+            )
+            raise MappingError(f"{obj}.{sf_name} {why}: export cannot update it, so its export rule must be never")
     return mapping
 
 
@@ -243,6 +284,8 @@ def read_value(sf_type: str, value: Any) -> Any:
     """A Salesforce value (Bulk CSV text or REST JSON) as a Python value; '' and null are None."""
     if value is None or value == "":
         return None
+    if sf_type == MULTIPICKLIST:
+        return value if isinstance(value, list) else [part for part in str(value).split(";") if part]
     if sf_type == "boolean":
         return value if isinstance(value, bool) else str(value).lower() == "true"
     if sf_type in _NUMBER_TYPES and not isinstance(value, int | float):

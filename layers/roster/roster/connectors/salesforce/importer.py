@@ -29,13 +29,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from simple_salesforce.bulk2 import Operation
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce import soql
-from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
+from roster.connectors.salesforce.connection import Calls, Connection, error_code, error_message, explain, transient
 from roster.connectors.salesforce.describe import (
     SPECS,
     ObjectMapping,
@@ -427,19 +428,40 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
     def _finish(self) -> None:
         """Unlink what left the Recycle Bin during the window (incremental), then close the run."""
         if self.run.mode is Mode.INCREMENTAL and SPECS[self.obj].kind is not None and self.run.since:
-            end = self.loop.clock() + timedelta(minutes=1)
-            start = max(parse_stamp(self.run.since), end - DELETED_WINDOW)
-            listed = self._call(lambda connection: getattr(connection.sf, self.obj).deleted(start, end))
             kind = SPECS[self.obj].kind
             assert kind is not None
             resolver = self.loop.resolver(self.run.workspace, kind)
-            for record in listed.get("deletedRecords", []):
-                self.run.counts.deleted += unlink(resolver, self.obj, str(record["id"]))
+            for record_id in self._deleted(parse_stamp(self.run.since)):
+                self.run.counts.deleted += unlink(resolver, self.obj, record_id)
         self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.loop.clock())
         self.state.status, self.state.error = Status.IDLE, None
         if self.run.mode is Mode.FULL:
             self.state.last_full_sync = self.run.started_at
         self.commit(with_state=True)
+
+    def _deleted(self, since: datetime) -> list[str]:
+        """Ids Salesforce lists as deleted since `since`. Its list reaches back 30 days only (older starts fail with
+        INVALID_REPLICATION_DATE, as they do once an admin empties the Recycle Bin): deletions it can no longer list
+        are named in the run's problems, not guessed at."""
+        end = self.loop.clock() + timedelta(minutes=1)
+        start = max(since, end - DELETED_WINDOW)
+        if since < start:
+            self._problem(
+                f"deleted records: Salesforce lists deletions for the last 30 days only and this sync reads changes "
+                f"since {format_time(since)}; records deleted before {format_time(start)} that already left the "
+                "Recycle Bin were not seen and keep their Salesforce link in Roster"
+            )
+        try:
+            listed = self._call(lambda connection: getattr(connection.sf, self.obj).deleted(start, end))
+        except SalesforceMalformedRequest as error:
+            if error_code(error) != "INVALID_REPLICATION_DATE":
+                raise
+            self._problem(f"deleted records: Salesforce would not list them ({error_message(error)})")
+            return []
+        return [str(record["id"]) for record in listed.get("deletedRecords", [])]
+
+    def _problem(self, problem: str) -> None:
+        self.run.problems = [*self.run.problems, problem][:MAX_PROBLEMS]
 
     # -- checkpoints --------------------------------------------------------------------------------------
 

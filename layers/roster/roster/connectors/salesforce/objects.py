@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from roster.connectors.salesforce.describe import SPECS, ObjectMapping, SalesforceObject, apply_mapping
+from roster.connectors.salesforce.describe import (
+    COMPOUND_TYPES,
+    SPECS,
+    ObjectMapping,
+    SalesforceObject,
+    apply_mapping,
+)
 from roster.connectors.salesforce.links import SOURCE, stored_values, unlink, upsert_linked
 from roster.connectors.salesforce.store import RunCounts
 from roster.identity.aliases import record_alias, registrable_domain
@@ -55,7 +61,10 @@ class BatchContext:
 
 
 def query_fields(mapping: ObjectMapping) -> list[str]:
-    return list(dict.fromkeys(["Id", "SystemModstamp", "IsDeleted", *QUERY_FIELDS[mapping.object], *mapping.fields]))
+    """The Bulk query's fields: the sync's own and the mapped ones, never a compound field (Bulk API refuses them;
+    a mapping saved before that rule may still hold one)."""
+    mapped = [name for name, field in mapping.fields.items() if field.sf_type not in COMPOUND_TYPES]
+    return list(dict.fromkeys(["Id", "SystemModstamp", "IsDeleted", *QUERY_FIELDS[mapping.object], *mapped]))
 
 
 def is_deleted(row: Row) -> bool:
