@@ -22,7 +22,6 @@ from roster.connectors.salesforce.connection import (
     Calls,
     Connection,
     JwtCredentials,
-    PasswordCredentials,
     secret_name,
 )
 from roster.services import services
@@ -32,6 +31,7 @@ from roster_dev.emulators.salesforce.oauth import JWT_BEARER
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 from tests.conftest import Api, fill, new_workspace
+from tests.integration.test_salesforce_sync import credentials
 
 KEY, CERTIFICATE = self_signed_certificate()
 OTHER_KEY, _ = self_signed_certificate("someone-else")
@@ -73,20 +73,6 @@ def jwt_credentials(emulator: SalesforceEmulator, **changes: Any) -> JwtCredenti
         **changes,
     }
     return JwtCredentials.model_validate(values)
-
-
-def password_credentials(emulator: SalesforceEmulator, **changes: str) -> PasswordCredentials:
-    creds = emulator.credentials
-    values = {
-        "login_url": emulator.instance_url,
-        "username": creds.username,
-        "password": creds.password,
-        "security_token": creds.security_token,
-        "client_id": creds.client_id,
-        "client_secret": creds.client_secret,
-        **changes,
-    }
-    return PasswordCredentials.model_validate(values)
 
 
 def approve(emulator: SalesforceEmulator, authorize_url: str) -> dict[str, str]:
@@ -314,14 +300,14 @@ def test_jwt_audience_defaults_from_the_login_url() -> None:
 
 def test_blocked_password_flow_is_named_by_the_connection_test(emulator: SalesforceEmulator) -> None:
     emulator.oauth.block_password_flow()
-    blocked = sf_connection.test_connection(password_credentials(emulator), verify=emulator.ca_path)
+    blocked = sf_connection.test_connection(credentials(emulator), verify=emulator.ca_path)
     assert not blocked.ok and blocked.code == "password_flow_blocked"
     assert blocked.reason is not None and blocked.reason.startswith(
         "this org blocks the username-password flow; use JWT bearer (recommended) or the web-server flow"
     )
     assert emulator.calls_by_kind["oauth_revoke"] == 1  # the SOAP probe's session is revoked at once
 
-    wrong = sf_connection.test_connection(password_credentials(emulator, password="nope"), verify=emulator.ca_path)
+    wrong = sf_connection.test_connection(credentials(emulator, password="nope"), verify=emulator.ca_path)
     assert not wrong.ok and wrong.code == "bad_credentials"
     assert wrong.reason is not None and "check the username, password and security token" in wrong.reason
 

@@ -239,17 +239,21 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     )
 
 
+def _check_ca_bundle(ca_bundle: str | None) -> None:
+    if ca_bundle is not None:
+        try:
+            check_ca_bundle(ca_bundle)
+        except TrustRefused as refused:
+            raise ApiError(422, "invalid_request", str(refused)) from None
+
+
 # --- connection -------------------------------------------------------------------------------------------
 
 
 @router.put("/v1/salesforce/connection", summary="Connect Salesforce (credentials go to Secrets Manager) and test it")
 def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
     workspace = _workspace()
-    if body.ca_bundle is not None:
-        try:
-            check_ca_bundle(body.ca_bundle)
-        except TrustRefused as refused:
-            raise ApiError(422, "invalid_request", str(refused)) from None
+    _check_ca_bundle(body.ca_bundle)
     credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
     _credentials().save(workspace, credentials)
     save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
@@ -262,11 +266,7 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
 )
 def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
     workspace = _workspace()
-    if body.ca_bundle is not None:
-        try:
-            check_ca_bundle(body.ca_bundle)
-        except TrustRefused as refused:
-            raise ApiError(422, "invalid_request", str(refused)) from None
+    _check_ca_bundle(body.ca_bundle)
     url, state, pending = start_authorization(body.login_url, body.client_id, body.client_secret, body.redirect_uri)
     _credentials().save_authorization(workspace, pending)
     save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
