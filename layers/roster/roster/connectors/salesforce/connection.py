@@ -28,6 +28,8 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tenacity.wait import WaitBaseT
 
+from roster import outbound
+
 API_VERSION = "59.0"
 LOGIN_URL = "https://login.salesforce.com"
 TIMEOUT_SECONDS = 60
@@ -160,7 +162,7 @@ class Connection:
 
     def __init__(self, credentials: _Credentials, *, verify: str | bool = True) -> None:
         self.credentials = credentials
-        self.http = requests.Session()
+        self.http = outbound.guard(requests.Session())  # login_url and instance_url: public addresses only
         self.http.verify = verify
         self.http.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
         self.http.hooks["response"].append(self._count)
@@ -215,8 +217,10 @@ def explain(error: Exception) -> tuple[str, str]:
         return "bad_credentials", f"Salesforce refused the credentials ({error.code}: {error.description})"
     if isinstance(error, SessionExpired | SalesforceExpiredSession):
         return "expired_session", "the Salesforce session expired or is invalid"
+    if isinstance(error, outbound.OutboundRefused):
+        return "refused_address", str(error)
     if isinstance(error, requests.ConnectionError | requests.Timeout):
-        return "unreachable", f"cannot reach the Salesforce host ({type(error).__name__})"
+        return "unreachable", "could not reach the Salesforce host over HTTPS"  # never says which way it failed
     code = error_code(error)
     if code == "REQUEST_LIMIT_EXCEEDED":
         return "api_limit", "the org's API request limit is exceeded; retry later or raise the limit"
