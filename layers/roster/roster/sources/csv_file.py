@@ -1,5 +1,13 @@
-"""Reading CSV files as users export them: any common delimiter, UTF-8 with or without BOM
-(or Windows-1252), quoted newlines, ragged rows, streamed so memory stays flat on any size."""
+"""CSV files as users' spreadsheets make and open them.
+
+Reading: any common delimiter, UTF-8 with or without BOM (or Windows-1252), quoted newlines, ragged
+rows, streamed so memory stays flat on any size.
+
+Writing (`SpreadsheetWriter`, for every CSV Roster hands to a person): a cell that a spreadsheet would
+run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
+as OWASP's CSV-injection guidance says, so it shows as the text it is; plain numbers such as `-12.5`
+are left alone. Every cell is quoted, and text no encoding can write (lone surrogates) becomes U+FFFD.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,12 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from roster.profiles.fields import STANDARD_FIELDS, Kind
+from roster.profiles.values import readable
 
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 64 * 1024
@@ -89,6 +98,28 @@ def _rows(reader: Iterator[list[str]], columns: list[str]) -> Iterator[Row | Bad
             continue
         padded = values + [""] * (len(columns) - len(values))
         yield Row(start, dict(zip(columns, padded, strict=False)))
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """A value as a CSV cell a spreadsheet shows as text and never runs: see the module's docstring."""
+    text = readable("" if value is None else str(value))
+    if text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class SpreadsheetWriter:
+    """Writes rows of cells to a text stream as CSV, every cell through `spreadsheet_cell`."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Iterable[Any]) -> None:
+        self._writer.writerow([spreadsheet_cell(cell) for cell in cells])
 
 
 def unique_columns(header: list[str]) -> list[str]:
