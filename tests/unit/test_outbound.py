@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roster.outbound import ALLOW_SETTING, OutboundRefused, Unresolvable, check_url, non_public_kind
+from roster.outbound import ALLOW_SETTING, OutboundRefused, Unresolvable, allowed_targets, check_url, non_public_kind
+from roster_dev.local.outbound import allowed
 
 ATTACKS = [
     ("http://127.0.0.1/", "127.0.0.1 is a loopback address"),
@@ -88,3 +89,13 @@ def test_an_ipv4_address_wrapped_in_ipv6_is_judged_as_itself(address: ipaddress.
     public = non_public_kind(address) is None
     for form in wrapped:
         assert (non_public_kind(form) is None) == public, form
+
+
+def test_the_local_stack_lists_an_emulator_only_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_SETTING, "localhost:8000")
+    with allowed("127.0.0.1", 9443):
+        check_url("https://127.0.0.1:9443/services/oauth2/token")
+        assert allowed_targets() == {("localhost", 8000), ("127.0.0.1", 9443)}
+    assert allowed_targets() == {("localhost", 8000)}
+    with pytest.raises(OutboundRefused):
+        check_url("https://127.0.0.1:9443/services/oauth2/token")
