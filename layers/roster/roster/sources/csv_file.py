@@ -126,6 +126,7 @@ class _Lines:
         self.number = 0  # of the last line handed out
         self.taken: list[str] = []  # lines of the current record
         self.ran_out = False  # the current record reached the end of the file unfinished
+        self.undecodable = False  # the current record holds bytes the encoding cannot decode
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -141,18 +142,21 @@ class _Lines:
                 raise
         self.number += 1
         self.taken.append(line)
+        if _UNDECODABLE in line:
+            self.undecodable = True
         return line
 
     def start_record(self) -> int:
         """Forget the lines of the last record; returns the line the next one starts on."""
-        self.taken, self.ran_out = [], False
+        self.taken.clear()
+        self.ran_out = self.undecodable = False
         return self.number + 1
 
     def resume_after_first(self) -> None:
         """Read the current record's lines again, but its first one."""
         self._again.extend(reversed(self.taken[1:]))
         self.number -= len(self.taken) - 1
-        self.taken = []
+        self.taken.clear()
 
 
 def read_rows(stream: IO[bytes], dialect: Dialect) -> tuple[list[str], Iterator[Row | BadRow]]:
@@ -189,29 +193,32 @@ def check_header(header: list[str], size: int) -> None:
 
 
 def _rows(lines: _Lines, dialect: Dialect, columns: list[str]) -> Iterator[Row | BadRow]:
+    reader = csv.reader(lines, delimiter=dialect.delimiter)  # pulls exactly one record's lines at a time
     while True:
         start = lines.start_record()
         try:
-            values = next(csv.reader(lines, delimiter=dialect.delimiter))  # reads exactly one record's lines
+            values = next(reader)
         except StopIteration:
             return
         except csv.Error:
             yield BadRow(start, f"has a value longer than {MAX_CELL_CHARS:,} characters, or a quote that never closes")
             lines.resume_after_first()
+            reader = csv.reader(lines, delimiter=dialect.delimiter)
             continue
         if lines.ran_out:
             yield BadRow(start, f"has a quote that never closes (it opens on line {start}; the file ends inside it)")
             lines.resume_after_first()
+            reader = csv.reader(lines, delimiter=dialect.delimiter)
             continue
         if not any(value.strip() for value in values):
             continue  # blank line
         if len(values) > len(columns) and any(value.strip() for value in values[len(columns) :]):
             yield BadRow(start, f"has {len(values)} values but the header has {len(columns)} columns")
             continue
-        cells = zip(columns, values, strict=False)
-        undecodable = next((column for column, value in cells if _UNDECODABLE in value), None)
-        if undecodable is not None:
-            yield BadRow(start, f"has bytes that are not {dialect.encoding} text (in column {undecodable!r})")
+        if lines.undecodable:
+            cells = zip(columns, values, strict=False)
+            column = next((column for column, value in cells if _UNDECODABLE in value), "?")
+            yield BadRow(start, f"has bytes that are not {dialect.encoding} text (in column {column!r})")
             continue
         padded = values + [""] * (len(columns) - len(values))
         yield Row(start, dict(zip(columns, padded, strict=False)))
