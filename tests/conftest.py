@@ -76,3 +76,55 @@ def fill(template: str, **values: str) -> dict[str, Any]:
     for name, value in values.items():
         text = text.replace("{{" + name + "}}", value)
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Connections:
+    """Every address this process tried to connect to during a test; none may leave the machine."""
+
+    made: list[str]
+
+    def to(self, address: str) -> bool:
+        return address in self.made
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> Connections:
+    """Records each socket connect; one to a non-loopback address fails the test before it is made."""
+    import ipaddress
+    import socket
+
+    seen = Connections([])
+    connect = socket.socket.connect
+
+    def recording(sock: socket.socket, address: Any) -> None:
+        host = str(address[0]) if isinstance(address, tuple) else str(address)
+        seen.made.append(host)
+        if isinstance(address, tuple) and not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            raise AssertionError(f"a test tried to connect to {host}")
+        connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", recording)
+    return seen
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """A DNS of the test's own: names put in this dict resolve to the given addresses (in order), and every
+    lookup is counted in `names["<lookups>"]`; other names resolve as usual (IP literals, localhost)."""
+    import socket
+
+    table: dict[str, list[str]] = {"<lookups>": []}
+    lookup = socket.getaddrinfo
+
+    def resolving(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        table["<lookups>"].append(name)
+        if name in table:
+            if not table[name]:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return [info for address in table[name] for info in lookup(address, port, *args, **kwargs)]
+        return lookup(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)
+    return table

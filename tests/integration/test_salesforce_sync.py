@@ -31,6 +31,7 @@ from roster.profiles.model import Profile, Status
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org
+from roster_dev.local.outbound import allowed
 from roster_dev.local.stack import LocalStack
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
@@ -443,7 +444,9 @@ def test_connection_test_reasons(emulator: SalesforceEmulator) -> None:
     emulator.fail_next("request_limit", on="limits")
     assert sf_connection.test_connection(credentials(emulator), verify=emulator.ca_path).code == "api_limit"
     nowhere = credentials(emulator, login_url="https://127.0.0.1:9")
-    assert sf_connection.test_connection(nowhere, verify=emulator.ca_path).code == "unreachable"
+    assert sf_connection.test_connection(nowhere, verify=emulator.ca_path).code == "refused_address"  # not listed
+    with allowed("127.0.0.1", 9):
+        assert sf_connection.test_connection(nowhere, verify=emulator.ca_path).code == "unreachable"
 
 
 def test_credentials_live_in_secrets_manager(stack: LocalStack, emulator: SalesforceEmulator) -> None:

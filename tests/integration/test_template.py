@@ -14,6 +14,8 @@ import boto3
 import pytest
 
 from roster.config import Settings
+from roster.connectors.salesforce.trust import LOCAL_STACK_FLAG
+from roster.outbound import ALLOW_SETTING, allowed_targets
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 from roster_dev.local.template import Template
@@ -128,6 +130,14 @@ def test_every_setting_the_code_reads_is_set_by_the_template() -> None:
     variables = set(TEMPLATE.function_environment())
     wanted = {name.upper() for name in Settings.model_fields if name != "region"}
     assert wanted <= variables
+
+
+def test_a_deployment_exempts_no_address_from_the_outbound_check(stack: LocalStack) -> None:
+    """Only the local stack lists addresses Roster may call besides public ones, and only its emulators."""
+    assert ALLOW_SETTING not in (ROOT / "template.yaml").read_text()
+    assert LOCAL_STACK_FLAG not in (ROOT / "template.yaml").read_text()
+    moto_ports = {int(url.rsplit(":", 1)[1]) for url in (stack.endpoint, stack.s3_endpoint)}
+    assert not {port for _, port in allowed_targets()} & moto_ports
 
 
 def test_every_function_has_sample_events_and_a_thin_handler(runner: Runner) -> None:

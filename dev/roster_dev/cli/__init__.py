@@ -27,12 +27,24 @@ FilterOption = Annotated[
 
 
 @local.command("up")
-def local_up(port: Annotated[int, typer.Option(help="Port of the local API")] = 8000) -> None:
+def local_up(
+    port: Annotated[int, typer.Option(help="Port of the local API")] = 8000,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(help="HOST:PORT of a local service Roster may call, e.g. an emulator started on its own"),
+    ] = None,
+) -> None:
     """Start the local stack and serve the API until Ctrl-C."""
     from roster_dev.client import RosterClient
+    from roster_dev.local import outbound
     from roster_dev.local.runner import Runner
     from roster_dev.local.stack import LocalStack
 
+    for target in allow or []:
+        host, _, number = target.rpartition(":")
+        if not host or not number.isdigit():
+            raise typer.BadParameter(f"{target!r} is not HOST:PORT", param_hint="--allow")
+        outbound.allow(host, int(number))
     stack = LocalStack.from_project().start()
     runner = Runner(stack)
     runner.start()

@@ -42,6 +42,7 @@ from roster_dev.emulators.salesforce.org import SalesforceOrg
 from roster_dev.emulators.salesforce.schema import format_datetime, make_id, parse_datetime
 from roster_dev.emulators.salesforce.soql import QueryResult
 from roster_dev.emulators.salesforce.versions import API_VERSIONS, LATEST, major, release
+from roster_dev.local import outbound
 
 if TYPE_CHECKING:
     import requests
@@ -322,6 +323,7 @@ class SalesforceEmulator:
         self._cert.configure_cert(context)
         self._server = _Server((self.host, self.port), context, self)
         self.port = self._server.server_address[1]
+        outbound.allow(self.host, self.port)  # the local stack calls this emulator, and no other local address
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="salesforce-emulator", daemon=True
         )
@@ -337,6 +339,7 @@ class SalesforceEmulator:
         self._server.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        outbound.disallow(self.host, self.port)
         self._server = None
         self._thread = None
 

@@ -39,6 +39,7 @@ from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, 
 from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, SyncRefused, api_math
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun
 from roster.connectors.salesforce.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
+from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
 router = Router()
@@ -68,6 +69,12 @@ class _ConnectionOptions(BaseModel):
             return None
         if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
             raise ValueError("must be an https:// URL, e.g. https://login.salesforce.com or your My Domain")
+        try:
+            check_url(value)  # refused before anything connects; a name that does not resolve yet fails the test
+        except OutboundRefused as refused:
+            raise ValueError(str(refused)) from None
+        except Unresolvable:
+            pass
         return value
 
 

@@ -1,8 +1,7 @@
-"""A run's archived rows (one S3 object per batch, written by the workers) as CSV."""
+"""A run's archived rows (one S3 object per batch, written by the workers) as CSV a spreadsheet opens safely."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from typing import Any
 
 from roster.enrich.definitions import EnrichmentDefinition
 from roster.enrich.runs import RecordOutcome, rows_prefix, stored_run
+from roster.sources.csv_file import SpreadsheetWriter
 from roster.store.enrichments import EnrichmentStore
 
 
@@ -29,7 +29,7 @@ class RunExports:
         definition = EnrichmentDefinition.model_validate(run.data["definition"])
         columns = list(definition.targets().values())
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = SpreadsheetWriter(out)
         writer.writerow(["profile_id", "outcome", "reason", "credits", "quality_failed", *columns])
         for key in self._row_files(workspace, run_id):
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()

@@ -9,10 +9,12 @@ from roster.enrich.budget import Budgets, to_millis
 from roster.enrich.definitions import (
     DefinitionProblem,
     EnrichmentDefinition,
+    HttpSpec,
     RunProblem,
     check_definition,
     stored_definition,
 )
+from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.profiles.fields import FieldType
 from roster.segments.manager import BUILT_IN as BUILT_IN_AUDIENCES
 from roster.store.enrichments import EnrichmentStore
@@ -32,7 +34,18 @@ class Definitions:
     def check(
         self, workspace: str, definition: EnrichmentDefinition
     ) -> tuple[EnrichmentDefinition, dict[str, FieldType]]:
-        """The definition checked against the workspace's segments and fields, and the fields it creates."""
+        """The definition checked against the workspace's segments and fields, and the fields it creates.
+
+        An HTTP provider whose host resolves to a non-public address is refused now (and again on every call);
+        one that does not resolve yet is accepted."""
+        for provider in definition.providers:
+            if isinstance(provider, HttpSpec):
+                try:
+                    check_url(provider.config.url)
+                except OutboundRefused as refused:
+                    raise RunProblem(f"providers: {provider.name}: {refused}", 422) from None
+                except Unresolvable:
+                    pass
         for audience in definition.audiences:
             if audience in BUILT_IN_AUDIENCES:
                 kind = BUILT_IN_AUDIENCES[audience][1]

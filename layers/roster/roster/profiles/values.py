@@ -28,6 +28,15 @@ class ValueProblem(ValueError):
         self.reason = reason
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable(text: str) -> str:
+    """The text with lone surrogates (which no UTF encoding can write, so no file, answer or table could hold
+    them) replaced by U+FFFD; anything else is kept as it is."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def utc_now() -> str:
     """Now, in the one timestamp format every stored time uses (sortable as text)."""
     return format_time(datetime.now(UTC))

@@ -1,5 +1,16 @@
-"""Reading CSV files as users export them: any common delimiter, UTF-8 with or without BOM
-(or Windows-1252), quoted newlines, ragged rows, streamed so memory stays flat on any size."""
+"""CSV files as users' spreadsheets make and open them.
+
+Reading: any common delimiter; UTF-8, UTF-16 and UTF-32 by their byte order mark, UTF-16 without one,
+UTF-8 without one, else Windows-1252; quoted newlines, ragged rows; streamed so memory stays flat on
+any size. A row that cannot be read is reported with its line and why, and reading goes on: a quote
+that never closes costs only the row it opens in, and a row with bytes its encoding cannot decode is
+rejected rather than imported garbled.
+
+Writing (`SpreadsheetWriter`, for every CSV Roster hands to a person): a cell that a spreadsheet would
+run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
+as OWASP's CSV-injection guidance says, so it shows as the text it is; plain numbers such as `-12.5`
+are left alone. Every cell is quoted, and text no encoding can write (lone surrogates) becomes U+FFFD.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +18,23 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from roster.profiles.fields import STANDARD_FIELDS, Kind
+from roster.profiles.values import readable
 
 DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 64 * 1024
 RECORD_ID = "record_id"  # the mapping target that names a source record's own id
 
-csv.field_size_limit(1024 * 1024)
+MAX_CELL_CHARS = 1024 * 1024  # longer values make their row rejected (a profile field holds far less anyway)
+MAX_HEADER_CHARS = 64 * 1024
+MAX_COLUMNS = 500
+MAX_COLUMN_CHARS = 256
+
+csv.field_size_limit(MAX_CELL_CHARS)
 
 
 @dataclass(frozen=True)
@@ -40,14 +57,56 @@ class Dialect:
     delimiter: str
 
 
+class CsvProblem(ValueError):
+    """A file that cannot be read as CSV at all (its header breaks a limit), with the reason for the user."""
+
+
+#: Byte order marks, longest first (UTF-32 LE's starts with UTF-16 LE's), and the codec that reads past them.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: Marks bytes the encoding cannot decode; decoders never produce a lone surrogate from valid input.
+_UNDECODABLE = "\udcff"
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return _UNDECODABLE, error.end
+
+
+codecs.register_error("roster.undecodable", _mark_undecodable)
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The encoding of a file from its first bytes: by byte order mark (UTF-8, UTF-16, UTF-32), UTF-16 without
+    one when most odd (or even) bytes are zero and almost no others are (text that is mostly ASCII), else UTF-8
+    when it decodes, else Windows-1252."""
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            return encoding
+    head = sample[:4096]
+    pairs = len(head) // 2
+    if pairs >= 2:
+        even, odd = head[0 : 2 * pairs : 2], head[1 : 2 * pairs : 2]
+        for encoding, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+            if zeros.count(0) >= 0.7 * pairs and others.count(0) <= 0.05 * pairs:
+                return encoding
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
 def detect_dialect(sample: bytes) -> Dialect:
     """Encoding and delimiter from the first bytes of a file."""
-    encoding = "utf-8-sig"
-    try:
-        text = codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
-    except UnicodeDecodeError:
-        encoding = "cp1252"
-        text = sample.decode(encoding, errors="replace")
+    encoding = detect_encoding(sample)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
     lines = text.splitlines()[:50]
     try:
         delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
@@ -57,38 +116,134 @@ def detect_dialect(sample: bytes) -> Dialect:
     return Dialect(encoding, delimiter)
 
 
+class _Lines:
+    """The file's physical lines, numbered from 1, keeping those of the record being read so they can be read
+    again: after a quote that never closes, reading resumes on the line after the one it opened on."""
+
+    def __init__(self, text: Iterator[str]) -> None:
+        self._text = text
+        self._again: list[str] = []  # lines to read again, last first
+        self.number = 0  # of the last line handed out
+        self.taken: list[str] = []  # lines of the current record
+        self.ran_out = False  # the current record reached the end of the file unfinished
+        self.undecodable = False  # the current record holds bytes the encoding cannot decode
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            line = self._again.pop()
+        else:
+            try:
+                line = next(self._text)
+            except StopIteration:
+                self.ran_out = True
+                raise
+        self.number += 1
+        self.taken.append(line)
+        if _UNDECODABLE in line:
+            self.undecodable = True
+        return line
+
+    def start_record(self) -> int:
+        """Forget the lines of the last record; returns the line the next one starts on."""
+        self.taken.clear()
+        self.ran_out = self.undecodable = False
+        return self.number + 1
+
+    def resume_after_first(self) -> None:
+        """Read the current record's lines again, but its first one."""
+        self._again.extend(reversed(self.taken[1:]))
+        self.number -= len(self.taken) - 1
+        self.taken.clear()
+
+
 def read_rows(stream: IO[bytes], dialect: Dialect) -> tuple[list[str], Iterator[Row | BadRow]]:
-    """The header's column names and a lazy iterator over rows (and rows that cannot be read)."""
-    text = io.TextIOWrapper(stream, encoding=dialect.encoding, errors="replace", newline="")
-    reader = csv.reader(text, delimiter=dialect.delimiter)
+    """The header's column names and a lazy iterator over rows (and rows that cannot be read, with the line they
+    start on and why). Raises CsvProblem when the header breaks a limit (`MAX_COLUMNS`, `MAX_COLUMN_CHARS`,
+    `MAX_HEADER_CHARS`)."""
+    text = io.TextIOWrapper(stream, encoding=dialect.encoding, errors="roster.undecodable", newline="")
+    lines = _Lines(text)
+    lines.start_record()
     try:
-        header = next(reader)
+        header = next(csv.reader(lines, delimiter=dialect.delimiter))
     except StopIteration:
         return [], iter(())
-    columns = unique_columns(header)
-    return columns, _rows(reader, columns)
+    except csv.Error:
+        raise CsvProblem(f"the header is longer than {MAX_HEADER_CHARS:,} characters") from None
+    if lines.ran_out:
+        raise CsvProblem("the header has a quote that never closes")
+    check_header(header, sum(map(len, lines.taken)))
+    columns = unique_columns([readable(name) for name in header])
+    return columns, _rows(lines, dialect, columns)
 
 
-def _rows(reader: Iterator[list[str]], columns: list[str]) -> Iterator[Row | BadRow]:
-    line = 2  # the header is line 1
-    csv_reader = reader
+def check_header(header: list[str], size: int) -> None:
+    """Raise CsvProblem naming the limit a header breaks."""
+    if size > MAX_HEADER_CHARS:
+        raise CsvProblem(f"the header has {size:,} characters; at most {MAX_HEADER_CHARS:,} are read")
+    if len(header) > MAX_COLUMNS:
+        raise CsvProblem(f"the header has {len(header):,} columns; at most {MAX_COLUMNS:,} are read")
+    for index, name in enumerate(header, start=1):
+        if len(name) > MAX_COLUMN_CHARS:
+            raise CsvProblem(
+                f"column {index}'s name has {len(name):,} characters; at most {MAX_COLUMN_CHARS:,} are read"
+            )
+
+
+def _rows(lines: _Lines, dialect: Dialect, columns: list[str]) -> Iterator[Row | BadRow]:
+    reader = csv.reader(lines, delimiter=dialect.delimiter)  # pulls exactly one record's lines at a time
     while True:
+        start = lines.start_record()
         try:
-            values = next(csv_reader)
+            values = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:
-            yield BadRow(line, f"cannot be read as CSV: {error}")
-            line = getattr(csv_reader, "line_num", line) + 1
+        except csv.Error:
+            yield BadRow(start, f"has a value longer than {MAX_CELL_CHARS:,} characters, or a quote that never closes")
+            lines.resume_after_first()
+            reader = csv.reader(lines, delimiter=dialect.delimiter)
             continue
-        start, line = line, getattr(csv_reader, "line_num", line) + 1
+        if lines.ran_out:
+            yield BadRow(start, f"has a quote that never closes (it opens on line {start}; the file ends inside it)")
+            lines.resume_after_first()
+            reader = csv.reader(lines, delimiter=dialect.delimiter)
+            continue
         if not any(value.strip() for value in values):
             continue  # blank line
         if len(values) > len(columns) and any(value.strip() for value in values[len(columns) :]):
             yield BadRow(start, f"has {len(values)} values but the header has {len(columns)} columns")
             continue
+        if lines.undecodable:
+            cells = zip(columns, values, strict=False)
+            column = next((column for column, value in cells if _UNDECODABLE in value), "?")
+            yield BadRow(start, f"has bytes that are not {dialect.encoding} text (in column {column!r})")
+            continue
         padded = values + [""] * (len(columns) - len(values))
         yield Row(start, dict(zip(columns, padded, strict=False)))
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """A value as a CSV cell a spreadsheet shows as text and never runs: see the module's docstring."""
+    text = readable("" if value is None else str(value))
+    if text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class SpreadsheetWriter:
+    """Writes rows of cells to a text stream as CSV, every cell through `spreadsheet_cell`."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Iterable[Any]) -> None:
+        self._writer.writerow([spreadsheet_cell(cell) for cell in cells])
 
 
 def unique_columns(header: list[str]) -> list[str]:

@@ -25,6 +25,7 @@ from roster.sources.csv_file import (
     RECORD_ID,
     SAMPLE_BYTES,
     BadRow,
+    CsvProblem,
     Dialect,
     Row,
     auto_mapping,
@@ -161,7 +162,11 @@ class CsvImports:
         sample = head["Body"].read()
         dialect = detect_dialect(sample)
         body = self.s3.get_object(Bucket=self.bucket, Key=job["key"])["Body"]
-        columns, rows = read_rows(body, dialect)
+        try:
+            columns, rows = read_rows(body, dialect)
+        except CsvProblem as problem:
+            body.close()
+            raise ImportProblem(str(problem), 422) from None
         if not columns:
             raise ImportProblem("the file is empty", 422)
         first: list[dict[str, str]] = []
@@ -208,7 +213,14 @@ class CsvImports:
             return int(job.get("batches_total") or 0)  # a redelivered message: already split
         self.store.update(message.workspace, message.import_id, {"status": ImportStatus.SPLITTING})
         body = self.s3.get_object(Bucket=self.bucket, Key=job["key"])["Body"]
-        _, rows = read_rows(body, Dialect(**job["dialect"]))
+        try:
+            _, rows = read_rows(body, Dialect(**job["dialect"]))
+        except CsvProblem as problem:  # the preview refuses such a file first; the file may have changed since
+            body.close()
+            self.store.update(
+                message.workspace, message.import_id, {"status": ImportStatus.FAILED, "failure": str(problem)}
+            )
+            return 0
         mapping: dict[str, str | None] = job["mapping"]
         errors: list[dict[str, Any]] = []
         rows_read = rejected = batches = 0

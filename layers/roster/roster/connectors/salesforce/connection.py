@@ -41,6 +41,8 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tenacity.wait import WaitBaseT
 
+from roster import outbound
+
 #: The API version Roster speaks unless the deployment sets another (SALESFORCE_API_VERSION): Winter '27, served by
 #: every org since its release; a fixed version, so a Salesforce release never changes what Roster reads under it.
 API_VERSION = "68.0"
@@ -358,9 +360,7 @@ def finish_authorization(
         "redirect_uri": pending.redirect_uri,
         "code_verifier": pending.code_verifier.get_secret_value(),
     }
-    http = requests.Session()
-    http.verify = verify
-    http.trust_env = False
+    http = _http(verify)
     body = _token(pending.login_url, form, None, http, "authorization_code")
     if "refresh_token" not in body:
         raise LoginFailed(
@@ -377,15 +377,21 @@ def finish_authorization(
     )
 
 
+def _http(verify: str | bool) -> requests.Session:
+    """A session to Salesforce: public addresses only (login_url and instance_url are the user's), and no
+    environment settings (a REQUESTS_CA_BUNDLE would override `verify`, a proxy would connect unchecked)."""
+    http = outbound.guard(requests.Session())
+    http.verify = verify
+    return http
+
+
 class Connection:
     """A logged-in simple-salesforce client that counts its HTTP requests and can log in again once."""
 
     def __init__(self, credentials: _Credentials, *, verify: str | bool = True, api_version: str = API_VERSION) -> None:
         self.credentials = credentials
         self.api_version = api_version
-        self.http = requests.Session()
-        self.http.verify = verify
-        self.http.trust_env = False  # a REQUESTS_CA_BUNDLE in the environment would override `verify`
+        self.http = _http(verify)
         self.http.hooks["response"].append(self._count)
         self.calls = 0
         self.sf = self._client()
@@ -470,8 +476,10 @@ def explain(error: Exception) -> tuple[str, str]:
         return "bad_credentials", f"Salesforce refused the credentials ({refused}){hint}"
     if isinstance(error, SessionExpired | SalesforceExpiredSession):
         return "expired_session", "the Salesforce session expired or is invalid"
+    if isinstance(error, outbound.OutboundRefused):
+        return "refused_address", str(error)
     if isinstance(error, requests.ConnectionError | requests.Timeout):
-        return "unreachable", f"cannot reach the Salesforce host ({type(error).__name__})"
+        return "unreachable", "could not reach the Salesforce host over HTTPS"  # never says which way it failed
     code = error_code(error)
     if code == "REQUEST_LIMIT_EXCEEDED":
         return "api_limit", "the org's API request limit is exceeded; retry later or raise the limit"
@@ -513,9 +521,7 @@ def _password_refused(
     code, reason = explain(error)
     if error.code != "invalid_grant":
         return ConnectionCheck(ok=False, code=code, reason=reason)
-    http = requests.Session()
-    http.verify = verify
-    http.trust_env = False
+    http = _http(verify)
     login_url = credentials.login_url.rstrip("/")
     password = credentials.password.get_secret_value() + credentials.security_token.get_secret_value()
     envelope = (

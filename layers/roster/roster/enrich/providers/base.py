@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from roster.enrich.providers.text import InputProblem
 from roster.profiles.fields import FieldType
+from roster.profiles.values import readable
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,12 @@ class Provider(ABC):
         """The result for one record, whatever its values: unusable inputs become "not found".
 
         Anything else that goes wrong becomes an error result for this record alone. Only the
-        exception's type is logged, as its message may carry a record's values or a secret.
+        exception's type is logged, as its message may carry a record's values or a secret. Text in the
+        answer is made `readable`, so whatever a provider returns can be stored and exported.
         """
         try:
-            return self.enrich_record(record)
+            result = self.enrich_record(record)
+            return replace(result, values=_readable(result.values), reason=_readable(result.reason))
         except InputProblem as problem:
             return ProviderResult.not_found(str(problem))
         except Exception as failure:
@@ -88,6 +91,17 @@ class Provider(ABC):
     @abstractmethod
     def enrich_record(self, record: Mapping[str, Any]) -> ProviderResult:
         """The answer for one record; raises InputProblem when its inputs cannot be used."""
+
+
+def _readable(value: Any) -> Any:
+    """A provider's answer with every string in it `readable`."""
+    if isinstance(value, str):
+        return readable(value)
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _readable(item) for key, item in value.items()}
+    return value
 
 
 class OfflineProvider(Provider):

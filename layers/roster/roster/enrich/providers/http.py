@@ -15,7 +15,8 @@ Answers: 2xx maps response paths (`data.person.title`, `emails[0].address`) to o
 404 is "not found"; 408, 429, 5xx and connection failures are retried with exponential backoff,
 honouring Retry-After, and become retryable errors when retries run out; any other status is an
 error with the status and a short reason. Redirects are not followed, so headers carrying
-secrets never reach another host.
+secrets never reach another host. Only public addresses are called (`roster.outbound`): a host that
+resolves to a loopback, private, link-local or other internal address is refused before connecting.
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from roster.enrich.providers.base import Provider, ProviderResult
 from roster.enrich.providers.ratelimit import RateLimiter
 from roster.enrich.providers.text import optional_text, read_text
+from roster.outbound import OutboundRefused, guard
 from roster.profiles.fields import FIELD_NAME, FieldType, is_empty
 
 logger = logging.getLogger(__name__)
@@ -248,6 +249,8 @@ class HttpProvider(Provider):
         except _Retryable as failure:
             attempts = retrying.statistics.get("attempt_number", 1)
             return ProviderResult.error(f"{failure.reason}; gave up after {attempts} attempt(s)", retryable=True)
+        except OutboundRefused as refused:
+            return ProviderResult.error(f"{self.name} was not called: {refused}")
         except requests.RequestException as failure:
             return ProviderResult.error(f"request to {self.name} failed ({type(failure).__name__})")
         return self._result(response, secrets.values())
@@ -317,12 +320,10 @@ def _retry_after(state: RetryCallState) -> float | None:
 
 
 def _session(concurrency: int) -> requests.Session:
-    """One connection pool for the provider's threads, refusing cookies so no record's answer affects another's."""
-    session = requests.Session()
+    """One connection pool for the provider's threads, to public addresses only, refusing cookies so no record's
+    answer affects another's."""
+    session = guard(requests.Session(), pool_maxsize=concurrency)
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
     return session
 
 
