@@ -126,7 +126,8 @@ def start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]
     return child, info
 
 
-def run_worker(workspace: str, mode: Mode, info: dict[str, str], store: bool) -> dict[str, Any]:
+def run_worker(workspace: str, mode: Mode, info: dict[str, str], store: bool, endpoint: str) -> dict[str, Any]:
+    """One sync in a child process; it reaches the local stack through its moto server (`endpoint`)."""
     command = [
         sys.executable,
         __file__,
@@ -141,7 +142,8 @@ def run_worker(workspace: str, mode: Mode, info: dict[str, str], store: bool) ->
         info["ca_path"],
         *(["--store"] if store else []),
     ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    environment = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
 
@@ -186,10 +188,10 @@ def main() -> None:
             emulator, info = start_emulator(size)
             try:
                 workspace = f"bench-{size}-{int(time.time())}"
-                report("full", size, run_worker(workspace, Mode.FULL, info, args.store))
+                report("full", size, run_worker(workspace, Mode.FULL, info, args.store, stack.endpoint))
                 time.sleep(1.1)  # the edits get a later SystemModstamp second than the full sync's mark
                 change_contacts(info, args.changed)
-                report("incremental", size, run_worker(workspace, Mode.INCREMENTAL, info, args.store))
+                report("incremental", size, run_worker(workspace, Mode.INCREMENTAL, info, args.store, stack.endpoint))
             finally:
                 emulator.terminate()
                 emulator.wait()
