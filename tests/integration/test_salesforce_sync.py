@@ -132,7 +132,8 @@ def test_full_sync_imports_people_and_companies_and_merges_converted_leads(
     assert contacts.counts.read == org.count("Contact") == 240
     assert contacts.counts.created + contacts.counts.merged + contacts.counts.updated == 240
     assert leads.counts.read == org.count("Lead")
-    assert 0 < contacts.api_calls <= 5  # login, create job, one poll, one page (describe: the mapping is saved)
+    # login, describe (the first sync maps automatically), the count, create the job, two polls, one page
+    assert contacts.api_calls == 7
 
     converted = [lead for lead in org.records("Lead") if lead["IsConverted"]]
     assert converted
@@ -211,7 +212,7 @@ def test_incremental_sync_picks_up_exactly_the_changed_records(emulator: Salesfo
     assert run.counts.read - run.counts.skipped == 7  # the lookback re-reads were recognised, not re-imported
     assert profile_of(workspace, Kind.PEOPLE, "Contact", changed[0]).fields["job_title"] == "Chief Example Officer 0"
     assert profile_of(workspace, Kind.PEOPLE, "Contact", added[1]).fields["email"] == "new1@ex.org"
-    assert emulator.calls_by_kind["bulk_query_results"] == 1 and emulator.calls <= 6
+    assert emulator.calls_by_kind["bulk_query_results"] == 1 and emulator.calls == 7  # login, count, job, 2 polls, deleted
     nothing = sync_now(sync, workspace, "Contact")
     assert nothing.counts.read == nothing.counts.skipped and nothing.counts.created == nothing.counts.updated == 0
 
