@@ -376,6 +376,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
         now = self.loop.clock()
         self.run.until = soql.soql_time(now)
         self.run.window_from, self.run.window_to, self.run.window_seconds = self.run.since, None, None
+        self.run.job_id, self.run.locator, self.run.batch = None, None, 0  # a job from before windows: start over
         target = self.loop.store.config(self.run.workspace).window_records
         total = int(self._rest_query(soql.count(self.obj, self.run.since))["totalSize"])
         if total > target:
