@@ -34,8 +34,7 @@ from roster.profiles.model import Profile, Status
 from roster.profiles.values import parse_time
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
-from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org
-from roster_dev.emulators.salesforce.bulk import QUERY_TIMEOUT, Chunking
+from roster_dev.emulators.salesforce import QUERY_TIMEOUT, Chunking, ManualClock, SalesforceEmulator, generate_org
 from roster_dev.local.stack import LocalStack
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
