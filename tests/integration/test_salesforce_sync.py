@@ -556,21 +556,30 @@ def test_a_query_salesforce_refuses_fails_the_run_with_its_reason(
     assert store.state(workspace, "Account").status is SyncStatus.FAILED
 
 
-@example(groups=[(12, 1), (12, 1), (12, 0)], window=5, edits=[(3, 2, 1), (9, 2, 0), (14, 1, 2)], page=4)
+@example(
+    groups=[(12, 1), (12, 1), (12, 0)], window=5, edits=[(3, 2, 1), (9, 2, 0), (14, 1, 2)], page=4, handovers={6, 11}
+)
 @given(
     groups=st.lists(st.tuples(st.integers(1, 12), st.integers(0, 3)), min_size=1, max_size=6),
     window=st.integers(1, 9),
     edits=st.lists(st.tuples(st.integers(0, 40), st.integers(1, 4), st.integers(0, 3)), max_size=6),
     page=st.integers(2, 9),
+    handovers=st.sets(st.integers(0, 40), max_size=5),
 )
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_windows_miss_nothing_and_count_nothing_twice(
-    store: SyncStore, groups: list[tuple[int, int]], window: int, edits: list[tuple[int, int, int]], page: int
+    store: SyncStore,
+    groups: list[tuple[int, int]],
+    window: int,
+    edits: list[tuple[int, int, int]],
+    page: int,
+    handovers: set[int],
 ) -> None:
     """Many records share each SystemModstamp (groups created in one second), windows are small so their edges
     fall on those stamps, and records are edited and created while the sync runs (at any of its steps: between
-    windows, pages, polls). A full sync then an incremental one leave every record imported with its latest
-    values; no record is imported twice or counted as changed when it was not."""
+    windows, pages, polls), which also hands over to a continuation now and then as a Lambda near its deadline
+    does. A full sync then an incremental one leave every record imported with its latest values; no record is
+    imported twice or counted as changed when it was not."""
     clock = ManualClock(START)
     org = generate_org(21, accounts=0, contacts=0, leads=0, clock=clock)
     serial = iter(range(10_000))
@@ -595,7 +604,7 @@ def test_windows_miss_nothing_and_count_nothing_twice(
                 edited += 1
             for _ in range(created):
                 org.create("Contact", {"LastName": f"During {next(serial)}", "Title": "first"})
-        return 1e9
+        return 0.0 if step in handovers else 1e9
 
     with SalesforceEmulator(org) as emulator:
         sync = make_sync(emulator, store, page_records=page, batch_records=max(1, page // 2))
