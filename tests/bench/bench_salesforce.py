@@ -1,6 +1,6 @@
 """Benchmark of the Salesforce import sync; prints figures, asserts nothing.
 
-    .venv/bin/python tests/bench/bench_salesforce.py [--sizes 20000,100000] [--changed 1000]
+    .venv/bin/python tests/bench/bench_salesforce.py [--sizes 20000,100000] [--changed 1000] [--window-records N]
 
 For each org size (contacts): a full sync of Contacts, then 1,000 contacts changed through the Bulk API and an
 incremental sync. By default identity resolution runs against a store that keeps nothing, so the figures are the
@@ -31,7 +31,7 @@ from simple_salesforce.bulk2 import SFBulk2Handler
 from roster import aws
 from roster.connectors.salesforce.connection import Connection, PasswordCredentials
 from roster.connectors.salesforce.importer import SalesforceSync, SyncMessage
-from roster.connectors.salesforce.store import Mode, SyncStore
+from roster.connectors.salesforce.store import Mode, SyncConfig, SyncStore
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile
@@ -90,6 +90,8 @@ def worker(args: argparse.Namespace) -> None:
     )
     if args.mode == Mode.FULL:
         sync.enable(args.workspace, "Contact")
+        if args.window_records:
+            sync.store.put_config(args.workspace, SyncConfig(window_records=args.window_records))
     started = time.perf_counter()
     message: SyncMessage | None = sync.start(args.workspace, "Contact", Mode(args.mode))
     assert message is not None
@@ -126,7 +128,10 @@ def start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]
     return child, info
 
 
-def run_worker(workspace: str, mode: Mode, info: dict[str, str], store: bool) -> dict[str, Any]:
+def run_worker(
+    workspace: str, mode: Mode, info: dict[str, str], store: bool, endpoint: str, window_records: int = 0
+) -> dict[str, Any]:
+    """One sync in a child process; it reaches the local stack through its moto server (`endpoint`)."""
     command = [
         sys.executable,
         __file__,
@@ -140,8 +145,10 @@ def run_worker(workspace: str, mode: Mode, info: dict[str, str], store: bool) ->
         "--ca",
         info["ca_path"],
         *(["--store"] if store else []),
+        *(["--window-records", str(window_records)] if window_records else []),
     ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    environment = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
 
@@ -171,6 +178,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="20000,100000")
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument("--store", action="store_true", help="resolve into DynamoDB (moto) instead of a null store")
+    parser.add_argument("--window-records", type=int, default=0, help="records per Bulk query window (0: default)")
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--workspace")
     parser.add_argument("--mode", default="full")
@@ -186,10 +194,18 @@ def main() -> None:
             emulator, info = start_emulator(size)
             try:
                 workspace = f"bench-{size}-{int(time.time())}"
-                report("full", size, run_worker(workspace, Mode.FULL, info, args.store))
+                report(
+                    "full",
+                    size,
+                    run_worker(workspace, Mode.FULL, info, args.store, stack.endpoint, args.window_records),
+                )
                 time.sleep(1.1)  # the edits get a later SystemModstamp second than the full sync's mark
                 change_contacts(info, args.changed)
-                report("incremental", size, run_worker(workspace, Mode.INCREMENTAL, info, args.store))
+                report(
+                    "incremental",
+                    size,
+                    run_worker(workspace, Mode.INCREMENTAL, info, args.store, stack.endpoint, args.window_records),
+                )
             finally:
                 emulator.terminate()
                 emulator.wait()

@@ -90,10 +90,11 @@ def test_update_writes_values_leaves_empty_cells_alone_and_clears_na(emulator: S
     assert [result.key for result in report.results] == ids
     assert report.results[0] == IngestResult(ids[0], "succeeded", ids[0], False, None, None, ())
     assert statuses(report.results) == ["succeeded"] * 4
-    # one job: create, one upload, UploadComplete, one poll, the successful and failed results
-    assert {kind: emulator.calls_by_kind[kind] for kind in BULK_KINDS} == dict.fromkeys(BULK_KINDS, 1)
+    # one job: create, one upload, UploadComplete, two polls (InProgress, JobComplete), the two result files
+    expected = {**dict.fromkeys(BULK_KINDS, 1), "bulk_ingest_status": 2}
+    assert {kind: emulator.calls_by_kind[kind] for kind in BULK_KINDS} == expected
     assert emulator.calls_by_kind["bulk_ingest_results"] == 2
-    assert calls.connection.calls - before == 6 == emulator.calls
+    assert calls.connection.calls - before == 7 == emulator.calls
 
 
 def test_no_rows_means_no_jobs(emulator: SalesforceEmulator) -> None:
@@ -276,7 +277,7 @@ def test_a_slow_job_is_polled_every_poll_seconds(emulator: SalesforceEmulator) -
     emulator.reset_calls()
     report = ingest.send([{"Id": contact_ids(emulator.org, 1)[0], "Title": "Patient"}])
     assert statuses(report.results) == ["succeeded"]
-    assert emulator.calls_by_kind["bulk_ingest_status"] == 4 and sleeps == [2.5] * 4
+    assert emulator.calls_by_kind["bulk_ingest_status"] == 5 and sleeps == [2.5] * 5  # 1 + 3 polls InProgress
 
 
 def test_a_failed_job_is_sent_again_and_every_row_succeeds_once(emulator: SalesforceEmulator) -> None:

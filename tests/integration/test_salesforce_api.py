@@ -239,7 +239,8 @@ def test_enable_sync_now_and_see_status_and_history(connected: Api, runner: Runn
         assert row["status"] == "idle" and row["watermark"] and row["last_full_sync"], row
         run = row["last_run"]
         assert run["run_id"] == started[obj] and run["status"] == "succeeded"
-        assert run["counts"]["read"] == count and 0 < run["api_calls"] <= 6, run
+        # login, describe (the first sync maps automatically), the count, create the job, two polls, one page
+        assert run["counts"]["read"] == count and run["api_calls"] == 7, run
     assert not by_object["Opportunity"]["enabled"] and by_object["Opportunity"]["last_run"] is None
 
     status, history = api.call("GET", "/v1/salesforce/objects/Contact/history", limit="5")
@@ -315,9 +316,9 @@ def test_not_connected_and_schedule_settings(api: Api) -> None:
 
     assert api.call("GET", "/v1/salesforce/schedule") == (
         200,
-        {"incremental_minutes": 15, "full_days": 7, "overlap_minutes": 10},
+        {"incremental_minutes": 15, "full_days": 7, "overlap_minutes": 10, "window_records": 500_000},
     )
-    changed = {"incremental_minutes": 30, "full_days": 3, "overlap_minutes": 5}
+    changed = {"incremental_minutes": 30, "full_days": 3, "overlap_minutes": 5, "window_records": 100_000}
     assert api.call("PUT", "/v1/salesforce/schedule", changed) == (200, changed)
     assert api.call("GET", "/v1/salesforce/schedule") == (200, changed)
     status, body = api.call("PUT", "/v1/salesforce/schedule", {**changed, "incremental_minutes": 1})
@@ -396,17 +397,17 @@ def test_a_page_that_keeps_failing_fails_its_record_and_parks_in_the_dlq(
 def test_api_math_through_the_api_and_the_cli(api: Api, runner: Runner) -> None:
     assert api.call("GET", "/v1/salesforce/api-math", records="100000") == (
         200,
-        {"records": 100_000, "import_calls": 6, "export_batches": 10, "export_calls": 61},
+        {"records": 100_000, "import_calls": 8, "export_batches": 10, "export_calls": 61},
     )
     assert api.call("GET", "/v1/salesforce/api-math", records="-1")[0] == 422
 
     offline = CliRunner().invoke(cli, ["salesforce", "api-math", "100000"], env={"ROSTER_API_KEY": ""})
     assert offline.exit_code == 0, offline.output
-    assert "100,000 records" in offline.output and "about 6 API calls" in offline.output
+    assert "100,000 records" in offline.output and "about 8 API calls" in offline.output
     url = runner.serve()
     online = CliRunner().invoke(cli, ["salesforce", "api-math", "100000", "--url", url, "--api-key", api.key])
     assert online.exit_code == 0, online.output
-    assert "about 6 API calls per sync" in online.output and "10 batches, about 61 API calls" in online.output
+    assert "about 8 API calls per sync" in online.output and "10 batches, about 61 API calls" in online.output
 
 
 # --- export -----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 from collections import Counter
@@ -26,6 +27,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import soap_login, token_login
 
 from roster_dev.emulators.salesforce import Credentials, SalesforceEmulator
+from roster_dev.emulators.salesforce.bulk import QUERY_TIMEOUT, Chunking
 from roster_dev.emulators.salesforce.generate import generate_org
 from roster_dev.emulators.salesforce.org import ManualClock, SalesforceOrg
 
@@ -313,7 +315,7 @@ def test_bulk_query_pages_by_locator(shared: SalesforceEmulator, tmp_path: Path)
     )
     assert len(pages) == 5
     assert shared.calls_by_kind["bulk_query_results"] == 5
-    assert shared.calls_by_kind["bulk_query_create"] == 1 and shared.calls_by_kind["bulk_query_status"] == 1
+    assert shared.calls_by_kind["bulk_query_create"] == 1 and shared.calls_by_kind["bulk_query_status"] == 2
     records = [row for page in pages for row in rows_of(page)]
     assert len(records) == len({row["Id"] for row in records}) == 4500
     assert list(records[0]) == ["Id", "Email", "SystemModstamp", "Account.Name"]
@@ -334,7 +336,10 @@ def test_bulk_query_raw_headers_default_page_and_snapshot(emulator: SalesforceEm
     assert job.status_code == 200 and job.json()["state"] == "UploadComplete" and job.json()["object"] == "Contact"
     job_id = job.json()["id"]
     emulator.org.create("Contact", {"LastName": "After the snapshot"})
-    assert http.get(f"{base}/{job_id}", headers=headers).json()["state"] == "JobComplete"
+    assert [http.get(f"{base}/{job_id}", headers=headers).json()["state"] for _ in range(2)] == [
+        "InProgress",
+        "JobComplete",
+    ]
     page = http.get(f"{base}/{job_id}/results", headers=headers)
     assert page.headers["Sforce-Locator"] == "null" and page.headers["Sforce-NumberOfRecords"] == "150"
     assert page.headers["Content-Type"].startswith("text/csv")
@@ -358,11 +363,119 @@ def test_bulk_query_raw_headers_default_page_and_snapshot(emulator: SalesforceEm
     every = http.post(
         base, json={"operation": "queryAll", "query": "SELECT Id, IsDeleted FROM Contact"}, headers=headers
     )
-    http.get(f"{base}/{every.json()['id']}", headers=headers)
+    for _ in range(2):
+        http.get(f"{base}/{every.json()['id']}", headers=headers)
     rows = rows_of(http.get(f"{base}/{every.json()['id']}/results", headers=headers).text)
     assert {"Id": doomed, "IsDeleted": "true"} in rows
     bad = http.post(base, json={"operation": "query", "query": "SELECT Nope FROM Contact"}, headers=headers)
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+# -- Bulk API 2.0 query limits --------------------------------------------------------------------------
+
+QUERIES_DOC = "https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/queries.htm"
+
+
+def bulk_http(emulator: SalesforceEmulator) -> tuple[requests.Session, str, dict[str, str]]:
+    base = f"{emulator.instance_url}/services/data/v59.0/jobs/query"
+    return emulator.http_session(), base, {"Authorization": f"Bearer {emulator.session_id}"}
+
+
+def poll_states(emulator: SalesforceEmulator, job_id: str) -> list[str]:
+    """Every state a client sees polling the job until it ends."""
+    http, base, headers = bulk_http(emulator)
+    states: list[str] = [emulator.query_jobs[job_id].state]
+    while states[-1] not in ("JobComplete", "Failed", "Aborted"):
+        states.append(http.get(f"{base}/{job_id}", headers=headers).json()["state"])
+    return states
+
+
+def test_bulk_query_refuses_offset(emulator: SalesforceEmulator) -> None:
+    """Understanding Bulk API 2.0 Query, SOQL considerations (QUERIES_DOC): Bulk API 2.0 doesn't support SOQL
+    queries with an OFFSET clause. The job is refused when created, with a 400 error list, even for OFFSET 0;
+    the same query is fine over REST."""
+    http, base, headers = bulk_http(emulator)
+    for soql in ("SELECT Id FROM Contact LIMIT 10 OFFSET 5", "SELECT Id FROM Contact OFFSET 0"):
+        refused = http.post(base, json={"operation": "query", "query": soql}, headers=headers)
+        assert refused.status_code == 400
+        assert refused.json() == [{"errorCode": "API_ERROR", "message": "OFFSET not supported in Bulk V2 Query"}]
+    assert not emulator.query_jobs
+    assert len(client_for(emulator).query("SELECT Id FROM Contact LIMIT 10 OFFSET 5")["records"]) == 10
+
+
+def test_bulk_query_jobs_take_several_polls() -> None:
+    """Get Information About a Query Job
+    (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_one_job.htm): a job is
+    UploadComplete when created, InProgress while Salesforce runs it, then JobComplete; clients poll. How many
+    polls it stays InProgress is the emulator's `bulk_polls_in_progress` (one by default, so tests stay fast)."""
+    org = generate_org(3, accounts=5, contacts=30, leads=0, clock=ManualClock(START))
+    for polls, expected in ((1, ["UploadComplete", "InProgress", "JobComplete"]), (3, None)):
+        with SalesforceEmulator(org, bulk_polls_in_progress=polls) as emulator:
+            http, base, headers = bulk_http(emulator)
+            job = http.post(base, json={"operation": "query", "query": "SELECT Id FROM Contact"}, headers=headers)
+            job_id = job.json()["id"]
+            early = http.get(f"{base}/{job_id}/results", headers=headers)
+            assert early.status_code == 400 and early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+            states = poll_states(emulator, job_id)
+            assert states == (expected or ["UploadComplete", *["InProgress"] * polls, "JobComplete"])
+            results = http.get(f"{base}/{job_id}/results", headers=headers)
+            assert results.headers["Sforce-NumberOfRecords"] == "30"
+
+
+def test_bulk_results_are_gzip_compressed_when_asked(emulator: SalesforceEmulator) -> None:
+    """Use Compression for Bulk API 2.0 Query Responses
+    (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_compression.htm): with
+    `Accept-Encoding: gzip` the results come gzip-compressed with `Content-Encoding: gzip`; any other encoding is
+    ignored and the body is plain CSV. simple-salesforce (through requests) asks for gzip and reads it unchanged."""
+    http, base, headers = bulk_http(emulator)
+    job_id = http.post(base, json={"operation": "query", "query": "SELECT Id, Email FROM Contact"}, headers=headers)
+    job_id = job_id.json()["id"]
+    poll_states(emulator, job_id)
+    url = f"{base}/{job_id}/results"
+    emulator.reset_calls()
+    packed = http.get(url, headers={**headers, "Accept-Encoding": "gzip"}, stream=True)
+    raw = packed.raw.read(decode_content=False)
+    assert packed.headers["Content-Encoding"] == "gzip" and packed.headers["Sforce-NumberOfRecords"] == "150"
+    plain = http.get(url, headers={**headers, "Accept-Encoding": "deflate"})
+    assert "Content-Encoding" not in plain.headers and gzip.decompress(raw) == plain.content
+    assert len(raw) < len(plain.content) / 2
+    assert http.get(url, headers={**headers, "Accept-Encoding": "gzip;q=0"}).headers.get("Content-Encoding") is None
+    assert emulator.compressed_by_kind["bulk_query_results"] == 1
+
+    pages = list(client_for(emulator).bulk2.Contact.query("SELECT Id FROM Contact", wait=0))
+    assert len(rows_of(pages[0])) == 150 and emulator.compressed_by_kind["bulk_query_results"] == 2
+
+
+def test_order_by_on_a_large_object_is_slow_and_can_time_out() -> None:
+    """Understanding Bulk API 2.0 Query, SOQL considerations (QUERIES_DOC): ORDER BY and LIMIT disable PK
+    chunking; queries then take longer and can time out. How Bulk Queries Are Processed
+    (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/asynch_api_bulk_query_processing.htm):
+    a query that runs past the time limit fails the job with QUERY_TIMEOUT. The emulator's `Chunking` says when:
+    over `large_records` records the unchunked job takes `unchunked_polls` more polls, over `timeout_records` it
+    then fails; a query without ORDER BY or LIMIT is chunked and stays quick whatever the size."""
+    org = generate_org(3, accounts=5, contacts=300, leads=0, clock=ManualClock(START))
+    chunking = Chunking(large_records=200, unchunked_polls=4, timeout_records=1000)
+    with SalesforceEmulator(org, chunking=chunking) as emulator:
+        http, base, headers = bulk_http(emulator)
+
+        def job(soql: str, operation: str = "query") -> str:
+            created = http.post(base, json={"operation": operation, "query": soql}, headers=headers)
+            assert created.status_code == 200, created.text
+            return str(created.json()["id"])
+
+        quick = poll_states(emulator, job("SELECT Id FROM Contact WHERE SystemModstamp >= 2020-01-01T00:00:00Z"))
+        assert quick == ["UploadComplete", "InProgress", "JobComplete"]
+        for soql in ("SELECT Id FROM Contact ORDER BY SystemModstamp, Id", "SELECT Id FROM Contact LIMIT 250"):
+            assert poll_states(emulator, job(soql)) == ["UploadComplete", *["InProgress"] * 5, "JobComplete"]
+        small = poll_states(emulator, job("SELECT Id FROM Account ORDER BY Name"))  # 5 records: no chunking needed
+        assert small == ["UploadComplete", "InProgress", "JobComplete"]
+
+        emulator.chunking = Chunking(large_records=200, unchunked_polls=4, timeout_records=299)
+        timed_out = job("SELECT Id FROM Contact ORDER BY SystemModstamp, Id", "queryAll")
+        assert poll_states(emulator, timed_out)[-2:] == ["InProgress", "Failed"]
+        info = http.get(f"{base}/{timed_out}", headers=headers).json()
+        assert info["errorMessage"] == QUERY_TIMEOUT and "QUERY_TIMEOUT" in info["errorMessage"]
+        assert poll_states(emulator, job("SELECT Id FROM Contact", "queryAll"))[-1] == "JobComplete"
 
 
 # -- Bulk API 2.0 ingest --------------------------------------------------------------------------------
@@ -453,6 +566,7 @@ def test_ingest_job_lifecycle_over_plain_http(emulator: SalesforceEmulator) -> N
         == 201
     )
     http.patch(f"{base}/{unknown}", json={"state": "UploadComplete"}, headers=headers)
+    assert http.get(f"{base}/{unknown}", headers=headers).json()["state"] == "InProgress"
     info = http.get(f"{base}/{unknown}", headers=headers).json()
     assert info["state"] == "Failed" and "Field name not found : Shoe_Size__c" in info["errorMessage"]
     for spelling in ("unprocessedrecords", "unprocessedRecords"):
@@ -556,7 +670,7 @@ def test_bulk_failures_slow_failed_and_results_500(shared: SalesforceEmulator) -
     shared.fail_next("bulk_job_slow", polls=3)
     pages = list(sf.bulk2.Account.query("SELECT Id FROM Account", wait=0))
     assert len(rows_of(pages[0])) == 120
-    assert shared.calls_by_kind["bulk_query_status"] == 4
+    assert shared.calls_by_kind["bulk_query_status"] == 5  # one InProgress poll of its own, three injected
 
     shared.fail_next("bulk_job_failed")
     with pytest.raises(SalesforceOperationError, match="UNKNOWN_EXCEPTION"):

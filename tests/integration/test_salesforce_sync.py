@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from tenacity import wait_none
 from ulid import ULID
 
@@ -28,9 +31,10 @@ from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
 from roster.profiles.model import Profile, Status
+from roster.profiles.values import parse_time
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
-from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org
+from roster_dev.emulators.salesforce import QUERY_TIMEOUT, Chunking, ManualClock, SalesforceEmulator, generate_org
 from roster_dev.local.outbound import allowed
 from roster_dev.local.stack import LocalStack
 
@@ -133,7 +137,8 @@ def test_full_sync_imports_people_and_companies_and_merges_converted_leads(
     assert contacts.counts.read == org.count("Contact") == 240
     assert contacts.counts.created + contacts.counts.merged + contacts.counts.updated == 240
     assert leads.counts.read == org.count("Lead")
-    assert 0 < contacts.api_calls <= 5  # login, create job, one poll, one page (describe: the mapping is saved)
+    # login, describe (the first sync maps automatically), the count, create the job, two polls, one page
+    assert contacts.api_calls == 7
 
     converted = [lead for lead in org.records("Lead") if lead["IsConverted"]]
     assert converted
@@ -212,7 +217,9 @@ def test_incremental_sync_picks_up_exactly_the_changed_records(emulator: Salesfo
     assert run.counts.read - run.counts.skipped == 7  # the lookback re-reads were recognised, not re-imported
     assert profile_of(workspace, Kind.PEOPLE, "Contact", changed[0]).fields["job_title"] == "Chief Example Officer 0"
     assert profile_of(workspace, Kind.PEOPLE, "Contact", added[1]).fields["email"] == "new1@ex.org"
-    assert emulator.calls_by_kind["bulk_query_results"] == 1 and emulator.calls <= 6
+    assert (
+        emulator.calls_by_kind["bulk_query_results"] == 1 and emulator.calls == 7
+    )  # login, count, job, 2 polls, deleted
     nothing = sync_now(sync, workspace, "Contact")
     assert nothing.counts.read == nothing.counts.skipped and nothing.counts.created == nothing.counts.updated == 0
 
@@ -498,3 +505,161 @@ def test_due_syncs_follow_the_schedule(emulator: SalesforceEmulator, store: Sync
     assert due() == {("Account", Mode.FULL)}
     sync.enable(workspace, "Account", False)
     assert due() == set()
+
+
+# -- Bulk query limits: windows without ORDER BY, failures that repeat ------------------------------------
+
+
+def test_a_large_object_imports_in_windows_without_order_by(store: SyncStore) -> None:
+    """An object over the emulator's "large" threshold, where ORDER BY turns PK chunking off and the job times
+    out (Salesforce's Bulk API 2.0 query considerations), imports in windows of SystemModstamp with no ORDER BY,
+    with gzip-compressed results, and the mark moves to the newest record."""
+    clock = ManualClock(START)
+    org = generate_org(13, accounts=0, contacts=0, leads=0, clock=clock)
+    for second in range(40):
+        for index in range(second % 7 + 1):  # 1 to 7 records share each second
+            org.create("Contact", {"LastName": f"Large {second}-{index}", "Title": f"Title {second}-{index}"})
+        clock.advance(1)
+    total = org.count("Contact")
+    chunking = Chunking(large_records=50, unchunked_polls=3, timeout_records=100)
+    with SalesforceEmulator(org, chunking=chunking) as emulator:
+        emulator.fail_next("bulk_job_failed", error=QUERY_TIMEOUT)  # a timeout once is retried like any failure
+        sync = make_sync(emulator, store, page_records=20, batch_records=7)
+        workspace = new_workspace(sync, "Contact")
+        store.put_config(workspace, SyncConfig(window_records=30))
+        run = sync_now(sync, workspace, "Contact")
+        assert run.status is SyncStatus.SUCCEEDED and run.counts.read == run.counts.created == total > 100
+        queries = [job.query for job in emulator.query_jobs.values()]
+        assert all("ORDER BY" not in query and "LIMIT" not in query for query in queries)
+        windows = set(queries)  # the window that timed out ran twice, as one query
+        assert len(queries) == len(windows) + 1 and len(windows) >= math.ceil(total / 30) // 2  # spans adapt
+        assert run.job_attempts == 0 and len(run.problems) == 1 and "QUERY_TIMEOUT" in run.problems[0]
+        assert emulator.compressed_by_kind["bulk_query_results"] == emulator.calls_by_kind["bulk_query_results"]
+        newest = max((row["SystemModstamp"], row["Id"]) for row in org.records("Contact"))
+        mark = store.state(workspace, "Contact").watermark
+        assert mark is not None and (parse_time(mark.stamp), mark.id) == (parse_time(newest[0]), newest[1])
+        people = salesforce_people(workspace)
+        assert {p.records.popitem()[1].record_id for p in people} == {row["Id"] for row in org.records("Contact")}
+
+
+def test_a_job_failing_twice_for_the_same_reason_is_not_created_a_third_time(
+    emulator: SalesforceEmulator, store: SyncStore
+) -> None:
+    """A query timeout (or any failure) that repeats would repeat forever: after the second the run fails with
+    the reason and what to do, and no third job is created; different reasons are retried as before."""
+    sync = make_sync(emulator, store)
+    workspace = new_workspace(sync, "Account")
+    emulator.fail_next("bulk_job_failed", count=5, error=QUERY_TIMEOUT)
+    message = sync.start(workspace, "Account", Mode.FULL)
+    assert message is not None
+    with pytest.raises(PageFailed) as failed:
+        sync.run(message, FOREVER)
+    assert emulator.calls_by_kind["bulk_query_create"] == 2
+    assert failed.value.code == "bulk_query_refused" and not failed.value.parked
+    assert "twice" in failed.value.reason and "QUERY_TIMEOUT" in failed.value.reason
+    assert "window_records" in failed.value.reason
+    status = {row.object: row for row in sync.status(workspace)}["Account"]
+    assert status.status is SyncStatus.FAILED and status.error == failed.value.reason
+    assert status.last_run is not None and status.last_run.error_code == "bulk_query_refused"
+    assert sync.run(message, FOREVER) is None and emulator.calls_by_kind["bulk_query_create"] == 2  # over for good
+    emulator.clear_failures()
+
+    emulator.reset_calls()
+    emulator.fail_next("bulk_job_failed", error=QUERY_TIMEOUT)
+    emulator.fail_next("bulk_job_failed", error="InvalidBatch : Failed to process query: INVALID_FIELD: No such column")
+    run = sync_now(sync, workspace, "Account", Mode.FULL)  # two different reasons: the third job runs
+    assert run.status is SyncStatus.SUCCEEDED and run.job_attempts == 2 and run.counts.read == 25
+    assert emulator.calls_by_kind["bulk_query_create"] == 3
+
+
+def test_a_query_salesforce_refuses_fails_the_run_with_its_reason(
+    emulator: SalesforceEmulator, store: SyncStore
+) -> None:
+    """A job Salesforce refuses to create (a field it does not know, say one deleted since it was mapped) is
+    not retried: the run fails at once with Salesforce's own code and message."""
+    sync = make_sync(emulator, store)
+    workspace = new_workspace(sync, "Account")
+    mapping = sync.mapping(workspace, "Account")
+    bogus = mapping.fields["Name"].model_copy()
+    store.put_mapping(workspace, mapping.model_copy(update={"fields": {**mapping.fields, "Gone__c": bogus}}))
+    message = sync.start(workspace, "Account", Mode.FULL)
+    assert message is not None
+    with pytest.raises(PageFailed) as failed:
+        sync.run(message, FOREVER)
+    assert not failed.value.parked and emulator.calls_by_kind["bulk_query_create"] == 1
+    assert "HTTP 400: INVALID_FIELD" in failed.value.reason and "No such column 'Gone__c'" in failed.value.reason
+    assert store.state(workspace, "Account").status is SyncStatus.FAILED
+
+
+@example(
+    groups=[(12, 1), (12, 1), (12, 0)], window=5, edits=[(3, 2, 1), (9, 2, 0), (14, 1, 2)], page=4, handovers={6, 11}
+)
+@given(
+    groups=st.lists(st.tuples(st.integers(1, 12), st.integers(0, 3)), min_size=1, max_size=6),
+    window=st.integers(1, 9),
+    edits=st.lists(st.tuples(st.integers(0, 40), st.integers(1, 4), st.integers(0, 3)), max_size=6),
+    page=st.integers(2, 9),
+    handovers=st.sets(st.integers(0, 40), max_size=5),
+)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_windows_miss_nothing_and_count_nothing_twice(
+    store: SyncStore,
+    groups: list[tuple[int, int]],
+    window: int,
+    edits: list[tuple[int, int, int]],
+    page: int,
+    handovers: set[int],
+) -> None:
+    """Many records share each SystemModstamp (groups created in one second), windows are small so their edges
+    fall on those stamps, and records are edited and created while the sync runs (at any of its steps: between
+    windows, pages, polls), which also hands over to a continuation now and then as a Lambda near its deadline
+    does. A full sync then an incremental one leave every record imported with its latest values; no record is
+    imported twice or counted as changed when it was not."""
+    clock = ManualClock(START)
+    org = generate_org(21, accounts=0, contacts=0, leads=0, clock=clock)
+    serial = iter(range(10_000))
+    for size, gap in groups:
+        for _ in range(size):
+            org.create("Contact", {"LastName": f"Tied {next(serial)}", "Title": "first"})
+        clock.advance(gap)
+    edited = 0
+    steps: dict[int, tuple[int, int]] = {step: (count, created) for step, count, created in edits}
+    calls = iter(range(10_000))
+
+    def remaining() -> float:
+        """The worker's clock check, called at every step of the run: edits land here."""
+        nonlocal edited
+        step = next(calls)
+        if step in steps:
+            count, created = steps[step]
+            clock.advance(1)  # a save moves SystemModstamp past every earlier one of the record
+            ids = sorted(row["Id"] for row in org.records("Contact"))
+            for index in range(count):
+                org.update("Contact", ids[(step * 7 + index * 3) % len(ids)], {"Title": f"edit {next(serial)}"})
+                edited += 1
+            for _ in range(created):
+                org.create("Contact", {"LastName": f"During {next(serial)}", "Title": "first"})
+        return 0.0 if step in handovers else 1e9
+
+    with SalesforceEmulator(org) as emulator:
+        sync = make_sync(emulator, store, page_records=page, batch_records=max(1, page // 2))
+        workspace = new_workspace(sync, "Contact")
+        store.put_config(workspace, SyncConfig(window_records=window))
+        sync.set_mapping(workspace, "Contact", {"LastName": "last_name", "Title": "job_title"})
+        runs = []
+        for mode in (Mode.FULL, Mode.INCREMENTAL):
+            message = sync.start(workspace, "Contact", mode)
+            assert message is not None
+            drain(sync, message, remaining)
+            run = store.run(workspace, "Contact", message.run_id)
+            assert run is not None and run.status is SyncStatus.SUCCEEDED
+            runs.append(run)
+            steps.clear()  # the incremental run sees the last edits, and makes none
+            clock.advance(1)
+        records = {row["Id"]: row for row in org.records("Contact")}
+        assert sum(run.counts.created for run in runs) == len(records)  # each record imported once
+        assert sum(run.counts.unchanged for run in runs) == 0  # no version of a record resolved twice
+        assert sum(run.counts.updated for run in runs) <= edited
+        for record_id, row in records.items():
+            person = profile_of(workspace, Kind.PEOPLE, "Contact", record_id)
+            assert person.fields["job_title"] == row["Title"], record_id

@@ -5,6 +5,7 @@ with SalesforceEmulator(org) as emulator:
     sf = emulator.client()  # simple-salesforce, direct mode, trusting emulator.ca_path
 """
 
+from roster_dev.emulators.salesforce.bulk import QUERY_TIMEOUT, Chunking
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.generate import add_roster_fields, generate_org
 from roster_dev.emulators.salesforce.oauth import Credentials, OAuth, self_signed_certificate
@@ -13,6 +14,8 @@ from roster_dev.emulators.salesforce.schema import FieldDef, FieldType, ObjectDe
 from roster_dev.emulators.salesforce.server import FailureKind, SalesforceEmulator
 
 __all__ = [
+    "QUERY_TIMEOUT",
+    "Chunking",
     "Clock",
     "Credentials",
     "FailureKind",

@@ -1,6 +1,9 @@
 """Bulk API 2.0 jobs: query jobs that page a snapshot as CSV, ingest jobs that apply a CSV row by row.
 
-A query runs when its job is created, so its pages are a stable snapshot whatever is written meanwhile.
+A query runs when its job is created, so its pages are a stable snapshot whatever is written meanwhile; the job
+then reports `UploadComplete`, `InProgress` for a few status polls, and `JobComplete`. What Salesforce refuses in
+a Bulk query (`OFFSET`, aggregates) is refused when the job is created. `ORDER BY` or `LIMIT` on a large object
+turns PK chunking off: the job takes more polls and, past a size, fails with the query timeout (`Chunking`).
 An ingest job processes its data when the client marks it `UploadComplete`; each row succeeds or fails on its
 own, as in Salesforce, and the three result files echo the uploaded columns, parsed by header.
 """
@@ -18,7 +21,7 @@ from typing import Any, Literal
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.org import SalesforceOrg
 from roster_dev.emulators.salesforce.schema import COMPOUND_TYPES, make_id
-from roster_dev.emulators.salesforce.soql import QueryResult
+from roster_dev.emulators.salesforce.soql import QueryResult, parse
 
 JobState = Literal["Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"]
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
@@ -31,6 +34,25 @@ INJECTED_FAILURE = (
     "UNKNOWN_EXCEPTION: An unexpected error occurred. Please include this ErrorId if you contact support: "
     "1893402017-1234 (-1283950210)"
 )
+
+#: A Bulk query job's failure when the query outruns Salesforce's query time limit (the QUERY_TIMEOUT code and the
+#: message real orgs give for it, in the "Failed to process query" form of Bulk query failures).
+QUERY_TIMEOUT = "Failed to process query: QUERY_TIMEOUT: Your query request was running for too long."
+#: Bulk API 2.0 refuses OFFSET (documented; the wording follows its other "… not supported in Bulk V2 Query" refusals).
+OFFSET_REFUSED = "OFFSET not supported in Bulk V2 Query"
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """PK chunking, as Salesforce documents it for Bulk API 2.0 queries: a query over an object of more than
+    `large_records` records is split by primary key unless it has ORDER BY or LIMIT, which turn chunking off.
+    Such a query then takes `unchunked_polls` more status polls, and over `timeout_records` it fails with
+    QUERY_TIMEOUT. The thresholds count the object's records (the recycle bin too for queryAll)."""
+
+    large_records: int = 10_000
+    unchunked_polls: int = 5
+    timeout_records: int = 50_000
+
 
 # One sequence per process keeps job ids unique across emulators.
 _job_numbers = itertools.count(1)
@@ -109,15 +131,15 @@ class _Job:
         )
 
     def advance(self) -> None:
-        """One status poll: an injected slow job stays `InProgress` for its remaining polls."""
+        """One status poll: `InProgress` for the job's remaining polls, then `JobComplete` or `Failed`."""
         if self.state not in {"UploadComplete", "InProgress"}:
             return
-        if self.fail:
-            self.state = "Failed"
-            self.error_message = self.error_message or INJECTED_FAILURE
-        elif self.polls_left > 0:
+        if self.polls_left > 0:
             self.polls_left -= 1
             self.state = "InProgress"
+        elif self.fail:
+            self.state = "Failed"
+            self.error_message = self.error_message or INJECTED_FAILURE
         else:
             self.state = "JobComplete"
 
@@ -136,8 +158,11 @@ class QueryJob(_Job):
     result: QueryResult | None = None
 
     @classmethod
-    def create(cls, org: SalesforceOrg, body: dict[str, Any], api_version: str) -> QueryJob:
-        """Validate the request and run the query (errors are the same 400s the REST query gives)."""
+    def create(
+        cls, org: SalesforceOrg, body: dict[str, Any], api_version: str, chunking: Chunking | None = None
+    ) -> QueryJob:
+        """Validate the request and run the query (errors are the same 400s the REST query gives, and what Bulk
+        queries refuse); a query that turns PK chunking off on a large object gets slow and may time out."""
         operation = str(body.get("operation") or "")
         if operation not in QUERY_OPERATIONS:
             raise SalesforceError("INVALIDJOB", f"Invalid operation for a query job: {operation}")
@@ -145,11 +170,23 @@ class QueryJob(_Job):
         if not query:
             raise SalesforceError("INVALIDJOB", "A query is required")
         delimiter, line_ending = _options(body)
-        result = org.run_query(query, include_deleted=operation == "queryAll")
+        include_deleted = operation == "queryAll"
+        result = org.run_query(query, include_deleted=include_deleted)
+        parsed = parse(query)
+        if parsed.offset is not None:
+            raise SalesforceError("API_ERROR", OFFSET_REFUSED)
         if result.count:
             raise SalesforceError("INVALIDJOB", "Aggregate queries are not supported by Bulk API 2.0")
         if any(path.leaf.type in COMPOUND_TYPES for path in result.paths):
             raise SalesforceError("FUNCTIONALITY_NOT_ENABLED", "Selecting compound data not supported in Bulk Query")
+        chunking = chunking or Chunking()
+        polls, timeout = 0, None
+        if parsed.order or parsed.limit is not None:
+            scanned = org.count(result.obj.name, include_deleted=include_deleted)
+            if scanned > chunking.large_records:
+                polls = chunking.unchunked_polls
+            if scanned > chunking.timeout_records:
+                timeout = QUERY_TIMEOUT
         return cls(
             id=_job_id(),
             operation=operation,
@@ -160,6 +197,9 @@ class QueryJob(_Job):
             column_delimiter=delimiter,
             line_ending=line_ending,
             state="UploadComplete",
+            polls_left=polls,
+            fail=timeout is not None,
+            error_message=timeout,
             query=query,
             result=result,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import hmac
 import html
@@ -35,7 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trustme
 
-from roster_dev.emulators.salesforce.bulk import IngestJob, QueryJob, job_list
+from roster_dev.emulators.salesforce.bulk import Chunking, IngestJob, QueryJob, job_list
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.oauth import Credentials, OAuth
 from roster_dev.emulators.salesforce.org import SalesforceOrg
@@ -58,6 +59,9 @@ FailureKind = Literal[
 ]
 _REQUEST_FAILURES = ("expired_session", "request_limit", "server_error", "results_500")
 _JOB_FAILURES = ("bulk_job_failed", "bulk_job_slow")
+#: Result files Bulk API 2.0 sends gzip-compressed when asked ("Use Compression for Bulk API 2.0 Query Responses",
+#: and the same page for ingest responses).
+_COMPRESSIBLE = ("bulk_query_results", "bulk_ingest_results")
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 #: How far back `sobjects/{O}/deleted` and `/updated` answer; an older start fails with INVALID_REPLICATION_DATE.
 REPLICATION_DAYS = 30
@@ -126,6 +130,7 @@ class _Injection:
     remaining: int
     on: str | None
     polls: int
+    error: str | None = None
 
 
 @dataclass
@@ -144,6 +149,16 @@ class _Cursor:
 
 class _PayloadTooLarge(Exception):
     pass
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    """True when `Accept-Encoding` names gzip (not with q=0); any other encoding is ignored, as Salesforce does."""
+    for item in (header or "").split(","):
+        name, _, params = item.partition(";")
+        if name.strip().lower() == "gzip":
+            quality = params.replace(" ", "").removeprefix("q=") or "1"
+            return quality.replace(".", "").strip("0") != ""
+    return False
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
@@ -279,7 +294,8 @@ class SalesforceEmulator:
         api_version: str = LATEST,
         api_limit: int = 100_000,
         query_page_size: int = 2000,
-        bulk_polls_in_progress: int = 0,
+        bulk_polls_in_progress: int = 1,
+        chunking: Chunking | None = None,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.org = org or SalesforceOrg()
@@ -289,12 +305,14 @@ class SalesforceEmulator:
         self.api_version = api_version
         self.api_limit = api_limit
         self.query_page_size = query_page_size
-        self.bulk_polls_in_progress = bulk_polls_in_progress
+        self.bulk_polls_in_progress = bulk_polls_in_progress  # status polls a Bulk job spends InProgress
+        self.chunking = chunking or Chunking()
         self.max_upload_bytes = max_upload_bytes
         self.query_jobs: dict[str, QueryJob] = {}
         self.ingest_jobs: dict[str, IngestJob] = {}
         self.calls_by_kind: Counter[str] = Counter()
         self.usage: Counter[str] = Counter()  # what `/limits` counts: api_requests, query_jobs, batches, result_bytes
+        self.compressed_by_kind: Counter[str] = Counter()  # responses sent gzip-compressed (Accept-Encoding: gzip)
         self._lock = threading.RLock()
         self._sessions: set[str] = set()
         self._cursors: dict[str, _Cursor] = {}
@@ -414,17 +432,21 @@ class SalesforceEmulator:
         with self._lock:
             self.calls_by_kind.clear()
             self.usage.clear()
+            self.compressed_by_kind.clear()
 
-    def fail_next(self, kind: FailureKind, count: int = 1, *, on: str | None = None, polls: int = 3) -> None:
+    def fail_next(
+        self, kind: FailureKind, count: int = 1, *, on: str | None = None, polls: int = 3, error: str | None = None
+    ) -> None:
         """Make the next `count` matching requests (or bulk jobs) fail the given way.
 
         `on` narrows request failures to one call kind (e.g. `"query"`, `"bulk_query_results"`) and job failures
-        to `"bulk_query_create"` or `"bulk_ingest_create"`; `polls` is how long a slow job stays InProgress.
+        to `"bulk_query_create"` or `"bulk_ingest_create"`; `polls` is how long a slow job stays InProgress;
+        `error` is a failed job's `errorMessage` (an UNKNOWN_EXCEPTION by default; e.g. `bulk.QUERY_TIMEOUT`).
         """
         if kind not in _REQUEST_FAILURES and kind not in _JOB_FAILURES:
             raise ValueError(f"unknown failure kind: {kind}")
         with self._lock:
-            self._injections.append(_Injection(kind, count, on, polls))
+            self._injections.append(_Injection(kind, count, on, polls, error))
 
     def clear_failures(self) -> None:
         """Forget pending injections."""
@@ -558,6 +580,11 @@ class SalesforceEmulator:
                 response = _json(
                     500, [{"errorCode": "UNKNOWN_EXCEPTION", "message": f"{type(error).__name__}: {error}"}]
                 )
+        if kind in _COMPRESSIBLE and response.status == 200 and _accepts_gzip(handler.headers.get("Accept-Encoding")):
+            response.body = gzip.compress(response.body, compresslevel=1)
+            response.headers = {**(response.headers or {}), "Content-Encoding": "gzip"}
+            with self._lock:
+                self.compressed_by_kind[kind] += 1
         if auth and response.status != 401:
             response.headers = {
                 **(response.headers or {}),
@@ -865,16 +892,18 @@ class SalesforceEmulator:
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------
 
     def _job_failures(self, job: QueryJob | IngestJob, call: str) -> None:
-        job.polls_left = self.bulk_polls_in_progress
+        job.polls_left += self.bulk_polls_in_progress
         failed = self._take_injection(("bulk_job_failed",), call)
         slow = self._take_injection(("bulk_job_slow",), call)
-        job.fail = failed is not None
+        if failed is not None:
+            job.fail = True
+            job.error_message = failed.error or job.error_message
         if slow is not None:
             job.polls_left += slow.polls
 
     def _bulk_query_create(self, version: str, body: bytes, **_: Any) -> _Response:
         payload = _load_json(body)
-        job = QueryJob.create(self.org, payload if isinstance(payload, dict) else {}, version)
+        job = QueryJob.create(self.org, payload if isinstance(payload, dict) else {}, version, self.chunking)
         self._job_failures(job, "bulk_query_create")
         with self._lock:
             self.query_jobs[job.id] = job

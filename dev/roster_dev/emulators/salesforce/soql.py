@@ -126,7 +126,7 @@ class Query:
     where: Condition | None = None
     order: list[OrderKey] = field(default_factory=list)
     limit: int | None = None
-    offset: int = 0
+    offset: int | None = None  # None when the query has no OFFSET clause (Bulk API 2.0 refuses even OFFSET 0)
 
 
 def _tokenize(text: str) -> list[Token]:
@@ -678,9 +678,10 @@ def execute(catalog: Catalog, text: str, include_deleted: bool = False) -> Query
         rows = [row for row in rows if predicate(row)]
     if order:
         rows = _sort(rows, order)
-    end = None if query.limit is None else query.offset + query.limit
-    if query.offset or end is not None:
-        rows = rows[query.offset : end]
+    offset = query.offset or 0
+    end = None if query.limit is None else offset + query.limit
+    if offset or end is not None:
+        rows = rows[offset:end]
     if query.count:
         return QueryResult(obj, [], [], query.count, len(rows))
     return QueryResult(obj, paths, rows, query.count, len(rows))

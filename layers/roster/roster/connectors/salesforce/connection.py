@@ -411,7 +411,11 @@ class Connection:
 
     def bulk(self, obj: str) -> _Bulk2Client:
         """The Bulk API 2.0 client of one object, on the current session."""
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.sf.session_id}"}
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {self.sf.session_id}",
+            "Accept-Encoding": "gzip",  # result files come compressed (requests decompresses them)
+        }
         return _Bulk2Client(obj, self.sf.bulk2_url, headers, self.http)
 
 
@@ -486,7 +490,11 @@ def explain(error: Exception) -> tuple[str, str]:
     if code == "API_DISABLED_FOR_ORG" or code == "API_CURRENTLY_DISABLED":
         return "api_disabled", "API access is disabled for this org or user (needs the 'API Enabled' permission)"
     if isinstance(error, SalesforceError):
-        return "salesforce_error", f"Salesforce answered HTTP {error.status}: {code or error.content!r}"
+        content = error.content
+        first = content[0] if isinstance(content, list) and content else None
+        message = str(first.get("message", "")) if isinstance(first, dict) else ""
+        said = f"{code}: {message}" if code and message else code or repr(content)
+        return "salesforce_error", f"Salesforce answered HTTP {error.status}: {said}"
     if isinstance(error, SalesforceOperationError):
         return "bulk_job_failed", str(error)
     return "error", f"{type(error).__name__}: {error}"

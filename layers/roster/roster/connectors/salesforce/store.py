@@ -29,11 +29,13 @@ class Mode(StrEnum):
 
 
 class SyncConfig(BaseModel):
-    """A workspace's schedule: incremental every 15 minutes, full weekly, 10 minutes of lookback."""
+    """A workspace's schedule: incremental every 15 minutes, full weekly, 10 minutes of lookback; and how many
+    records one Bulk query job (one window of SystemModstamp) aims to read."""
 
     incremental_minutes: int = Field(default=15, ge=5, le=24 * 60)
     full_days: int = Field(default=7, ge=1, le=90)
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    window_records: int = Field(default=500_000, ge=1, le=50_000_000)
 
 
 class Watermark(BaseModel):
@@ -74,8 +76,15 @@ class SyncRun(Run):
     mode: Mode
     counts: RunCounts = Field(default_factory=RunCounts)
     since: str | None = None  # incremental: the SystemModstamp the query started from
+    until: str | None = None  # when the windows were planned: the last window is open past it
+    window_from: str | None = None  # the window being read: SystemModstamp >= window_from (None: no lower bound)
+    window_to: str | None = None  # … and < window_to (None: the last window, open-ended)
+    window_seconds: int | None = None  # the span of the next window (None: one window covers the run)
+    window_read: int = 0  # records read in the window so far
+    window_newest: Watermark | None = None  # the newest (SystemModstamp, Id) read in the window: the next mark
     job_id: str | None = None
-    job_attempts: int = 0
+    job_attempts: int = 0  # jobs of this window that failed
+    job_failure: str | None = None  # why the last of them failed
     locator: str | None = None  # the results page being read ("" is the first page)
     batch: int = 0  # the next batch of that page to process
     problems: list[str] = Field(default_factory=list)  # the first few dropped values, for the status view
