@@ -101,6 +101,62 @@ def test_one_bad_record_does_not_sink_the_request(api: Api) -> None:
     assert results[2]["error"]["path"] == "records[2].fields.created_date"
 
 
+def test_records_over_the_size_limits_are_rejected_alone(api: Api) -> None:
+    wide = {f"note_{n}": "x" * 9_999 for n in range(45)}  # ~450 KB: more than a profile can hold
+    status, body = api.call(
+        "POST",
+        "/v1/people/upsert",
+        {
+            "records": [
+                person("first@acme.com"),
+                person("wide@acme.com", **wide),
+                person("slug@acme.com", linkedin_url="https://www.linkedin.com/in/" + "a" * 5_000),
+                person("huge@acme.com", notes="y" * 10_001),
+                person("last@acme.com"),
+            ]
+        },
+    )
+    assert status == 200, body
+    results = body["results"]
+    assert [result["outcome"] for result in results] == ["created", "rejected", "rejected", "rejected", "created"]
+    assert results[1]["error"]["path"] == "records[1].fields"
+    assert "KB" in results[1]["error"]["message"] and "limit" in results[1]["error"]["message"]
+    assert results[2]["error"]["path"] == "records[2].fields.linkedin_url"
+    assert results[3]["error"]["path"] == "records[3].fields.notes"
+    assert "10000 characters" in results[3]["error"]["message"]
+    stored = {"first@acme.com": 200, "wide@acme.com": 404, "slug@acme.com": 404, "last@acme.com": 200}
+    for email, found in stored.items():
+        assert api.call("GET", "/v1/people/lookup", email=email)[0] == found
+
+    status, body = api.call(
+        "POST", "/v1/companies/upsert", {"records": [{"source": "api", "fields": {"domain": "a" * 5_000 + ".com"}}]}
+    )
+    assert status == 200 and body["results"][0]["outcome"] == "rejected", body
+    assert body["results"][0]["error"]["path"] == "records[0].fields.domain"
+
+
+def test_a_record_that_would_overfill_its_profile_is_rejected_and_the_profile_kept(api: Api) -> None:
+    half = {f"note_{n}": "z" * 9_999 for n in range(9)}  # ~90 KB per source record; the profile holds it twice
+    accepted = [
+        api.call("POST", "/v1/people/upsert", {"records": [person("full@acme.com", source=f"s{n}", **half)]})
+        for n in range(4)
+    ]
+    outcomes = [body["results"][0]["outcome"] for _, body in accepted]
+    assert outcomes[0] == "created" and "rejected" in outcomes, outcomes
+    rejected = next(body["results"][0] for _, body in accepted if body["results"][0]["outcome"] == "rejected")
+    assert rejected["error"]["path"] == "records[0]" and "profile" in rejected["error"]["message"]
+    status, detail = api.call("GET", "/v1/people/lookup", email="full@acme.com")
+    assert status == 200 and len(detail["sources"]) == outcomes.index("rejected")
+
+
+def test_a_request_over_the_body_limit_is_413(api: Api) -> None:
+    records = [person(f"p{i}@x.com", notes="n" * 9_999, more="m" * 9_999) for i in range(300)]  # ~6 MB
+    status, body = api.call("POST", "/v1/people/upsert", {"records": records})
+    assert status == 413, body
+    assert body["error"] == "request_too_large" and "MB" in body["message"]
+    assert api.call("GET", "/v1/people/lookup", email="p0@x.com")[0] == 404
+
+
 def test_schema_errors_name_the_field(api: Api) -> None:
     status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "Bad Source!", "fields": {"a": 1}}]})
     assert status == 422

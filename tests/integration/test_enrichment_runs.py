@@ -105,7 +105,11 @@ def people(workspace: str, *emails: str, titles: dict[str, str] | None = None) -
         )
         for index, email in enumerate(emails)
     ]
-    return [resolution.profile_id for resolution in Resolver(ProfileStore(), workspace, Kind.PEOPLE).upsert(records)]
+    profile_ids = []
+    for resolution in Resolver(ProfileStore(), workspace, Kind.PEOPLE).upsert(records):
+        assert resolution.profile_id is not None, resolution.problem
+        profile_ids.append(resolution.profile_id)
+    return profile_ids
 
 
 def segment(workspace: str, members: list[str]) -> str:

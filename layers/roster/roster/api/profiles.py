@@ -24,6 +24,7 @@ from roster.identity.aliases import linkedin_url, normalize_email, record_alias,
 from roster.identity.records import to_incoming
 from roster.identity.resolver import ResolutionFailed
 from roster.profiles.fields import STANDARD_FIELDS, Kind, is_empty
+from roster.profiles.limits import MAX_REQUEST_BYTES, readable_size
 from roster.profiles.model import Profile, Status
 from roster.profiles.values import ValueProblem, format_time
 from roster.services import services
@@ -40,6 +41,14 @@ def _workspace() -> str:
 
 @router.post("/v1/<kind>/upsert", summary="Create or update up to 500 records; each resolves to one profile")
 def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
+    size = len(router.current_event.decoded_body or "")
+    if size > MAX_REQUEST_BYTES:
+        raise ApiError(
+            413,
+            "request_too_large",
+            f"the request body is {readable_size(size)}; the limit is {readable_size(MAX_REQUEST_BYTES)} "
+            "(send fewer records per request)",
+        )
     results: list[UpsertResult] = []
     records = []
     for index, record in enumerate(body.records):
@@ -59,19 +68,29 @@ def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
                 )
             )
         except ValueProblem as problem:
-            where = problem.field if problem.field in ("id", "observed_at") else f"fields.{problem.field}"
-            path = f"records[{index}].{where}"
-            results.append(
-                UpsertResult(index=index, outcome="rejected", error=RecordError(path=path, message=problem.reason))
-            )
+            results.append(_rejected(index, problem))
     resolver = services.resolver(_workspace(), kind)
     try:
         resolutions = resolver.upsert([record for _, record in records])
     except ResolutionFailed as failure:
         raise ApiError(409, "conflict", f"{failure}; retry the request") from None
     for (index, _), resolution in zip(records, resolutions, strict=True):
-        results.append(UpsertResult(index=index, profile_id=resolution.profile_id, outcome=str(resolution.outcome)))
+        if resolution.problem is not None:
+            results.append(_rejected(index, resolution.problem))
+        else:
+            results.append(UpsertResult(index=index, profile_id=resolution.profile_id, outcome=str(resolution.outcome)))
     return UpsertResponse(results=sorted(results, key=lambda result: result.index))
+
+
+def _rejected(index: int, problem: ValueProblem) -> UpsertResult:
+    """A record's result naming where it is at fault: `records[i].fields.<field>`, `.id`, or the whole record."""
+    if not problem.field:
+        path = f"records[{index}]"
+    elif problem.field in ("id", "observed_at", "fields"):
+        path = f"records[{index}].{problem.field}"
+    else:
+        path = f"records[{index}].fields.{problem.field}"
+    return UpsertResult(index=index, outcome="rejected", error=RecordError(path=path, message=problem.reason))
 
 
 @router.get("/v1/<kind>/lookup", summary="Find the profile with an e-mail, domain, LinkedIn URL or source record id")
