@@ -157,6 +157,31 @@ def test_a_request_over_the_body_limit_is_413(api: Api) -> None:
     assert api.call("GET", "/v1/people/lookup", email="p0@x.com")[0] == 404
 
 
+def test_a_profile_updated_many_times_keeps_changing_and_keeps_its_history(api: Api) -> None:
+    sent = [f"{n:03d}" + "v" * 9_996 for n in range(60)]  # ~40 such updates used to overfill the profile (500)
+    for value in sent:
+        status, body = api.call("POST", "/v1/people/upsert", {"records": [person("busy@acme.com", notes=value)]})
+        assert status == 200 and body["results"][0]["outcome"] in ("created", "updated"), body
+    status, detail = api.call("GET", "/v1/people/lookup", email="busy@acme.com")
+    assert status == 200 and detail["fields"]["notes"]["value"] == sent[-1]
+    kept = [value["value"] for value in detail["history"] if value["field"] == "notes"]
+    assert kept == sent[-2::-1][: len(kept)] and 0 < len(kept) <= 10  # newest first, bounded
+    assert detail["older_history"] == len(sent) - 1 - len(kept)
+    older: list[str] = []
+    cursor = None
+    while True:
+        query: dict[str, str] = {"cursor": cursor} if cursor else {}
+        status, page = api.call("GET", f"/v1/people/{detail['profile_id']}/history", **query)
+        assert status == 200, page
+        older = [value["value"] for value in page["values"]] + older  # pages go from newer to older
+        assert all(value["source"] == "api" and value["field"] == "notes" for value in page["values"])
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert older + kept[::-1] + [sent[-1]] == sent  # every value sent is kept, in order
+    assert api.call("GET", f"/v1/people/{detail['profile_id']}/history", cursor="9.x")[0] == 400
+
+
 def test_schema_errors_name_the_field(api: Api) -> None:
     status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "Bad Source!", "fields": {"a": 1}}]})
     assert status == 422

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -11,6 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from roster.api.errors import ApiError
 from roster.api.schemas import (
     FieldDetail,
+    HistoryList,
+    HistoryValue,
     ProfileDetail,
     ProfileList,
     ProfileSummary,
@@ -168,6 +170,29 @@ def unarchive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ACTIVE)
 
 
+@one_profile.get(
+    "/v1/<kind>/<profile_id>/history", summary="A profile's older replaced values, one page (history item) at a time"
+)
+def history(kind: Kind, profile_id: str, cursor: Annotated[str | None, Query(max_length=64)] = None) -> HistoryList:
+    profile = _active_profile(kind, profile_id)
+    try:
+        page = services.profiles.history(_workspace(), kind, [profile.profile_id, *profile.merged_from], cursor=cursor)
+    except ValueError as problem:
+        raise ApiError(400, "bad_request", str(problem)) from None
+    return HistoryList(values=[_history_value(entry["record"], entry) for entry in page.entries], cursor=page.cursor)
+
+
+def _history_value(record: str, entry: dict[str, Any]) -> HistoryValue:
+    return HistoryValue(
+        field=entry["field"],
+        value=entry["value"],
+        source=record.split(":", 1)[0],
+        record=record,
+        observed_at=entry["observed_at"],
+        replaced_at=entry["replaced_at"],
+    )
+
+
 def _active_profile(kind: Kind, profile_id: str) -> Profile:
     if not re.fullmatch(r"[0-9A-Z]{26}", profile_id):
         raise ApiError(404, "not_found", f"no {kind} profile {profile_id!r}")
@@ -212,4 +237,10 @@ def _detail(profile: Profile, requested_id: str) -> ProfileDetail:
             for r in sorted(profile.records.values(), key=lambda r: r.first_seen)
         ],
         merged_from=profile.merged_from,
+        history=sorted(
+            (_history_value(key, entry) for key, record in profile.records.items() for entry in record.previous),
+            key=lambda value: value.replaced_at,
+            reverse=True,
+        ),
+        older_history=sum(sum(record.moved.values()) for record in profile.records.values()),
     )

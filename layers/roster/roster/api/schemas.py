@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.identity.aliases import AliasType
 from roster.identity.records import SOURCE_NAME
 from roster.profiles.fields import FieldType, Kind
-from roster.profiles.limits import MAX_FIELDS, MAX_RECORD_ID, MAX_UPSERT_RECORDS
+from roster.profiles.limits import HISTORY_KEPT, MAX_FIELDS, MAX_RECORD_ID, MAX_UPSERT_RECORDS
 from roster.segments.filters import Group
 
 MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
@@ -63,6 +63,22 @@ class SourceDetail(BaseModel):
     first_seen: str
 
 
+class HistoryValue(BaseModel):
+    """A value a source record held for a field until a newer one (or a clear) replaced it."""
+
+    field: str
+    value: Any
+    source: str
+    record: str
+    observed_at: str
+    replaced_at: str
+
+
+class HistoryList(BaseModel):
+    values: list[HistoryValue] = Field(description="Oldest first within a page; pages go from newer to older")
+    cursor: str | None
+
+
 class ProfileDetail(BaseModel):
     profile_id: str
     kind: Kind
@@ -76,6 +92,11 @@ class ProfileDetail(BaseModel):
     empty: list[str] = Field(description="Standard fields that have none")
     sources: list[SourceDetail]
     merged_from: list[str]
+    history: list[HistoryValue] = Field(
+        description=f"Replaced values kept on the profile, newest first (at most {HISTORY_KEPT} per source record "
+        "and field)"
+    )
+    older_history: int = Field(description="Older replaced values, read a page at a time at `.../history`")
 
 
 class ProfileSummary(BaseModel):
