@@ -205,6 +205,7 @@ def test_lookup_errors(api: Api) -> None:
     assert api.call("GET", "/v1/people/lookup", email="nobody@nowhere.com")[0] == 404
     assert api.call("GET", "/v1/companies/lookup", email="a@x.com")[0] == 400
     assert api.call("GET", "/v1/people/lookup", id="no-colons")[0] == 400
+    assert api.call("GET", "/v1/people/lookup", id="api:people:" + "\U0010ffff" * 580)[0] == 404  # no such key
     assert api.call("GET", "/v1/people/01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
     assert api.call("GET", "/v1/people/not-an-id")[0] == 404
 

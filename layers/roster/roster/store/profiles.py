@@ -21,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from roster.config import settings
 from roster.profiles.fields import Kind
-from roster.profiles.limits import HISTORY_KEPT, MAX_PROFILE_BYTES, readable_size, stored_size
+from roster.profiles.limits import HISTORY_KEPT, MAX_KEY_BYTES, MAX_PROFILE_BYTES, readable_size, stored_size
 from roster.profiles.model import Profile, Provenance, SourceRecord, Status, move_history
 from roster.profiles.values import ValueProblem, utc_now
 from roster.store.models import AliasItem, HistoryItem, ProfileItem
@@ -76,7 +76,7 @@ def _shard_partition(workspace: str, kind: Kind, shard: int) -> str:
     return f"{workspace}#{kind}#{shard}"
 
 
-def _alias_key(workspace: str, kind: Kind, alias: str) -> str:
+def alias_key(workspace: str, kind: Kind, alias: str) -> str:
     return f"{workspace}#{kind}#{alias}"
 
 
@@ -204,7 +204,8 @@ class ProfileStore:
 
     def alias_owners(self, workspace: str, kind: Kind, aliases: Iterable[str]) -> dict[str, str]:
         """The profile id each claimed alias points at (unclaimed aliases are absent)."""
-        wanted = {_alias_key(workspace, kind, alias): alias for alias in aliases}
+        keys = {alias_key(workspace, kind, alias): alias for alias in aliases}
+        wanted = {key: alias for key, alias in keys.items() if len(key.encode()) <= MAX_KEY_BYTES}  # else unclaimable
         owners: dict[str, str] = {}
         if wanted:
             for item in AliasItem.batch_get(list(wanted), consistent_read=True):
@@ -274,7 +275,7 @@ class ProfileStore:
                 for alias in aliases:
                     transaction.save(
                         AliasItem(
-                            _alias_key(profile.workspace, profile.kind, alias),
+                            alias_key(profile.workspace, profile.kind, alias),
                             profile_id=profile.profile_id,
                             created_at=now,
                         ),

@@ -168,7 +168,7 @@ def _opportunities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, l
             counts.dropped_values += len(dropped)
             problems.extend(dropped)
         listed = sorted(deals.values(), key=lambda deal: (str(deal.get("close_date", "")), deal["id"]), reverse=True)
-        listed = _most_recent_that_fit(listed)
+        listed = most_recent_that_fit(listed)
         return {
             "opportunities": listed,
             "opportunity_count": len(listed),
@@ -182,7 +182,7 @@ def _opportunities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, l
     return counts, problems
 
 
-def _most_recent_that_fit(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def most_recent_that_fit(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The first deals of a newest-first list that one field can hold (MAX_RELATED_RECORDS, MAX_VALUE_BYTES)."""
     kept: list[dict[str, Any]] = []
     size = 2  # the list's brackets
