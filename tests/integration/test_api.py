@@ -179,7 +179,34 @@ def test_a_profile_updated_many_times_keeps_changing_and_keeps_its_history(api: 
         if cursor is None:
             break
     assert older + kept[::-1] + [sent[-1]] == sent  # every value sent is kept, in order
+    api.runner.drain()  # the profiles stream carries the history items too: segments skip them
+    segments = {row["segment_id"]: row for row in api.call("GET", "/v1/segments")[1]["segments"]}
+    assert segments["all-people"]["count"] == 1
     assert api.call("GET", f"/v1/people/{detail['profile_id']}/history", cursor="9.x")[0] == 400
+
+
+def test_a_merged_profile_keeps_the_history_of_both_sides(api: Api) -> None:
+    for step in range(15):
+        api.call("POST", "/v1/people/upsert", {"records": [person("ann@acme.com", source="crm", job_title=f"a{step}")]})
+        bob = {"source": "csv", "fields": {"linkedin_url": "linkedin.com/in/bob", "job_title": f"b{step}"}}
+        api.call("POST", "/v1/people/upsert", {"records": [bob]})
+    bridge = person("ann@acme.com", source="web", linkedin_url="linkedin.com/in/bob")
+    status, body = api.call("POST", "/v1/people/upsert", {"records": [bridge]})
+    assert status == 200 and body["results"][0]["outcome"] == "merged", body
+    detail = api.call("GET", f"/v1/people/{body['results'][0]['profile_id']}")[1]
+    assert detail["older_history"] == 8  # 14 replaced values per side, 10 of each kept on the profile
+    values: list[str] = []
+    cursor = None
+    while True:
+        query: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = api.call("GET", f"/v1/people/{detail['profile_id']}/history", **query)[1]
+        values += [value["value"] for value in page["values"]]
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert sorted(values) == ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]
+    kept = {value["value"] for value in detail["history"]}
+    assert kept == {f"{side}{step}" for side in "ab" for step in range(4, 14)}
 
 
 def test_schema_errors_name_the_field(api: Api) -> None:

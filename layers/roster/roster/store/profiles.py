@@ -97,7 +97,8 @@ def fit(profile: Profile) -> tuple[ProfileItem, list[list[dict[str, Any]]]]:
     """The item a profile is stored as, and the superseded values moved off it, cut into history items.
 
     At most HISTORY_KEPT superseded values per source record and field stay on the profile; while the item is
-    over MAX_PROFILE_BYTES, fewer stay (down to none). Raises ProfileTooLarge when even that is not enough."""
+    over MAX_PROFILE_BYTES, fewer stay (down to none). The values move off `profile` itself; when even moving
+    them all is not enough it raises ProfileTooLarge, and the caller drops its copy of the profile."""
     moved: list[dict[str, Any]] = []
     for keep in range(HISTORY_KEPT, -1, -1):
         moved.extend(move_history(profile, keep))
