@@ -169,16 +169,20 @@ def test_a_profile_updated_many_times_keeps_changing_and_keeps_its_history(api: 
     assert detail["older_history"] == len(sent) - 1 - len(kept)
     older: list[str] = []
     cursor = None
+    pages = 0
     while True:
-        query: dict[str, str] = {"cursor": cursor} if cursor else {}
+        query = {"limit": "10"} | ({"cursor": cursor} if cursor else {})
         status, page = api.call("GET", f"/v1/people/{detail['profile_id']}/history", **query)
         assert status == 200, page
+        assert 0 < len(page["values"]) <= 10
+        pages += 1
         older = [value["value"] for value in page["values"]] + older  # pages go from newer to older
         assert all(value["source"] == "api" and value["field"] == "notes" for value in page["values"])
         cursor = page["cursor"]
         if cursor is None:
             break
     assert older + kept[::-1] + [sent[-1]] == sent  # every value sent is kept, in order
+    assert pages == -(-len(older) // 10)
     api.runner.drain()  # the profiles stream carries the history items too: segments skip them
     segments = {row["segment_id"]: row for row in api.call("GET", "/v1/segments")[1]["segments"]}
     assert segments["all-people"]["count"] == 1

@@ -170,13 +170,18 @@ def unarchive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ACTIVE)
 
 
-@one_profile.get(
-    "/v1/<kind>/<profile_id>/history", summary="A profile's older replaced values, one page (history item) at a time"
-)
-def history(kind: Kind, profile_id: str, cursor: Annotated[str | None, Query(max_length=64)] = None) -> HistoryList:
+@one_profile.get("/v1/<kind>/<profile_id>/history", summary="A profile's older replaced values, a page at a time")
+def history(
+    kind: Kind,
+    profile_id: str,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> HistoryList:
     profile = _active_profile(kind, profile_id)
     try:
-        page = services.profiles.history(_workspace(), kind, [profile.profile_id, *profile.merged_from], cursor=cursor)
+        page = services.profiles.history(
+            _workspace(), kind, [profile.profile_id, *profile.merged_from], cursor=cursor, limit=limit
+        )
     except ValueError as problem:
         raise ApiError(400, "bad_request", str(problem)) from None
     return HistoryList(values=[_history_value(entry["record"], entry) for entry in page.entries], cursor=page.cursor)

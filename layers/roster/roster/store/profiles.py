@@ -27,6 +27,7 @@ from roster.profiles.values import ValueProblem, utc_now
 from roster.store.models import AliasItem, HistoryItem, ProfileItem
 
 MAX_REDIRECTS = 32
+HISTORY_PAGE_BYTES = 1024 * 1024  # values of one history page, about (whole history items are returned)
 
 
 class Conflict(Exception):
@@ -47,7 +48,7 @@ class ProfileTooLarge(ValueProblem):
 
 @dataclass
 class HistoryPage:
-    """Superseded values moved off a profile (oldest first within a page; pages go from newest to oldest)."""
+    """Superseded values moved off a profile: oldest first within a page; pages go from newer to older."""
 
     entries: list[dict[str, Any]]
     cursor: str | None
@@ -289,30 +290,32 @@ class ProfileStore:
         for each, (item, _) in zip((profile, *merged), items, strict=True):
             each.version = item.version
 
-    def history(self, workspace: str, kind: Kind, profile_ids: list[str], cursor: str | None = None) -> HistoryPage:
-        """One history item of superseded values moved off these profiles (a profile and those merged into it),
-        newest item first. The cursor (`{index in profile_ids}.{item number}`) is opaque to callers."""
+    def history(
+        self, workspace: str, kind: Kind, profile_ids: list[str], cursor: str | None = None, limit: int = 100
+    ) -> HistoryPage:
+        """Superseded values moved off these profiles (a profile and those merged into it): whole history items,
+        newest first, until about `limit` values or HISTORY_PAGE_BYTES. The cursor (`{index in profile_ids}.{item
+        number}`) is opaque to callers."""
         index, _, before = (cursor or "0.").partition(".")
         if not index.isdigit() or int(index) >= max(len(profile_ids), 1) or not (before.isdigit() or before == ""):
             raise ValueError(f"not a history cursor: {cursor!r}")
-        found: list[tuple[int, HistoryItem]] = []
+        entries: list[dict[str, Any]] = []
+        size = 0
+        last = ""
         for number in range(int(index), len(profile_ids)):
-            found.extend(
-                (number, item)
-                for item in HistoryItem.query(
-                    _history_key(workspace, kind, profile_ids[number]),
-                    range_key_condition=HistoryItem.profile_id < before if before else None,
-                    scan_index_forward=False,
-                    limit=2 - len(found),
-                )
-            )
-            if len(found) == 2:
-                break
+            for item in HistoryItem.query(
+                _history_key(workspace, kind, profile_ids[number]),
+                range_key_condition=HistoryItem.profile_id < before if before else None,
+                scan_index_forward=False,
+                page_size=10,
+            ):
+                if entries and (len(entries) + len(item.entries) > limit or size > HISTORY_PAGE_BYTES):
+                    return HistoryPage(entries, last)
+                entries = [*item.entries, *entries]  # an older item's values come first
+                size += stored_size(item.entries)
+                last = f"{number}.{item.profile_id}"
             before = ""
-        if not found:
-            return HistoryPage([], None)
-        number, item = found[0]
-        return HistoryPage(list(item.entries), f"{number}.{item.profile_id}" if len(found) > 1 else None)
+        return HistoryPage(entries, None)
 
     def page(
         self,
