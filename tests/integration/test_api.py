@@ -123,7 +123,7 @@ def test_records_over_the_size_limits_are_rejected_alone(api: Api) -> None:
     assert "KB" in results[1]["error"]["message"] and "limit" in results[1]["error"]["message"]
     assert results[2]["error"]["path"] == "records[2].fields.linkedin_url"
     assert results[3]["error"]["path"] == "records[3].fields.notes"
-    assert "10000 characters" in results[3]["error"]["message"]
+    assert "10,000 characters" in results[3]["error"]["message"]
     stored = {"first@acme.com": 200, "wide@acme.com": 404, "slug@acme.com": 404, "last@acme.com": 200}
     for email, found in stored.items():
         assert api.call("GET", "/v1/people/lookup", email=email)[0] == found
