@@ -101,6 +101,118 @@ def test_one_bad_record_does_not_sink_the_request(api: Api) -> None:
     assert results[2]["error"]["path"] == "records[2].fields.created_date"
 
 
+def test_records_over_the_size_limits_are_rejected_alone(api: Api) -> None:
+    wide = {f"note_{n}": "x" * 9_999 for n in range(45)}  # ~450 KB: more than a profile can hold
+    status, body = api.call(
+        "POST",
+        "/v1/people/upsert",
+        {
+            "records": [
+                person("first@acme.com"),
+                person("wide@acme.com", **wide),
+                person("slug@acme.com", linkedin_url="https://www.linkedin.com/in/" + "a" * 5_000),
+                person("huge@acme.com", notes="y" * 10_001),
+                person("last@acme.com"),
+            ]
+        },
+    )
+    assert status == 200, body
+    results = body["results"]
+    assert [result["outcome"] for result in results] == ["created", "rejected", "rejected", "rejected", "created"]
+    assert results[1]["error"]["path"] == "records[1].fields"
+    assert "KB" in results[1]["error"]["message"] and "limit" in results[1]["error"]["message"]
+    assert results[2]["error"]["path"] == "records[2].fields.linkedin_url"
+    assert results[3]["error"]["path"] == "records[3].fields.notes"
+    assert "10,000 characters" in results[3]["error"]["message"]
+    stored = {"first@acme.com": 200, "wide@acme.com": 404, "slug@acme.com": 404, "last@acme.com": 200}
+    for email, found in stored.items():
+        assert api.call("GET", "/v1/people/lookup", email=email)[0] == found
+
+    status, body = api.call(
+        "POST", "/v1/companies/upsert", {"records": [{"source": "api", "fields": {"domain": "a" * 5_000 + ".com"}}]}
+    )
+    assert status == 200 and body["results"][0]["outcome"] == "rejected", body
+    assert body["results"][0]["error"]["path"] == "records[0].fields.domain"
+
+
+def test_a_record_that_would_overfill_its_profile_is_rejected_and_the_profile_kept(api: Api) -> None:
+    half = {f"note_{n}": "z" * 9_999 for n in range(9)}  # ~90 KB per source record; the profile holds it twice
+    accepted = [
+        api.call("POST", "/v1/people/upsert", {"records": [person("full@acme.com", source=f"s{n}", **half)]})
+        for n in range(4)
+    ]
+    outcomes = [body["results"][0]["outcome"] for _, body in accepted]
+    assert outcomes[0] == "created" and "rejected" in outcomes, outcomes
+    rejected = next(body["results"][0] for _, body in accepted if body["results"][0]["outcome"] == "rejected")
+    assert rejected["error"]["path"] == "records[0]" and "profile" in rejected["error"]["message"]
+    status, detail = api.call("GET", "/v1/people/lookup", email="full@acme.com")
+    assert status == 200 and len(detail["sources"]) == outcomes.index("rejected")
+
+
+def test_a_request_over_the_body_limit_is_413(api: Api) -> None:
+    records = [person(f"p{i}@x.com", notes="n" * 9_999, more="m" * 9_999) for i in range(300)]  # ~6 MB
+    status, body = api.call("POST", "/v1/people/upsert", {"records": records})
+    assert status == 413, body
+    assert body["error"] == "request_too_large" and "MB" in body["message"]
+    assert api.call("GET", "/v1/people/lookup", email="p0@x.com")[0] == 404
+
+
+def test_a_profile_updated_many_times_keeps_changing_and_keeps_its_history(api: Api) -> None:
+    sent = [f"{n:03d}" + "v" * 9_996 for n in range(60)]  # ~40 such updates used to overfill the profile (500)
+    for value in sent:
+        status, body = api.call("POST", "/v1/people/upsert", {"records": [person("busy@acme.com", notes=value)]})
+        assert status == 200 and body["results"][0]["outcome"] in ("created", "updated"), body
+    status, detail = api.call("GET", "/v1/people/lookup", email="busy@acme.com")
+    assert status == 200 and detail["fields"]["notes"]["value"] == sent[-1]
+    kept = [value["value"] for value in detail["history"] if value["field"] == "notes"]
+    assert kept == sent[-2::-1][: len(kept)] and 0 < len(kept) <= 10  # newest first, bounded
+    assert detail["older_history"] == len(sent) - 1 - len(kept)
+    older: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": "10"} | ({"cursor": cursor} if cursor else {})
+        status, page = api.call("GET", f"/v1/people/{detail['profile_id']}/history", **query)
+        assert status == 200, page
+        assert 0 < len(page["values"]) <= 10
+        pages += 1
+        older = [value["value"] for value in page["values"]] + older  # pages go from newer to older
+        assert all(value["source"] == "api" and value["field"] == "notes" for value in page["values"])
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert older + kept[::-1] + [sent[-1]] == sent  # every value sent is kept, in order
+    assert pages == -(-len(older) // 10)
+    api.runner.drain()  # the profiles stream carries the history items too: segments skip them
+    segments = {row["segment_id"]: row for row in api.call("GET", "/v1/segments")[1]["segments"]}
+    assert segments["all-people"]["count"] == 1
+    assert api.call("GET", f"/v1/people/{detail['profile_id']}/history", cursor="9.x")[0] == 400
+
+
+def test_a_merged_profile_keeps_the_history_of_both_sides(api: Api) -> None:
+    for step in range(15):
+        api.call("POST", "/v1/people/upsert", {"records": [person("ann@acme.com", source="crm", job_title=f"a{step}")]})
+        bob = {"source": "csv", "fields": {"linkedin_url": "linkedin.com/in/bob", "job_title": f"b{step}"}}
+        api.call("POST", "/v1/people/upsert", {"records": [bob]})
+    bridge = person("ann@acme.com", source="web", linkedin_url="linkedin.com/in/bob")
+    status, body = api.call("POST", "/v1/people/upsert", {"records": [bridge]})
+    assert status == 200 and body["results"][0]["outcome"] == "merged", body
+    detail = api.call("GET", f"/v1/people/{body['results'][0]['profile_id']}")[1]
+    assert detail["older_history"] == 8  # 14 replaced values per side, 10 of each kept on the profile
+    values: list[str] = []
+    cursor = None
+    while True:
+        query: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = api.call("GET", f"/v1/people/{detail['profile_id']}/history", **query)[1]
+        values += [value["value"] for value in page["values"]]
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert sorted(values) == ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]
+    kept = {value["value"] for value in detail["history"]}
+    assert kept == {f"{side}{step}" for side in "ab" for step in range(4, 14)}
+
+
 def test_schema_errors_name_the_field(api: Api) -> None:
     status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "Bad Source!", "fields": {"a": 1}}]})
     assert status == 422
@@ -124,6 +236,7 @@ def test_lookup_errors(api: Api) -> None:
     assert api.call("GET", "/v1/people/lookup", email="nobody@nowhere.com")[0] == 404
     assert api.call("GET", "/v1/companies/lookup", email="a@x.com")[0] == 400
     assert api.call("GET", "/v1/people/lookup", id="no-colons")[0] == 400
+    assert api.call("GET", "/v1/people/lookup", id="api:people:" + "\U0010ffff" * 580)[0] == 404  # no such key
     assert api.call("GET", "/v1/people/01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
     assert api.call("GET", "/v1/people/not-an-id")[0] == 404
 

@@ -296,3 +296,18 @@ def test_formula_cells_are_kept_as_given_and_exported_escaped(api: Api) -> None:
     assert response["statusCode"] == 200
     exported = sorted(row["vendor_title"] for row in csv.DictReader(io.StringIO(response["body"], newline="")))
     assert exported == sorted("'" + text for text in FORMULAS.values())
+
+
+def test_a_row_too_large_to_store_is_rejected_and_the_rest_import(api: Api) -> None:
+    wide = ",".join(["ok@acme.com", *("x" * 9_999 for _ in range(45))])  # ~450 KB: over a profile's size
+    header = ",".join(["email", *(f"note_{n}" for n in range(45))])
+    report = run_import(api, f"{header}\nfirst@acme.com\n{wide.replace('ok@', 'big@')}\nlast@acme.com\n")
+    assert report["status"] == "completed", report
+    assert report["batches_done"] == report["batches_total"] == 1
+    assert report["rows_read"] == 3 and report["rows_rejected"] == 1
+    assert report["outcomes"]["created"] == 2
+    (error,) = report["errors"]
+    assert error["line"] == 3 and "KB" in error["reason"], error
+    for email in ("first@acme.com", "last@acme.com"):
+        assert api.call("GET", "/v1/people/lookup", email=email)[0] == 200
+    assert api.call("GET", "/v1/people/lookup", email="big@acme.com")[0] == 404

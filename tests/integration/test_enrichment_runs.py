@@ -107,7 +107,11 @@ def people(workspace: str, *emails: str, titles: dict[str, str] | None = None) -
         )
         for index, email in enumerate(emails)
     ]
-    return [resolution.profile_id for resolution in Resolver(ProfileStore(), workspace, Kind.PEOPLE).upsert(records)]
+    profile_ids = []
+    for resolution in Resolver(ProfileStore(), workspace, Kind.PEOPLE).upsert(records):
+        assert resolution.profile_id is not None, resolution.problem
+        profile_ids.append(resolution.profile_id)
+    return profile_ids
 
 
 def segment(workspace: str, members: list[str]) -> str:
@@ -490,3 +494,26 @@ def test_any_provider_answer_is_stored_and_exported_and_formulas_stay_text(
     kept = [stored[pid].fields["vendor_title"] for pid in ids]  # text is trimmed, so the tab and return go
     assert kept[:4] == list(HOSTILE_ANSWERS.values())[:4]
     assert [rows[pid] for pid in ids] == ["'" + value if value[0] in "=+-@" else value for value in kept]
+
+
+def test_an_answer_a_full_profile_cannot_hold_is_reported_and_the_run_finishes(
+    enrichments: Enrichments, queue: Queue, workspace: str
+) -> None:
+    (full,) = people(workspace, "full@acme.com")
+    resolver = Resolver(ProfileStore(), workspace, Kind.PEOPLE)
+    for step, length in enumerate(length for length in (9_999, 5_000, 2_500, 1_200, 600, 300) for _ in range(40)):
+        record = IncomingRecord(f"s{step}", "people", "r", "2026-01-01T00:00:00.000000Z", {f"f{step}": "x" * length})
+        if resolver.upsert([record], extra_aliases={record.key: ["email:full@acme.com"]})[0].problem:
+            continue  # that much no longer fits: try less (the profile fills up to within a few hundred bytes)
+    before = ProfileStore().get(workspace, Kind.PEOPLE, full)
+    assert before is not None
+    definition = define(enrichments, workspace, budget_credits=10)
+    run = run_to_end(enrichments, queue, workspace, definition.enrichment_id)
+    assert run.status is RunStatus.COMPLETED and run.batches_done == run.batches_total == 1
+    rows = {
+        row["profile_id"]: row
+        for row in csv.DictReader(io.StringIO("".join(enrichments.exports.as_csv(workspace, run.run_id))))
+    }
+    assert "not written: the profile would be" in rows[full]["reason"], rows[full]
+    after = ProfileStore().get(workspace, Kind.PEOPLE, full)
+    assert after is not None and after.version == before.version and "work_email" not in after.fields

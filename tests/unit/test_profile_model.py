@@ -3,8 +3,9 @@
 import pytest
 
 from roster.profiles.fields import Kind
+from roster.profiles.limits import MAX_FIELDS, MAX_TEXT
 from roster.profiles.model import IncomingRecord, Profile, Status, absorb, apply_record, resolve_fields
-from roster.profiles.values import ValueProblem, coerce_fields
+from roster.profiles.values import ValueProblem, coerce_fields, record_problem
 
 
 def record(source: str, rid: str, when: str, **fields: object) -> IncomingRecord:
@@ -110,9 +111,24 @@ def test_values_are_typed_and_canonical() -> None:
         (Kind.PEOPLE, {"linkedin_url": "https://linkedin.com/company/acme"}, "linkedin_url"),
         (Kind.PEOPLE, {"Bad Name": "x"}, "Bad Name"),
         (Kind.PEOPLE, {"notes": {"nested": 1}}, "notes"),
+        (Kind.PEOPLE, {"notes": "x" * (MAX_TEXT + 1)}, "notes"),
+        (Kind.PEOPLE, {"notes": "😀" * MAX_TEXT}, "notes"),  # 10,000 characters, but 120 KB as stored
+        (Kind.PEOPLE, {"tags": [f"{n}" + "t" * 9_000 for n in range(8)]}, "tags"),  # each item fits, the list not
+        (Kind.PEOPLE, {f"f{n}": "x" for n in range(MAX_FIELDS + 1)}, "fields"),
+        (Kind.COMPANIES, {"domain": "a" * 5_000 + ".com"}, "domain"),
+        (Kind.PEOPLE, {"linkedin_url": "linkedin.com/in/" + "a" * 5_000}, "linkedin_url"),
     ],
 )
 def test_bad_values_name_their_field(kind: Kind, fields: dict[str, object], field: str) -> None:
     with pytest.raises(ValueProblem) as problem:
         coerce_fields(kind, fields)
     assert problem.value.field == field
+    assert len(str(problem.value)) < 300  # a report of many bad rows stays small: values are quoted short
+
+
+def test_a_record_over_the_record_limit_names_its_largest_field() -> None:
+    fields = coerce_fields(Kind.PEOPLE, {f"note_{n}": chr(97 + n) * 9_999 for n in range(11)})
+    problem = record_problem(fields)
+    assert problem is not None and problem.field == "fields"
+    assert "largest field: note_" in problem.reason and "limit for one record is 100 KB" in problem.reason
+    assert record_problem({"note": "x" * 9_999}) is None

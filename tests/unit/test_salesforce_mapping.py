@@ -16,7 +16,10 @@ from roster.connectors.salesforce.describe import (
     validate_mapping,
 )
 from roster.connectors.salesforce.importer import api_math
-from roster.connectors.salesforce.objects import query_fields
+from roster.connectors.salesforce.objects import most_recent_that_fit, query_fields
+from roster.profiles.fields import Kind
+from roster.profiles.limits import MAX_RELATED_RECORDS, MAX_VALUE_BYTES, stored_size
+from roster.profiles.values import coerce_value
 from roster_dev.emulators.salesforce import generate_org
 
 ORG = generate_org(3, accounts=2, contacts=2, leads=2, roster_fields=True)
@@ -181,3 +184,15 @@ def test_credentials_never_show_secrets() -> None:
     assert "hunter2" not in shown and "TOKEN" not in shown and "shh" not in shown
     parsed = CREDENTIALS.validate_python({"method": "session", "instance_url": "https://x.test", "session_id": "abc"})
     assert isinstance(parsed, SessionCredentials) and parsed.session_id.get_secret_value() == "abc"
+
+
+def test_a_company_with_many_opportunities_keeps_the_most_recent_that_fit_one_field() -> None:
+    deals = [
+        {"id": f"006{n:015d}", "name": f"Renewal {n} " + "x" * 200, "stage": "Prospecting", "amount": 1000.0}
+        for n in range(MAX_RELATED_RECORDS)
+    ]  # newest first, as the sync lists them; together about 250 KB
+    kept = most_recent_that_fit(deals)
+    assert kept == deals[: len(kept)] and 0 < len(kept) < len(deals)
+    assert stored_size(kept) <= MAX_VALUE_BYTES
+    assert coerce_value(Kind.COMPANIES, "opportunities", kept)  # storable as it is
+    assert most_recent_that_fit(deals[:3]) == deals[:3]

@@ -17,11 +17,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from roster.api import admin, enrichments, imports, profiles, resolution, salesforce, segments
 from roster.api.errors import ApiError
-from roster.api.schemas import MAX_UPSERT_RECORDS, ErrorBody, RecordError
+from roster.api.schemas import ErrorBody, RecordError
+from roster.profiles.limits import MAX_UPSERT_RECORDS
 from roster.segments.filters import FilterProblem
 from roster.services import services
 from roster.sources.csv_import import ImportProblem
 from roster.store import StorageError
+from roster.store.profiles import ProfileTooLarge
 from roster.store.workspaces import KEY_PREFIX
 
 logger = Logger(service="roster-api")
@@ -95,6 +97,11 @@ def filter_problem(error: FilterProblem) -> Response[str]:
 @app.exception_handler(ImportProblem)
 def import_problem(error: ImportProblem) -> Response[str]:
     return _error(error.status, "import_problem", str(error))
+
+
+@app.exception_handler(ProfileTooLarge)
+def profile_too_large(error: ProfileTooLarge) -> Response[str]:
+    return _error(413, "profile_too_large", error.reason)
 
 
 @app.exception_handler(StorageError)

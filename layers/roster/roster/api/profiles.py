@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -11,6 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from roster.api.errors import ApiError
 from roster.api.schemas import (
     FieldDetail,
+    HistoryList,
+    HistoryValue,
     ProfileDetail,
     ProfileList,
     ProfileSummary,
@@ -24,6 +26,7 @@ from roster.identity.aliases import linkedin_url, normalize_email, record_alias,
 from roster.identity.records import to_incoming
 from roster.identity.resolver import ResolutionFailed
 from roster.profiles.fields import STANDARD_FIELDS, Kind, is_empty
+from roster.profiles.limits import MAX_REQUEST_BYTES, readable_size
 from roster.profiles.model import Profile, Status
 from roster.profiles.values import ValueProblem, format_time
 from roster.services import services
@@ -40,6 +43,14 @@ def _workspace() -> str:
 
 @router.post("/v1/<kind>/upsert", summary="Create or update up to 500 records; each resolves to one profile")
 def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
+    size = len(router.current_event.decoded_body or "")
+    if size > MAX_REQUEST_BYTES:
+        raise ApiError(
+            413,
+            "request_too_large",
+            f"the request body is {readable_size(size)}; the limit is {readable_size(MAX_REQUEST_BYTES)} "
+            "(send fewer records per request)",
+        )
     results: list[UpsertResult] = []
     records = []
     for index, record in enumerate(body.records):
@@ -59,19 +70,29 @@ def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
                 )
             )
         except ValueProblem as problem:
-            where = problem.field if problem.field in ("id", "observed_at") else f"fields.{problem.field}"
-            path = f"records[{index}].{where}"
-            results.append(
-                UpsertResult(index=index, outcome="rejected", error=RecordError(path=path, message=problem.reason))
-            )
+            results.append(_rejected(index, problem))
     resolver = services.resolver(_workspace(), kind)
     try:
         resolutions = resolver.upsert([record for _, record in records])
     except ResolutionFailed as failure:
         raise ApiError(409, "conflict", f"{failure}; retry the request") from None
     for (index, _), resolution in zip(records, resolutions, strict=True):
-        results.append(UpsertResult(index=index, profile_id=resolution.profile_id, outcome=str(resolution.outcome)))
+        if resolution.problem is not None:
+            results.append(_rejected(index, resolution.problem))
+        else:
+            results.append(UpsertResult(index=index, profile_id=resolution.profile_id, outcome=str(resolution.outcome)))
     return UpsertResponse(results=sorted(results, key=lambda result: result.index))
+
+
+def _rejected(index: int, problem: ValueProblem) -> UpsertResult:
+    """A record's result naming where it is at fault: `records[i].fields.<field>`, `.id`, or the whole record."""
+    if not problem.field:
+        path = f"records[{index}]"
+    elif problem.field in ("id", "observed_at", "fields"):
+        path = f"records[{index}].{problem.field}"
+    else:
+        path = f"records[{index}].fields.{problem.field}"
+    return UpsertResult(index=index, outcome="rejected", error=RecordError(path=path, message=problem.reason))
 
 
 @router.get("/v1/<kind>/lookup", summary="Find the profile with an e-mail, domain, LinkedIn URL or source record id")
@@ -149,6 +170,34 @@ def unarchive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ACTIVE)
 
 
+@one_profile.get("/v1/<kind>/<profile_id>/history", summary="A profile's older replaced values, a page at a time")
+def history(
+    kind: Kind,
+    profile_id: str,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> HistoryList:
+    profile = _active_profile(kind, profile_id)
+    try:
+        page = services.profiles.history(
+            _workspace(), kind, [profile.profile_id, *profile.merged_from], cursor=cursor, limit=limit
+        )
+    except ValueError as problem:
+        raise ApiError(400, "bad_request", str(problem)) from None
+    return HistoryList(values=[_history_value(entry["record"], entry) for entry in page.entries], cursor=page.cursor)
+
+
+def _history_value(record: str, entry: dict[str, Any]) -> HistoryValue:
+    return HistoryValue(
+        field=entry["field"],
+        value=entry["value"],
+        source=record.split(":", 1)[0],
+        record=record,
+        observed_at=entry["observed_at"],
+        replaced_at=entry["replaced_at"],
+    )
+
+
 def _active_profile(kind: Kind, profile_id: str) -> Profile:
     if not re.fullmatch(r"[0-9A-Z]{26}", profile_id):
         raise ApiError(404, "not_found", f"no {kind} profile {profile_id!r}")
@@ -193,4 +242,10 @@ def _detail(profile: Profile, requested_id: str) -> ProfileDetail:
             for r in sorted(profile.records.values(), key=lambda r: r.first_seen)
         ],
         merged_from=profile.merged_from,
+        history=sorted(
+            (_history_value(key, entry) for key, record in profile.records.items() for entry in record.previous),
+            key=lambda value: value.replaced_at,
+            reverse=True,
+        ),
+        older_history=sum(sum(record.moved.values()) for record in profile.records.values()),
     )

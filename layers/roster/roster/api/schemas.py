@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.identity.aliases import AliasType
 from roster.identity.records import SOURCE_NAME
 from roster.profiles.fields import FieldType, Kind
+from roster.profiles.limits import HISTORY_KEPT, MAX_FIELDS, MAX_RECORD_ID, MAX_UPSERT_RECORDS
 from roster.segments.filters import Group
 
-MAX_UPSERT_RECORDS = 500
 MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
 WORKSPACE_ID = r"^[a-z0-9][a-z0-9-]{1,39}$"
 
@@ -24,9 +24,9 @@ class Strict(BaseModel):
 class UpsertRecord(Strict):
     source: str = Field(pattern=SOURCE_NAME, description="Where the record comes from, e.g. `api` or `webinar-2026`")
     object: str | None = Field(default=None, pattern=SOURCE_NAME, description="The source's object; default: kind")
-    id: str | None = Field(default=None, max_length=255, description="The record's id in its source")
+    id: str | None = Field(default=None, max_length=MAX_RECORD_ID, description="The record's id in its source")
     observed_at: datetime | None = Field(default=None, description="When the source saw these values; default now")
-    fields: dict[str, Any] = Field(min_length=1, max_length=500)
+    fields: dict[str, Any] = Field(min_length=1, max_length=MAX_FIELDS)
 
 
 class UpsertRequest(Strict):
@@ -63,6 +63,22 @@ class SourceDetail(BaseModel):
     first_seen: str
 
 
+class HistoryValue(BaseModel):
+    """A value a source record held for a field until a newer one (or a clear) replaced it."""
+
+    field: str
+    value: Any
+    source: str
+    record: str
+    observed_at: str
+    replaced_at: str
+
+
+class HistoryList(BaseModel):
+    values: list[HistoryValue] = Field(description="Oldest first within a page; pages go from newer to older")
+    cursor: str | None
+
+
 class ProfileDetail(BaseModel):
     profile_id: str
     kind: Kind
@@ -76,6 +92,11 @@ class ProfileDetail(BaseModel):
     empty: list[str] = Field(description="Standard fields that have none")
     sources: list[SourceDetail]
     merged_from: list[str]
+    history: list[HistoryValue] = Field(
+        description=f"Replaced values kept on the profile, newest first (at most {HISTORY_KEPT} per source record "
+        "and field)"
+    )
+    older_history: int = Field(description="Older replaced values, read a page at a time at `.../history`")
 
 
 class ProfileSummary(BaseModel):

@@ -42,7 +42,7 @@ from roster.enrich.runs import (
 from roster.profiles.model import IncomingRecord, Profile, Status
 from roster.profiles.values import format_time
 from roster.store.enrichments import Claim, EnrichmentStore, Marker
-from roster.store.profiles import Conflict, ProfileStore
+from roster.store.profiles import Conflict, ProfileStore, ProfileTooLarge
 from roster.store.workspaces import WorkspaceStore
 
 MAX_WRITE_ATTEMPTS = 8
@@ -143,7 +143,8 @@ class Worker:
             fields, problems = answer_fields(definition, answer)
             if answer.status is not ResultStatus.ERROR and definition.mapping.enabled and fields:
                 record = IncomingRecord(SOURCE, definition.enrichment_id, profile.profile_id, observed, fields)
-                profile = self._write(profile, record, priority)
+                profile, refused = self._write(profile, record, priority)
+                problems = [*problems, *refused]
             judged.append((profile, answer, fields, problems))
         companies = company_fields(self.profiles, workspace, gates, [profile for profile, *_ in judged])
         markers: dict[str, Marker] = {}
@@ -172,19 +173,25 @@ class Worker:
         self.store.put_markers(workspace, definition.enrichment_id, markers)
         return refund
 
-    def _write(self, profile: Profile, record: IncomingRecord, priority: Mapping[str, Sequence[str]]) -> Profile:
-        """Commit the answer to the profile, re-reading it when another writer got there first."""
+    def _write(
+        self, profile: Profile, record: IncomingRecord, priority: Mapping[str, Sequence[str]]
+    ) -> tuple[Profile, list[str]]:
+        """Commit the answer to the profile, re-reading it when another writer got there first; the profile as
+        stored, and why the answer was refused when the profile cannot hold it (it stays in the run's rows)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             changed, _writes = apply_answer(profile, record, priority)
             if not changed:
-                return profile
+                return profile, []
             try:
                 self.profiles.commit(profile)
-                return profile
+                return profile, []
+            except ProfileTooLarge as too_large:
+                stored = self.profiles.get(profile.workspace, profile.kind, profile.profile_id)
+                return stored or profile, [f"not written: {too_large}"]
             except Conflict:
                 fresh = self.profiles.get(profile.workspace, profile.kind, profile.profile_id)
                 if fresh is None or fresh.status is not Status.ACTIVE:
-                    return profile  # merged or archived meanwhile: the answer is in the run's rows
+                    return profile, []  # merged or archived meanwhile: the answer is in the run's rows
                 profile = fresh
         raise Conflict(f"profile {profile.profile_id} kept changing under the enrichment")
 

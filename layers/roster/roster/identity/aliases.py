@@ -16,6 +16,7 @@ import tldextract
 from email_validator import EmailNotValidError, validate_email
 
 from roster.profiles.fields import Kind
+from roster.profiles.limits import MAX_DOMAIN, MAX_DOMAIN_LABEL, MAX_EMAIL, MAX_LINKEDIN_SLUG
 
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled list, no network
 
@@ -57,9 +58,10 @@ DISPOSABLE_DOMAINS = frozenset(
 def normalize_email(text: str) -> str | None:
     """The canonical form of an e-mail address (lower case), or None if it is not one."""
     try:
-        return validate_email(text.strip(), check_deliverability=False).normalized.lower()
+        normalized = validate_email(text.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         return None
+    return normalized if len(normalized) <= MAX_EMAIL else None
 
 
 def email_problem(text: str) -> str | None:
@@ -78,11 +80,20 @@ def registrable_domain(text: str) -> str | None:
         return None
     if "@" in value and "://" not in value:
         value = value.rsplit("@", 1)[1]
-    host = urlsplit(value if "://" in value else f"//{value}").hostname or ""
+    host = _hostname(value if "://" in value else f"//{value}")
+    if len(host) > MAX_DOMAIN or any(len(label) > MAX_DOMAIN_LABEL for label in host.split(".")):
+        return None  # not a domain name (RFC 1035), however it parses
     result = _EXTRACT(host)
     if not result.suffix or not result.domain:
         return None
     return f"{result.domain}.{result.suffix}"
+
+
+def _hostname(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # e.g. an unclosed `[` of an IPv6 address
+        return ""
 
 
 def linkedin_url(text: str) -> tuple[str, str] | None:
@@ -90,13 +101,15 @@ def linkedin_url(text: str) -> tuple[str, str] | None:
     value = text.strip()
     if not value:
         return None
-    parts = urlsplit(value if "://" in value else f"https://{value}")
-    host = (parts.hostname or "").lower()
+    url = value if "://" in value else f"https://{value}"
+    host = _hostname(url).lower()
     if host != "linkedin.com" and not host.endswith(".linkedin.com"):
         return None
-    segments = [unquote(s) for s in parts.path.split("/") if s]
+    segments = [unquote(s) for s in urlsplit(url).path.split("/") if s]
     if len(segments) < 2 or segments[0].lower() not in ("in", "company", "pub"):
         return None
+    if len(segments[1]) > MAX_LINKEDIN_SLUG:
+        return None  # LinkedIn's public URLs have at most 100 characters after /in/ or /company/
     section = "in" if segments[0].lower() in ("in", "pub") else "company"
     return f"linkedin.com/{section}/{segments[1].lower()}", section
 

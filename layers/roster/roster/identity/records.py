@@ -8,8 +8,9 @@ from typing import Any
 
 from roster.identity.aliases import AliasType, matching_aliases
 from roster.profiles.fields import Kind
+from roster.profiles.limits import MAX_RECORD_ID
 from roster.profiles.model import IncomingRecord
-from roster.profiles.values import ValueProblem, coerce_fields, parse_time, utc_now
+from roster.profiles.values import ValueProblem, coerce_fields, parse_time, quoted, utc_now
 
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
@@ -34,11 +35,11 @@ def to_incoming(
         try:
             observed_at = parse_time(observed_at)
         except ValueError:
-            raise ValueProblem("observed_at", f"{observed_at!r} is not an ISO 8601 time") from None
+            raise ValueProblem("observed_at", f"{quoted(observed_at)} is not an ISO 8601 time") from None
     if record_id is not None:
         record_id = str(record_id).strip()
-        if not record_id or len(record_id) > 255:
-            raise ValueProblem("id", "a record id has 1 to 255 characters")
+        if not record_id or len(record_id) > MAX_RECORD_ID:
+            raise ValueProblem("id", f"a record id has 1 to {MAX_RECORD_ID} characters")
     return IncomingRecord(source, obj, record_id or natural_key(kind, fields), observed_at or utc_now(), fields)
 
 

@@ -16,8 +16,8 @@ from ulid import ULID
 from roster.identity.aliases import MATCHABLE, AliasType, matching_aliases, record_alias
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Outcome, Profile, Status, absorb, apply_record
-from roster.profiles.values import utc_now
-from roster.store.profiles import MAX_REDIRECTS, Conflict, ProfileStore
+from roster.profiles.values import ValueProblem, record_problem, utc_now
+from roster.store.profiles import MAX_REDIRECTS, Conflict, ProfileStore, ProfileTooLarge
 from roster.store.workspaces import WorkspaceStore, survivorship_setting_name
 
 MAX_ATTEMPTS = 12
@@ -29,8 +29,9 @@ class ResolutionFailed(Exception):
 
 @dataclass(frozen=True)
 class Resolution:
-    profile_id: str
+    profile_id: str | None  # None when rejected
     outcome: Outcome
+    problem: ValueProblem | None = None  # why a record was rejected: too large to store, nothing written
 
 
 @dataclass
@@ -75,7 +76,8 @@ class Resolver:
     def upsert(
         self, records: Sequence[IncomingRecord], extra_aliases: Mapping[str, Sequence[str]] | None = None
     ) -> list[Resolution]:
-        """Resolve a batch; one Resolution per record, in order.
+        """Resolve a batch; one Resolution per record, in order. A record too large to store (over MAX_RECORD_BYTES,
+        or growing its profile past MAX_PROFILE_BYTES) is rejected with the reason, writing nothing; the rest go on.
 
         `extra_aliases[record.key]` adds aliases the record must share a profile with (a converted Lead names its
         Contact's record alias): unclaimed, the record claims them; claimed, the profiles merge."""
@@ -85,11 +87,16 @@ class Resolver:
         return [self._upsert_one(record, aliases) for record, aliases in zip(records, per_record, strict=True)]
 
     def _upsert_one(self, record: IncomingRecord, aliases: list[str]) -> Resolution:
+        problem = record_problem(record.fields)
+        if problem is not None:
+            return Resolution(None, Outcome.REJECTED, problem)
         for _ in range(MAX_ATTEMPTS):
             try:
                 return self._attempt(record, aliases)
             except Conflict:
                 self._forget(aliases)
+            except ProfileTooLarge as too_large:
+                return Resolution(None, Outcome.REJECTED, too_large)
         raise ResolutionFailed(f"record {record.key} kept conflicting with concurrent writers")
 
     def _attempt(self, record: IncomingRecord, aliases: list[str]) -> Resolution:

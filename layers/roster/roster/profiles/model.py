@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     MERGED = "merged"
     UNCHANGED = "unchanged"
+    REJECTED = "rejected"  # too large to store: nothing was written
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,14 @@ class SourceRecord:
     values: dict[str, Any] = field(default_factory=dict)
     observed: dict[str, str] = field(default_factory=dict)  # field -> when its value was first seen
     previous: list[dict[str, Any]] = field(default_factory=list)  # superseded values, oldest first
+    moved: dict[str, int] = field(default_factory=dict)  # field -> superseded values moved to history items
 
     @property
     def key(self) -> str:
         return f"{self.source}:{self.object}:{self.record_id}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "source": self.source,
             "object": self.object,
             "id": self.record_id,
@@ -69,6 +71,7 @@ class SourceRecord:
             "observed": self.observed,
             "previous": self.previous,
         }
+        return {**data, "moved": self.moved} if self.moved else data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SourceRecord:
@@ -80,6 +83,7 @@ class SourceRecord:
             values=dict(data.get("values", {})),
             observed=dict(data.get("observed", {})),
             previous=list(data.get("previous", [])),
+            moved=dict(data.get("moved", {})),
         )
 
 
@@ -108,6 +112,7 @@ class Profile:
     updated_at: str = ""
     fields: dict[str, Any] = field(default_factory=dict)  # derived by survivorship
     provenance: dict[str, Provenance] = field(default_factory=dict)
+    history_chunks: int = 0  # history items holding the superseded values moved off the profile
     version: int | None = None  # optimistic lock, owned by the store
 
     def refresh(self, source_priority: Mapping[str, Sequence[str]] | None = None) -> None:
@@ -159,6 +164,8 @@ def absorb(survivor: Profile, merged: Profile) -> None:
                 {"field": name, "value": value, "observed_at": record.observed[name], "replaced_at": merged.profile_id}
                 for name, value in record.values.items()
             )
+            for name, count in record.moved.items():  # their values stay in the merged profile's history items
+                mine.moved[name] = mine.moved.get(name, 0) + count
     survivor.merged_from = sorted({*survivor.merged_from, merged.profile_id, *merged.merged_from})
     if merged.status is Status.ACTIVE:
         survivor.status = Status.ACTIVE
@@ -188,3 +195,25 @@ def resolve_fields(
         fields[name] = record.values[name]
         provenance[name] = Provenance(record.source, key, record.observed[name])
     return fields, provenance
+
+
+def move_history(profile: Profile, keep: int) -> list[dict[str, Any]]:
+    """Take all but the latest `keep` superseded values of each source record's field off the profile, counting
+    them in the record's `moved`; returns them, each with its record key, for a history item to keep."""
+    taken: list[dict[str, Any]] = []
+    for key in sorted(profile.records):
+        record = profile.records[key]
+        kept: dict[str, int] = {}
+        stay: list[dict[str, Any]] = []
+        gone: list[dict[str, Any]] = []
+        for entry in reversed(record.previous):  # newest first
+            name = entry["field"]
+            if kept.get(name, 0) < keep:
+                kept[name] = kept.get(name, 0) + 1
+                stay.append(entry)
+            else:
+                gone.append({"record": key, **entry})
+                record.moved[name] = record.moved.get(name, 0) + 1
+        record.previous = stay[::-1]
+        taken.extend(gone[::-1])
+    return taken

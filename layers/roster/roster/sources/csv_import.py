@@ -19,6 +19,7 @@ from ulid import ULID
 from roster.identity.records import to_incoming
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import FIELD_NAME, Kind
+from roster.profiles.limits import stored_size
 from roster.profiles.model import IncomingRecord, Outcome
 from roster.profiles.values import ValueProblem, utc_now
 from roster.sources.csv_file import (
@@ -37,7 +38,10 @@ from roster.store.imports import ImportStore
 BATCH_ROWS = 1000
 PREVIEW_ROWS = 10
 MAX_ERRORS_KEPT = 1000
+MAX_ERROR_BYTES = 100 * 1024  # of the errors kept with one batch's result (an item, at most 400 KB)
 UPLOAD_URL_SECONDS = 3600
+#: The outcomes of rows that were stored (a rejected row is counted in `rows_rejected`, with its error).
+STORED = [outcome for outcome in Outcome if outcome is not Outcome.REJECTED]
 
 
 class ImportStatus(StrEnum):
@@ -268,6 +272,7 @@ class CsvImports:
         kind = Kind(job["kind"])
         lines = self.s3.get_object(Bucket=self.bucket, Key=message.key)["Body"].read().decode().splitlines()
         records: list[IncomingRecord] = []
+        record_lines: list[int] = []
         errors: list[dict[str, Any]] = []
         for text in lines:
             row = json.loads(text)
@@ -279,19 +284,23 @@ class CsvImports:
                         kind, job["source_name"], str(kind), values, record_id=record_id, observed_at=job["observed_at"]
                     )
                 )
+                record_lines.append(row["line"])
             except ValueProblem as problem:
-                errors.append(RowError(line=row["line"], field=problem.field, reason=problem.reason).model_dump())
-        outcomes = {str(outcome): 0 for outcome in Outcome}
-        for resolution in resolver.upsert(records):
-            outcomes[str(resolution.outcome)] += 1
+                errors.append(_row_error(row["line"], problem))
+        outcomes = {str(outcome): 0 for outcome in STORED}
+        for line, resolution in zip(record_lines, resolver.upsert(records), strict=True):
+            if resolution.problem is not None:  # too large to store: reported like any bad row
+                errors.append(_row_error(line, resolution.problem))
+            else:
+                outcomes[str(resolution.outcome)] += 1
         result = {"batch": message.batch, "rows": len(lines), "rejected": len(errors), "outcomes": outcomes}
-        result["errors"] = errors[:MAX_ERRORS_KEPT]
+        result["errors"] = _first_errors(errors)
         self.store.record_batch(message.workspace, message.import_id, message.batch, result)
         return result
 
     def report(self, workspace: str, import_id: str) -> ImportReport:
         job = self.job(workspace, import_id)
-        outcomes = {str(outcome): 0 for outcome in Outcome}
+        outcomes = {str(outcome): 0 for outcome in STORED}
         errors = [RowError(**error) for error in job.get("parse_errors", [])]
         rejected = int(job.get("parse_rejected", 0))
         done = 0
@@ -320,6 +329,22 @@ class CsvImports:
             errors=sorted(errors, key=lambda error: error.line),
             failure=job.get("failure"),
         )
+
+
+def _first_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors a batch keeps to report (every rejected row is counted): the first that fit its item."""
+    kept: list[dict[str, Any]] = []
+    size = 0
+    for error in errors[:MAX_ERRORS_KEPT]:
+        size += stored_size(error)
+        if size > MAX_ERROR_BYTES:
+            break
+        kept.append(error)
+    return kept
+
+
+def _row_error(line: int, problem: ValueProblem) -> dict[str, Any]:
+    return RowError(line=line, field=problem.field or None, reason=problem.reason).model_dump()
 
 
 def _batches(rows: Iterator[Row | BadRow], size: int) -> Iterator[list[Row | BadRow]]:

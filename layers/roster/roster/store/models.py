@@ -31,14 +31,19 @@ class ByCompany(GlobalSecondaryIndex["ProfileItem"]):  # type: ignore[no-untyped
     profile_id = UnicodeAttribute(range_key=True)
 
 
-class ProfileItem(Model):
-    """One profile. `pk` is `{workspace}#{kind}`, so a workspace's profiles page by query."""
+class ProfilesTableItem(Model):
+    """The base of the two models on the profiles table, never stored itself: they share its `Meta`."""
 
     class Meta:
         table_name = "ProfilesTable"
 
     pk = UnicodeAttribute(hash_key=True)
     profile_id = UnicodeAttribute(range_key=True)
+
+
+class ProfileItem(ProfilesTableItem):
+    """One profile. `pk` is `{workspace}#{kind}#{shard}`, so a workspace's profiles page by query."""
+
     company_key = UnicodeAttribute(null=True)
     by_company = ByCompany()
     workspace = UnicodeAttribute()
@@ -51,7 +56,17 @@ class ProfileItem(Model):
     records = JSONAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    history_chunks = NumberAttribute(default=0)
     version = VersionAttribute()
+
+
+class HistoryItem(ProfilesTableItem):
+    """Superseded values moved off one profile, oldest first: `pk` is `{workspace}#{kind}#history#{profile id}`
+    and `profile_id` holds the chunk's number. Kept beside the profiles so a profile and its history are written
+    in one transaction by any function that writes profiles; the profiles stream ignores them (no fields)."""
+
+    entries = JSONAttribute()
+    created_at = UnicodeAttribute()
 
 
 class AliasItem(Model):
@@ -140,7 +155,7 @@ class EventMarkItem(Model):
 
 
 MODELS: dict[str, type[Model]] = {
-    "profiles_table": ProfileItem,
+    "profiles_table": ProfilesTableItem,
     "aliases_table": AliasItem,
     "workspaces_table": WorkspaceItem,
     "jobs_table": JobsItem,

@@ -16,19 +16,42 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from roster.config import settings
 from roster.profiles.fields import Kind
-from roster.profiles.model import Profile, Provenance, SourceRecord, Status
-from roster.profiles.values import utc_now
-from roster.store.models import AliasItem, ProfileItem
+from roster.profiles.limits import HISTORY_KEPT, MAX_KEY_BYTES, MAX_PROFILE_BYTES, readable_size, stored_size
+from roster.profiles.model import Profile, Provenance, SourceRecord, Status, move_history
+from roster.profiles.values import ValueProblem, utc_now
+from roster.store.models import AliasItem, HistoryItem, ProfileItem
 
 MAX_REDIRECTS = 32
+HISTORY_PAGE_BYTES = 1024 * 1024  # values of one history page, about (whole history items are returned)
 
 
 class Conflict(Exception):
     """Another writer changed a profile or claimed an alias first: re-read and retry."""
+
+
+class ProfileTooLarge(ValueProblem):
+    """A profile whose current values alone would not fit in one item: the change is refused, nothing written."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            "",
+            f"the profile would be {readable_size(size)} stored even with its history moved off; the limit for one "
+            f"profile is {readable_size(MAX_PROFILE_BYTES)} (send fewer or shorter values)",
+        )
+        self.size = size
+
+
+@dataclass
+class HistoryPage:
+    """Superseded values moved off a profile: oldest first within a page; pages go from newer to older."""
+
+    entries: list[dict[str, Any]]
+    cursor: str | None
 
 
 @dataclass
@@ -54,8 +77,51 @@ def _shard_partition(workspace: str, kind: Kind, shard: int) -> str:
     return f"{workspace}#{kind}#{shard}"
 
 
-def _alias_key(workspace: str, kind: Kind, alias: str) -> str:
+def alias_key(workspace: str, kind: Kind, alias: str) -> str:
     return f"{workspace}#{kind}#{alias}"
+
+
+def _history_key(workspace: str, kind: Kind, profile_id: str) -> str:
+    return f"{workspace}#{kind}#history#{profile_id}"
+
+
+def item_size(item: Model) -> int:
+    """The bytes DynamoDB counts for an item: every attribute's name and value (strings and numbers as text)."""
+    total = 0
+    for name, typed in item.serialize().items():
+        ((kind, value),) = typed.items()
+        total += len(name.encode()) + (len(str(value).encode()) if kind in ("S", "N") else stored_size(value))
+    return total
+
+
+def fit(profile: Profile) -> tuple[ProfileItem, list[list[dict[str, Any]]]]:
+    """The item a profile is stored as, and the superseded values moved off it, cut into history items.
+
+    At most HISTORY_KEPT superseded values per source record and field stay on the profile; while the item is
+    over MAX_PROFILE_BYTES, fewer stay (down to none). The values move off `profile` itself; when even moving
+    them all is not enough it raises ProfileTooLarge, and the caller drops its copy of the profile."""
+    moved: list[dict[str, Any]] = []
+    for keep in range(HISTORY_KEPT, -1, -1):
+        moved.extend(move_history(profile, keep))
+        item = _to_item(profile)
+        size = item_size(item)
+        if size <= MAX_PROFILE_BYTES:
+            return item, _chunks(moved)
+    raise ProfileTooLarge(size)
+
+
+def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Entries in order, cut into lists that each fit in one history item."""
+    chunks: list[list[dict[str, Any]]] = []
+    size = MAX_PROFILE_BYTES
+    for entry in entries:
+        entry_size = stored_size(entry) + 2
+        if size + entry_size > MAX_PROFILE_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += entry_size
+    return chunks
 
 
 def _to_profile(item: ProfileItem) -> Profile:
@@ -73,6 +139,7 @@ def _to_profile(item: ProfileItem) -> Profile:
         provenance={
             name: Provenance(p["source"], p["record"], p["observed_at"]) for name, p in item.provenance.items()
         },
+        history_chunks=int(item.history_chunks or 0),
         version=item.version,
     )
 
@@ -100,6 +167,7 @@ def _to_item(profile: Profile) -> ProfileItem:
         created_at=profile.created_at,
         updated_at=profile.updated_at,
         company_key=company_key(profile),
+        history_chunks=profile.history_chunks,
     )
     if profile.version is not None:
         item.version = profile.version
@@ -138,7 +206,8 @@ class ProfileStore:
 
     def alias_owners(self, workspace: str, kind: Kind, aliases: Iterable[str]) -> dict[str, str]:
         """The profile id each claimed alias points at (unclaimed aliases are absent)."""
-        wanted = {_alias_key(workspace, kind, alias): alias for alias in aliases}
+        keys = {alias_key(workspace, kind, alias): alias for alias in aliases}
+        wanted = {key: alias for key, alias in keys.items() if len(key.encode()) <= MAX_KEY_BYTES}  # else unclaimable
         owners: dict[str, str] = {}
         if wanted:
             for item in AliasItem.batch_get(list(wanted), consistent_read=True):
@@ -173,24 +242,42 @@ class ProfileStore:
         return self.get_active(workspace, kind, owner) if owner else None
 
     def commit(self, profile: Profile, merged: Iterable[Profile] = (), new_aliases: Iterable[str] = ()) -> None:
-        """Write a profile (created when it has no version yet), the profiles merged into it, and
-        the aliases it newly claims, all or nothing. Raises Conflict when a race was lost."""
+        """Write a profile (created when it has no version yet), the profiles merged into it, the aliases it
+        newly claims and the history items its older superseded values move to, all or nothing (see `fit`).
+        Raises Conflict when a race was lost, ProfileTooLarge (writing nothing) when a profile cannot fit."""
         now = utc_now()
         merged = list(merged)
         items: list[tuple[ProfileItem, bool]] = []
+        history: list[HistoryItem] = []
         for each in (profile, *merged):
             each.updated_at = now
-            items.append((_to_item(each), each.version is None))
+            first_chunk = each.history_chunks
+            item, chunks = fit(each)
+            if chunks:
+                each.history_chunks += len(chunks)
+                item.history_chunks = each.history_chunks
+            history.extend(
+                HistoryItem(
+                    _history_key(each.workspace, each.kind, each.profile_id),
+                    f"{first_chunk + number:08d}",
+                    entries=entries,
+                    created_at=now,
+                )
+                for number, entries in enumerate(chunks)
+            )
+            items.append((item, each.version is None))
         aliases = sorted(set(new_aliases))
         try:
             with TransactWrite(connection=self._connection) as transaction:
                 for item, is_new in items:
                     condition = ProfileItem.profile_id.does_not_exist() if is_new else None
                     transaction.save(item, condition=condition)
+                for chunk in history:
+                    transaction.save(chunk, condition=HistoryItem.pk.does_not_exist())
                 for alias in aliases:
                     transaction.save(
                         AliasItem(
-                            _alias_key(profile.workspace, profile.kind, alias),
+                            alias_key(profile.workspace, profile.kind, alias),
                             profile_id=profile.profile_id,
                             created_at=now,
                         ),
@@ -202,6 +289,33 @@ class ProfileStore:
             raise
         for each, (item, _) in zip((profile, *merged), items, strict=True):
             each.version = item.version
+
+    def history(
+        self, workspace: str, kind: Kind, profile_ids: list[str], cursor: str | None = None, limit: int = 100
+    ) -> HistoryPage:
+        """Superseded values moved off these profiles (a profile and those merged into it): whole history items,
+        newest first, until about `limit` values or HISTORY_PAGE_BYTES. The cursor (`{index in profile_ids}.{item
+        number}`) is opaque to callers."""
+        index, _, before = (cursor or "0.").partition(".")
+        if not index.isdigit() or int(index) >= max(len(profile_ids), 1) or not (before.isdigit() or before == ""):
+            raise ValueError(f"not a history cursor: {cursor!r}")
+        entries: list[dict[str, Any]] = []
+        size = 0
+        last = ""
+        for number in range(int(index), len(profile_ids)):
+            for item in HistoryItem.query(
+                _history_key(workspace, kind, profile_ids[number]),
+                range_key_condition=HistoryItem.profile_id < before if before else None,
+                scan_index_forward=False,
+                page_size=10,
+            ):
+                if entries and (len(entries) + len(item.entries) > limit or size > HISTORY_PAGE_BYTES):
+                    return HistoryPage(entries, last)
+                entries = [*item.entries, *entries]  # an older item's values come first
+                size += stored_size(item.entries)
+                last = f"{number}.{item.profile_id}"
+            before = ""
+        return HistoryPage(entries, None)
 
     def page(
         self,

@@ -33,8 +33,9 @@ from roster.connectors.salesforce.store import RunCounts
 from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
+from roster.profiles.limits import MAX_RELATED_RECORDS, MAX_VALUE_BYTES, stored_size
 from roster.profiles.model import IncomingRecord, Outcome
-from roster.profiles.values import MAX_RELATED_RECORDS, ValueProblem, coerce_value, parse_time
+from roster.profiles.values import ValueProblem, coerce_value, parse_time
 
 Row = Mapping[str, str]
 MAX_ACTIVITIES = 1000  # per person or company; beyond it the oldest leave the count (profile items stay small)
@@ -111,8 +112,10 @@ def _entities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, list[s
         if obj == "Lead" and row.get("IsConverted", "").lower() == "true" and row.get("ConvertedContactId"):
             links[record.key] = [record_alias(SOURCE, "Contact", row["ConvertedContactId"])]
         records.append(record)
-    for resolution in upsert_linked(resolver, records, links):
+    for record, resolution in zip(records, upsert_linked(resolver, records, links), strict=True):
         _count(counts, resolution.outcome)
+        if resolution.problem is not None:
+            problems.append(f"{obj} {record.record_id}: {resolution.problem}")
     return counts, problems
 
 
@@ -174,7 +177,7 @@ def _opportunities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, l
             counts.dropped_values += len(dropped)
             problems.extend(dropped)
         listed = sorted(deals.values(), key=lambda deal: (str(deal.get("close_date", "")), deal["id"]), reverse=True)
-        listed = listed[:MAX_RELATED_RECORDS]
+        listed = most_recent_that_fit(listed)
         return {
             "opportunities": listed,
             "opportunity_count": len(listed),
@@ -186,6 +189,18 @@ def _opportunities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, l
     for account, (_, batch) in by_account.items():
         _count(counts, outcomes[account], sum(not is_deleted(row) for row in batch))
     return counts, problems
+
+
+def most_recent_that_fit(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first deals of a newest-first list that one field can hold (MAX_RELATED_RECORDS, MAX_VALUE_BYTES)."""
+    kept: list[dict[str, Any]] = []
+    size = 2  # the list's brackets
+    for deal in deals[:MAX_RELATED_RECORDS]:
+        size += stored_size(deal) + 2  # and its separator
+        if size > MAX_VALUE_BYTES:
+            break
+        kept.append(deal)
+    return kept
 
 
 def _activities(context: BatchContext, rows: list[Row]) -> RunCounts:

@@ -64,6 +64,7 @@ class RunCounts(BaseModel):
     deleted: int = 0
     skipped: int = 0  # overlap re-reads already committed by an earlier sync
     dropped_values: int = 0  # values that could not be stored (a malformed e-mail, say); the record still imports
+    rejected: int = 0  # records too large to store (see roster.profiles.limits); the reason is in the problems
 
     def add(self, other: RunCounts) -> RunCounts:
         return RunCounts(**{name: getattr(self, name) + getattr(other, name) for name in RunCounts.model_fields})
