@@ -191,7 +191,14 @@ def unexpected(error: Exception) -> Response[str]:
 
 @app.not_found
 def not_found(error: Exception) -> Response[str]:
-    return _error(404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+    """404 for an unknown path; 405 with `Allow` for a known path asked with another method."""
+    method, path = app.current_event.http_method.upper(), app.current_event.path
+    allowed = sorted({route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(path)})
+    if not allowed:
+        return _error(404, "not_found", f"no route {method} {path}")
+    answer = _error(405, "method_not_allowed", f"{path} answers {', '.join(allowed)}, not {method}")
+    answer.headers["Allow"] = ", ".join(allowed)
+    return answer
 
 
 @app.get("/v1/openapi.json", summary="This document (needs no key)", responses={200: {"description": "OK"}})

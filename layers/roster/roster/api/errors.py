@@ -21,7 +21,9 @@ DESCRIPTIONS = {
     415: "The body is not JSON: send it with `Content-Type: application/json`",
     422: "Invalid: `errors` names each offending field (`body.records.0.source`) and why",
     429: "Throttled: retry after `Retry-After` seconds",
+    502: "Salesforce refused or failed the call (the message says why: login, permissions, limits, network)",
 }
+WITHOUT_BODY = {204, 303}
 
 
 class ApiError(Exception):
@@ -36,12 +38,16 @@ def error_response(status: int) -> dict[str, Any]:
     return {"description": DESCRIPTIONS[status], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
 
 
-def answers(success: int = 200, *errors: int) -> dict[int, Any]:
-    """A route's documented answers: its success (with the route's return type; 204 has no body) and the
-    errors it raises itself. Those every route shares (401, 403, 422, 429, ...) are added to the OpenAPI
-    document in one place (`roster.api.openapi`)."""
+def answers(success: int = 200, *others: int, media_type: str | None = None) -> dict[int, Any]:
+    """A route's documented answers: its success (the route's return type, or text of `media_type`; none
+    for 204) and the other answers it gives itself (errors, a 303). Those every route shares (401, 403, 422,
+    429, ...) are added to the OpenAPI document in one place (`roster.api.openapi`)."""
     documented: dict[int, Any] = {success: {"description": DESCRIPTIONS[success]}}
-    if success == 204:
-        documented[204]["content"] = {}
-    documented.update({status: error_response(status) for status in errors})
+    if media_type is not None:
+        documented[success]["content"] = {media_type: {"schema": {"type": "string"}}}
+    for status in (success, *others):
+        if status in WITHOUT_BODY:
+            documented[status] = {"description": DESCRIPTIONS[status], "content": {}}
+        elif status != success:
+            documented[status] = error_response(status)
     return documented

@@ -8,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from roster.api.errors import ApiError
+from roster.api.errors import ApiError, answers
 from roster.api.schemas import (
     FieldDetail,
     ProfileDetail,
@@ -38,7 +38,11 @@ def _workspace() -> str:
     return str(router.context["workspace"])
 
 
-@router.post("/v1/<kind>/upsert", summary="Create or update up to 500 records; each resolves to one profile")
+@router.post(
+    "/v1/<kind>/upsert",
+    summary="Create or update up to 500 records; each resolves to one profile",
+    responses=answers(200, 409, 413),
+)
 def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
     results: list[UpsertResult] = []
     records = []
@@ -74,7 +78,11 @@ def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
     return UpsertResponse(results=sorted(results, key=lambda result: result.index))
 
 
-@router.get("/v1/<kind>/lookup", summary="Find the profile with an e-mail, domain, LinkedIn URL or source record id")
+@router.get(
+    "/v1/<kind>/lookup",
+    summary="Find the profile with an e-mail, domain, LinkedIn URL or source record id",
+    responses=answers(200, 400, 404),
+)
 def lookup(
     kind: Kind,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -119,7 +127,7 @@ def _alias_for(kind: Kind, name: str, value: str) -> str:
     return record_alias(source, obj, record_id)
 
 
-@router.get("/v1/<kind>", summary="Browse profiles, e.g. the archived ones")
+@router.get("/v1/<kind>", summary="Browse profiles, e.g. the archived ones", responses=answers(200, 400))
 def list_profiles(
     kind: Kind,
     status: Annotated[Status | None, Query()] = None,
@@ -134,17 +142,27 @@ def list_profiles(
     return ProfileList(profiles=summaries, cursor=page.cursor)
 
 
-@one_profile.get("/v1/<kind>/<profile_id>", summary="A profile's fields with provenance; merged-away ids resolve")
+@one_profile.get(
+    "/v1/<kind>/<profile_id>",
+    summary="A profile's fields with provenance; merged-away ids resolve",
+    responses=answers(200, 404),
+)
 def get_profile(kind: Kind, profile_id: str) -> ProfileDetail:
     return _detail(_active_profile(kind, profile_id), profile_id)
 
 
-@one_profile.post("/v1/<kind>/<profile_id>/archive", summary="Move a profile out of every audience, keeping it whole")
+@one_profile.post(
+    "/v1/<kind>/<profile_id>/archive",
+    summary="Move a profile out of every audience, keeping it whole",
+    responses=answers(200, 404, 409),
+)
 def archive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ARCHIVED)
 
 
-@one_profile.post("/v1/<kind>/<profile_id>/unarchive", summary="Restore an archived profile")
+@one_profile.post(
+    "/v1/<kind>/<profile_id>/unarchive", summary="Restore an archived profile", responses=answers(200, 404, 409)
+)
 def unarchive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ACTIVE)
 
