@@ -189,8 +189,10 @@ def test_openapi_document_is_public_and_describes_the_api(runner: Runner) -> Non
 
 
 def test_unknown_route_is_json_404(api: Api) -> None:
-    status, body = api.call("DELETE", "/v1/people")
+    status, body = api.call("GET", "/v1/people/imports/x/y/z")
     assert status == 404 and body["error"] == "not_found"
+    status, body = api.call("DELETE", "/v1/people")
+    assert status == 405 and body["error"] == "method_not_allowed"
 
 
 def test_throttled_storage_is_429_with_retry_after(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@ without a key (issue 18, items 6, 7, 8, 11, 12)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from roster.api.app import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from roster.segments.filters import MAX_FILTER_BYTES, MAX_TEXT_VALUE
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
-from tests.conftest import Api
+from tests.conftest import Api, fill
 from tests.integration.test_csv_imports import run_import
 
 
@@ -174,3 +175,56 @@ def test_a_workspace_cannot_see_or_revoke_another_workspaces_keys(runner: Runner
     assert other_id not in json.dumps(api.call("GET", "/v1/keys")[1])
     assert api.call("DELETE", f"/v1/keys/{other_id}")[0] == 404
     assert other.call("GET", "/v1/people")[0] == 200
+
+
+def test_a_known_path_asked_with_another_method_is_405_with_allow(api: Api) -> None:
+    response = api.runner.api("TRACE", "/v1/keys", headers={"Authorization": f"Bearer {api.key}"})
+    assert response["statusCode"] == 405
+    assert response["multiValueHeaders"]["Allow"] == ["GET"]
+    assert api.call("DELETE", "/v1/people")[0] == 405
+    assert api.call("GET", "/v1/no-such-thing/at/all")[0] == 404
+
+
+def test_settings_too_large_to_store_are_refused_by_name(api: Api) -> None:
+    status, body = api.call("PUT", f"/v1/people/sources/{'s' * 3000}/matching", {"match_on": []})
+    assert status == 422 and body["errors"][0]["path"] == "path.source", body
+    status, body = api.call("PUT", "/v1/people/sources/crm/matching", {"match_on": ["email"] * 100_000})
+    assert status == 422 and body["errors"][0]["path"] == "body.match_on", body
+    huge = {"source_priority": {"f" * 5000: ["a" * 100_000] * 40}}
+    status, body = api.call("PUT", "/v1/people/survivorship", huge)
+    assert status == 422 and body["errors"][0]["path"].startswith("body.source_priority"), body
+    status, body = api.call("PUT", "/v1/people/sources/crm/matching", {"match_on": ["email", "email"]})
+    assert status == 200 and body["match_on"] == ["email"], body
+
+
+def test_a_body_that_is_not_utf8_is_422(api: Api) -> None:
+    event = fill("api_upsert.json", api_key=api.key)
+    event.update(body=base64.b64encode(b"\xff\xfe\xfd").decode(), isBase64Encoded=True)
+    response = api.runner.invoke("ApiFunction", event)
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["error"] == "invalid_json"
+
+
+def test_an_enrichment_definition_too_large_to_store_is_413(api: Api) -> None:
+    from roster.enrich.definitions import MAX_DEFINITION_BYTES
+
+    provider = {
+        "type": "http",
+        "config": {
+            "name": "big",
+            "method": "POST",
+            "url": "https://enrich.example.com/v1",
+            "body": {"email": "{{email}}", "padding": "p" * MAX_DEFINITION_BYTES},
+            "inputs": ["email"],
+            "outputs": {"seniority": {"path": "seniority"}},
+        },
+    }
+    definition = {"name": "big", "providers": [provider], "audiences": ["all-people"]}
+    status, body = api.call("POST", "/v1/enrichments", definition)
+    assert status == 413 and body["error"] == "too_large", body
+    assert f"{MAX_DEFINITION_BYTES // 1024} KB" in body["message"]
+
+
+def test_a_cursor_no_page_gave_is_400(api: Api) -> None:
+    status, body = api.call("GET", "/v1/segments/all-people/members", cursor="7\x05[")
+    assert status == 400 and body["error"] == "bad_request", body

@@ -75,7 +75,10 @@ def check_body(resolver: APIGatewayRestResolver) -> Response[str] | None:
     """A body Roster can read: within the size limit, JSON (declared as such, as text, or not at all), and
     nested within the depth limit. Text bodies are then declared JSON, so the routes read them as such."""
     event = resolver.current_event
-    text = event.decoded_body or ""
+    try:
+        text = event.decoded_body or ""
+    except (ValueError, UnicodeDecodeError):  # a base64 body that is not base64, or not UTF-8 once decoded
+        return _error(422, "invalid_json", "the body is not UTF-8 JSON")
     if len(text.encode()) > MAX_BODY_BYTES:
         return _error(413, "too_large", f"a request body is limited to {MAX_BODY_BYTES // 2**20} MB")
     headers = event.raw_event.get("headers") or {}

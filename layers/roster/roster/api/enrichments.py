@@ -26,7 +26,7 @@ RESERVED_IDS = frozenset({"runs", "test"})
 #: CSV exports larger than this are handed out through S3 (Lambda answers carry at most 6 MB).
 MAX_INLINE_EXPORT_BYTES = 5 * 1024 * 1024
 EXPORT_URL_SECONDS = 900
-ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 422: "invalid_request"}
+ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 413: "too_large", 422: "invalid_request"}
 
 
 class Strict(BaseModel):
@@ -45,7 +45,7 @@ class EnrichmentList(BaseModel):
 
 
 class TestRequest(Strict):
-    profile_ids: list[str] | None = Field(
+    profile_ids: list[Annotated[str, Field(pattern=r"^[0-9A-Z]{26}$")]] | None = Field(
         default=None, max_length=10, description="Records to test on; the audiences' first 10 when left out"
     )
 
@@ -163,7 +163,7 @@ def list_enrichments() -> EnrichmentList:
 @router.post(
     "/v1/enrichments",
     summary="Create an enrichment: providers, audiences, field mapping and budget",
-    responses=answers(201, 409, 422),
+    responses=answers(201, 409, 413, 422),
 )
 def create_enrichment(body: EnrichmentDefinition) -> Response[EnrichmentDetail]:
     if body.enrichment_id in RESERVED_IDS:
@@ -183,7 +183,7 @@ def get_enrichment(enrichment_id: str) -> EnrichmentDetail:
 @router.put(
     "/v1/enrichments/<enrichment_id>",
     summary="Replace a definition (its budget stays if left out)",
-    responses=answers(200, 404, 422),
+    responses=answers(200, 404, 413, 422),
 )
 def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> EnrichmentDetail:
     if "enrichment_id" in body.model_fields_set and body.enrichment_id != enrichment_id:

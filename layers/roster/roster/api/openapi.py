@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from roster.api.errors import error_response
 from roster.api.schemas import ErrorBody
 
-POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError")
+POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 BEARER = {
     "type": "http",
     "scheme": "bearer",
@@ -48,5 +48,6 @@ def _shared_answers(operation: dict[str, Any], *, public: bool) -> None:
         shared.add(422)
     if "requestBody" in operation:
         shared |= {413, 415}
-    for status in sorted(shared):
+    for status in shared:
         responses.setdefault(str(status), error_response(status))
+    operation["responses"] = dict(sorted(responses.items()))

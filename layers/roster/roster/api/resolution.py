@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from roster.api.errors import ApiError, answers
 from roster.api.schemas import MatchingSetting, SurvivorshipSetting
 from roster.identity.aliases import MATCHABLE
+from roster.identity.records import SOURCE_NAME
 from roster.profiles.fields import Kind
 from roster.services import services
 from roster.store.workspaces import matching_setting_name, survivorship_setting_name
@@ -25,13 +27,15 @@ def _workspace() -> str:
     summary="Import record matching: which aliases a source matches on",
     responses=answers(200),
 )
-def set_matching(kind: Kind, source: str, body: MatchingSetting) -> dict[str, Any]:
+def set_matching(
+    kind: Kind, source: Annotated[str, Path(pattern=SOURCE_NAME)], body: MatchingSetting
+) -> dict[str, Any]:
     allowed = set(MATCHABLE[kind])
     wrong = sorted(str(alias) for alias in body.match_on if alias not in allowed)
     if wrong:
         raise ApiError(422, "invalid_request", f"{kind} cannot match on {', '.join(wrong)}")
     obj = body.object or str(kind)
-    data = {"source": source, "object": obj, "match_on": sorted(str(alias) for alias in body.match_on)}
+    data = {"source": source, "object": obj, "match_on": sorted({str(alias) for alias in body.match_on})}
     services.workspaces.put_setting(_workspace(), matching_setting_name(kind, source, obj), data)
     return data
 

@@ -174,7 +174,9 @@ def delete_segment(segment_id: str) -> Response[None]:
 
 
 @router.get(
-    "/v1/segments/<segment_id>/members", summary="Members of a segment, a page at a time", responses=answers(200, 404)
+    "/v1/segments/<segment_id>/members",
+    summary="Members of a segment, a page at a time",
+    responses=answers(200, 400, 404),
 )
 def segment_members(
     segment_id: str,
@@ -182,7 +184,10 @@ def segment_members(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProfileList:
     _segment(segment_id)
-    profiles, next_cursor = services.segments.members(_workspace(), segment_id, cursor, limit)
+    try:
+        profiles, next_cursor = services.segments.members(_workspace(), segment_id, cursor, limit)
+    except ValueError as problem:  # a cursor no page ever gave
+        raise ApiError(400, "bad_request", str(problem)) from None
     return ProfileList(profiles=[_summary(profile) for profile in profiles], cursor=next_cursor)
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from roster.store.enrichments import EnrichmentStore, StoredDefinition
 
 ENRICHMENT_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MAX_DEFINITION_BYTES = 64 * 1024  # a definition is one DynamoDB item (at most 400 KB) and travels in messages
 AUDIENCE_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"  # a segment id (`seg-...`) or a built-in audience (`all-people`)
 #: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
 ENRICHMENT_SECRET = re.compile(r"^roster/[^/]+/enrich[^/]*$")

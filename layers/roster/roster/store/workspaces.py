@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from roster.config import settings
@@ -77,7 +77,15 @@ class WorkspaceStore:
             return None
         now = utc_now()
         if str(data.get("last_used_at", ""))[:13] != now[:13]:
-            item.update(actions=[WorkspaceItem.data.set({**data, "last_used_at": now})])
+            try:  # only while the key exists: a revocation in between must not bring it back
+                item.update(
+                    actions=[WorkspaceItem.data.set({**data, "last_used_at": now})],
+                    condition=WorkspaceItem.pk.exists(),
+                )
+            except UpdateError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                return None
         return item.workspace
 
     def api_keys(self, workspace: str) -> list[dict[str, str | None]]:
