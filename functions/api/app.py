@@ -5,7 +5,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.api.app import app, logger
+from roster.api.app import app
+from roster.api.log import logger
 from roster.services import cold_start
 
 cold_start()  # a missing setting fails here, named

@@ -150,10 +150,10 @@ def test_a_record_that_would_overfill_its_profile_is_rejected_and_the_profile_ke
 
 
 def test_a_request_over_the_body_limit_is_413(api: Api) -> None:
-    records = [person(f"p{i}@x.com", notes="n" * 9_999, more="m" * 9_999) for i in range(300)]  # ~6 MB
+    records = [person(f"p{i}@x.com", notes="n" * 9_999, more="m" * 9_999) for i in range(330)]  # 6.6 MB
     status, body = api.call("POST", "/v1/people/upsert", {"records": records})
     assert status == 413, body
-    assert body["error"] == "request_too_large" and "MB" in body["message"]
+    assert body["error"] == "too_large" and "the limit is 6.0 MB" in body["message"]
     assert api.call("GET", "/v1/people/lookup", email="p0@x.com")[0] == 404
 
 
@@ -302,8 +302,10 @@ def test_openapi_document_is_public_and_describes_the_api(runner: Runner) -> Non
 
 
 def test_unknown_route_is_json_404(api: Api) -> None:
-    status, body = api.call("DELETE", "/v1/people")
+    status, body = api.call("GET", "/v1/people/imports/x/y/z")
     assert status == 404 and body["error"] == "not_found"
+    status, body = api.call("DELETE", "/v1/people")
+    assert status == 405 and body["error"] == "method_not_allowed"
 
 
 def test_throttled_storage_is_429_with_retry_after(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

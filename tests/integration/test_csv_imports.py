@@ -116,7 +116,12 @@ def test_handlers_run_the_sample_events_and_redelivery_is_harmless(api: Api, run
     store.update(
         api.workspace,
         import_id,
-        {"status": "queued", "mapping": {"email": "email"}, "observed_at": "2024-01-01T00:00:00.000000Z"},
+        {
+            "status": "queued",
+            "dialect": {"encoding": "utf-8-sig", "delimiter": ","},
+            "mapping": {"email": "email"},
+            "observed_at": "2024-01-01T00:00:00.000000Z",
+        },
     )
     event = fill("csv_import.json", workspace=api.workspace, import_id=import_id)
     assert runner.invoke("CsvImportFunction", event) == {"batchItemFailures": []}

@@ -237,9 +237,14 @@ class Runner:
                         self.send_header(key, str(value))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+            def __getattr__(self, name: str) -> Any:
+                """Every method (`do_GET`, `do_TRACE`, ...) goes to the API, which answers each itself."""
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints its own progress
                 return

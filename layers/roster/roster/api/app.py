@@ -2,23 +2,27 @@
 and error handlers, and one router per area of the API.
 
 Every route but the OpenAPI document is authenticated: workspace routes by a workspace API key,
-whose workspace scopes every read and write (invariant 5); admin routes by the admin key.
+whose workspace scopes every read and write (invariant 5); admin routes by the admin key. A request is
+authenticated before anything else, its body checked (size, media type, JSON, depth) before it is
+parsed: an unauthenticated caller learns nothing, and no body can exhaust the parser.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from roster.api import admin, enrichments, imports, profiles, resolution, salesforce, segments
+from roster.api import admin, enrichments, imports, keys, profiles, resolution, salesforce, segments
 from roster.api.errors import ApiError
+from roster.api.log import logger
+from roster.api.openapi import document
 from roster.api.schemas import ErrorBody, RecordError
-from roster.profiles.limits import MAX_UPSERT_RECORDS
+from roster.profiles.limits import MAX_REQUEST_BYTES, MAX_UPSERT_RECORDS, readable_size
 from roster.segments.filters import FilterProblem
 from roster.services import services
 from roster.sources.csv_import import ImportProblem
@@ -26,11 +30,14 @@ from roster.store import StorageError
 from roster.store.profiles import ProfileTooLarge
 from roster.store.workspaces import KEY_PREFIX
 
-logger = Logger(service="roster-api")
-app = APIGatewayRestResolver(enable_validation=True)
-
 PUBLIC_PATHS = {"/v1/openapi.json"}
 THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+#: Lambda's own limit on a synchronous request; API Gateway refuses bodies over 10 MB before that.
+#: Nesting of objects and arrays in a body; the deepest legitimate body (a filter 8 groups deep) needs ~20.
+MAX_JSON_DEPTH = 32
+#: Media types read as JSON, besides none at all: many clients send JSON as text or without a type.
+JSON_MEDIA_TYPES = {"application/json", "text/plain"}
+METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
 def _error(status: int, error: str, message: str, errors: list[RecordError] | None = None) -> Response[str]:
@@ -44,11 +51,9 @@ def _bearer(headers: dict[str, str]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def authenticate(resolver: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+def authenticate(resolver: APIGatewayRestResolver) -> Response[str] | None:
     """Admin key for /v1/admin, a workspace key for everything else; the key's workspace scopes the call."""
     path = resolver.current_event.path
-    if path in PUBLIC_PATHS:
-        return next_middleware(resolver)
     token = _bearer(dict(resolver.current_event.headers or {}))
     if token is None:
         return _error(401, "unauthorized", "send an API key as `Authorization: Bearer <key>`")
@@ -56,7 +61,7 @@ def authenticate(resolver: APIGatewayRestResolver, next_middleware: Callable[...
     if path.startswith("/v1/admin/"):
         if not is_admin:
             return _error(403, "forbidden", "this route needs the admin key")
-        return next_middleware(resolver)
+        return None
     workspace = None if is_admin else services.workspaces.workspace_for_key(token)
     if workspace is None:
         if is_admin:
@@ -64,10 +69,85 @@ def authenticate(resolver: APIGatewayRestResolver, next_middleware: Callable[...
         return _error(401, "unauthorized", "the API key is not valid")
     resolver.append_context(workspace=workspace, key_id=token.removeprefix(KEY_PREFIX).partition(".")[0])
     logger.append_keys(workspace=workspace)
-    return next_middleware(resolver)
+    return None
 
 
-app.use(middlewares=[authenticate])
+def check_body(resolver: APIGatewayRestResolver) -> Response[str] | None:
+    """A body Roster can read: within the size limit, JSON (declared as such, as text, or not at all), and
+    nested within the depth limit. Text bodies are then declared JSON, so the routes read them as such."""
+    event = resolver.current_event
+    try:
+        text = event.decoded_body or ""
+    except (ValueError, UnicodeDecodeError):  # a base64 body that is not base64, or not UTF-8 once decoded
+        return _error(422, "invalid_json", "the body is not UTF-8 JSON")
+    size = len(text.encode())
+    if size > MAX_REQUEST_BYTES:
+        return _error(
+            413,
+            "too_large",
+            f"the request body is {readable_size(size)}; the limit is {readable_size(MAX_REQUEST_BYTES)} "
+            "(send fewer records per request)",
+        )
+    headers = event.raw_event.get("headers") or {}
+    declared = next((name for name in headers if name.lower() == "content-type"), None)
+    media_type = str(headers[declared]).partition(";")[0].strip().lower() if declared else ""
+    if media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
+        return _error(
+            415,
+            "unsupported_media_type",
+            f"send the body as JSON with `Content-Type: application/json` (got {media_type})",
+        )
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as problem:
+        where = f"line {problem.lineno} column {problem.colno}"
+        return _error(422, "invalid_json", f"the body is not valid JSON: {problem.msg} at {where}")
+    except RecursionError:  # deeper than Python parses, so far deeper than the limit
+        return _too_deep()
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        return _too_deep()
+    if declared and media_type == "text/plain":
+        headers[declared] = "application/json"
+    return None
+
+
+def _too_deep() -> Response[str]:
+    return _error(422, "too_deep", f"objects and arrays nest at most {MAX_JSON_DEPTH} deep in a request body")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON nests more than `limit` objects and arrays deep (without recursion, so any depth is safe)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class RosterResolver(APIGatewayRestResolver):
+    """Powertools' resolver, admitting each request (authenticate, then check its body) before routing it:
+    Powertools validates a body before any middleware runs, so the checks cannot be middlewares."""
+
+    def _resolve(self) -> ResponseBuilder[Any]:
+        event = self.current_event
+        try:
+            refusal = None if event.path in PUBLIC_PATHS else authenticate(self)
+            if refusal is None and event.http_method.upper() in METHODS_WITH_BODY and event.body:
+                refusal = check_body(self)
+        except Exception as error:  # answered by the exception handlers below, as in a route
+            answer = self._call_exception_handler(error, None)  # type: ignore[arg-type]  # no route yet
+            if answer is None:
+                raise
+            return answer
+        if refusal is not None:
+            return ResponseBuilder(response=refusal, serializer=self._serializer)
+        return super()._resolve()
+
+
+app = RosterResolver(enable_validation=True)
 
 
 @app.exception_handler(RequestValidationError)
@@ -91,7 +171,8 @@ def api_error(error: ApiError) -> Response[str]:
 
 @app.exception_handler(FilterProblem)
 def filter_problem(error: FilterProblem) -> Response[str]:
-    return _error(422, "invalid_filter", str(error), [RecordError(path=error.path, message=error.reason)])
+    status, code = (413, "too_large") if error.too_large else (422, "invalid_filter")
+    return _error(status, code, str(error), [RecordError(path=error.path, message=error.reason)])
 
 
 @app.exception_handler(ImportProblem)
@@ -125,18 +206,25 @@ def unexpected(error: Exception) -> Response[str]:
 
 @app.not_found
 def not_found(error: Exception) -> Response[str]:
-    return _error(404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+    """404 for an unknown path; 405 with `Allow` for a known path asked with another method."""
+    method, path = app.current_event.http_method.upper(), app.current_event.path
+    allowed = sorted({route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(path)})
+    if not allowed:
+        return _error(404, "not_found", f"no route {method} {path}")
+    answer = _error(405, "method_not_allowed", f"{path} answers {', '.join(allowed)}, not {method}")
+    answer.headers["Allow"] = ", ".join(allowed)
+    return answer
 
 
-@app.get("/v1/openapi.json", include_in_schema=False)
-def openapi() -> Response[str]:
-    schema = app.get_openapi_json_schema(title="Roster API", version="1.0.0")
-    return Response(status_code=200, content_type="application/json", body=schema)
+@app.get("/v1/openapi.json", summary="This document (needs no key)", responses={200: {"description": "OK"}})
+def openapi() -> dict[str, Any]:
+    return document(app, PUBLIC_PATHS)
 
 
 # Order matters: a request goes to the first route that matches, and `/v1/<kind>/<profile_id>`
 # would match routes of the other areas, so one profile's routes come last.
 app.include_router(admin.router)
+app.include_router(keys.router)
 app.include_router(profiles.router)
 app.include_router(resolution.router)
 app.include_router(imports.router)

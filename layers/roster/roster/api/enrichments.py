@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 from ulid import ULID
 
-from roster.api.errors import ApiError
+from roster.api.errors import ApiError, answers
 from roster.enrich.budget import BudgetReport, CostPreview
 from roster.enrich.definitions import EnrichmentDefinition, RunProblem
 from roster.enrich.runs import Run
@@ -26,7 +26,7 @@ RESERVED_IDS = frozenset({"runs", "test"})
 #: CSV exports larger than this are handed out through S3 (Lambda answers carry at most 6 MB).
 MAX_INLINE_EXPORT_BYTES = 5 * 1024 * 1024
 EXPORT_URL_SECONDS = 900
-ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 422: "invalid_request"}
+ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 413: "too_large", 422: "invalid_request"}
 
 
 class Strict(BaseModel):
@@ -45,7 +45,7 @@ class EnrichmentList(BaseModel):
 
 
 class TestRequest(Strict):
-    profile_ids: list[str] | None = Field(
+    profile_ids: list[Annotated[str, Field(pattern=r"^[0-9A-Z]{26}$")]] | None = Field(
         default=None, max_length=10, description="Records to test on; the audiences' first 10 when left out"
     )
 
@@ -89,31 +89,47 @@ def _detail(enrichment_id: str) -> EnrichmentDetail:
 # Static paths first, so `runs` and `test` are never read as enrichment ids.
 
 
-@router.post("/v1/enrichments/test", summary="Test an unsaved definition on 10 records; writes and charges nothing")
+@router.post(
+    "/v1/enrichments/test",
+    summary="Test an unsaved definition on 10 records; writes and charges nothing",
+    responses=answers(200, 404, 422),
+)
 def test_definition(body: EnrichmentDefinition) -> TestRun:
     with _answering():
         return services.enrichments.trials.run(_workspace(), body)
 
 
-@router.get("/v1/enrichments/runs", summary="Runs of every enrichment, newest first")
+@router.get("/v1/enrichments/runs", summary="Runs of every enrichment, newest first", responses=answers(200))
 def list_all_runs(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
     return RunList(runs=services.enrichments.runs.recent(_workspace(), None, limit))
 
 
-@router.get("/v1/enrichments/runs/<run_id>", summary="A run: status, counts per outcome and credits spent")
+@router.get(
+    "/v1/enrichments/runs/<run_id>",
+    summary="A run: status, counts per outcome and credits spent",
+    responses=answers(200, 404),
+)
 def get_run(run_id: str) -> Run:
     with _answering():
         return services.enrichments.runs.get(_workspace(), run_id)
 
 
-@router.post("/v1/enrichments/runs/<run_id>/resume", summary="Resume a run stopped by its budget (raise it first)")
+@router.post(
+    "/v1/enrichments/runs/<run_id>/resume",
+    summary="Resume a run stopped by its budget (raise it first)",
+    responses=answers(202, 404, 409),
+)
 def resume_run(run_id: str) -> Response[Run]:
     with _answering():
         run = services.enrichments.runs.resume(_workspace(), run_id)
     return Response(status_code=202, content_type="application/json", body=run)
 
 
-@router.get("/v1/enrichments/runs/<run_id>/export", summary="A run's records, outcomes and answers as CSV")
+@router.get(
+    "/v1/enrichments/runs/<run_id>/export",
+    summary="A run's records, outcomes and answers as CSV",
+    responses=answers(200, 303, 404, media_type="text/csv"),
+)
 def export_run(run_id: str) -> Response[str]:
     workspace = _workspace()
     with _answering():
@@ -134,17 +150,21 @@ def _export_through_s3(workspace: str, run_id: str, chunks: list[str]) -> Respon
     key = f"enrichment-exports/{workspace}/{run_id}/{str(ULID()).lower()}.csv"
     s3.put_object(Bucket=bucket, Key=key, Body="".join(chunks).encode(), ContentType="text/csv; charset=utf-8")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=EXPORT_URL_SECONDS)
-    return Response(status_code=303, content_type="text/plain", body="", headers={"Location": url})
+    return Response(status_code=303, body="", headers={"Location": url})
 
 
-@router.get("/v1/enrichments", summary="Enrichment definitions with their budgets")
+@router.get("/v1/enrichments", summary="Enrichment definitions with their budgets", responses=answers(200))
 def list_enrichments() -> EnrichmentList:
     with _answering():
         definitions = services.enrichments.definitions.all(_workspace())
     return EnrichmentList(enrichments=[_detail(definition.enrichment_id) for definition in definitions])
 
 
-@router.post("/v1/enrichments", summary="Create an enrichment: providers, audiences, field mapping and budget")
+@router.post(
+    "/v1/enrichments",
+    summary="Create an enrichment: providers, audiences, field mapping and budget",
+    responses=answers(201, 409, 413, 422),
+)
 def create_enrichment(body: EnrichmentDefinition) -> Response[EnrichmentDetail]:
     if body.enrichment_id in RESERVED_IDS:
         raise ApiError(422, "invalid_request", f"{body.enrichment_id!r} is reserved; choose another enrichment_id")
@@ -153,12 +173,18 @@ def create_enrichment(body: EnrichmentDefinition) -> Response[EnrichmentDetail]:
     return Response(status_code=201, content_type="application/json", body=_detail(saved.enrichment_id))
 
 
-@router.get("/v1/enrichments/<enrichment_id>", summary="An enrichment definition with its budget")
+@router.get(
+    "/v1/enrichments/<enrichment_id>", summary="An enrichment definition with its budget", responses=answers(200, 404)
+)
 def get_enrichment(enrichment_id: str) -> EnrichmentDetail:
     return _detail(enrichment_id)
 
 
-@router.put("/v1/enrichments/<enrichment_id>", summary="Replace a definition (its budget stays if left out)")
+@router.put(
+    "/v1/enrichments/<enrichment_id>",
+    summary="Replace a definition (its budget stays if left out)",
+    responses=answers(200, 404, 413, 422),
+)
 def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> EnrichmentDetail:
     if "enrichment_id" in body.model_fields_set and body.enrichment_id != enrichment_id:
         raise ApiError(422, "invalid_request", "enrichment_id in the body differs from the one in the path")
@@ -170,39 +196,61 @@ def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> Enrichm
     return _detail(enrichment_id)
 
 
-@router.delete("/v1/enrichments/<enrichment_id>", summary="Delete an enrichment (values it wrote stay on the profiles)")
-def delete_enrichment(enrichment_id: str) -> Response[str]:
+@router.delete(
+    "/v1/enrichments/<enrichment_id>",
+    summary="Delete an enrichment (values it wrote stay on the profiles)",
+    responses=answers(204, 404),
+)
+def delete_enrichment(enrichment_id: str) -> Response[None]:
     with _answering():
         services.enrichments.definitions.delete(_workspace(), enrichment_id)
-    return Response(status_code=204, content_type="application/json", body="")
+    return Response(status_code=204)
 
 
-@router.get("/v1/enrichments/<enrichment_id>/cost", summary="Cost preview: records in the audiences x credits each")
+@router.get(
+    "/v1/enrichments/<enrichment_id>/cost",
+    summary="Cost preview: records in the audiences x credits each",
+    responses=answers(200, 404),
+)
 def enrichment_cost(enrichment_id: str) -> CostPreview:
     with _answering():
         return services.enrichments.budgets.preview_cost(_workspace(), enrichment_id)
 
 
-@router.post("/v1/enrichments/<enrichment_id>/test", summary="Run on 10 records and show the writes; writes nothing")
+@router.post(
+    "/v1/enrichments/<enrichment_id>/test",
+    summary="Run on 10 records and show the writes; writes nothing",
+    responses=answers(200, 404, 422),
+)
 def test_enrichment(enrichment_id: str, body: Annotated[TestRequest | None, Body()] = None) -> TestRun:
     with _answering():
         definition = services.enrichments.definitions.get(_workspace(), enrichment_id)
         return services.enrichments.trials.run(_workspace(), definition, body.profile_ids if body else None)
 
 
-@router.post("/v1/enrichments/<enrichment_id>/runs", summary="Start a run over the audiences as they are now")
+@router.post(
+    "/v1/enrichments/<enrichment_id>/runs",
+    summary="Start a run over the audiences as they are now",
+    responses=answers(202, 404, 409, 422),
+)
 def start_run(enrichment_id: str, body: Annotated[StartRun | None, Body()] = None) -> Response[Run]:
     with _answering():
         run = services.enrichments.runs.start(_workspace(), enrichment_id, force=body.force if body else False)
     return Response(status_code=202, content_type="application/json", body=run)
 
 
-@router.get("/v1/enrichments/<enrichment_id>/runs", summary="An enrichment's runs, newest first")
+@router.get(
+    "/v1/enrichments/<enrichment_id>/runs", summary="An enrichment's runs, newest first", responses=answers(200)
+)
 def list_runs(enrichment_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
     return RunList(runs=services.enrichments.runs.recent(_workspace(), enrichment_id, limit))
 
 
-@router.put("/v1/enrichments/<enrichment_id>/budget", summary="Set the credit cap (raise it, then resume the run)")
+@router.put(
+    "/v1/enrichments/<enrichment_id>/budget",
+    summary="Set the credit cap (raise it, then resume the run)",
+    responses=answers(200, 404),
+)
 def set_budget(enrichment_id: str, body: SetBudget) -> BudgetReport:
     with _answering():
         return services.enrichments.budgets.set(_workspace(), enrichment_id, body.credits)

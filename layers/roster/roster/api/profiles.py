@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from roster.api.errors import ApiError
+from roster.api.errors import ApiError, answers
 from roster.api.schemas import (
     FieldDetail,
     HistoryList,
@@ -26,7 +26,6 @@ from roster.identity.aliases import linkedin_url, normalize_email, record_alias,
 from roster.identity.records import to_incoming
 from roster.identity.resolver import ResolutionFailed
 from roster.profiles.fields import STANDARD_FIELDS, Kind, is_empty
-from roster.profiles.limits import MAX_REQUEST_BYTES, readable_size
 from roster.profiles.model import Profile, Status
 from roster.profiles.values import ValueProblem, format_time
 from roster.services import services
@@ -41,16 +40,12 @@ def _workspace() -> str:
     return str(router.context["workspace"])
 
 
-@router.post("/v1/<kind>/upsert", summary="Create or update up to 500 records; each resolves to one profile")
+@router.post(
+    "/v1/<kind>/upsert",
+    summary="Create or update up to 500 records; each resolves to one profile",
+    responses=answers(200, 409, 413),
+)
 def upsert(kind: Kind, body: UpsertRequest) -> UpsertResponse:
-    size = len(router.current_event.decoded_body or "")
-    if size > MAX_REQUEST_BYTES:
-        raise ApiError(
-            413,
-            "request_too_large",
-            f"the request body is {readable_size(size)}; the limit is {readable_size(MAX_REQUEST_BYTES)} "
-            "(send fewer records per request)",
-        )
     results: list[UpsertResult] = []
     records = []
     for index, record in enumerate(body.records):
@@ -95,7 +90,11 @@ def _rejected(index: int, problem: ValueProblem) -> UpsertResult:
     return UpsertResult(index=index, outcome="rejected", error=RecordError(path=path, message=problem.reason))
 
 
-@router.get("/v1/<kind>/lookup", summary="Find the profile with an e-mail, domain, LinkedIn URL or source record id")
+@router.get(
+    "/v1/<kind>/lookup",
+    summary="Find the profile with an e-mail, domain, LinkedIn URL or source record id",
+    responses=answers(200, 400, 404),
+)
 def lookup(
     kind: Kind,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -140,7 +139,7 @@ def _alias_for(kind: Kind, name: str, value: str) -> str:
     return record_alias(source, obj, record_id)
 
 
-@router.get("/v1/<kind>", summary="Browse profiles, e.g. the archived ones")
+@router.get("/v1/<kind>", summary="Browse profiles, e.g. the archived ones", responses=answers(200, 400))
 def list_profiles(
     kind: Kind,
     status: Annotated[Status | None, Query()] = None,
@@ -155,22 +154,36 @@ def list_profiles(
     return ProfileList(profiles=summaries, cursor=page.cursor)
 
 
-@one_profile.get("/v1/<kind>/<profile_id>", summary="A profile's fields with provenance; merged-away ids resolve")
+@one_profile.get(
+    "/v1/<kind>/<profile_id>",
+    summary="A profile's fields with provenance; merged-away ids resolve",
+    responses=answers(200, 404),
+)
 def get_profile(kind: Kind, profile_id: str) -> ProfileDetail:
     return _detail(_active_profile(kind, profile_id), profile_id)
 
 
-@one_profile.post("/v1/<kind>/<profile_id>/archive", summary="Move a profile out of every audience, keeping it whole")
+@one_profile.post(
+    "/v1/<kind>/<profile_id>/archive",
+    summary="Move a profile out of every audience, keeping it whole",
+    responses=answers(200, 404, 409, 413),
+)
 def archive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ARCHIVED)
 
 
-@one_profile.post("/v1/<kind>/<profile_id>/unarchive", summary="Restore an archived profile")
+@one_profile.post(
+    "/v1/<kind>/<profile_id>/unarchive", summary="Restore an archived profile", responses=answers(200, 404, 409, 413)
+)
 def unarchive(kind: Kind, profile_id: str) -> ProfileDetail:
     return _set_status(kind, profile_id, Status.ACTIVE)
 
 
-@one_profile.get("/v1/<kind>/<profile_id>/history", summary="A profile's older replaced values, a page at a time")
+@one_profile.get(
+    "/v1/<kind>/<profile_id>/history",
+    summary="A profile's older replaced values, a page at a time",
+    responses=answers(200, 400, 404),
+)
 def history(
     kind: Kind,
     profile_id: str,

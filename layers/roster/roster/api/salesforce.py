@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
-from roster.api.errors import ApiError
+from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import FieldMapping, MappingError
 from roster.connectors.salesforce import connection
@@ -257,7 +257,11 @@ def _check_ca_bundle(ca_bundle: str | None) -> None:
 # --- connection -------------------------------------------------------------------------------------------
 
 
-@router.put("/v1/salesforce/connection", summary="Connect Salesforce (credentials go to Secrets Manager) and test it")
+@router.put(
+    "/v1/salesforce/connection",
+    summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
+    responses=answers(200, 422),
+)
 def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
     workspace = _workspace()
     _check_ca_bundle(body.ca_bundle)
@@ -270,6 +274,7 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
 @router.post(
     "/v1/salesforce/connection/authorize",
     summary="Start the web server flow: the authorize URL to open (its state is good for one callback)",
+    responses=answers(200),
 )
 def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
     workspace = _workspace()
@@ -283,6 +288,7 @@ def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
 @router.post(
     "/v1/salesforce/connection/callback",
     summary="Finish the web server flow: exchange the code for a refresh token (kept in Secrets Manager) and test",
+    responses=answers(200, 409, 502),
 )
 def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     workspace = _workspace()
@@ -296,12 +302,20 @@ def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     return _view(workspace, test=True)
 
 
-@router.get("/v1/salesforce/connection", summary="The connection (secrets masked) and a fresh connection test")
+@router.get(
+    "/v1/salesforce/connection",
+    summary="The connection (secrets masked) and a fresh connection test",
+    responses=answers(200),
+)
 def get_connection() -> ConnectionView:
     return _view(_workspace(), test=True)
 
 
-@router.post("/v1/salesforce/connection/test", summary="Log in and read the org's limits; says why if it fails")
+@router.post(
+    "/v1/salesforce/connection/test",
+    summary="Log in and read the org's limits; says why if it fails",
+    responses=answers(200, 404),
+)
 def check_connection() -> ConnectionCheck:
     view = _view(_workspace(), test=True)
     if view.test is None:
@@ -309,18 +323,26 @@ def check_connection() -> ConnectionCheck:
     return view.test
 
 
-@router.delete("/v1/salesforce/connection", summary="Forget the credentials (scheduled syncs stop connecting)")
-def delete_connection() -> Response[str]:
+@router.delete(
+    "/v1/salesforce/connection",
+    summary="Forget the credentials (scheduled syncs stop connecting)",
+    responses=answers(204),
+)
+def delete_connection() -> Response[None]:
     workspace = _workspace()
     _credentials().delete(workspace)
     save_ca_bundle(services.workspaces, workspace, None)
-    return Response(status_code=204, content_type="application/json", body="")
+    return Response(status_code=204)
 
 
 # --- objects, mapping, syncs ------------------------------------------------------------------------------
 
 
-@router.get("/v1/salesforce/status", summary="Every object's toggle, sync state, high-water mark and latest run")
+@router.get(
+    "/v1/salesforce/status",
+    summary="Every object's toggle, sync state, high-water mark and latest run",
+    responses=answers(200),
+)
 def status() -> StatusView:
     workspace = _workspace()
     return StatusView(
@@ -332,19 +354,29 @@ def _status_of(workspace: str, obj: SalesforceObject) -> ObjectStatus:
     return next(row for row in services.salesforce.status(workspace) if row.object == obj)
 
 
-@router.get("/v1/salesforce/objects/<name>", summary="One object's toggle, sync state and latest run")
+@router.get(
+    "/v1/salesforce/objects/<name>",
+    summary="One object's toggle, sync state and latest run",
+    responses=answers(200, 404),
+)
 def get_object(name: str) -> ObjectStatus:
     return _status_of(_workspace(), _object(name))
 
 
-@router.put("/v1/salesforce/objects/<name>", summary="Turn import sync on or off for an object")
+@router.put(
+    "/v1/salesforce/objects/<name>", summary="Turn import sync on or off for an object", responses=answers(200, 404)
+)
 def put_object(name: str, body: ObjectToggle) -> ObjectStatus:
     obj, workspace = _object(name), _workspace()
     services.salesforce.enable(workspace, obj, body.enabled)
     return _status_of(workspace, obj)
 
 
-@router.get("/v1/salesforce/objects/<name>/mapping", summary="The saved mapping, or the automatic one")
+@router.get(
+    "/v1/salesforce/objects/<name>/mapping",
+    summary="The saved mapping, or the automatic one",
+    responses=answers(200, 404, 409, 422, 502),
+)
 def get_mapping(name: str) -> MappingView:
     obj, workspace = _object(name), _workspace()
     saved = services.salesforce.store.mapping(workspace, obj)
@@ -352,27 +384,41 @@ def get_mapping(name: str) -> MappingView:
     return MappingView(object=obj, saved=saved is not None, fields=mapping.fields)
 
 
-@router.put("/v1/salesforce/objects/<name>/mapping", summary="Save a mapping (checked against the object's fields)")
+@router.put(
+    "/v1/salesforce/objects/<name>/mapping",
+    summary="Save a mapping (checked against the object's fields)",
+    responses=answers(200, 404, 409, 422, 502),
+)
 def put_mapping(name: str, body: MappingBody) -> MappingView:
     obj, workspace = _object(name), _workspace()
     mapping = _talk(lambda: services.salesforce.set_mapping(workspace, obj, body.fields))
     return MappingView(object=obj, saved=True, fields=mapping.fields)
 
 
-@router.post("/v1/salesforce/objects/<name>/mapping/preview", summary="Ten records as a mapping would store them")
+@router.post(
+    "/v1/salesforce/objects/<name>/mapping/preview",
+    summary="Ten records as a mapping would store them",
+    responses=answers(200, 404, 409, 422, 502),
+)
 def preview_mapping(name: str, body: PreviewBody) -> PreviewView:
     obj, workspace = _object(name), _workspace()
     records = _talk(lambda: services.salesforce.preview(workspace, obj, body.fields))
     return PreviewView(object=obj, records=records)
 
 
-@router.get("/v1/salesforce/objects/<name>/history", summary="An object's sync runs, newest first")
+@router.get(
+    "/v1/salesforce/objects/<name>/history", summary="An object's sync runs, newest first", responses=answers(200, 404)
+)
 def history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> HistoryView:
     obj = _object(name)
     return HistoryView(object=obj, runs=services.salesforce.history(_workspace(), obj, limit))
 
 
-@router.post("/v1/salesforce/objects/<name>/sync", summary="Sync an object now (full or incremental)")
+@router.post(
+    "/v1/salesforce/objects/<name>/sync",
+    summary="Sync an object now (full or incremental)",
+    responses=answers(202, 404, 409),
+)
 def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
     obj, workspace = _object(name), _workspace()
     if _credentials().load(workspace) is None:
@@ -391,18 +437,28 @@ def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
 # --- schedule and API usage -------------------------------------------------------------------------------
 
 
-@router.get("/v1/salesforce/schedule", summary="How often incremental and full syncs run, and their lookback")
+@router.get(
+    "/v1/salesforce/schedule",
+    summary="How often incremental and full syncs run, and their lookback",
+    responses=answers(200),
+)
 def get_schedule() -> SyncConfig:
     return services.salesforce.store.config(_workspace())
 
 
-@router.put("/v1/salesforce/schedule", summary="Change how often incremental and full syncs run")
+@router.put(
+    "/v1/salesforce/schedule", summary="Change how often incremental and full syncs run", responses=answers(200)
+)
 def put_schedule(body: SyncConfig) -> SyncConfig:
     services.salesforce.store.put_config(_workspace(), body)
     return body
 
 
-@router.get("/v1/salesforce/api-math", summary="Estimated Salesforce API calls to import and export N records")
+@router.get(
+    "/v1/salesforce/api-math",
+    summary="Estimated Salesforce API calls to import and export N records",
+    responses=answers(200),
+)
 def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) -> ApiMath:
     return api_math(records)
 
@@ -449,18 +505,30 @@ def _export(action: Callable[[], T]) -> T:
         raise ApiError(409, "export_refused", str(refused)) from None
 
 
-@router.get("/v1/salesforce/export", summary="Export sync settings, state and latest run of Accounts and Contacts")
+@router.get(
+    "/v1/salesforce/export",
+    summary="Export sync settings, state and latest run of Accounts and Contacts",
+    responses=answers(200),
+)
 def export_status() -> list[ExportStatus]:
     return services.salesforce_export.status(_workspace())
 
 
-@router.get("/v1/salesforce/export/<name>", summary="One object's export settings, state and latest run")
+@router.get(
+    "/v1/salesforce/export/<name>",
+    summary="One object's export settings, state and latest run",
+    responses=answers(200, 404, 422),
+)
 def get_export(name: str) -> ExportStatus:
     obj = _export_object(name)
     return next(row for row in services.salesforce_export.status(_workspace()) if row.object == obj)
 
 
-@router.put("/v1/salesforce/export/<name>", summary="Turn export sync (and creating new records) on or off")
+@router.put(
+    "/v1/salesforce/export/<name>",
+    summary="Turn export sync (and creating new records) on or off",
+    responses=answers(200, 404, 409, 422, 502),
+)
 def put_export(name: str, body: ExportSettings) -> ExportStatus:
     obj, workspace = _export_object(name), _workspace()
     _export(lambda: services.salesforce_export.configure(workspace, obj, body))
@@ -470,13 +538,16 @@ def put_export(name: str, body: ExportSettings) -> ExportStatus:
 @router.post(
     "/v1/salesforce/export/<name>/preview",
     summary="Dry run: which records and fields the next export would write, old → new, and the rule allowing it",
+    responses=answers(200, 404, 409, 422, 502),
 )
 def preview_export(name: str, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ExportPreview:
     obj, workspace = _export_object(name), _workspace()
     return _export(lambda: services.salesforce_export.preview(workspace, obj, limit))
 
 
-@router.post("/v1/salesforce/export/<name>/run", summary="Export an object now")
+@router.post(
+    "/v1/salesforce/export/<name>/run", summary="Export an object now", responses=answers(202, 404, 409, 422, 502)
+)
 def export_now(name: str, body: ExportNow) -> Response[ExportStarted]:
     obj, workspace = _export_object(name), _workspace()
     if _credentials().load(workspace) is None:
@@ -490,7 +561,9 @@ def export_now(name: str, body: ExportNow) -> Response[ExportStarted]:
 
 
 @router.get(
-    "/v1/salesforce/export/<name>/history", summary="An object's export runs (with refused records), newest first"
+    "/v1/salesforce/export/<name>/history",
+    summary="An object's export runs (with refused records), newest first",
+    responses=answers(200, 404, 422),
 )
 def export_history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> ExportHistory:
     obj = _export_object(name)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from roster.identity.aliases import AliasType
 from roster.identity.records import SOURCE_NAME
-from roster.profiles.fields import FieldType, Kind
+from roster.profiles.fields import FIELD_NAME, FieldType, Kind
 from roster.profiles.limits import HISTORY_KEPT, MAX_FIELDS, MAX_RECORD_ID, MAX_UPSERT_RECORDS
 from roster.segments.filters import Group
 
@@ -140,12 +140,20 @@ class ConfirmImport(Strict):
 
 class MatchingSetting(Strict):
     object: str | None = Field(default=None, pattern=SOURCE_NAME)
-    match_on: list[AliasType] = Field(description="Alias types to match on; empty: only the record's own id")
+    match_on: list[AliasType] = Field(
+        max_length=len(AliasType), description="Alias types to match on; empty: only the record's own id"
+    )
+
+
+SourceName = Annotated[str, Field(pattern=SOURCE_NAME)]
 
 
 class SurvivorshipSetting(Strict):
-    source_priority: dict[str, list[str]] = Field(
-        description="Per field, sources in order of trust; fields not listed: the most recent value wins"
+    source_priority: dict[
+        Annotated[str, Field(pattern=FIELD_NAME.pattern)], Annotated[list[SourceName], Field(max_length=50)]
+    ] = Field(
+        max_length=500,
+        description="Per field, sources in order of trust; fields not listed: the most recent value wins",
     )
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from roster.api.errors import ApiError
+from roster.api.errors import ApiError, answers
 from roster.api.schemas import (
     CreateSegment,
     DeclareField,
@@ -87,7 +87,9 @@ def _not_built_in(segment_id: str) -> None:
         raise ApiError(409, "built_in", f"{BUILT_IN[segment_id][0]} is built in and cannot be changed")
 
 
-@router.get("/v1/segments", summary="Segments with their record counts; tabs: mine, others, drafts")
+@router.get(
+    "/v1/segments", summary="Segments with their record counts; tabs: mine, others, drafts", responses=answers(200)
+)
 def list_segments(
     tab: Annotated[Literal["all", "mine", "others", "drafts"], Query()] = "all",
     kind: Annotated[Kind | None, Query()] = None,
@@ -109,7 +111,9 @@ def list_segments(
     return SegmentList(segments=rows)
 
 
-@router.post("/v1/segments", summary="Create a segment; its members are computed in the background")
+@router.post(
+    "/v1/segments", summary="Create a segment; its members are computed in the background", responses=answers(201, 413)
+)
 def create_segment(body: CreateSegment) -> Response[SegmentDetail]:
     segment = services.segments.create(
         _workspace(), body.name, body.kind, body.filter, draft=body.draft, created_by=_key_id()
@@ -117,7 +121,11 @@ def create_segment(body: CreateSegment) -> Response[SegmentDetail]:
     return Response(status_code=201, content_type="application/json", body=_detail(segment))
 
 
-@router.post("/v1/segments/preview", summary="Count and first records of a filter, without saving it")
+@router.post(
+    "/v1/segments/preview",
+    summary="Count and first records of a filter, without saving it",
+    responses=answers(200, 413),
+)
 def preview_segment(body: PreviewSegment) -> SegmentPreview:
     preview = services.segments.preview(_workspace(), body.kind, body.filter, body.sample_size)
     return SegmentPreview(
@@ -131,12 +139,18 @@ def preview_segment(body: PreviewSegment) -> SegmentPreview:
     )
 
 
-@router.get("/v1/segments/<segment_id>", summary="A segment with its filter and rebuild progress")
+@router.get(
+    "/v1/segments/<segment_id>", summary="A segment with its filter and rebuild progress", responses=answers(200, 404)
+)
 def get_segment(segment_id: str) -> SegmentDetail:
     return _detail(_segment(segment_id))
 
 
-@router.patch("/v1/segments/<segment_id>", summary="Rename, change the filter (members are recomputed) or publish")
+@router.patch(
+    "/v1/segments/<segment_id>",
+    summary="Rename, change the filter (members are recomputed) or publish",
+    responses=answers(200, 404, 409, 413),
+)
 def edit_segment(segment_id: str, body: EditSegment) -> SegmentDetail:
     _not_built_in(segment_id)
     _segment(segment_id)
@@ -147,33 +161,50 @@ def edit_segment(segment_id: str, body: EditSegment) -> SegmentDetail:
     return _detail(segment)
 
 
-@router.delete("/v1/segments/<segment_id>", summary="Delete a segment (its members leave it quietly)")
-def delete_segment(segment_id: str) -> Response[str]:
+@router.delete(
+    "/v1/segments/<segment_id>",
+    summary="Delete a segment (its members leave it quietly)",
+    responses=answers(204, 404, 409),
+)
+def delete_segment(segment_id: str) -> Response[None]:
     _not_built_in(segment_id)
     _segment(segment_id)
     services.segments.delete(_workspace(), segment_id)
-    return Response(status_code=204, content_type="application/json", body="")
+    return Response(status_code=204)
 
 
-@router.get("/v1/segments/<segment_id>/members", summary="Members of a segment, a page at a time")
+@router.get(
+    "/v1/segments/<segment_id>/members",
+    summary="Members of a segment, a page at a time",
+    responses=answers(200, 400, 404),
+)
 def segment_members(
     segment_id: str,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProfileList:
     _segment(segment_id)
-    profiles, next_cursor = services.segments.members(_workspace(), segment_id, cursor, limit)
+    try:
+        profiles, next_cursor = services.segments.members(_workspace(), segment_id, cursor, limit)
+    except ValueError as problem:  # a cursor no page ever gave
+        raise ApiError(400, "bad_request", str(problem)) from None
     return ProfileList(profiles=[_summary(profile) for profile in profiles], cursor=next_cursor)
 
 
-@router.get("/v1/segments/<segment_id>/count", summary="How many records are in a segment now (counted exactly)")
+@router.get(
+    "/v1/segments/<segment_id>/count",
+    summary="How many records are in a segment now (counted exactly)",
+    responses=answers(200, 404),
+)
 def segment_count(segment_id: str) -> SegmentCount:
     segment = _segment(segment_id)
     count = services.segments.exact_count(_workspace(), segment_id)
     return SegmentCount(segment_id=segment_id, count=count, rebuilding=segment.rebuilding)
 
 
-@router.get("/v1/<kind>/fields", summary="Fields a filter can use, with their types and operators")
+@router.get(
+    "/v1/<kind>/fields", summary="Fields a filter can use, with their types and operators", responses=answers(200)
+)
 def field_catalog(kind: Kind) -> FieldCatalogResponse:
     custom = services.segments.custom(_workspace())
     catalog = catalog_for(kind, custom)
@@ -188,7 +219,11 @@ def field_catalog(kind: Kind) -> FieldCatalogResponse:
     )
 
 
-@router.put("/v1/<kind>/fields/<name>", summary="Declare a workspace field (e.g. from a CRM or an enrichment)")
+@router.put(
+    "/v1/<kind>/fields/<name>",
+    summary="Declare a workspace field (e.g. from a CRM or an enrichment)",
+    responses=answers(200, 409),
+)
 def declare_field(kind: Kind, name: str, body: DeclareField) -> FieldCatalogResponse:
     if not FIELD_NAME.match(name):
         raise ApiError(422, "invalid_request", "field names are lower_snake_case, 1-64 characters")

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from roster.store.enrichments import EnrichmentStore, StoredDefinition
 
 ENRICHMENT_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MAX_DEFINITION_BYTES = 64 * 1024  # a definition is one DynamoDB item (at most 400 KB) and travels in messages
+AUDIENCE_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"  # a segment id (`seg-...`) or a built-in audience (`all-people`)
 #: Secrets an HTTP provider may read (the functions' IAM policies allow the same names).
 ENRICHMENT_SECRET = re.compile(r"^roster/[^/]+/enrich[^/]*$")
 MAX_RECORDS_PER_BATCH = 500  # records per SQS message: one batch must finish well within a worker's timeout
@@ -128,7 +130,9 @@ class EnrichmentDefinition(Strict):
     name: str = Field(min_length=1, max_length=200)
     kind: Kind = Kind.PEOPLE
     providers: list[ProviderSpec] = Field(min_length=1, max_length=10)
-    audiences: list[str] = Field(min_length=1, max_length=20)  # segment ids, or "all-people" / "all-companies"
+    audiences: list[Annotated[str, Field(pattern=AUDIENCE_ID)]] = Field(
+        min_length=1, max_length=20, description='Segment ids, or "all-people" / "all-companies"'
+    )
     mapping: FieldMapping = Field(default_factory=FieldMapping)
     budget_credits: float = Field(default=0.0, ge=0, le=1e12)  # the cap; runs stop when it is spent
     refresh_days: int = Field(default=30, ge=0, le=3650)  # skip records this enrichment answered since; 0: never

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from roster.enrich.budget import Budgets, to_millis
 from roster.enrich.definitions import (
+    MAX_DEFINITION_BYTES,
     DefinitionProblem,
     EnrichmentDefinition,
     HttpSpec,
@@ -66,6 +67,8 @@ class Definitions:
     def save(self, workspace: str, definition: EnrichmentDefinition, *, create: bool) -> EnrichmentDefinition:
         """Create or replace a definition, creating the custom fields its mapping names."""
         checked, created = self.check(workspace, definition)
+        if len(checked.model_dump_json().encode()) > MAX_DEFINITION_BYTES:
+            raise RunProblem(f"a definition is at most {MAX_DEFINITION_BYTES // 1024} KB as JSON", 413)
         existing = self.store.get_definition(workspace, checked.enrichment_id)
         if create and existing is not None:
             raise RunProblem(f"an enrichment {checked.enrichment_id!r} exists already", 409)

@@ -29,7 +29,7 @@ MAX_PROFILE_BYTES = 375 * 1024
 HISTORY_KEPT = 10
 #: Records in one upsert request, and the request body's size.
 MAX_UPSERT_RECORDS = 500
-MAX_REQUEST_BYTES = 5 * 1024 * 1024
+MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's own limit on a synchronous invocation's payload
 #: Identifiers that become alias keys (DynamoDB keys are at most 2,048 bytes): an e-mail address (RFC 5321),
 #: a domain name and each of its labels (RFC 1035), a LinkedIn profile's slug, a source record id.
 MAX_EMAIL = 254

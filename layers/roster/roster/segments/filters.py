@@ -27,6 +27,8 @@ from roster.profiles.fields import RELATED_FIELDS, STANDARD_FIELDS, FieldType, K
 MAX_DEPTH = 8
 MAX_NODES = 300
 MAX_LIST_VALUES = 1000
+MAX_TEXT_VALUE = 1000  # characters of one text value
+MAX_FILTER_BYTES = 64 * 1024  # the whole filter as JSON: a segment is one DynamoDB item (at most 400 KB)
 MAX_DAYS = 36_500
 COMPANY_PREFIX = "company."
 
@@ -142,18 +144,23 @@ def catalog_for(kind: Kind, custom: Mapping[Kind, Mapping[str, FieldType]] | Non
 
 
 class FilterProblem(ValueError):
-    """A filter that cannot be saved: `path` names the node, e.g. `conditions[1].value`."""
+    """A filter that cannot be saved: `path` names the node, e.g. `conditions[1].value`; `too_large` when
+    it is only its size."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, too_large: bool = False) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.too_large = too_large
 
 
 def check_filter(tree: Group, catalog: FieldCatalog) -> Group:
     """The filter with canonical values (trimmed, dates as days); raises FilterProblem."""
     counter = [0]
-    return _check_group(tree, catalog, catalog.fields, "filter", 0, counter, inside_related=False)
+    checked = _check_group(tree, catalog, catalog.fields, "filter", 0, counter, inside_related=False)
+    if len(checked.model_dump_json().encode()) > MAX_FILTER_BYTES:
+        raise FilterProblem("filter", f"a filter is at most {MAX_FILTER_BYTES // 1024} KB as JSON", too_large=True)
+    return checked
 
 
 def _check_group(
@@ -269,6 +276,8 @@ def _scalar(kind_of: FieldType, value: Any) -> Any:
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected non-empty text, got {value!r}")
+    if len(value) > MAX_TEXT_VALUE:
+        raise ValueError(f"text values are at most {MAX_TEXT_VALUE} characters (got {len(value):,})")
     if kind_of is FieldType.DATE:
         try:
             return date.fromisoformat(value.strip()[:10]).isoformat()

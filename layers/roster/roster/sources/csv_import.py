@@ -153,7 +153,10 @@ class CsvImports:
         return job
 
     def preview(self, workspace: str, import_id: str) -> Preview:
-        """The detected format, the first rows and the automatic mapping of columns to fields."""
+        """The detected format, the first rows and the automatic mapping of columns to fields; reads only."""
+        return self._inspect(workspace, import_id)[1]
+
+    def _inspect(self, workspace: str, import_id: str) -> tuple[Dialect, Preview]:
         job = self.job(workspace, import_id)
         try:
             head = self.s3.get_object(Bucket=self.bucket, Key=job["key"], Range=f"bytes=0-{SAMPLE_BYTES - 1}")
@@ -181,8 +184,7 @@ class CsvImports:
                 break
         body.close()
         mapping = auto_mapping(Kind(job["kind"]), columns)
-        self.store.update(workspace, import_id, {"status": ImportStatus.UPLOADED, "dialect": dialect.__dict__})
-        return Preview(
+        return dialect, Preview(
             encoding=dialect.encoding, delimiter=dialect.delimiter, columns=columns, rows=first, mapping=mapping
         )
 
@@ -191,7 +193,7 @@ class CsvImports:
         job = self.job(workspace, import_id)
         if job["status"] not in (ImportStatus.AWAITING_UPLOAD, ImportStatus.UPLOADED):
             raise ImportProblem(f"the import is already {job['status']}", 409)
-        preview = self.preview(workspace, import_id)
+        dialect, preview = self._inspect(workspace, import_id)
         chosen = preview.mapping if mapping is None else mapping
         unknown = sorted(set(chosen) - set(preview.columns))
         if unknown:
@@ -205,7 +207,7 @@ class CsvImports:
         job = self.store.update(
             workspace,
             import_id,
-            {"status": ImportStatus.QUEUED, "mapping": chosen, "observed_at": utc_now()},
+            {"status": ImportStatus.QUEUED, "dialect": dialect.__dict__, "mapping": chosen, "observed_at": utc_now()},
         )
         self.send_import(ImportMessage(workspace=workspace, import_id=import_id))
         return job

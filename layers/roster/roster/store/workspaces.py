@@ -7,13 +7,17 @@ import hmac
 import secrets
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
+from roster.config import settings
 from roster.profiles.fields import FieldType, Kind
 from roster.profiles.values import utc_now
 from roster.store.models import WorkspaceItem
 
 KEY_PREFIX = "rst_"
+KEY_ID_LENGTH = 16  # hex characters
 
 
 class WorkspaceExists(Exception):
@@ -23,6 +27,10 @@ class WorkspaceExists(Exception):
 def _digest(secret: str) -> str:
     """Key secrets are long random tokens, so one SHA-256 is enough to store them safely."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _connection() -> Connection:
+    return Connection(region=settings().region)
 
 
 class WorkspaceStore:
@@ -39,24 +47,85 @@ class WorkspaceStore:
         return WorkspaceItem.count(f"ws#{workspace}", WorkspaceItem.sk == "meta") > 0
 
     def create_api_key(self, workspace: str) -> str:
-        """A new key `rst_<id>.<secret>`; only the secret's hash is kept, so it is shown once."""
+        """A new key `rst_<id>.<secret>`; only the secret's hash is kept, so it is shown once.
+
+        Each key is two items: `key#<id>` (what authentication reads) and `ws#<workspace>`/`key#<id>`
+        (what the workspace's key list reads), written in one transaction."""
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        WorkspaceItem(
-            f"key#{key_id}", "key", workspace=workspace, data={"hash": _digest(secret)}, created_at=utc_now()
-        ).save()
+        now = utc_now()
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.save(
+                WorkspaceItem(
+                    f"key#{key_id}", "key", workspace=workspace, data={"hash": _digest(secret)}, created_at=now
+                )
+            )
+            transaction.save(WorkspaceItem(f"ws#{workspace}", f"key#{key_id}", workspace=workspace, created_at=now))
         return f"{KEY_PREFIX}{key_id}.{secret}"
 
     def workspace_for_key(self, api_key: str) -> str | None:
-        """The workspace a key belongs to, or None; the secret is compared in constant time."""
+        """The workspace a key belongs to, or None; the secret is compared in constant time. Notes when the
+        key was last used, to the hour (one write per key and hour)."""
         key_id, dot, secret = api_key.removeprefix(KEY_PREFIX).partition(".")
-        if not api_key.startswith(KEY_PREFIX) or not dot or not key_id.isalnum():
+        if not api_key.startswith(KEY_PREFIX) or not dot or not key_id.isalnum() or len(key_id) > KEY_ID_LENGTH:
             return None
         try:
             item = WorkspaceItem.get(f"key#{key_id}", "key")
         except DoesNotExist:
             return None
-        stored = str((item.data or {}).get("hash", ""))
-        return item.workspace if hmac.compare_digest(stored, _digest(secret)) else None
+        data = dict(item.data or {})
+        if not hmac.compare_digest(str(data.get("hash", "")), _digest(secret)):
+            return None
+        now = utc_now()
+        if str(data.get("last_used_at", ""))[:13] != now[:13]:
+            try:  # only while the key exists: a revocation in between must not bring it back
+                item.update(
+                    actions=[WorkspaceItem.data.set({**data, "last_used_at": now})],
+                    condition=WorkspaceItem.pk.exists(),
+                )
+            except UpdateError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                return None
+        return item.workspace
+
+    def api_keys(self, workspace: str) -> list[dict[str, str | None]]:
+        """A workspace's keys, oldest first: id, when created and when last used (never a secret or hash)."""
+        listed = WorkspaceItem.query(f"ws#{workspace}", WorkspaceItem.sk.startswith("key#"))
+        ids = [item.sk.removeprefix("key#") for item in listed]
+        keys = {
+            item.pk.removeprefix("key#"): item for item in WorkspaceItem.batch_get([(f"key#{i}", "key") for i in ids])
+        }
+        return sorted(
+            (
+                {
+                    "key_id": key_id,
+                    "created_at": keys[key_id].created_at,
+                    "last_used_at": (keys[key_id].data or {}).get("last_used_at"),
+                }
+                for key_id in ids
+                if key_id in keys and keys[key_id].workspace == workspace
+            ),
+            key=lambda key: (str(key["created_at"]), str(key["key_id"])),
+        )
+
+    def revoke_api_key(self, workspace: str, key_id: str) -> bool:
+        """Delete a workspace's key (it is refused from then on); False when the workspace has no such key."""
+        if not key_id.isalnum() or len(key_id) > KEY_ID_LENGTH:
+            return False
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                transaction.delete(
+                    WorkspaceItem(f"key#{key_id}", "key", workspace=workspace, created_at=""),
+                    condition=WorkspaceItem.workspace == workspace,
+                )
+                transaction.delete(
+                    WorkspaceItem(f"ws#{workspace}", f"key#{key_id}", workspace=workspace, created_at="")
+                )
+        except TransactWriteError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                return False
+            raise
+        return True
 
     def get_setting(self, workspace: str, name: str) -> dict[str, Any]:
         try:
