@@ -222,3 +222,13 @@ def test_an_enrichment_definition_too_large_to_store_is_413(api: Api) -> None:
 def test_a_cursor_no_page_gave_is_400(api: Api) -> None:
     status, body = api.call("GET", "/v1/segments/all-people/members", cursor="7\x05[")
     assert status == 400 and body["error"] == "bad_request", body
+
+
+def test_salesforce_export_settings_are_bounded(api: Api) -> None:
+    """A 500 KB external-id field name once answered 500 (the settings item grew past DynamoDB's limit)."""
+    for settings, path in (
+        ({"external_id_field": "X" * 500_000}, "body.external_id_field"),
+        ({"create_segment": "seg-" + "s" * 100}, "body.create_segment"),
+    ):
+        status, body = api.call("PUT", "/v1/salesforce/export/Contact", settings)
+        assert status == 422 and body["errors"][0]["path"] == path, body

@@ -33,9 +33,9 @@ class ExportSettings(BaseModel):
     enabled: bool = False
     create_new: bool = False
     #: The external-id field holding the Roster id, so creating is an upsert and a retry never duplicates.
-    external_id_field: str = Field(default="Roster_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    external_id_field: str = Field(default="Roster_Id__c", max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     #: Create records only for members of this segment (None: every active profile without a record).
-    create_segment: str | None = None
+    create_segment: str | None = Field(default=None, max_length=64)
     every_hours: int = Field(default=24, ge=1, le=24 * 7)
 
 

@@ -42,6 +42,7 @@ from roster.enrich.providers.ratelimit import RateLimiter
 from roster.enrich.providers.text import optional_text, read_text
 from roster.outbound import OutboundRefused, guard
 from roster.profiles.fields import FIELD_NAME, FieldType, is_empty
+from roster.profiles.limits import MAX_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ _PATH_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 #: Fields of an error body that usually hold the API's own explanation.
 _MESSAGE_KEYS = ("message", "error_description", "error", "detail", "title")
 _MAX_REASON_CHARS = 200
-#: Longer answers would not fit in a profile item; they are refused with a reason.
-MAX_VALUE_CHARS = 10_000
 
 
 class OutputMapping(BaseModel):
@@ -392,8 +391,8 @@ def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected text, got {_kind_of(value)}")
     text = str(value)
-    if len(text) > MAX_VALUE_CHARS:
-        raise ValueError(f"longer than {MAX_VALUE_CHARS} characters")
+    if len(text) > MAX_TEXT:  # a longer answer could not be stored: refused with a reason
+        raise ValueError(f"longer than {MAX_TEXT:,} characters")
     return text
 
 
