@@ -22,6 +22,7 @@ from roster.connectors.salesforce import soql
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.values import ValueProblem, coerce_value
 
+SOURCE = "salesforce"  # the source name of every Salesforce record in Roster
 SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", "Event"]
 #: The objects export writes; Leads and Opportunities are import-only (as in the product we model).
 EXPORTABLE: tuple[SalesforceObject, ...] = ("Account", "Contact")
