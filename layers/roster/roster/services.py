@@ -135,15 +135,15 @@ class Services:
 
     def salesforce_connection(self, workspace: str) -> Connection:
         """The workspace's Salesforce, logged in with its credentials from Secrets Manager."""
+        from roster.connectors.core.trust import verify_for
         from roster.connectors.salesforce.connection import Connection, CredentialStore, LoginFailed
-        from roster.connectors.salesforce.trust import verify_for
 
         credentials = CredentialStore(clients().secrets).load(workspace)
         if credentials is None:
             raise LoginFailed("not_connected", "Salesforce is not connected: PUT /v1/salesforce/connection")
         return Connection(
             credentials,
-            verify=verify_for(self.workspaces, workspace),
+            verify=verify_for(self.workspaces, "salesforce", workspace),
             api_version=clients().settings.salesforce_api_version,
         )
 

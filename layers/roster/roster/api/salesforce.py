@@ -17,6 +17,7 @@ from simple_salesforce.exceptions import SalesforceError
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import FieldMapping, MappingError
+from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
@@ -38,7 +39,6 @@ from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObje
 from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, ExportStatus
 from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, SyncRefused, api_math
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun
-from roster.connectors.salesforce.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
@@ -232,7 +232,7 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     check = (
         connection.test_connection(
             credentials,
-            verify=verify_for(services.workspaces, workspace),
+            verify=verify_for(services.workspaces, "salesforce", workspace),
             api_version=clients().settings.salesforce_api_version,
         )
         if test
@@ -241,7 +241,7 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     return ConnectionView(
         connected=True,
         credentials=credentials.redacted(),
-        ca_bundle=ca_bundle(services.workspaces, workspace),
+        ca_bundle=ca_bundle(services.workspaces, "salesforce", workspace),
         test=check,
     )
 
@@ -267,7 +267,7 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
     _check_ca_bundle(body.ca_bundle)
     credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
     _credentials().save(workspace, credentials)
-    save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
     return _view(workspace, test=True)
 
 
@@ -281,7 +281,7 @@ def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
     _check_ca_bundle(body.ca_bundle)
     url, state, pending = start_authorization(body.login_url, body.client_id, body.client_secret, body.redirect_uri)
     _credentials().save_authorization(workspace, pending)
-    save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
     return AuthorizeView(authorize_url=url, state=state, expires_in=connection.AUTHORIZE_SECONDS)
 
 
@@ -293,7 +293,7 @@ def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
 def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     workspace = _workspace()
     pending = _credentials().take_authorization(workspace)
-    verify = verify_for(services.workspaces, workspace)
+    verify = verify_for(services.workspaces, "salesforce", workspace)
     try:
         credentials = _talk(lambda: finish_authorization(pending, body.code, body.state, verify=verify))
     except AuthorizationRefused as refused:
@@ -331,7 +331,7 @@ def check_connection() -> ConnectionCheck:
 def delete_connection() -> Response[None]:
     workspace = _workspace()
     _credentials().delete(workspace)
-    save_ca_bundle(services.workspaces, workspace, None)
+    save_ca_bundle(services.workspaces, "salesforce", workspace, None)
     return Response(status_code=204)
 
 
