@@ -22,6 +22,7 @@ from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
 import urllib3
+from urllib3.util.retry import Retry
 from hubspot import HubSpot
 from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
 from hubspot.crm.objects.exceptions import ApiException as ObjectsError
@@ -38,6 +39,8 @@ MAX_RETRY_AFTER = 60.0  # a longer Retry-After (the daily limit) is not waited o
 API_ERRORS = (ObjectsError, AssociationsError, PropertiesError, OAuthError)
 NETWORK_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
 OBJECT_TYPES = ("contacts", "companies", "deals")
+#: urllib3 would otherwise retry a 429 itself, sleeping out Retry-After unseen: Roster retries, and counts, each call.
+NO_RETRIES = Retry(total=0, respect_retry_after_header=False, raise_on_status=False)
 T = TypeVar("T")
 
 
@@ -183,7 +186,8 @@ class Connection:
         outbound.check_url(self.credentials.host)
 
     def _hubspot(self, token: str | None) -> HubSpot:
-        return HubSpot(access_token=token, host=self.credentials.host.rstrip("/"), ssl_ca_cert=self.ca_cert)
+        host = self.credentials.host.rstrip("/")
+        return HubSpot(access_token=token, host=host, ssl_ca_cert=self.ca_cert, retry=NO_RETRIES)
 
     def client(self) -> HubSpot:
         """The client, with an access token good for at least REFRESH_MARGIN seconds."""

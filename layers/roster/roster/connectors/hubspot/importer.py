@@ -55,6 +55,7 @@ from roster.profiles.fields import Kind
 from roster.profiles.values import format_time
 
 PAGE_RECORDS = 200  # HubSpot search's largest page
+BATCH = 100  # inputs per batch read (records and associations)
 ARCHIVED_PAGE = 100  # the list API's largest page
 MAX_PROBLEMS = 20
 
@@ -96,6 +97,10 @@ def properties(connection: Connection, obj: HubSpotObject) -> list[dict[str, Any
     """The object's properties (one API call), as plain dicts."""
     answer = connection(lambda client: client.crm.properties.core_api.get_all(obj))
     return [prop.to_dict() for prop in answer.results]
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
 
 
 def _read_properties(mapping: ObjectMapping) -> list[str]:
@@ -275,21 +280,26 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         if self.obj == "companies":
             return page
         ids = [str(row["id"]) for row in rows]
-        request = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": each} for each in ids])
-        answer = self._call(
-            lambda client: client.crm.associations.v4.batch_api.get_page(self.obj, "companies", request)
-        )
-        for result in answer.results or []:
-            targets = sorted(str(target.to_object_id) for target in result.to or [])
-            if targets:
-                page.company_of[str(result._from.id)] = targets[0]
-        if self.obj == "contacts" and page.company_of:
-            wanted = sorted(set(page.company_of.values()))
-            read = BatchReadInputSimplePublicObjectId(
-                inputs=[{"id": each} for each in wanted], properties=["domain", "name"], properties_with_history=[]
+        for chunk in _chunks(ids):
+            request = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": each} for each in chunk])
+            answer = self._call(
+                lambda client, request=request: client.crm.associations.v4.batch_api.get_page(
+                    self.obj, "companies", request
+                )
             )
-            companies = self._call(lambda client: client.crm.objects.batch_api.read("companies", read))
-            page.companies = {str(company.id): company.properties or {} for company in companies.results}
+            for result in answer.results or []:
+                targets = sorted((target.to_object_id for target in result.to or []), key=int)
+                if targets:
+                    page.company_of[str(result._from.id)] = str(targets[0])
+        if self.obj == "contacts" and page.company_of:
+            for chunk in _chunks(sorted(set(page.company_of.values()))):
+                read = BatchReadInputSimplePublicObjectId(
+                    inputs=[{"id": each} for each in chunk], properties=["domain", "name"], properties_with_history=[]
+                )
+                companies = self._call(
+                    lambda client, read=read: client.crm.objects.batch_api.read("companies", read)
+                )
+                page.companies |= {str(company.id): company.properties or {} for company in companies.results}
         return page
 
     def _read_archived(self) -> None:
