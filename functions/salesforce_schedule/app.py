@@ -20,9 +20,8 @@ services = cold_start()  # a missing setting fails here, named
 @logger.inject_lambda_context
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    now = datetime.now(UTC)
     started, exports = [], []
-    for due in due_syncs(services.salesforce.store, now):
+    for due in due_syncs(services.salesforce.store, now := datetime.now(UTC)):
         message = None
         with contextlib.suppress(SyncRefused):  # turned off since due_syncs read it
             message = services.salesforce.start(due.workspace, due.object, due.mode)

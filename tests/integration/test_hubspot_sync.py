@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,7 +72,17 @@ def private_app(hs: HubSpotEmulator, token: str | None = None) -> PrivateAppCred
     return PrivateAppCredentials.model_validate({"token": token or hs.token, "host": hs.url})
 
 
-def make_sync(hs: HubSpotEmulator, store: HubSpotStore, credentials: AnyCredentials | None = None, **options: Any):  # type: ignore[no-untyped-def]
+@dataclass
+class WatchedSync(HubSpotSync):
+    """The sync, with the waits its connections asked for and the connections it made."""
+
+    waits: Waits | None = None
+    connections: list[Connection] = field(default_factory=list)
+
+
+def make_sync(
+    hs: HubSpotEmulator, store: HubSpotStore, credentials: AnyCredentials | None = None, **options: Any
+) -> WatchedSync:
     profiles, workspaces = ProfileStore(), WorkspaceStore()
     creds = credentials or private_app(hs)
     waits = Waits(clock_of(hs))
@@ -82,16 +93,15 @@ def make_sync(hs: HubSpotEmulator, store: HubSpotStore, credentials: AnyCredenti
         connections.append(connection)
         return connection
 
-    sync = HubSpotSync(
+    return WatchedSync(
         store,
         lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
         connect,
         clock=clock_of(hs),
+        waits=waits,
+        connections=connections,
         **options,
     )
-    sync.waits = waits  # type: ignore[attr-defined]
-    sync.connections = connections  # type: ignore[attr-defined]
-    return sync
 
 
 def new_workspace(sync: HubSpotSync, *objects: HubSpotObject) -> str:
@@ -117,6 +127,12 @@ def sync_now(sync: HubSpotSync, workspace: str, obj: HubSpotObject, mode: Mode |
     run = sync.store.run(workspace, obj, message.run_id)
     assert run is not None
     return run
+
+
+def one_page() -> Callable[[], float]:
+    """A deadline that comes after the first page: the worker reads one page and hands over."""
+    left = iter([1e9, 0.0])
+    return lambda: next(left, 0.0)
 
 
 def profile_of(workspace: str, kind: Kind, obj: str, record_id: int | str) -> Profile | None:
@@ -280,8 +296,8 @@ def test_a_429_waits_its_retry_after_and_the_run_goes_on(hs: HubSpotEmulator, st
     run = sync_now(sync, workspace, "contacts")
     assert run.status is Status.SUCCEEDED, run.error
     assert run.counts.read == len(hs.portal.live("contacts"))
-    waits = sync.waits  # type: ignore[attr-defined]
-    assert len(waits) >= 2 and all(wait >= 1 for wait in waits)
+    waits = sync.waits
+    assert waits is not None and len(waits) >= 2 and all(wait >= 1 for wait in waits)
 
 
 def test_a_rate_limit_that_outlasts_the_retries_parks_the_run_and_a_redrive_resumes(
@@ -316,11 +332,9 @@ def test_a_crash_between_pages_resumes_from_the_checkpoint(hs: HubSpotEmulator, 
     invocations = 0
     following: SyncMessage | None = message
     while following is not None:
-        pages = iter([1e9, 0.0])
-        again = sync.run(following, lambda: next(pages, 0.0))
+        again = sync.run(following, one_page())
         if again is not None and invocations % 2 == 0:
-            pages = iter([1e9, 0.0])
-            again = sync.run(following, lambda: next(pages, 0.0))  # the same message, redelivered
+            again = sync.run(following, one_page())  # the same message, redelivered
         following = again
         invocations += 1
     run = store.run(workspace, "contacts", message.run_id)
@@ -352,11 +366,10 @@ def test_oauth_access_tokens_are_renewed_from_the_refresh_token(hs: HubSpotEmula
     workspace = new_workspace(sync, "contacts")
     message = sync.start(workspace, "contacts")
     assert message is not None
-    pages = iter([1e9, 0.0])
-    following = sync.run(message, lambda: next(pages, 0.0))
+    following = sync.run(message, one_page())
     assert following is not None
     hs.auth.expire_access_tokens()  # revoked or expired early: HubSpot answers 401
-    connection = sync.connections[-1]  # type: ignore[attr-defined]
+    connection = sync.connections[-1]
     drain(sync, following)
     clock_of(hs).advance(31 * 60)  # past the 30-minute lifetime: renewed before the call
     run = sync_now(sync, workspace, "contacts", Mode.FULL)
@@ -450,7 +463,8 @@ def test_deals_are_filterable_on_their_company(hs: HubSpotEmulator, store: HubSp
     assert compiled.matches(profile.fields, {})
     others = [p for p in active(workspace, Kind.COMPANIES) if p.profile_id != profile.profile_id]
     assert not any(
-        compiled.matches(p.fields, {}) and any(d.get("amount", 0) <= 100000 for d in p.fields.get("deals") or [])
+        compiled.matches(p.fields, {})
+        and any(d.get("amount", 0) <= 100000 for d in p.fields.get("deals") or [])
         and not any(d.get("amount", 0) > 100000 for d in p.fields.get("deals") or [])
         for p in others
     )

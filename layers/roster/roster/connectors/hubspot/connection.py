@@ -22,13 +22,13 @@ from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
 import urllib3
-from urllib3.util.retry import Retry
 from hubspot import HubSpot
 from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
 from hubspot.crm.objects.exceptions import ApiException as ObjectsError
 from hubspot.crm.properties.exceptions import ApiException as PropertiesError
 from hubspot.oauth.exceptions import ApiException as OAuthError
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter
+from urllib3.util.retry import Retry
 
 from roster import outbound
 from roster.connectors.core.secrets import SecretValues, revealed

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from hubspot import HubSpot
@@ -101,6 +102,14 @@ def properties(connection: Connection, obj: HubSpotObject) -> list[dict[str, Any
 
 def _chunks(ids: list[str]) -> list[list[str]]:
     return [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+
+
+def _associations(obj: HubSpotObject, request: Any, client: HubSpot) -> Any:
+    return client.crm.associations.v4.batch_api.get_page(obj, "companies", request)
+
+
+def _companies(read: Any, client: HubSpot) -> Any:
+    return client.crm.objects.batch_api.read("companies", read)
 
 
 def _read_properties(mapping: ObjectMapping) -> list[str]:
@@ -282,11 +291,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         ids = [str(row["id"]) for row in rows]
         for chunk in _chunks(ids):
             request = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": each} for each in chunk])
-            answer = self._call(
-                lambda client, request=request: client.crm.associations.v4.batch_api.get_page(
-                    self.obj, "companies", request
-                )
-            )
+            answer = self._call(partial(_associations, self.obj, request))
             for result in answer.results or []:
                 targets = sorted((target.to_object_id for target in result.to or []), key=int)
                 if targets:
@@ -296,9 +301,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
                 read = BatchReadInputSimplePublicObjectId(
                     inputs=[{"id": each} for each in chunk], properties=["domain", "name"], properties_with_history=[]
                 )
-                companies = self._call(
-                    lambda client, read=read: client.crm.objects.batch_api.read("companies", read)
-                )
+                companies = self._call(partial(_companies, read))
                 page.companies |= {str(company.id): company.properties or {} for company in companies.results}
         return page
 
