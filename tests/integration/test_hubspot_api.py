@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from roster.connectors.hubspot.connection import secret_name
 from roster.services import services
+from roster_dev.cli import app as cli
 from roster_dev.emulators.hubspot import HubSpotEmulator, generate_portal
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
@@ -119,3 +121,29 @@ def test_scheduler_and_worker_handlers_run_the_sample_events(connected: Api, run
     assert run["run_id"] == message.run_id and run["status"] == "succeeded" and run["counts"]["read"] == CONTACTS
     assert runner.invoke("HubSpotSyncFunction", event) == {"batchItemFailures": []}  # redelivered: a no-op
     assert last_run(api, "contacts")["counts"] == run["counts"]
+
+
+def test_the_cli_connects_maps_syncs_and_shows_status(api: Api, hs: HubSpotEmulator, runner: Runner) -> None:
+    options = ["--url", runner.serve(), "--api-key", api.key]
+    wide = {"COLUMNS": "200"}
+
+    def roster(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["hubspot", *args, *options], env=wide)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    local = ["--host", hs.url, "--ca-bundle", hs.ca_path]
+    bad = CliRunner().invoke(cli, ["hubspot", "connect", "--token", "pat-nope", *local, *options], env=wide)
+    assert bad.exit_code == 1 and "bad_token" in bad.output and "pat-nope" not in bad.output
+    shown = roster("connect", "--token", hs.token, *local)
+    assert "connected" in shown and hs.token not in shown
+    assert "ok" in roster("test")
+    assert "tier" in roster("mapping", "contacts", "--set", "email=email", "--set", "customer_tier=tier")
+    assert "companies: import on" in roster("enable", "companies")
+    assert "companies full sync" in roster("sync", "companies")
+    runner.drain()
+    assert "succeeded" in roster("status")
+    assert "succeeded" in roster("history", "companies")
+    assert '"incremental_minutes": 20' in roster("schedule", "--incremental-minutes", "20")
+    roster("enable", "companies", "--off")
+    assert api.call("DELETE", "/v1/hubspot/connection")[0] == 204
