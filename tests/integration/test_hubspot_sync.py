@@ -23,12 +23,12 @@ from roster.connectors.hubspot.store import HubSpotRun, HubSpotStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
-from roster.profiles.model import Profile
+from roster.profiles.model import IncomingRecord, Profile
 from roster.profiles.model import Status as ProfileStatus
 from roster.segments.compiler import compile_filter
 from roster.segments.filters import Group, catalog_for, check_filter
 from roster.store.profiles import ProfileStore
-from roster.store.workspaces import WorkspaceStore
+from roster.store.workspaces import WorkspaceStore, matching_setting_name
 from roster_dev.emulators.hubspot import HubSpotEmulator, ManualClock, generate_portal
 from roster_dev.local.stack import LocalStack
 
@@ -468,3 +468,22 @@ def test_deals_are_filterable_on_their_company(hs: HubSpotEmulator, store: HubSp
         and not any(d.get("amount", 0) > 100000 for d in p.fields.get("deals") or [])
         for p in others
     )
+
+
+def test_import_record_matching_applies_to_hubspot_as_to_every_source(hs: HubSpotEmulator, store: HubSpotStore) -> None:
+    contact = hs.portal.create("contacts", {"email": "grace@match-example.org", "firstname": "Grace"})
+    sync = make_sync(hs, store)
+    joined: dict[bool, bool] = {}
+    for matching in (True, False):
+        workspace = new_workspace(sync, "contacts")
+        resolver = resolver_for(ProfileStore(), WorkspaceStore(), workspace, Kind.PEOPLE)
+        email = "grace@match-example.org"
+        resolver.upsert([IncomingRecord("csv", "people", email, "2026-11-01T00:00:00.000000Z", {"email": email})])
+        if not matching:
+            setting = matching_setting_name(Kind.PEOPLE, "hubspot", "contacts")
+            WorkspaceStore().put_setting(workspace, setting, {"match_on": []})
+        sync_now(sync, workspace, "contacts")
+        profile = profile_of(workspace, Kind.PEOPLE, "contacts", contact.id)
+        assert profile is not None
+        joined[matching] = f"csv:people:{email}" in profile.records
+    assert joined == {True: True, False: False}  # by e-mail by default; apart when HubSpot contacts match on nothing

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roster.api.errors import ApiError, answers
-from roster.api.salesforce import ObjectToggle, PreviewBody, SyncNow
+from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.aws import clients
 from roster.connectors.core.mapping import FieldMapping, MappingError
 from roster.connectors.core.state import Mode

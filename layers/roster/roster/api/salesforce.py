@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
 from roster.api.errors import ApiError, answers
+from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.aws import clients
 from roster.connectors.core.mapping import FieldMapping, MappingError
 from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
@@ -135,25 +136,11 @@ class ConnectionView(BaseModel):
     test: ConnectionCheck | None = None
 
 
-class ObjectToggle(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(description="Import sync on or off; the first sync after turning it on is full")
-
-
 class MappingBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: dict[str, str | FieldMapping] = Field(
         max_length=500, description='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}'
-    )
-
-
-class PreviewBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fields: dict[str, str | FieldMapping] | None = Field(
-        default=None, max_length=500, description="A mapping to try; default: the saved (or automatic) one"
     )
 
 
@@ -166,12 +153,6 @@ class MappingView(BaseModel):
 class PreviewView(BaseModel):
     object: SalesforceObject
     records: list[PreviewRecord]
-
-
-class SyncNow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Mode | None = Field(default=None, description="full or incremental; default: full until the first sync")
 
 
 class SyncStarted(BaseModel):
