@@ -487,3 +487,28 @@ def test_import_record_matching_applies_to_hubspot_as_to_every_source(hs: HubSpo
         assert profile is not None
         joined[matching] = f"csv:people:{email}" in profile.records
     assert joined == {True: True, False: False}  # by e-mail by default; apart when HubSpot contacts match on nothing
+
+
+def test_an_archived_deal_leaves_its_company(hs: HubSpotEmulator, store: HubSpotStore) -> None:
+    portal = hs.portal
+    company = portal.create("companies", {"name": "Two Deals", "domain": "twodeals-example.com"})
+    kept, gone = (portal.create("deals", {"dealname": name, "amount": "10"}) for name in ("Kept", "Gone"))
+    for deal in (kept, gone):
+        portal.associate("deals", deal.id, "companies", company.id)
+    sync = make_sync(hs, store)
+    workspace = new_workspace(sync, "companies", "deals")
+    sync_now(sync, workspace, "companies")
+    sync_now(sync, workspace, "deals")
+
+    def listed() -> set[str]:
+        profile = profile_of(workspace, Kind.COMPANIES, "companies", company.id)
+        assert profile is not None
+        return {deal["id"] for deal in profile.fields.get("deals") or []}
+
+    assert listed() == {str(kept.id), str(gone.id)}
+    clock_of(hs).advance(60)
+    portal.archive("deals", gone.id)
+    clock_of(hs).advance(20 * 60)
+    run = sync_now(sync, workspace, "deals")
+    assert run.status is Status.SUCCEEDED and run.counts.deleted == 1
+    assert listed() == {str(kept.id)}

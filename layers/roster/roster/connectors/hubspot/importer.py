@@ -49,7 +49,7 @@ from roster.connectors.hubspot.describe import (
     stamp,
     validate_mapping,
 )
-from roster.connectors.hubspot.records import Page, PageContext, Row, archive, process
+from roster.connectors.hubspot.records import Page, PageContext, Row, archive, archive_deals, process
 from roster.connectors.hubspot.store import HubSpotRun, HubSpotState, HubSpotStore
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
@@ -110,6 +110,13 @@ def _associations(obj: HubSpotObject, request: Any, client: HubSpot) -> Any:
 
 def _companies(read: Any, client: HubSpot) -> Any:
     return client.crm.objects.batch_api.read("companies", read)
+
+
+def _company(result: Any) -> str | None:
+    """The first company a listed record is associated with (the list's `associations`), if any."""
+    linked = (result.associations or {}).get("companies")
+    ids = sorted((str(each.id) for each in (linked.results if linked else []) or []), key=int)
+    return ids[0] if ids else None
 
 
 def _read_properties(mapping: ObjectMapping) -> list[str]:
@@ -306,22 +313,32 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         return page
 
     def _read_archived(self) -> None:
-        """One page of archived records: unlink those archived since the run's start point."""
+        """One page of archived records: unlink those archived since the run's start point (deals: take them
+        off their company's list)."""
         after = self.run.archived_after
+        associations = ["companies"] if self.obj == "deals" else None
         answer = self._call(
             lambda client: client.crm.objects.basic_api.get_page(
-                self.obj, limit=ARCHIVED_PAGE, after=after, archived=True, properties=["hs_object_id"]
+                self.obj,
+                limit=ARCHIVED_PAGE,
+                after=after,
+                archived=True,
+                properties=["hs_object_id"],
+                associations=associations,
             )
         )
         since = None if self.run.since is None else stamp(str(self.run.since))
         archived = [
-            str(result.id)
+            result
             for result in answer.results
             if since is None or result.archived_at is None or format_time(result.archived_at) >= since
         ]
-        if archived and self.mapping is not None:
-            context = self._context()
-            self.run.counts.deleted += archive(context, archived)
+        if archived and self.obj == "deals":
+            company_of = {str(result.id): company for result in archived if (company := _company(result))}
+            at = format_time(self.loop.clock())
+            self.run.counts.deleted += archive_deals(self._context(), company_of, at)
+        elif archived:
+            self.run.counts.deleted += archive(self._context(), [str(result.id) for result in archived])
         following = answer.paging.next.after if answer.paging and answer.paging.next else None
         self.run.archived_after = following
         if following is None:

@@ -7,8 +7,8 @@
 - Deals become one roll-up record per company, `hubspot:CompanyDeals:<company id>`, linked to the company's alias:
   its `deals` list (merged by deal id, newest close date first), filterable as `company.deals`. A deal without a
   company has nothing to attach to and is skipped.
-- An archived record is unlinked from its profile (`links.unlink`: the profile keeps its other sources, or is
-  archived itself, reversibly).
+- An archived contact or company is unlinked from its profile (`links.unlink`: the profile keeps its other
+  sources, or is archived itself, reversibly); an archived deal leaves its company's `deals`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from roster.connectors.core.links import most_recent_that_fit, rewrite_rollups, unlink, upsert_linked
+from roster.connectors.core.links import most_recent_that_fit, rewrite_rollups, stored_values, unlink, upsert_linked
 from roster.connectors.core.state import RunCounts
 from roster.connectors.hubspot.describe import (
     MERGED,
@@ -145,3 +145,26 @@ def archive(context: PageContext, record_ids: list[str]) -> int:
         return 0
     resolver = context.resolver(kind)
     return sum(unlink(resolver, SOURCE, context.mapping.object, record_id) for record_id in record_ids)
+
+
+def archive_deals(context: PageContext, company_of: Mapping[str, str], at: str) -> int:
+    """Take archived deals (deal id → its company) off their companies' `deals`; how many were listed there.
+    Only roll-ups that list one of them are rewritten, so an archived deal never creates a company."""
+    resolver = context.resolver(Kind.COMPANIES)
+    wanted = {
+        f"{SOURCE}:{DEALS}:{company}": record_alias(SOURCE, "companies", company) for company in company_of.values()
+    }
+    held = stored_values(resolver.store, resolver.workspace, Kind.COMPANIES, wanted)
+    listed = {key: {deal["id"] for deal in values.get("deals") or []} for key, values in held.items()}
+    targets: dict[str, tuple[str, list[str]]] = {}
+    for deal, company in company_of.items():
+        if deal in listed.get(f"{SOURCE}:{DEALS}:{company}", set()):
+            targets.setdefault(company, ("companies", []))[1].append(deal)
+    if not targets:
+        return 0
+
+    def build(current: dict[str, Any], gone: list[str]) -> dict[str, Any]:
+        return {"deals": [deal for deal in current.get("deals") or [] if deal["id"] not in gone]}
+
+    rewrite_rollups(resolver, SOURCE, DEALS, targets, lambda _: at, build)
+    return sum(len(deals) for _, deals in targets.values())
