@@ -512,3 +512,20 @@ def test_an_archived_deal_leaves_its_company(hs: HubSpotEmulator, store: HubSpot
     run = sync_now(sync, workspace, "deals")
     assert run.status is Status.SUCCEEDED and run.counts.deleted == 1
     assert listed() == {str(kept.id)}
+
+
+def test_the_daily_limit_parks_the_run_at_once_with_its_reason(hs: HubSpotEmulator, store: HubSpotStore) -> None:
+    sync = make_sync(hs, store)
+    workspace = new_workspace(sync, "contacts")
+    message = sync.start(workspace, "contacts")
+    assert message is not None
+    hs.fail_next("daily_limit", 1, on="search")
+    with pytest.raises(PageFailed) as failed:
+        sync.run(message, FOREVER)
+    assert failed.value.parked and failed.value.code == "daily_limit"
+    assert sync.waits == []  # no wait inside the call: seconds would not help
+    state = store.state(workspace, "contacts")
+    assert state.status is Status.PARKED and "daily API limit" in (state.error or "")
+    drain(sync, failed.value.message)  # redriven later, it reads everything
+    run = store.run(workspace, "contacts", message.run_id)
+    assert run is not None and run.status is Status.SUCCEEDED and run.counts.read == len(hs.portal.live("contacts"))

@@ -118,6 +118,11 @@ def retry_after(error: BaseException) -> float | None:
         return None
 
 
+def daily_limit(error: BaseException) -> bool:
+    """A 429 of the daily limit (`policyName` DAILY): waiting seconds will not help."""
+    return status_of(error) == 429 and _body(error).get("policyName") == "DAILY"
+
+
 def _scopes(body: dict[str, Any]) -> list[str]:
     """The scopes a 403 MISSING_SCOPES answer names (HubSpot puts them in the errors' context)."""
     scopes: list[str] = []
@@ -146,6 +151,11 @@ def explain(error: BaseException) -> tuple[str, str]:
     if status == 403 and (body.get("category") == "MISSING_SCOPES" or _scopes(body)):
         scopes = ", ".join(_scopes(body)) or "the object's read scope"
         return "missing_scope", f"the token lacks the scope(s) {scopes}: add them to the app in HubSpot and reconnect"
+    if status == 429 and daily_limit(error):
+        return "daily_limit", (
+            "HubSpot's daily API limit for this portal is used up: the sync is parked and resumes when redriven "
+            "(or at the next scheduled sync) after midnight in the portal's time zone"
+        )
     if status == 429:
         wait = retry_after(error)
         when = f" (HubSpot asked to wait {wait:g} s)" if wait is not None else ""
@@ -238,7 +248,7 @@ class Connection:
                     renewed = True
                     self.refresh()
                     continue
-                if attempt == self.attempts or not transient(error):
+                if attempt == self.attempts or not transient(error) or daily_limit(error):
                     raise
                 wait = retry_after(error) if status == 429 else None
                 if wait is not None and wait > MAX_RETRY_AFTER:
