@@ -21,7 +21,8 @@ Start it::
   all), `portal.merge(...)`, `portal.archive(...)`, `portal.add_property(type, PropertyDef(...))`.
 - Clock: pass `clock=ManualClock(start)` to the portal; it stamps `createdate`/`lastmodifieddate`/
   `hs_lastmodifieddate`, times token expiry and the rate-limit windows (advance it to let a window pass).
-- Rate limits: `HubSpotEmulator(portal, tier="professional")` (see `TIERS`) or `rate_limits=RateLimits(...)`;
+- Rate limits: `HubSpotEmulator(portal, tier="professional")` (see `TIERS`), `rate_limits=RateLimits(...)` or
+  `NO_LIMITS`; the windows run on real time unless `rate_clock=ManualClock(...)` (step through them in tests);
   429s carry `policyName` TEN_SECONDLY_ROLLING / SECONDLY (search, 5 a second a token) / DAILY and `Retry-After`;
   other responses carry `X-HubSpot-RateLimit-*`. `hs.calls_by_kind` counts requests by kind (`list`, `search`,
   `batch_read`, ...), `hs.daily_usage()` what the day's budget has used.
@@ -36,7 +37,7 @@ from roster_dev.emulators.hubspot.generate import CUSTOM_PROPERTIES, generate_po
 from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, Clock, HubSpotPortal, ManualClock, Record
 from roster_dev.emulators.hubspot.schema import MODIFIED, PropertyDef
 from roster_dev.emulators.hubspot.search import MAX_PAGE, RESULT_CAP
-from roster_dev.emulators.hubspot.server import TIERS, FailureKind, HubSpotEmulator, RateLimits
+from roster_dev.emulators.hubspot.server import NO_LIMITS, TIERS, FailureKind, HubSpotEmulator, RateLimits
 
 __all__ = [
     "ACCESS_TOKEN_LIFETIME",
@@ -45,6 +46,7 @@ __all__ = [
     "CUSTOM_PROPERTIES",
     "MAX_PAGE",
     "MODIFIED",
+    "NO_LIMITS",
     "RESULT_CAP",
     "TIERS",
     "Clock",

@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from roster_dev.emulators.https import Certificate, Handler, PayloadTooLarge, Response, Server
 from roster_dev.emulators.hubspot.auth import ALL_SCOPES, Auth, OAuthApp
 from roster_dev.emulators.hubspot.errors import HubSpotError, validation
-from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, SINGULAR, HubSpotPortal, Record
+from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, SINGULAR, Clock, HubSpotPortal, Record
 from roster_dev.emulators.hubspot.schema import DEFAULT_PROPERTIES, PropertyDef, iso
 from roster_dev.emulators.hubspot.search import search
+from roster_dev.emulators.salesforce.org import system_clock
 from roster_dev.local import outbound
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ TIERS = {
     "enterprise": RateLimits(190, 1_000_000),
     "api_limit_increase": RateLimits(250, 1_000_000),
 }
+#: No throttling at all, for tests about something else that make many calls quickly.
+NO_LIMITS = RateLimits(10**9, 10**12, 10**9)
 
 
 @dataclass
@@ -104,12 +107,16 @@ class HubSpotEmulator:
         port: int = 0,
         tier: str = "professional",
         rate_limits: RateLimits | None = None,
+        rate_clock: Clock | None = None,
         app: OAuthApp | None = None,
     ) -> None:
         self.portal = portal or HubSpotPortal()
         self.host = host
         self.port = port
         self.limits = rate_limits or TIERS[tier]
+        #: Times the rate-limit windows: real time by default, so a test on a frozen portal clock is not throttled
+        #: forever; pass a ManualClock to step through windows without waiting.
+        self.rate_clock: Clock = rate_clock or system_clock
         self.auth = Auth(self.portal, app or OAuthApp())
         self.token = self.auth.private_app_token()
         self.calls_by_kind: Counter[str] = Counter()
@@ -190,7 +197,7 @@ class HubSpotEmulator:
 
     def daily_usage(self) -> int:
         with self._lock:
-            return self._daily[self.portal.clock().astimezone(UTC).date().isoformat()]
+            return self._daily[self.rate_clock().astimezone(UTC).date().isoformat()]
 
     def fail_next(self, kind: FailureKind, count: int = 1, *, on: str | None = None) -> None:
         """Make the next `count` requests (of call kind `on`, e.g. `"search"`, `"batch_update"`) fail that way."""
@@ -216,7 +223,7 @@ class HubSpotEmulator:
 
     def _rate_limited(self, kind: str, token: str) -> Response | None:
         """Count the call against the portal's windows; a 429 with HubSpot's body when one is exhausted."""
-        now = self.portal.clock()
+        now = self.rate_clock()
         day = now.astimezone(UTC).date().isoformat()
         with self._lock:
             while self._recent and self._recent[0] <= now - TEN_SECONDS:
@@ -236,7 +243,8 @@ class HubSpotEmulator:
                 return self._too_many(
                     "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.", retry
                 )
-            self._recent.append(now)
+            else:
+                self._recent.append(now)
             self._daily[day] += 1
         return None
 
@@ -253,7 +261,7 @@ class HubSpotEmulator:
 
     def _limit_headers(self) -> dict[str, str]:
         """`X-HubSpot-RateLimit-*`, as non-search responses carry them."""
-        now = self.portal.clock()
+        now = self.rate_clock()
         with self._lock:
             used = sum(1 for moment in self._recent if moment > now - TEN_SECONDS)
             daily = self._daily[now.astimezone(UTC).date().isoformat()]
@@ -818,7 +826,7 @@ class HubSpotEmulator:
         )
 
     def _usage(self, **_: Any) -> Response:
-        now = self.portal.clock().astimezone(UTC)
+        now = self.rate_clock().astimezone(UTC)
         resets = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return _json(
             200,
@@ -864,4 +872,4 @@ class HubSpotEmulator:
         return Response(204)
 
 
-__all__ = ["ALL_SCOPES", "TIERS", "FailureKind", "HubSpotEmulator", "RateLimits"]
+__all__ = ["ALL_SCOPES", "NO_LIMITS", "TIERS", "FailureKind", "HubSpotEmulator", "RateLimits"]
