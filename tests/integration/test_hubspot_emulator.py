@@ -474,10 +474,17 @@ def test_generated_portal_is_seeded_and_shares_people_with_salesforce() -> None:
     first = generate_portal(5, contacts=50, companies=10, deals=20, salesforce=org, clock=ManualClock(START))
     again = generate_portal(5, contacts=50, companies=10, deals=20, salesforce=org, clock=ManualClock(START))
     assert [r.properties for r in first.live("contacts")] == [r.properties for r in again.live("contacts")]
-    salesforce_emails = {str(row["Email"]).lower() for row in org.records("Contact") if row.get("Email")}
-    shared = [r for r in first.live("contacts") if r.properties["email"].lower() in salesforce_emails]
+    in_salesforce = {str(row["Email"]).lower(): row for row in org.records("Contact") if row.get("Email")}
+    shared = [r for r in first.live("contacts") if r.properties["email"] in in_salesforce]
     assert len(shared) >= 5
-    assert any(r.properties["email"] != r.properties["email"].lower() for r in shared) or len(shared) > 0
+    for record in shared:
+        row = in_salesforce[record.properties["email"]]
+        assert record.properties["lastname"] == row["LastName"]
+        assert record.properties["firstname"].lower() == str(row["FirstName"]).lower()
+    emails = [r.properties["email"] for r in first.live("contacts")]
+    assert len(emails) == len(set(emails))
+    people = [(r.properties["firstname"], r.properties["lastname"]) for r in first.live("contacts")]
+    assert len(set(people)) < len(people)  # duplicates: one person under two addresses
     for deal in first.live("deals"):
         assert {"dealstage", "amount", "closedate", "hubspot_owner_id", "dealtype", "pipeline"} <= set(deal.properties)
         assert first.associations("deals", deal.id, "companies")

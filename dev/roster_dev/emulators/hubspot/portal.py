@@ -7,6 +7,7 @@ clock is injectable). Values are stored as HubSpot returns them: strings, dateti
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ class HubSpotPortal:
             object_type: {p.name: p for p in standard_properties(object_type, owners)} for object_type in OBJECT_TYPES
         }
         self._links: dict[tuple[str, int], _Links] = {}
+        self._ids: dict[str, list[int]] = {object_type: [] for object_type in OBJECT_TYPES}  # ascending
+        self._unique: dict[tuple[str, str], dict[str, int]] = {}  # (type, property) -> value -> id
         self._next_id = 1001
 
     # -- schema -----------------------------------------------------------------------------------------
@@ -205,7 +208,16 @@ class HubSpotPortal:
         self._stamp(record, moment)
         self._derive(record)
         self.records[object_type][record_id] = record
+        self._ids[object_type].append(record_id)
+        self._index(record)
         return record
+
+    def _index(self, record: Record) -> None:
+        """Remember the record's unique values, so lookups by e-mail stay fast in a big portal."""
+        for name, value in record.properties.items():
+            if self.properties[record.object_type][name].has_unique_value:
+                key = value.lower() if name == "email" else value
+                self._unique.setdefault((record.object_type, name), {})[key] = record.id
 
     def add(self, object_type: str, values: Mapping[str, str], *, at: datetime | None = None) -> Record:
         """Create one record without validation, optionally at another time (the generator's fast path)."""
@@ -232,6 +244,7 @@ class HubSpotPortal:
                     record.properties[name] = value
             self._stamp(record, self.clock())
             self._derive(record)
+            self._index(record)
             return record
 
     def bulk_edit(self, object_type: str, ids: Iterable[int], values: Mapping[str, str]) -> datetime:
@@ -243,6 +256,7 @@ class HubSpotPortal:
                 record.properties.update({key: value for key, value in values.items()})
                 self._stamp(record, moment)
                 self._derive(record)
+                self._index(record)
             return moment
 
     def _derive(self, record: Record) -> None:
@@ -280,6 +294,13 @@ class HubSpotPortal:
                 except HubSpotError:
                     return None
             wanted = value.lower() if name == "email" else value
+            definition = self.properties[object_type].get(name)
+            if definition is not None and definition.has_unique_value:
+                found = self.records[object_type].get(self._unique.get((object_type, name), {}).get(wanted, 0))
+                if found is None or found.archived or found.merged_into is not None:
+                    return None
+                stored = found.properties.get(name, "")
+                return found if (stored.lower() if name == "email" else stored) == wanted else None
             for record in self.records[object_type].values():
                 if record.archived or record.merged_into is not None:
                     continue
@@ -300,7 +321,7 @@ class HubSpotPortal:
         with self.lock:
             return [
                 record
-                for _, record in sorted(self.records[object_type].items())
+                for record in self.records[object_type].values()  # inserted in id order
                 if not record.archived and record.merged_into is None
             ]
 
@@ -308,9 +329,22 @@ class HubSpotPortal:
         with self.lock:
             return [
                 record
-                for _, record in sorted(self.records[object_type].items())
+                for record in self.records[object_type].values()
                 if record.archived and record.merged_into is None
             ]
+
+    def page(self, object_type: str, after: int, limit: int, *, archived: bool = False) -> list[Record]:
+        """Up to `limit` records from id `after` on (live or archived), without walking the whole portal."""
+        with self.lock:
+            ids = self._ids[object_type]
+            found: list[Record] = []
+            for record_id in ids[bisect.bisect_left(ids, after) :]:
+                record = self.records[object_type][record_id]
+                if record.archived == archived and record.merged_into is None:
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+            return found
 
     # -- associations -----------------------------------------------------------------------------------
 
@@ -369,6 +403,7 @@ class HubSpotPortal:
                 key: value for key, value in values.items() if key not in {"hs_object_id", MODIFIED[object_type]}
             }
             survivor.created = min(primary.created, other.created)
+            self._index(survivor)
             for old in (primary, other):
                 old.merged_into = survivor.id
                 links = self._links.pop((object_type, old.id), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 PropertyType = Literal["string", "number", "date", "datetime", "enumeration", "bool", "phone_number"]
@@ -123,8 +124,10 @@ class PropertyDef:
             if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
                 raise ValueError(f"{text} is at {moment.time()} UTC; a date must be at midnight UTC")
             return moment.date().isoformat()
-        if self.name == "email" and not _EMAIL.match(text):
-            raise ValueError(f"Email address {text} is invalid")
+        if self.name == "email":
+            if not _EMAIL.match(text):
+                raise ValueError(f"Email address {text} is invalid")
+            return text.lower()  # HubSpot keeps contacts' addresses in lower case
         return text
 
     def sort_key(self, value: str) -> Any:
@@ -132,7 +135,7 @@ class PropertyDef:
         if self.type == "number" or self.name == "hs_object_id":
             return float(value)
         if self.type in {"datetime", "date"}:
-            return epoch_ms(parse_moment(value))
+            return moment_ms(value)
         return value.lower()
 
 
@@ -143,6 +146,12 @@ def iso(moment: datetime) -> str:
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@lru_cache(maxsize=1 << 18)
+def moment_ms(text: str) -> int:
+    """Epoch milliseconds of a stored or filtered date (cached: searches compare the same values many times)."""
+    return epoch_ms(parse_moment(text))
 
 
 def parse_moment(text: str) -> datetime:

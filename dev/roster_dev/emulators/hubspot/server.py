@@ -506,8 +506,7 @@ class HubSpotEmulator:
             raise validation(f"limit must be between 1 and {LIST_LIMIT}", limit=[str(limit)])
         after = int((query.get("after") or ["0"])[-1] or 0)
         archived = self._flag(query, "archived")
-        pool = self.portal.archived(kind) if archived else self.portal.live(kind)
-        pool = [record for record in pool if record.id >= after]
+        pool = self.portal.page(kind, after, limit + 1, archived=archived)
         page = pool[:limit]
         names = self._wanted(kind, self._listed(query, "properties"))
         associations = self._listed(query, "associations")
