@@ -299,8 +299,8 @@ class HubSpotPortal:
                 found = self.records[object_type].get(self._unique.get((object_type, name), {}).get(wanted, 0))
                 if found is None or found.archived or found.merged_into is not None:
                     return None
-                stored = found.properties.get(name, "")
-                return found if (stored.lower() if name == "email" else stored) == wanted else None
+                kept = found.properties.get(name, "")
+                return found if (kept.lower() if name == "email" else kept) == wanted else None
             for record in self.records[object_type].values():
                 if record.archived or record.merged_into is not None:
                     continue
