@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,6 +93,38 @@ def test_search_filters_on_epoch_milliseconds_and_counts_total(emulator: HubSpot
     answer = client.crm.contacts.search_api.do_search(request)
     assert answer.total == expected
     assert len(answer.results) == min(5, expected)
+
+
+def test_modified_dates_by_object_type_filter_in_epoch_ms_and_answer_in_iso(
+    emulator: HubSpotEmulator, clock: ManualClock
+) -> None:
+    """CRM API | Search, "Filter search results" (dates as Unix milliseconds) and CRM objects (ISO 8601 in
+    responses): contacts keep `lastmodifieddate`, companies and deals `hs_lastmodifieddate`; an update moves it."""
+    client = emulator.client()
+    clock.advance(3600)
+    company = emulator.portal.live("companies")[2]
+    client.crm.companies.basic_api.update(str(company.id), {"properties": {"city": "Lisbon"}})
+    deal = emulator.portal.live("deals")[4]
+    client.crm.deals.basic_api.update(str(deal.id), {"properties": {"amount": "1234.5"}})
+    contact = emulator.portal.live("contacts")[6]
+    client.crm.contacts.basic_api.update(str(contact.id), {"properties": {"jobtitle": "CMO"}})
+    since = epoch_ms(clock() - timedelta(seconds=1))
+    for object_type, modified, changed in (
+        ("companies", "hs_lastmodifieddate", company.id),
+        ("deals", "hs_lastmodifieddate", deal.id),
+        ("contacts", "lastmodifieddate", contact.id),
+    ):
+        found = search(
+            emulator,
+            object_type,
+            {"filterGroups": [{"filters": [{"propertyName": modified, "operator": "GT", "value": since}]}]},
+        )
+        assert [record.id for record in found.results] == [str(changed)]
+        assert found.results[0].properties[modified] == "2026-11-25T11:00:00.000Z"
+        assert found.results[0].updated_at == clock()
+    assert "hs_lastmodifieddate" not in emulator.portal.properties["contacts"]
+    by_email = client.crm.contacts.basic_api.get_by_id(contact.properties["email"].upper(), id_property="email")
+    assert by_email.id == str(contact.id)
 
 
 def test_batch_read_reports_missing_ids_with_207(emulator: HubSpotEmulator) -> None:

@@ -249,12 +249,15 @@ class HubSpotEmulator:
         return None
 
     def _too_many(self, policy: str, message: str, retry_after: int | None) -> Response:
+        """HubSpot's 429: the policy hit, and `Retry-After` seconds where waiting helps (not for the daily one)."""
+        group = {"TEN_SECONDLY_ROLLING": "ten-secondly", "SECONDLY": "secondly", "DAILY": "daily"}[policy]
         body = {
             "status": "error",
             "message": message,
             "errorType": "RATE_LIMIT",
             "correlationId": str(uuid.uuid4()),
             "policyName": policy,
+            "groupName": f"publicapi:private-app-api-calls-{group}:{self.portal.portal_id}",
         }
         headers = {"Retry-After": str(retry_after)} if retry_after else {}
         return _json(429, body, headers)
@@ -730,7 +733,11 @@ class HubSpotEmulator:
                         "OBJECT_NOT_FOUND",
                         f"No {SINGULAR[target]} is associated with {SINGULAR[kind]} {from_id}.",
                         sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
-                        context={"fromObjectId": [from_id], "toObjectType": [SINGULAR[target]]},
+                        context={
+                            "fromObjectId": [from_id],
+                            "fromObjectType": [SINGULAR[kind]],
+                            "toObjectType": [SINGULAR[target]],
+                        },
                     )
                 )
                 continue
