@@ -484,6 +484,8 @@ def test_injected_failures_look_like_a_bad_day(emulator: HubSpotEmulator) -> Non
         ("server_error", 500),
         ("bad_gateway", 502),
         ("gateway_timeout", 504),
+        ("daily_limit", 429),
+        ("expired_token", 401),
     ]
     for kind, status in answers:
         emulator.fail_next(kind, on="list")
@@ -496,7 +498,7 @@ def test_injected_failures_look_like_a_bad_day(emulator: HubSpotEmulator) -> Non
         api.get_page(limit=1, _request_timeout=0.5)
     emulator.fail_next("server_error", 2, on="search")
     assert api.get_page(limit=1).results  # other calls are untouched
-    assert emulator.calls_by_kind["list"] == 7
+    assert emulator.calls_by_kind["list"] == 9
 
 
 def test_generated_portal_is_seeded_and_shares_people_with_salesforce() -> None:

@@ -131,7 +131,7 @@ class HubSpotPortal:
         self._next_id += 1
         return self._next_id
 
-    def _validated(self, object_type: str, values: Mapping[str, Any], *, creating: bool) -> dict[str, str]:
+    def validated(self, object_type: str, values: Mapping[str, Any]) -> dict[str, str]:
         """Normalised values, or one VALIDATION_ERROR listing every refused property as HubSpot does."""
         problems: list[dict[str, Any]] = []
         clean: dict[str, str] = {}
@@ -196,7 +196,7 @@ class HubSpotPortal:
     def create(self, object_type: str, values: Mapping[str, Any], *, at: datetime | None = None) -> Record:
         """A new record (validated, unique values enforced), stamped with the clock's time."""
         with self.lock:
-            clean = self._validated(object_type, values, creating=True)
+            clean = self.validated(object_type, values)
             self._check_unique(object_type, clean, None)
             return self._insert(object_type, clean, at or self.clock())
 
@@ -235,7 +235,7 @@ class HubSpotPortal:
     def update(self, object_type: str, record_id: int, values: Mapping[str, Any]) -> Record:
         with self.lock:
             record = self.get(object_type, record_id)
-            clean = self._validated(object_type, values, creating=False)
+            clean = self.validated(object_type, values)
             self._check_unique(object_type, clean, record.id)
             for name, value in clean.items():
                 if value == "":

@@ -618,7 +618,7 @@ class HubSpotEmulator:
         with self.portal.lock:
             for index, item in enumerate(inputs):
                 try:
-                    self.portal._validated(kind, item.get("properties") or {}, creating=True)
+                    self.portal.validated(kind, item.get("properties") or {})
                 except HubSpotError as error:
                     error.message = f"{error.message} (input {index})"
                     raise
