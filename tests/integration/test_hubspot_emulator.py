@@ -360,6 +360,32 @@ def test_properties_describe_types_uniqueness_read_only_and_calculated(emulator:
     assert refusal(api.create, "companies", body)[0] == 409
 
 
+def test_owners_pipelines_and_token_scopes_name_what_records_refer_to(emulator: HubSpotEmulator) -> None:
+    """CRM API | Owners, CRM API | Pipelines and "Private apps" (access-token-info): every `hubspot_owner_id`
+    and `dealstage` in the portal is listed, closed stages flagged; a token's scopes can be read back."""
+    client = emulator.client()
+    owners = {owner.id: owner for owner in client.crm.owners.owners_api.get_page().results}
+    assert {deal.properties["hubspot_owner_id"] for deal in emulator.portal.live("deals")} <= set(owners)
+    assert all(owner.email and owner.type == "PERSON" for owner in owners.values())
+    pipeline = client.crm.pipelines.pipelines_api.get_all("deals").results[0]
+    stages = {stage.id: stage for stage in pipeline.stages}
+    assert {deal.properties["dealstage"] for deal in emulator.portal.live("deals")} <= set(stages)
+    assert stages["closedwon"].metadata["isClosed"] == "true"
+    assert stages["qualifiedtobuy"].metadata["isClosed"] == "false"
+    narrow = emulator.auth.private_app_token(frozenset({"crm.objects.contacts.read"}))
+    session = requests.Session()
+    session.verify = emulator.ca_path
+    session.trust_env = False
+    info = session.post(
+        f"{emulator.url}/oauth/v2/private-apps/get/access-token-info", json={"tokenKey": narrow}, timeout=30
+    )
+    assert info.json()["scopes"] == ["crm.objects.contacts.read"]
+    assert info.json()["hubId"] == emulator.portal.portal_id
+    status, body = refusal(emulator.client(narrow).crm.deals.basic_api.get_page, limit=1)
+    assert (status, body["category"]) == (403, "MISSING_SCOPES")
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.deals.read"]
+
+
 def test_merge_makes_a_new_record_and_old_ids_answer_with_it(emulator: HubSpotEmulator) -> None:
     """CRM API | Contacts, "Merge two contacts", and the changelog "Updated merge functionality for contacts and
     companies": the merge creates a record with a new id, `hs_merged_object_ids` lists both old ids, fetching an

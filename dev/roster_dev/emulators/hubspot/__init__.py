@@ -28,6 +28,10 @@ Start it::
   `batch_read`, ...), `hs.daily_usage()` what the day's budget has used.
 - Failures: `hs.fail_next(kind, count, on=kind_of_call)` with kind one of `FailureKind` (rate_limit, daily_limit,
   expired_token, server_error, bad_gateway, gateway_timeout, timeout, dropped).
+- Also served: owners (`/crm/v3/owners`), deal pipelines (`/crm/v3/pipelines/deals`), account details and daily
+  usage (`/account-info/v3/...`), token introspection (`/oauth/v1/access-tokens/{t}`, `/oauth/v1/refresh-tokens/{t}`,
+  `/oauth/v2/private-apps/get/access-token-info`), Associations v4 `batch/associate/default`, single-record
+  create/update/archive, batch archive, property creation.
 - `python -m roster_dev.emulators.hubspot` serves a generated portal and prints the URL, CA and token.
 """
 

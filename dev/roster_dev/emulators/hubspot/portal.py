@@ -40,6 +40,13 @@ SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
 #: Object type ids clients may use instead of names (0-1 contacts, 0-2 companies, 0-3 deals).
 TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "contact": "contacts", "company": "companies"}
 TYPE_IDS |= {"deal": "deals"}
+#: The portal's users who own records (`hubspot_owner_id`), as the owners API lists them.
+OWNERS = (
+    ("Jana", "Novak", "jana.novak@roster-demo.example"),
+    ("Marcus", "Reid", "marcus.reid@roster-demo.example"),
+    ("Aiko", "Sato", "aiko.sato@roster-demo.example"),
+    ("Lena", "Brandt", "lena.brandt@roster-demo.example"),
+)
 
 
 @dataclass
@@ -75,16 +82,18 @@ class HubSpotPortal:
         portal_id: int = 46_020_262,
         domain: str = "roster-demo.hubspot.com",
         clock: Clock | None = None,
-        owners: tuple[str, ...] = ("52550153", "52550154", "52550155", "60104817"),
+        owners: tuple[tuple[str, str, str], ...] = OWNERS,
     ) -> None:
         self.portal_id = portal_id
         self.domain = domain
         self.clock: Clock = clock or system_clock
-        self.owners = owners
+        self.owner_people = owners  # (first name, last name, e-mail) by owner id order
+        self.owners = tuple(str(52_550_153 + index) for index in range(len(owners)))
         self.lock = threading.RLock()
         self.records: dict[str, dict[int, Record]] = {object_type: {} for object_type in OBJECT_TYPES}
         self.properties: dict[str, dict[str, PropertyDef]] = {
-            object_type: {p.name: p for p in standard_properties(object_type, owners)} for object_type in OBJECT_TYPES
+            object_type: {p.name: p for p in standard_properties(object_type, self.owners)}
+            for object_type in OBJECT_TYPES
         }
         self._links: dict[tuple[str, int], _Links] = {}
         self._ids: dict[str, list[int]] = {object_type: [] for object_type in OBJECT_TYPES}  # ascending

@@ -290,6 +290,15 @@ class HubSpotEmulator:
             ("GET", "oauth_refresh_token", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", None, self._refresh_info),
             ("DELETE", "oauth_refresh_revoke", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", None, self._revoke),
             ("GET", "account_details", r"/account-info/v3/details", "", self._account),
+            ("GET", "owners", r"/crm/v3/owners", "crm.objects.owners.read", self._owners),
+            ("GET", "pipelines", r"/crm/v3/pipelines/(?P<object_type>[\w-]+)", "read", self._pipelines),
+            (
+                "POST",
+                "private_app_token_info",
+                r"/oauth/v2/private-apps/get/access-token-info",
+                None,
+                self._private_app_info,
+            ),
             ("GET", "account_usage", r"/account-info/v3/api-usage/daily/private-apps", "", self._usage),
             ("GET", "properties_list", r"/crm/v3/properties/(?P<object_type>[\w-]+)", "schemas.read", self._props),
             (
@@ -421,10 +430,10 @@ class HubSpotEmulator:
                     status=401,
                 ).body(),
             )
-        if scope:
+        if scope:  # a full scope, or "[family.]verb" on the path's object type
             object_type = self._scope_type(groups.get("object_type", ""))
             family, _, verb = scope.rpartition(".")
-            needed = f"crm.{family or 'objects'}.{object_type}.{verb}"
+            needed = scope if scope.startswith("crm.") else f"crm.{family or 'objects'}.{object_type}.{verb}"
             if needed not in found.scopes:
                 return _json(
                     403,
@@ -814,6 +823,81 @@ class HubSpotEmulator:
         return _json(201, self.portal.add_property(kind, definition).describe())
 
     # -- account and OAuth ------------------------------------------------------------------------------
+
+    def _owners(self, **_: Any) -> Response:
+        """`GET /crm/v3/owners/`: the people `hubspot_owner_id` values name."""
+        created = iso(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
+        owners = [
+            {
+                "id": owner_id,
+                "email": email,
+                "type": "PERSON",
+                "firstName": first,
+                "lastName": last,
+                "userId": int(owner_id) + 1_000_000,
+                "userIdIncludingInactive": int(owner_id) + 1_000_000,
+                "createdAt": created,
+                "updatedAt": created,
+                "archived": False,
+            }
+            for owner_id, (first, last, email) in zip(self.portal.owners, self.portal.owner_people, strict=True)
+        ]
+        return _json(200, {"results": owners})
+
+    def _pipelines(self, object_type: str, **_: Any) -> Response:
+        """`GET /crm/v3/pipelines/deals`: the default sales pipeline and its stages (closed ones flagged)."""
+        if self.portal.object_type(object_type) != "deals":
+            return _json(200, {"results": []})
+        created = iso(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
+        stages = self.portal.property("deals", "dealstage").options
+        probability = {"closedwon": "1.0", "closedlost": "0.0"}
+        return _json(
+            200,
+            {
+                "results": [
+                    {
+                        "id": "default",
+                        "label": "Sales Pipeline",
+                        "displayOrder": 0,
+                        "createdAt": created,
+                        "updatedAt": created,
+                        "archived": False,
+                        "stages": [
+                            {
+                                "id": stage,
+                                "label": stage.replace("_", " ").title(),
+                                "displayOrder": index,
+                                "metadata": {
+                                    "isClosed": str(stage in probability).lower(),
+                                    "probability": probability.get(stage, f"{0.2 * (index + 1):.1f}"),
+                                },
+                                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                                "createdAt": created,
+                                "updatedAt": created,
+                                "archived": False,
+                            }
+                            for index, stage in enumerate(stages)
+                        ],
+                    }
+                ]
+            },
+        )
+
+    def _private_app_info(self, body: bytes, **_: Any) -> Response:
+        """`POST /oauth/v2/private-apps/get/access-token-info`: the scopes a private-app token carries."""
+        token = str(_load(body).get("tokenKey") or "")
+        found = self.auth.lookup(token)
+        if found is None or found.kind != "private_app":
+            raise HubSpotError("BAD_REQUEST", "Unknown or invalid private app token", status=400)
+        return _json(
+            200,
+            {
+                "userId": 52_550_153,
+                "hubId": self.portal.portal_id,
+                "appId": 2_718_281,
+                "scopes": sorted(found.scopes),
+            },
+        )
 
     def _account(self, **_: Any) -> Response:
         return _json(
