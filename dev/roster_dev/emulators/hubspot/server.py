@@ -7,6 +7,7 @@ injected for the next N matching requests to rehearse what a real portal does on
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from roster_dev.emulators.https import Certificate, Handler, PayloadTooLarge, Response, Server
 from roster_dev.emulators.hubspot.auth import ALL_SCOPES, Auth, OAuthApp
@@ -85,6 +86,16 @@ def _load(body: bytes) -> Any:
         return json.loads(body or b"{}")
     except ValueError as error:
         raise HubSpotError("VALIDATION_ERROR", f"Invalid input JSON on line 1: {error}") from None
+
+
+def _list_cursor(after: str) -> int:
+    """The id a list page starts from: HubSpot's cursors are opaque (`NTI1Cg%3D%3D`, base64 of an id)."""
+    if not after:
+        return 0
+    try:
+        return int(base64.b64decode(unquote(after), validate=True).decode().strip())
+    except ValueError:
+        raise validation(f"Invalid paging cursor: {after!r}", after=[after]) from None
 
 
 def _inputs(payload: Any) -> list[dict[str, Any]]:
@@ -516,7 +527,7 @@ class HubSpotEmulator:
         limit = int((query.get("limit") or ["10"])[-1])
         if not 1 <= limit <= LIST_LIMIT:
             raise validation(f"limit must be between 1 and {LIST_LIMIT}", limit=[str(limit)])
-        after = int((query.get("after") or ["0"])[-1] or 0)
+        after = _list_cursor((query.get("after") or [""])[-1])
         archived = self._flag(query, "archived")
         pool = self.portal.page(kind, after, limit + 1, archived=archived)
         page = pool[:limit]
@@ -524,7 +535,7 @@ class HubSpotEmulator:
         associations = self._listed(query, "associations")
         payload: dict[str, Any] = {"results": [self._public(record, names, associations) for record in page]}
         if len(pool) > limit:
-            next_after = str(page[-1].id + 1)
+            next_after = quote(base64.b64encode(f"{page[-1].id + 1}\n".encode()).decode(), safe="")
             link = f"{self.url}/crm/v3/objects/{object_type}?{urlencode({'limit': limit, 'after': next_after})}"
             payload["paging"] = {"next": {"after": next_after, "link": link}}
         return _json(200, payload)
