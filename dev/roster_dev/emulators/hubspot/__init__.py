@@ -22,7 +22,8 @@ Start it::
 - Clock: pass `clock=ManualClock(start)` to the portal; it stamps `createdate`/`lastmodifieddate`/
   `hs_lastmodifieddate`, times token expiry and the rate-limit windows (advance it to let a window pass).
 - Rate limits: `HubSpotEmulator(portal, tier="professional")` (see `TIERS`), `rate_limits=RateLimits(...)` or
-  `NO_LIMITS`; the windows run on real time unless `rate_clock=ManualClock(...)` (step through them in tests);
+  `NO_LIMITS`; the windows run on the portal's clock (or `rate_clock=`): on a ManualClock, advance it to let a
+  window pass, as a client's sleep on `Retry-After` would;
   429s carry `policyName` TEN_SECONDLY_ROLLING / SECONDLY (search, 5 a second a token) / DAILY and `Retry-After`;
   other responses carry `X-HubSpot-RateLimit-*`. `hs.calls_by_kind` counts requests by kind (`list`, `search`,
   `batch_read`, ...), `hs.daily_usage()` what the day's budget has used.

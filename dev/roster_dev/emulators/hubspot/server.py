@@ -26,7 +26,6 @@ from roster_dev.emulators.hubspot.errors import HubSpotError, validation
 from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, SINGULAR, Clock, HubSpotPortal, Record
 from roster_dev.emulators.hubspot.schema import DEFAULT_PROPERTIES, PropertyDef, iso
 from roster_dev.emulators.hubspot.search import search
-from roster_dev.emulators.salesforce.org import system_clock
 from roster_dev.local import outbound
 
 if TYPE_CHECKING:
@@ -125,9 +124,9 @@ class HubSpotEmulator:
         self.host = host
         self.port = port
         self.limits = rate_limits or TIERS[tier]
-        #: Times the rate-limit windows: real time by default, so a test on a frozen portal clock is not throttled
-        #: forever; pass a ManualClock to step through windows without waiting.
-        self.rate_clock: Clock = rate_clock or system_clock
+        #: Times the rate-limit windows: the portal's clock unless told otherwise, so a test on a ManualClock lets
+        #: a window pass by advancing it (e.g. from the sleep it hands its client) instead of waiting.
+        self.rate_clock: Clock = rate_clock or self.portal.clock
         self.auth = Auth(self.portal, app or OAuthApp())
         self.token = self.auth.private_app_token()
         self.calls_by_kind: Counter[str] = Counter()
