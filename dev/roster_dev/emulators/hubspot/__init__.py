@@ -28,7 +28,8 @@ Start it::
   other responses carry `X-HubSpot-RateLimit-*`. `hs.calls_by_kind` counts requests by kind (`list`, `search`,
   `batch_read`, ...), `hs.daily_usage()` what the day's budget has used.
 - Failures: `hs.fail_next(kind, count, on=kind_of_call)` with kind one of `FailureKind` (rate_limit, daily_limit,
-  expired_token, server_error, bad_gateway, gateway_timeout, timeout, dropped).
+  expired_token, server_error, bad_gateway, gateway_timeout, timeout, dropped). The client's default urllib3
+  retries resend GETs after a dropped or timed-out request; pass `retry=Retry(0)` to `hs.client()` to see them.
 - Also served: owners (`/crm/v3/owners`), deal pipelines (`/crm/v3/pipelines/deals`), account details and daily
   usage (`/account-info/v3/...`), token introspection (`/oauth/v1/access-tokens/{t}`, `/oauth/v1/refresh-tokens/{t}`,
   `/oauth/v2/private-apps/get/access-token-info`), Associations v4 `batch/associate/default`, single-record
