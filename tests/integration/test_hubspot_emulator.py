@@ -400,8 +400,11 @@ def test_merge_makes_a_new_record_and_old_ids_answer_with_it(emulator: HubSpotEm
         PublicMergeInput(primary_object_id=str(primary.id), object_id_to_merge=str(other.id))
     )
     assert merged.id not in {str(primary.id), str(other.id)}
-    survivor = client.crm.contacts.basic_api.get_by_id(merged.id, properties=["email", "hs_merged_object_ids"])
+    survivor = client.crm.contacts.basic_api.get_by_id(
+        merged.id, properties=["email", "hs_merged_object_ids", "hs_additional_emails"]
+    )
     assert survivor.properties["email"] == primary_email
+    assert survivor.properties["hs_additional_emails"] == other.properties["email"]
     assert set(survivor.properties["hs_merged_object_ids"].split(";")) == {str(primary.id), str(other.id)}
     for old in (primary.id, other.id):
         assert client.crm.contacts.basic_api.get_by_id(str(old)).id == merged.id

@@ -391,7 +391,8 @@ class HubSpotPortal:
 
         ("Updated merge functionality for contacts and companies", HubSpot developer changelog.) The primary's
         values win, the other's fill its blanks; associations of both move over; `hs_merged_object_ids` lists
-        both old ids (and ids they had absorbed); both old ids keep answering GET with the new record.
+        both old ids (and ids they had absorbed); a contact keeps the other's address in `hs_additional_emails`;
+        both old ids keep answering GET with the new record.
         """
         with self.lock:
             primary = self.get(object_type, primary_id)
@@ -407,6 +408,15 @@ class HubSpotPortal:
             merged_ids = sorted({*previous, str(primary.id), str(other.id)}, key=int)
             values["hs_merged_object_ids"] = ";".join(merged_ids)
             values["createdate"] = iso(min(primary.created, other.created))
+            if object_type == "contacts":  # the other record's address stays findable on the merged one
+                extra = [
+                    *values_of(primary.properties.get("hs_additional_emails")),
+                    *values_of(other.properties.get("hs_additional_emails")),
+                    other.properties.get("email", ""),
+                ]
+                kept = [email for email in dict.fromkeys(extra) if email and email != values.get("email")]
+                if kept:
+                    values["hs_additional_emails"] = ";".join(kept)
             survivor = self._insert(object_type, {}, moment)
             survivor.properties |= {
                 key: value for key, value in values.items() if key not in {"hs_object_id", MODIFIED[object_type]}

@@ -216,6 +216,7 @@ def standard_properties(object_type: str, owners: tuple[str, ...]) -> list[Prope
             *common,
             _system("lastmodifieddate", "Last Modified Date", "datetime"),
             PropertyDef("email", "Email", has_unique_value=True),
+            _system("hs_additional_emails", "Additional email addresses", "enumeration", group="contactinformation"),
             PropertyDef("firstname", "First Name"),
             PropertyDef("lastname", "Last Name"),
             PropertyDef("phone", "Phone Number", "string", field_type="phonenumber"),
