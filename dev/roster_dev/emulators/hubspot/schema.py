@@ -141,7 +141,7 @@ class PropertyDef:
 
 def iso(moment: datetime) -> str:
     """HubSpot's response timestamps: UTC with milliseconds, `2026-11-25T10:00:00.000Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_ms(moment: datetime) -> int:
