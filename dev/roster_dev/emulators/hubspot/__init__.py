@@ -21,12 +21,19 @@ Start it::
   all), `portal.merge(...)`, `portal.archive(...)`, `portal.add_property(type, PropertyDef(...))`.
 - Clock: pass `clock=ManualClock(start)` to the portal; it stamps `createdate`/`lastmodifieddate`/
   `hs_lastmodifieddate`, times token expiry and the rate-limit windows (advance it to let a window pass).
-- Rate limits: `HubSpotEmulator(portal, tier="professional")` (see `TIERS`) or `rate_limits=RateLimits(...)`;
+- Rate limits: `HubSpotEmulator(portal, tier="professional")` (see `TIERS`), `rate_limits=RateLimits(...)` or
+  `NO_LIMITS`; the windows run on the portal's clock (or `rate_clock=`): on a ManualClock, advance it to let a
+  window pass, as a client's sleep on `Retry-After` would;
   429s carry `policyName` TEN_SECONDLY_ROLLING / SECONDLY (search, 5 a second a token) / DAILY and `Retry-After`;
   other responses carry `X-HubSpot-RateLimit-*`. `hs.calls_by_kind` counts requests by kind (`list`, `search`,
   `batch_read`, ...), `hs.daily_usage()` what the day's budget has used.
 - Failures: `hs.fail_next(kind, count, on=kind_of_call)` with kind one of `FailureKind` (rate_limit, daily_limit,
-  expired_token, server_error, bad_gateway, gateway_timeout, timeout, dropped).
+  expired_token, server_error, bad_gateway, gateway_timeout, timeout, dropped). The client's default urllib3
+  retries resend GETs after a dropped or timed-out request; pass `retry=Retry(0)` to `hs.client()` to see them.
+- Also served: owners (`/crm/v3/owners`), deal pipelines (`/crm/v3/pipelines/deals`), account details and daily
+  usage (`/account-info/v3/...`), token introspection (`/oauth/v1/access-tokens/{t}`, `/oauth/v1/refresh-tokens/{t}`,
+  `/oauth/v2/private-apps/get/access-token-info`), Associations v4 `batch/associate/default`, single-record
+  create/update/archive, batch archive, property creation.
 - `python -m roster_dev.emulators.hubspot` serves a generated portal and prints the URL, CA and token.
 """
 
@@ -36,7 +43,7 @@ from roster_dev.emulators.hubspot.generate import CUSTOM_PROPERTIES, generate_po
 from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, Clock, HubSpotPortal, ManualClock, Record
 from roster_dev.emulators.hubspot.schema import MODIFIED, PropertyDef
 from roster_dev.emulators.hubspot.search import MAX_PAGE, RESULT_CAP
-from roster_dev.emulators.hubspot.server import TIERS, FailureKind, HubSpotEmulator, RateLimits
+from roster_dev.emulators.hubspot.server import NO_LIMITS, TIERS, FailureKind, HubSpotEmulator, RateLimits
 
 __all__ = [
     "ACCESS_TOKEN_LIFETIME",
@@ -45,6 +52,7 @@ __all__ = [
     "CUSTOM_PROPERTIES",
     "MAX_PAGE",
     "MODIFIED",
+    "NO_LIMITS",
     "RESULT_CAP",
     "TIERS",
     "Clock",

@@ -21,6 +21,7 @@ ALL_SCOPES = frozenset(
         "oauth",
         *(f"crm.objects.{t}.{verb}" for t in ("contacts", "companies", "deals") for verb in ("read", "write")),
         *(f"crm.schemas.{t}.{verb}" for t in ("contacts", "companies", "deals") for verb in ("read", "write")),
+        "crm.objects.owners.read",
     }
 )
 

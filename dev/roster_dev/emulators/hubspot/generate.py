@@ -32,6 +32,10 @@ CUSTOM_PROPERTIES: dict[str, tuple[PropertyDef, ...]] = {
 }
 
 
+def first_of(row: dict[str, Any]) -> str:
+    return str(row.get("FirstName") or "")
+
+
 def generate_portal(
     seed: int = 2026,
     *,
@@ -80,23 +84,25 @@ def generate_portal(
         company_rows.append(row)
     company_records = [portal.add("companies", row, at=moment()) for row in company_rows]
 
+    by_domain = {domain: record for domain, record in zip(domains, company_records, strict=True) if domain}
     people: list[dict[str, str]] = []
+    seen: set[str] = set()  # HubSpot keeps one contact per e-mail address, whatever its case
     if salesforce is not None:
         for sf in salesforce.records("Contact"):
-            if rng.random() < salesforce_share and sf.get("Email"):
-                email = str(sf["Email"]).strip()
+            email = str(sf.get("Email") or "").strip()
+            if email and email.lower() not in seen and rng.random() < salesforce_share:
+                seen.add(email.lower())
                 people.append(
                     {
-                        "firstname": str(sf.get("FirstName") or ""),
+                        # as a form fills it in: names sometimes in lower case, another (or no) job title
+                        "firstname": str(sf.get("FirstName") or "").lower() if rng.random() < 0.2 else first_of(sf),
                         "lastname": str(sf.get("LastName") or ""),
-                        # HubSpot stores what the form got: the Salesforce address in another case
-                        "email": email.upper() if rng.random() < 0.3 else email.lower(),
-                        "jobtitle": str(sf.get("Title") or ""),
+                        "email": email.lower(),  # HubSpot stores e-mail addresses in lower case
+                        "jobtitle": rng.choice(TITLES) or "" if rng.random() < 0.3 else str(sf.get("Title") or ""),
                     }
                 )
             if len(people) >= contacts:
                 break
-    seen: set[str] = {person["email"].lower() for person in people}
     while len(people) < contacts:
         first, last = rng.choice(FIRST), rng.choice(LAST)
         company_index = rng.randrange(max(1, companies)) if companies else -1
@@ -126,10 +132,9 @@ def generate_portal(
         if rng.random() < 0.5:
             values["phone"] = f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"
         record = portal.add("contacts", values, at=moment())
-        domain = values["email"].rpartition("@")[2].lower()
-        matches = [c for c, d in zip(company_records, domains, strict=True) if d and d == domain]
-        if matches or (company_records and rng.random() < 0.3):
-            company = matches[0] if matches else rng.choice(company_records)
+        same_domain = by_domain.get(values["email"].rpartition("@")[2].lower())
+        if same_domain is not None or (company_records and rng.random() < 0.3):
+            company = same_domain or rng.choice(company_records)
             portal.associate("contacts", record.id, "companies", company.id, primary=True)
 
     deals = round(companies * 1.5) if deals is None else deals

@@ -7,6 +7,7 @@ clock is injectable). Values are stored as HubSpot returns them: strings, dateti
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
 #: Object type ids clients may use instead of names (0-1 contacts, 0-2 companies, 0-3 deals).
 TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "contact": "contacts", "company": "companies"}
 TYPE_IDS |= {"deal": "deals"}
+#: The portal's users who own records (`hubspot_owner_id`), as the owners API lists them.
+OWNERS = (
+    ("Jana", "Novak", "jana.novak@roster-demo.example"),
+    ("Marcus", "Reid", "marcus.reid@roster-demo.example"),
+    ("Aiko", "Sato", "aiko.sato@roster-demo.example"),
+    ("Lena", "Brandt", "lena.brandt@roster-demo.example"),
+)
 
 
 @dataclass
@@ -74,18 +82,22 @@ class HubSpotPortal:
         portal_id: int = 46_020_262,
         domain: str = "roster-demo.hubspot.com",
         clock: Clock | None = None,
-        owners: tuple[str, ...] = ("52550153", "52550154", "52550155", "60104817"),
+        owners: tuple[tuple[str, str, str], ...] = OWNERS,
     ) -> None:
         self.portal_id = portal_id
         self.domain = domain
         self.clock: Clock = clock or system_clock
-        self.owners = owners
+        self.owner_people = owners  # (first name, last name, e-mail) by owner id order
+        self.owners = tuple(str(52_550_153 + index) for index in range(len(owners)))
         self.lock = threading.RLock()
         self.records: dict[str, dict[int, Record]] = {object_type: {} for object_type in OBJECT_TYPES}
         self.properties: dict[str, dict[str, PropertyDef]] = {
-            object_type: {p.name: p for p in standard_properties(object_type, owners)} for object_type in OBJECT_TYPES
+            object_type: {p.name: p for p in standard_properties(object_type, self.owners)}
+            for object_type in OBJECT_TYPES
         }
         self._links: dict[tuple[str, int], _Links] = {}
+        self._ids: dict[str, list[int]] = {object_type: [] for object_type in OBJECT_TYPES}  # ascending
+        self._unique: dict[tuple[str, str], dict[str, int]] = {}  # (type, property) -> value -> id
         self._next_id = 1001
 
     # -- schema -----------------------------------------------------------------------------------------
@@ -128,7 +140,7 @@ class HubSpotPortal:
         self._next_id += 1
         return self._next_id
 
-    def _validated(self, object_type: str, values: Mapping[str, Any], *, creating: bool) -> dict[str, str]:
+    def validated(self, object_type: str, values: Mapping[str, Any]) -> dict[str, str]:
         """Normalised values, or one VALIDATION_ERROR listing every refused property as HubSpot does."""
         problems: list[dict[str, Any]] = []
         clean: dict[str, str] = {}
@@ -193,7 +205,7 @@ class HubSpotPortal:
     def create(self, object_type: str, values: Mapping[str, Any], *, at: datetime | None = None) -> Record:
         """A new record (validated, unique values enforced), stamped with the clock's time."""
         with self.lock:
-            clean = self._validated(object_type, values, creating=True)
+            clean = self.validated(object_type, values)
             self._check_unique(object_type, clean, None)
             return self._insert(object_type, clean, at or self.clock())
 
@@ -205,7 +217,16 @@ class HubSpotPortal:
         self._stamp(record, moment)
         self._derive(record)
         self.records[object_type][record_id] = record
+        self._ids[object_type].append(record_id)
+        self._index(record)
         return record
+
+    def _index(self, record: Record) -> None:
+        """Remember the record's unique values, so lookups by e-mail stay fast in a big portal."""
+        for name, value in record.properties.items():
+            if self.properties[record.object_type][name].has_unique_value:
+                key = value.lower() if name == "email" else value
+                self._unique.setdefault((record.object_type, name), {})[key] = record.id
 
     def add(self, object_type: str, values: Mapping[str, str], *, at: datetime | None = None) -> Record:
         """Create one record without validation, optionally at another time (the generator's fast path)."""
@@ -223,7 +244,7 @@ class HubSpotPortal:
     def update(self, object_type: str, record_id: int, values: Mapping[str, Any]) -> Record:
         with self.lock:
             record = self.get(object_type, record_id)
-            clean = self._validated(object_type, values, creating=False)
+            clean = self.validated(object_type, values)
             self._check_unique(object_type, clean, record.id)
             for name, value in clean.items():
                 if value == "":
@@ -232,6 +253,7 @@ class HubSpotPortal:
                     record.properties[name] = value
             self._stamp(record, self.clock())
             self._derive(record)
+            self._index(record)
             return record
 
     def bulk_edit(self, object_type: str, ids: Iterable[int], values: Mapping[str, str]) -> datetime:
@@ -243,6 +265,7 @@ class HubSpotPortal:
                 record.properties.update({key: value for key, value in values.items()})
                 self._stamp(record, moment)
                 self._derive(record)
+                self._index(record)
             return moment
 
     def _derive(self, record: Record) -> None:
@@ -280,6 +303,13 @@ class HubSpotPortal:
                 except HubSpotError:
                     return None
             wanted = value.lower() if name == "email" else value
+            definition = self.properties[object_type].get(name)
+            if definition is not None and definition.has_unique_value:
+                found = self.records[object_type].get(self._unique.get((object_type, name), {}).get(wanted, 0))
+                if found is None or found.archived or found.merged_into is not None:
+                    return None
+                kept = found.properties.get(name, "")
+                return found if (kept.lower() if name == "email" else kept) == wanted else None
             for record in self.records[object_type].values():
                 if record.archived or record.merged_into is not None:
                     continue
@@ -300,7 +330,7 @@ class HubSpotPortal:
         with self.lock:
             return [
                 record
-                for _, record in sorted(self.records[object_type].items())
+                for record in self.records[object_type].values()  # inserted in id order
                 if not record.archived and record.merged_into is None
             ]
 
@@ -308,9 +338,22 @@ class HubSpotPortal:
         with self.lock:
             return [
                 record
-                for _, record in sorted(self.records[object_type].items())
+                for record in self.records[object_type].values()
                 if record.archived and record.merged_into is None
             ]
+
+    def page(self, object_type: str, after: int, limit: int, *, archived: bool = False) -> list[Record]:
+        """Up to `limit` records from id `after` on (live or archived), without walking the whole portal."""
+        with self.lock:
+            ids = self._ids[object_type]
+            found: list[Record] = []
+            for record_id in ids[bisect.bisect_left(ids, after) :]:
+                record = self.records[object_type][record_id]
+                if record.archived == archived and record.merged_into is None:
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+            return found
 
     # -- associations -----------------------------------------------------------------------------------
 
@@ -348,7 +391,8 @@ class HubSpotPortal:
 
         ("Updated merge functionality for contacts and companies", HubSpot developer changelog.) The primary's
         values win, the other's fill its blanks; associations of both move over; `hs_merged_object_ids` lists
-        both old ids (and ids they had absorbed); both old ids keep answering GET with the new record.
+        both old ids (and ids they had absorbed); a contact keeps the other's address in `hs_additional_emails`;
+        both old ids keep answering GET with the new record.
         """
         with self.lock:
             primary = self.get(object_type, primary_id)
@@ -364,11 +408,21 @@ class HubSpotPortal:
             merged_ids = sorted({*previous, str(primary.id), str(other.id)}, key=int)
             values["hs_merged_object_ids"] = ";".join(merged_ids)
             values["createdate"] = iso(min(primary.created, other.created))
+            if object_type == "contacts":  # the other record's address stays findable on the merged one
+                extra = [
+                    *values_of(primary.properties.get("hs_additional_emails")),
+                    *values_of(other.properties.get("hs_additional_emails")),
+                    other.properties.get("email", ""),
+                ]
+                kept = [email for email in dict.fromkeys(extra) if email and email != values.get("email")]
+                if kept:
+                    values["hs_additional_emails"] = ";".join(kept)
             survivor = self._insert(object_type, {}, moment)
             survivor.properties |= {
                 key: value for key, value in values.items() if key not in {"hs_object_id", MODIFIED[object_type]}
             }
             survivor.created = min(primary.created, other.created)
+            self._index(survivor)
             for old in (primary, other):
                 old.merged_into = survivor.id
                 links = self._links.pop((object_type, old.id), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 PropertyType = Literal["string", "number", "date", "datetime", "enumeration", "bool", "phone_number"]
@@ -123,8 +124,10 @@ class PropertyDef:
             if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
                 raise ValueError(f"{text} is at {moment.time()} UTC; a date must be at midnight UTC")
             return moment.date().isoformat()
-        if self.name == "email" and not _EMAIL.match(text):
-            raise ValueError(f"Email address {text} is invalid")
+        if self.name == "email":
+            if not _EMAIL.match(text):
+                raise ValueError(f"Email address {text} is invalid")
+            return text.lower()  # HubSpot keeps contacts' addresses in lower case
         return text
 
     def sort_key(self, value: str) -> Any:
@@ -132,17 +135,23 @@ class PropertyDef:
         if self.type == "number" or self.name == "hs_object_id":
             return float(value)
         if self.type in {"datetime", "date"}:
-            return epoch_ms(parse_moment(value))
+            return moment_ms(value)
         return value.lower()
 
 
 def iso(moment: datetime) -> str:
     """HubSpot's response timestamps: UTC with milliseconds, `2026-11-25T10:00:00.000Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@lru_cache(maxsize=1 << 18)
+def moment_ms(text: str) -> int:
+    """Epoch milliseconds of a stored or filtered date (cached: searches compare the same values many times)."""
+    return epoch_ms(parse_moment(text))
 
 
 def parse_moment(text: str) -> datetime:
@@ -207,6 +216,7 @@ def standard_properties(object_type: str, owners: tuple[str, ...]) -> list[Prope
             *common,
             _system("lastmodifieddate", "Last Modified Date", "datetime"),
             PropertyDef("email", "Email", has_unique_value=True),
+            _system("hs_additional_emails", "Additional email addresses", "enumeration", group="contactinformation"),
             PropertyDef("firstname", "First Name"),
             PropertyDef("lastname", "Last Name"),
             PropertyDef("phone", "Phone Number", "string", field_type="phonenumber"),

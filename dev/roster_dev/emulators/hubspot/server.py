@@ -7,6 +7,7 @@ injected for the next N matching requests to rehearse what a real portal does on
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from roster_dev.emulators.https import Certificate, Handler, PayloadTooLarge, Response, Server
 from roster_dev.emulators.hubspot.auth import ALL_SCOPES, Auth, OAuthApp
 from roster_dev.emulators.hubspot.errors import HubSpotError, validation
-from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, SINGULAR, HubSpotPortal, Record
+from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, SINGULAR, Clock, HubSpotPortal, Record
 from roster_dev.emulators.hubspot.schema import DEFAULT_PROPERTIES, PropertyDef, iso
 from roster_dev.emulators.hubspot.search import search
 from roster_dev.local import outbound
@@ -50,7 +51,9 @@ _Route = tuple[str, str, "re.Pattern[str]", str | None, Callable[..., Response]]
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Per-10-second and daily allowances ("API usage guidelines and limits", private apps by tier)."""
+    """Per-10-second and daily allowances of private apps by subscription ("API usage guidelines and limits";
+    the changelog "Increasing our API limits": Professional 650,000 a day and 190 per 10 s, Enterprise 1,000,000
+    and 190, the API Limit Increase pack 1,000,000 more a day and 250 per 10 s); search 5 a second a token."""
 
     per_ten_seconds: int
     daily: int
@@ -60,10 +63,13 @@ class RateLimits:
 TIERS = {
     "free": RateLimits(100, 250_000),
     "starter": RateLimits(100, 250_000),
-    "professional": RateLimits(190, 625_000),
+    "professional": RateLimits(190, 650_000),
     "enterprise": RateLimits(190, 1_000_000),
-    "api_limit_increase": RateLimits(250, 1_000_000),
+    "professional_api_limit_increase": RateLimits(250, 1_650_000),
+    "enterprise_api_limit_increase": RateLimits(250, 2_000_000),
 }
+#: No throttling at all, for tests about something else that make many calls quickly.
+NO_LIMITS = RateLimits(10**9, 10**12, 10**9)
 
 
 @dataclass
@@ -82,6 +88,16 @@ def _load(body: bytes) -> Any:
         return json.loads(body or b"{}")
     except ValueError as error:
         raise HubSpotError("VALIDATION_ERROR", f"Invalid input JSON on line 1: {error}") from None
+
+
+def _list_cursor(after: str) -> int:
+    """The id a list page starts from: HubSpot's cursors are opaque (`NTI1Cg%3D%3D`, base64 of an id)."""
+    if not after:
+        return 0
+    try:
+        return int(base64.b64decode(unquote(after), validate=True).decode().strip())
+    except ValueError:
+        raise validation(f"Invalid paging cursor: {after!r}", after=[after]) from None
 
 
 def _inputs(payload: Any) -> list[dict[str, Any]]:
@@ -104,12 +120,16 @@ class HubSpotEmulator:
         port: int = 0,
         tier: str = "professional",
         rate_limits: RateLimits | None = None,
+        rate_clock: Clock | None = None,
         app: OAuthApp | None = None,
     ) -> None:
         self.portal = portal or HubSpotPortal()
         self.host = host
         self.port = port
         self.limits = rate_limits or TIERS[tier]
+        #: Times the rate-limit windows: the portal's clock unless told otherwise, so a test on a ManualClock lets
+        #: a window pass by advancing it (e.g. from the sleep it hands its client) instead of waiting.
+        self.rate_clock: Clock = rate_clock or self.portal.clock
         self.auth = Auth(self.portal, app or OAuthApp())
         self.token = self.auth.private_app_token()
         self.calls_by_kind: Counter[str] = Counter()
@@ -190,7 +210,7 @@ class HubSpotEmulator:
 
     def daily_usage(self) -> int:
         with self._lock:
-            return self._daily[self.portal.clock().astimezone(UTC).date().isoformat()]
+            return self._daily[self.rate_clock().astimezone(UTC).date().isoformat()]
 
     def fail_next(self, kind: FailureKind, count: int = 1, *, on: str | None = None) -> None:
         """Make the next `count` requests (of call kind `on`, e.g. `"search"`, `"batch_update"`) fail that way."""
@@ -216,7 +236,7 @@ class HubSpotEmulator:
 
     def _rate_limited(self, kind: str, token: str) -> Response | None:
         """Count the call against the portal's windows; a 429 with HubSpot's body when one is exhausted."""
-        now = self.portal.clock()
+        now = self.rate_clock()
         day = now.astimezone(UTC).date().isoformat()
         with self._lock:
             while self._recent and self._recent[0] <= now - TEN_SECONDS:
@@ -236,24 +256,28 @@ class HubSpotEmulator:
                 return self._too_many(
                     "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.", retry
                 )
-            self._recent.append(now)
+            else:
+                self._recent.append(now)
             self._daily[day] += 1
         return None
 
     def _too_many(self, policy: str, message: str, retry_after: int | None) -> Response:
+        """HubSpot's 429: the policy hit, and `Retry-After` seconds where waiting helps (not for the daily one)."""
+        group = {"TEN_SECONDLY_ROLLING": "ten-secondly", "SECONDLY": "secondly", "DAILY": "daily"}[policy]
         body = {
             "status": "error",
             "message": message,
             "errorType": "RATE_LIMIT",
             "correlationId": str(uuid.uuid4()),
             "policyName": policy,
+            "groupName": f"publicapi:private-app-api-calls-{group}:{self.portal.portal_id}",
         }
         headers = {"Retry-After": str(retry_after)} if retry_after else {}
         return _json(429, body, headers)
 
     def _limit_headers(self) -> dict[str, str]:
         """`X-HubSpot-RateLimit-*`, as non-search responses carry them."""
-        now = self.portal.clock()
+        now = self.rate_clock()
         with self._lock:
             used = sum(1 for moment in self._recent if moment > now - TEN_SECONDS)
             daily = self._daily[now.astimezone(UTC).date().isoformat()]
@@ -279,6 +303,15 @@ class HubSpotEmulator:
             ("GET", "oauth_refresh_token", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", None, self._refresh_info),
             ("DELETE", "oauth_refresh_revoke", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", None, self._revoke),
             ("GET", "account_details", r"/account-info/v3/details", "", self._account),
+            ("GET", "owners", r"/crm/v3/owners", "crm.objects.owners.read", self._owners),
+            ("GET", "pipelines", r"/crm/v3/pipelines/(?P<object_type>[\w-]+)", "read", self._pipelines),
+            (
+                "POST",
+                "private_app_token_info",
+                r"/oauth/v2/private-apps/get/access-token-info",
+                None,
+                self._private_app_info,
+            ),
             ("GET", "account_usage", r"/account-info/v3/api-usage/daily/private-apps", "", self._usage),
             ("GET", "properties_list", r"/crm/v3/properties/(?P<object_type>[\w-]+)", "schemas.read", self._props),
             (
@@ -410,10 +443,10 @@ class HubSpotEmulator:
                     status=401,
                 ).body(),
             )
-        if scope:
+        if scope:  # a full scope, or "[family.]verb" on the path's object type
             object_type = self._scope_type(groups.get("object_type", ""))
             family, _, verb = scope.rpartition(".")
-            needed = f"crm.{family or 'objects'}.{object_type}.{verb}"
+            needed = scope if scope.startswith("crm.") else f"crm.{family or 'objects'}.{object_type}.{verb}"
             if needed not in found.scopes:
                 return _json(
                     403,
@@ -496,16 +529,15 @@ class HubSpotEmulator:
         limit = int((query.get("limit") or ["10"])[-1])
         if not 1 <= limit <= LIST_LIMIT:
             raise validation(f"limit must be between 1 and {LIST_LIMIT}", limit=[str(limit)])
-        after = int((query.get("after") or ["0"])[-1] or 0)
+        after = _list_cursor((query.get("after") or [""])[-1])
         archived = self._flag(query, "archived")
-        pool = self.portal.archived(kind) if archived else self.portal.live(kind)
-        pool = [record for record in pool if record.id >= after]
+        pool = self.portal.page(kind, after, limit + 1, archived=archived)
         page = pool[:limit]
         names = self._wanted(kind, self._listed(query, "properties"))
         associations = self._listed(query, "associations")
         payload: dict[str, Any] = {"results": [self._public(record, names, associations) for record in page]}
         if len(pool) > limit:
-            next_after = str(page[-1].id + 1)
+            next_after = quote(base64.b64encode(f"{page[-1].id + 1}\n".encode()).decode(), safe="")
             link = f"{self.url}/crm/v3/objects/{object_type}?{urlencode({'limit': limit, 'after': next_after})}"
             payload["paging"] = {"next": {"after": next_after, "link": link}}
         return _json(200, payload)
@@ -608,7 +640,7 @@ class HubSpotEmulator:
         with self.portal.lock:
             for index, item in enumerate(inputs):
                 try:
-                    self.portal._validated(kind, item.get("properties") or {}, creating=True)
+                    self.portal.validated(kind, item.get("properties") or {})
                 except HubSpotError as error:
                     error.message = f"{error.message} (input {index})"
                     raise
@@ -723,7 +755,11 @@ class HubSpotEmulator:
                         "OBJECT_NOT_FOUND",
                         f"No {SINGULAR[target]} is associated with {SINGULAR[kind]} {from_id}.",
                         sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
-                        context={"fromObjectId": [from_id], "toObjectType": [SINGULAR[target]]},
+                        context={
+                            "fromObjectId": [from_id],
+                            "fromObjectType": [SINGULAR[kind]],
+                            "toObjectType": [SINGULAR[target]],
+                        },
                     )
                 )
                 continue
@@ -801,6 +837,81 @@ class HubSpotEmulator:
 
     # -- account and OAuth ------------------------------------------------------------------------------
 
+    def _owners(self, **_: Any) -> Response:
+        """`GET /crm/v3/owners/`: the people `hubspot_owner_id` values name."""
+        created = iso(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
+        owners = [
+            {
+                "id": owner_id,
+                "email": email,
+                "type": "PERSON",
+                "firstName": first,
+                "lastName": last,
+                "userId": int(owner_id) + 1_000_000,
+                "userIdIncludingInactive": int(owner_id) + 1_000_000,
+                "createdAt": created,
+                "updatedAt": created,
+                "archived": False,
+            }
+            for owner_id, (first, last, email) in zip(self.portal.owners, self.portal.owner_people, strict=True)
+        ]
+        return _json(200, {"results": owners})
+
+    def _pipelines(self, object_type: str, **_: Any) -> Response:
+        """`GET /crm/v3/pipelines/deals`: the default sales pipeline and its stages (closed ones flagged)."""
+        if self.portal.object_type(object_type) != "deals":
+            return _json(200, {"results": []})
+        created = iso(datetime(2024, 2, 1, 9, 0, tzinfo=UTC))
+        stages = self.portal.property("deals", "dealstage").options
+        probability = {"closedwon": "1.0", "closedlost": "0.0"}
+        return _json(
+            200,
+            {
+                "results": [
+                    {
+                        "id": "default",
+                        "label": "Sales Pipeline",
+                        "displayOrder": 0,
+                        "createdAt": created,
+                        "updatedAt": created,
+                        "archived": False,
+                        "stages": [
+                            {
+                                "id": stage,
+                                "label": stage.replace("_", " ").title(),
+                                "displayOrder": index,
+                                "metadata": {
+                                    "isClosed": str(stage in probability).lower(),
+                                    "probability": probability.get(stage, f"{0.2 * (index + 1):.1f}"),
+                                },
+                                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                                "createdAt": created,
+                                "updatedAt": created,
+                                "archived": False,
+                            }
+                            for index, stage in enumerate(stages)
+                        ],
+                    }
+                ]
+            },
+        )
+
+    def _private_app_info(self, body: bytes, **_: Any) -> Response:
+        """`POST /oauth/v2/private-apps/get/access-token-info`: the scopes a private-app token carries."""
+        token = str(_load(body).get("tokenKey") or "")
+        found = self.auth.lookup(token)
+        if found is None or found.kind != "private_app":
+            raise HubSpotError("BAD_REQUEST", "Unknown or invalid private app token", status=400)
+        return _json(
+            200,
+            {
+                "userId": 52_550_153,
+                "hubId": self.portal.portal_id,
+                "appId": 2_718_281,
+                "scopes": sorted(found.scopes),
+            },
+        )
+
     def _account(self, **_: Any) -> Response:
         return _json(
             200,
@@ -818,7 +929,7 @@ class HubSpotEmulator:
         )
 
     def _usage(self, **_: Any) -> Response:
-        now = self.portal.clock().astimezone(UTC)
+        now = self.rate_clock().astimezone(UTC)
         resets = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return _json(
             200,
@@ -864,4 +975,4 @@ class HubSpotEmulator:
         return Response(204)
 
 
-__all__ = ["ALL_SCOPES", "TIERS", "FailureKind", "HubSpotEmulator", "RateLimits"]
+__all__ = ["ALL_SCOPES", "NO_LIMITS", "TIERS", "FailureKind", "HubSpotEmulator", "RateLimits"]
