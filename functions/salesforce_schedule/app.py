@@ -8,8 +8,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from roster.connectors.core.runs import due_syncs
 from roster.connectors.salesforce.exporter import ExportRefused
-from roster.connectors.salesforce.importer import SyncRefused, due_syncs
+from roster.connectors.salesforce.importer import SyncRefused
 from roster.services import cold_start
 
 logger = Logger(service="roster-salesforce")
@@ -19,9 +20,8 @@ services = cold_start()  # a missing setting fails here, named
 @logger.inject_lambda_context
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    now = datetime.now(UTC)
     started, exports = [], []
-    for due in due_syncs(services.salesforce.store, now):
+    for due in due_syncs(services.salesforce.store, now := datetime.now(UTC)):
         message = None
         with contextlib.suppress(SyncRefused):  # turned off since due_syncs read it
             message = services.salesforce.start(due.workspace, due.object, due.mode)

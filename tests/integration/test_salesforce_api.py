@@ -13,9 +13,9 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import PasswordCredentials, SessionCredentials, secret_name
-from roster.connectors.salesforce.trust import LOCAL_STACK_FLAG
 from roster.services import services
 from roster_dev.cli import app as cli
 from roster_dev.emulators.salesforce import SalesforceEmulator, generate_org

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from roster.config import Settings
-from roster.connectors.salesforce.trust import LOCAL_STACK_FLAG
+from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.outbound import ALLOW_SETTING, allowed_targets
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack

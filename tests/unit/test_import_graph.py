@@ -78,3 +78,11 @@ def test_salesforce_import_and_export_do_not_reach_each_other() -> None:
     assert exporter not in _reach(graph, importer)
     assert importer not in _reach(graph, exporter)
     assert {f"{CORE}.runs", f"{CORE}.planner"} <= _reach(graph, exporter)
+
+
+def test_hubspot_reaches_no_other_system() -> None:
+    graph = _graph()
+    for module in (name for name in graph if name.startswith("roster.connectors.hubspot")):
+        leaks = sorted(edge for edge in _reach(graph, module) if edge.startswith(SALESFORCE))
+        assert not leaks, f"{module} reaches {leaks}"
+    assert not {edge for edge in _reach(graph, "roster.api.hubspot") if edge.startswith(SALESFORCE)}

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from roster.connectors.core.links import most_recent_that_fit
 from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError
 from roster.connectors.salesforce.connection import CREDENTIALS, PasswordCredentials, SessionCredentials
 from roster.connectors.salesforce.describe import (
@@ -16,7 +17,7 @@ from roster.connectors.salesforce.describe import (
     validate_mapping,
 )
 from roster.connectors.salesforce.importer import api_math
-from roster.connectors.salesforce.objects import most_recent_that_fit, query_fields
+from roster.connectors.salesforce.objects import query_fields
 from roster.profiles.fields import Kind
 from roster.profiles.limits import MAX_RELATED_RECORDS, MAX_VALUE_BYTES, stored_size
 from roster.profiles.values import coerce_value

@@ -32,3 +32,11 @@ def call(url: str, api_key: str, method: str, path: str, body: Any = None, **que
         for error in (failure.body or {}).get("errors", []) if isinstance(failure.body, dict) else []:
             console.print(f"  {error['path']}: {error['message']}")
         raise typer.Exit(1) from failure
+
+
+def split_pair(text: str, option: str, shape: str) -> tuple[str, str]:
+    """`name=value` of a repeatable option, or a clear error naming the option and the shape it wants."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise typer.BadParameter(f"{text!r} is not {shape}", param_hint=option)
+    return name.strip(), value.strip()

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import typer
 from rich.table import Table
 
-from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
 
 salesforce = typer.Typer(
     help="Salesforce import: connection, sync toggles, field mapping, status.", no_args_is_help=True
@@ -213,13 +213,6 @@ def sync(
     console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
 
 
-def _split(text: str, option: str, shape: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise typer.BadParameter(f"{text!r} is not {shape}", param_hint=option)
-    return name.strip(), value.strip()
-
-
 def _roster_name(sf_field: str) -> str:
     """A Roster field name for a Salesforce field (ICP_Member__c → icp_member)."""
     return re.sub(r"[^a-z0-9]+", "_", sf_field.removesuffix("__c").lower()).strip("_")
@@ -253,18 +246,18 @@ def mapping(
     keep = ("field", "export", "segment", "member_value")
     fields: dict[str, Any] = {name: {key: each.get(key) for key in keep} for name, each in current["fields"].items()}
     for change in set_ or []:
-        sf_field, roster_field = _split(change, "--set", "SfField=roster_field")
+        sf_field, roster_field = split_pair(change, "--set", "SfField=roster_field")
         if roster_field:
             fields[sf_field] = {**fields.get(sf_field, {"export": "never"}), "field": roster_field}
         else:
             fields.pop(sf_field, None)
     for change in rule or []:
-        sf_field, export = _split(change, "--rule", "SfField=never|always|fill_blank")
+        sf_field, export = split_pair(change, "--rule", "SfField=never|always|fill_blank")
         if sf_field not in fields:
             raise typer.BadParameter(f"{sf_field} is not mapped; map it with --set first", param_hint="--rule")
         fields[sf_field]["export"] = export
     for change in segment or []:
-        sf_field, rest = _split(change, "--segment", "SfField=segment_id[=value]")
+        sf_field, rest = split_pair(change, "--segment", "SfField=segment_id[=value]")
         segment_id, _, value = rest.partition("=")
         roster_field = fields.get(sf_field, {}).get("field") or _roster_name(sf_field)
         fields[sf_field] = {

@@ -25,7 +25,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import ThreadedMotoServer
 
 from roster import aws
-from roster.connectors.salesforce.trust import LOCAL_STACK_FLAG
+from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster_dev.local import moto_dynamodb, moto_hot_paths
 from roster_dev.local.template import ACCOUNT, REGION, Template, resolve
 

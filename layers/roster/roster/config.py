@@ -40,6 +40,7 @@ class Settings(BaseModel):
     segment_queue_url: str
     enrich_queue_url: str
     salesforce_queue_url: str
+    hubspot_queue_url: str
     export_queue_url: str
     event_bus_name: str
     admin_key_secret: str

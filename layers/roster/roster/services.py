@@ -24,6 +24,8 @@ from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
+    from roster.connectors.hubspot.connection import Connection as HubSpotConnection
+    from roster.connectors.hubspot.importer import HubSpotSync
     from roster.connectors.salesforce.connection import Connection
     from roster.connectors.salesforce.exporter import SalesforceExport
     from roster.connectors.salesforce.importer import SalesforceSync
@@ -112,6 +114,11 @@ class Services:
         return WorkQueue(aws.sqs, aws.settings.salesforce_queue_url)
 
     @cached_property
+    def hubspot_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.hubspot_queue_url)
+
+    @cached_property
     def export_queue(self) -> WorkQueue:
         aws = clients()
         return WorkQueue(aws.sqs, aws.settings.export_queue_url)
@@ -135,15 +142,15 @@ class Services:
 
     def salesforce_connection(self, workspace: str) -> Connection:
         """The workspace's Salesforce, logged in with its credentials from Secrets Manager."""
+        from roster.connectors.core.trust import verify_for
         from roster.connectors.salesforce.connection import Connection, CredentialStore, LoginFailed
-        from roster.connectors.salesforce.trust import verify_for
 
         credentials = CredentialStore(clients().secrets).load(workspace)
         if credentials is None:
             raise LoginFailed("not_connected", "Salesforce is not connected: PUT /v1/salesforce/connection")
         return Connection(
             credentials,
-            verify=verify_for(self.workspaces, workspace),
+            verify=verify_for(self.workspaces, "salesforce", workspace),
             api_version=clients().settings.salesforce_api_version,
         )
 
@@ -153,6 +160,24 @@ class Services:
         from roster.connectors.salesforce.exporter import SalesforceExport
 
         return SalesforceExport(ExportStore(), self.salesforce, self.profiles, self.segment_store)
+
+    @cached_property
+    def hubspot(self) -> HubSpotSync:
+        from roster.connectors.hubspot.importer import HubSpotSync
+        from roster.connectors.hubspot.store import HubSpotStore
+
+        clients()
+        return HubSpotSync(HubSpotStore(), self.resolver, self.hubspot_connection)
+
+    def hubspot_connection(self, workspace: str) -> HubSpotConnection:
+        """The workspace's HubSpot, with its credentials from Secrets Manager."""
+        from roster.connectors.core.trust import ca_bundle
+        from roster.connectors.hubspot.connection import Connection, CredentialStore, NotConnected
+
+        credentials = CredentialStore(clients().secrets).load(workspace)
+        if credentials is None:
+            raise NotConnected("HubSpot is not connected: PUT /v1/hubspot/connection")
+        return Connection(credentials, ca_bundle(self.workspaces, "hubspot", workspace))
 
     def resolver(self, workspace: str, kind: Kind) -> Resolver:
         return resolver_for(self.profiles, self.workspaces, workspace, kind)

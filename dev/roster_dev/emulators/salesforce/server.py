@@ -9,7 +9,6 @@ next N matching requests to rehearse what a real org does on a bad day.
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import hashlib
 import hmac
@@ -18,24 +17,20 @@ import json
 import math
 import re
 import secrets
-import shutil
-import ssl
-import tempfile
 import threading
-import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from socket import IPPROTO_TCP, SHUT_RDWR, TCP_NODELAY, socket
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import trustme
-
+from roster_dev.emulators.https import Certificate
+from roster_dev.emulators.https import Handler as _Handler
+from roster_dev.emulators.https import PayloadTooLarge as _PayloadTooLarge
+from roster_dev.emulators.https import Response as _Response
+from roster_dev.emulators.https import Server as _Server
 from roster_dev.emulators.salesforce.bulk import Chunking, IngestJob, QueryJob, job_list
 from roster_dev.emulators.salesforce.errors import SalesforceError
 from roster_dev.emulators.salesforce.oauth import Credentials, OAuth
@@ -134,21 +129,9 @@ class _Injection:
 
 
 @dataclass
-class _Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json;charset=UTF-8"
-    headers: dict[str, str] | None = None
-
-
-@dataclass
 class _Cursor:
     result: QueryResult
     endpoint: str
-
-
-class _PayloadTooLarge(Exception):
-    pass
 
 
 def _accepts_gzip(header: str | None) -> bool:
@@ -178,104 +161,6 @@ def _load_json(body: bytes) -> Any:
         return json.loads(body or b"null")
     except ValueError as error:
         raise SalesforceError("JSON_PARSER_ERROR", f"Unexpected character: {error}") from None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hands each request to the emulator; TLS is negotiated here, in the request's own thread."""
-
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    timeout = 60
-    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
-
-    def setup(self) -> None:
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.settimeout(self.timeout)
-            self.request.do_handshake()
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read counters, not access logs."""
-
-    def _serve(self) -> None:
-        self.server.emulator.handle(self)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-    def read_body(self, limit: int) -> bytes:
-        """The request body (plain or chunked); over `limit` it is drained and refused."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if length == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(length))
-                self.rfile.readline()
-                size += length
-            if size > limit:
-                raise _PayloadTooLarge
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-            raise _PayloadTooLarge
-        return self.rfile.read(length) if length else b""
-
-    def send(self, response: _Response) -> None:
-        """Write a complete response with a Content-Length, keeping the connection reusable."""
-        self.send_response(response.status)
-        for name, value in (response.headers or {}).items():
-            self.send_header(name, value)
-        if response.status != 204:
-            self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if response.body and self.command != "HEAD":
-            self.wfile.write(response.body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, emulator: SalesforceEmulator) -> None:
-        self.context = context
-        self.emulator = emulator
-        self.connections: set[socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket, Any]:
-        sock, address = self.socket.accept()
-        sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-        wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        with self.connections_lock:
-            self.connections.add(wrapped)
-        return wrapped, address
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """End keep-alive connections too, so a stopped emulator looks like an outage to pooled clients."""
-        with self.connections_lock:
-            connections = list(self.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                socket.shutdown(connection, SHUT_RDWR)  # the plain socket call: the TLS layer is torn down with it
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Dropped connections and refused handshakes are normal in tests; say nothing."""
 
 
 Route = tuple[str, str, "re.Pattern[str]", bool, Callable[..., _Response]]
@@ -323,12 +208,8 @@ class SalesforceEmulator:
         self._signing_key = secrets.token_bytes(32)
         self.session_id = self.new_session()
         self.oauth = OAuth(self.credentials, lambda: self.instance_url, self._token_payload, self.end_session)
-        self._ca = trustme.CA(organization_name="Roster Salesforce emulator")
-        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
-        self._dir = Path(tempfile.mkdtemp(prefix="roster-sf-"))
-        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self._dir), True)
-        self.ca_path = str(self._dir / "ca.pem")
-        self._ca.cert_pem.write_to_path(self.ca_path)
+        self._certificate = Certificate("Roster Salesforce emulator")
+        self.ca_path = self._certificate.ca_path
         self._routes = self._build_routes()
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -337,9 +218,7 @@ class SalesforceEmulator:
         """Listen (port 0 picks a free one) and serve in a background thread."""
         if self._server is not None:
             return self
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._cert.configure_cert(context)
-        self._server = _Server((self.host, self.port), context, self)
+        self._server = _Server((self.host, self.port), self._certificate.server_context(), self)
         self.port = self._server.server_address[1]
         outbound.allow(self.host, self.port)  # the local stack calls this emulator, and no other local address
         self._thread = threading.Thread(

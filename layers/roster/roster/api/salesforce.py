@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
 from roster.api.errors import ApiError, answers
+from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.aws import clients
 from roster.connectors.core.mapping import FieldMapping, MappingError
+from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
@@ -38,7 +40,6 @@ from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObje
 from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, ExportStatus
 from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, SyncRefused, api_math
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun
-from roster.connectors.salesforce.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
@@ -135,25 +136,11 @@ class ConnectionView(BaseModel):
     test: ConnectionCheck | None = None
 
 
-class ObjectToggle(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(description="Import sync on or off; the first sync after turning it on is full")
-
-
 class MappingBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: dict[str, str | FieldMapping] = Field(
         max_length=500, description='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}'
-    )
-
-
-class PreviewBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fields: dict[str, str | FieldMapping] | None = Field(
-        default=None, max_length=500, description="A mapping to try; default: the saved (or automatic) one"
     )
 
 
@@ -166,12 +153,6 @@ class MappingView(BaseModel):
 class PreviewView(BaseModel):
     object: SalesforceObject
     records: list[PreviewRecord]
-
-
-class SyncNow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Mode | None = Field(default=None, description="full or incremental; default: full until the first sync")
 
 
 class SyncStarted(BaseModel):
@@ -232,7 +213,7 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     check = (
         connection.test_connection(
             credentials,
-            verify=verify_for(services.workspaces, workspace),
+            verify=verify_for(services.workspaces, "salesforce", workspace),
             api_version=clients().settings.salesforce_api_version,
         )
         if test
@@ -241,7 +222,7 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     return ConnectionView(
         connected=True,
         credentials=credentials.redacted(),
-        ca_bundle=ca_bundle(services.workspaces, workspace),
+        ca_bundle=ca_bundle(services.workspaces, "salesforce", workspace),
         test=check,
     )
 
@@ -267,7 +248,7 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
     _check_ca_bundle(body.ca_bundle)
     credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
     _credentials().save(workspace, credentials)
-    save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
     return _view(workspace, test=True)
 
 
@@ -281,7 +262,7 @@ def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
     _check_ca_bundle(body.ca_bundle)
     url, state, pending = start_authorization(body.login_url, body.client_id, body.client_secret, body.redirect_uri)
     _credentials().save_authorization(workspace, pending)
-    save_ca_bundle(services.workspaces, workspace, body.ca_bundle)
+    save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
     return AuthorizeView(authorize_url=url, state=state, expires_in=connection.AUTHORIZE_SECONDS)
 
 
@@ -293,7 +274,7 @@ def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
 def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     workspace = _workspace()
     pending = _credentials().take_authorization(workspace)
-    verify = verify_for(services.workspaces, workspace)
+    verify = verify_for(services.workspaces, "salesforce", workspace)
     try:
         credentials = _talk(lambda: finish_authorization(pending, body.code, body.state, verify=verify))
     except AuthorizationRefused as refused:
@@ -331,7 +312,7 @@ def check_connection() -> ConnectionCheck:
 def delete_connection() -> Response[None]:
     workspace = _workspace()
     _credentials().delete(workspace)
-    save_ca_bundle(services.workspaces, workspace, None)
+    save_ca_bundle(services.workspaces, "salesforce", workspace, None)
     return Response(status_code=204)
 
 

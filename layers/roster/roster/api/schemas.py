@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roster.connectors.core.mapping import FieldMapping
+from roster.connectors.core.state import Mode
 from roster.identity.aliases import AliasType
 from roster.identity.records import SOURCE_NAME
 from roster.profiles.fields import FIELD_NAME, FieldType, Kind
@@ -232,3 +234,26 @@ class FieldCatalogResponse(BaseModel):
     custom: dict[str, FieldType]
     related: dict[str, dict[str, FieldType]]
     operators: dict[FieldType, list[str]]
+
+
+# --- CRM connectors (every system's routes share these) ---------------------------------------------------
+
+
+class ObjectToggle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(description="Import sync on or off; the first sync after turning it on is full")
+
+
+class PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, str | FieldMapping] | None = Field(
+        default=None, max_length=500, description="A mapping to try; default: the saved (or automatic) one"
+    )
+
+
+class SyncNow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode | None = Field(default=None, description="full or incremental; default: full until the first sync")

@@ -89,6 +89,7 @@ _DEAL_FIELDS = {
     "is_closed": FieldType.BOOLEAN,
     "is_won": FieldType.BOOLEAN,
     "type": FieldType.STRING,
+    "pipeline": FieldType.STRING,
 }
 #: The fields of each kind of related record a profile can hold (see FieldType.RECORDS).
 RELATED_FIELDS: dict[Kind, dict[str, dict[str, FieldType]]] = {

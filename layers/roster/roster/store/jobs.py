@@ -20,6 +20,11 @@ enrichment-scheduled                  {ws}#{enrichment}              IndexItem  
 {ws}                                  salesforce#state#{Object}      SalesforceItem  an object's import state
 {ws}                                  salesforce#run#{Object}#{run}  SalesforceItem  an import run
 salesforce#enabled                    {ws}#{Object}                  SalesforceItem  objects whose import is on
+{ws}                                  hubspot#config                 SalesforceItem  the HubSpot sync schedule
+{ws}                                  hubspot#mapping#{object}       SalesforceItem  a HubSpot object's mapping
+{ws}                                  hubspot#state#{object}         SalesforceItem  its import state
+{ws}                                  hubspot#run#{object}#{run}     SalesforceItem  a HubSpot import run
+hubspot#enabled                       {ws}#{object}                  SalesforceItem  HubSpot objects whose import is on
 {ws}                                  export#state#{Object}          SalesforceItem  an object's export state
 {ws}                                  export#run#{Object}#{run}      SalesforceItem  an export run
 export#enabled                        {ws}#{Object}                  SalesforceItem  objects whose export is on
@@ -248,6 +253,32 @@ def salesforce_runs(obj: str) -> str:
 
 def salesforce_run(workspace: str, obj: str, run_id: str) -> Key:
     return Key(workspace, f"{salesforce_runs(obj)}{run_id}")
+
+
+# HubSpot import
+
+HUBSPOT_STATES = "hubspot#state#"
+HUBSPOT_ENABLED = "hubspot#enabled"
+
+
+def hubspot_config(workspace: str) -> Key:
+    return Key(workspace, "hubspot#config")
+
+
+def hubspot_mapping(workspace: str, obj: str) -> Key:
+    return Key(workspace, f"hubspot#mapping#{obj}")
+
+
+def hubspot_state(workspace: str, obj: str) -> Key:
+    return Key(workspace, f"{HUBSPOT_STATES}{obj}")
+
+
+def hubspot_runs(obj: str) -> str:
+    return f"hubspot#run#{obj}#"
+
+
+def hubspot_run(workspace: str, obj: str, run_id: str) -> Key:
+    return Key(workspace, f"{hubspot_runs(obj)}{run_id}")
 
 
 # Salesforce export

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel
+
+from roster.profiles.fields import FieldType, Kind
 
 SIMILARITY = 0.85
 
@@ -36,6 +39,16 @@ class FieldMapping(BaseModel):
     sf_type: str = "string"
     segment: str | None = None
     member_value: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """What an object becomes in Roster: the kind it feeds, the fields it may map to, its standard pairs."""
+
+    kind: Kind | None  # None: the object feeds related data (deals, opportunities) or roll-ups (activities)
+    targets: Mapping[str, FieldType]
+    pairs: Mapping[str, str]
+    open_targets: bool  # True: any valid field name may be added as a custom field
 
 
 class MappingError(ValueError):

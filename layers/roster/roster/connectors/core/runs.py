@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -23,12 +23,13 @@ from pydantic import BaseModel
 from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
 
-from roster.connectors.core.state import Run, RunState, Status
+from roster.connectors.core.state import ImportState, Mode, Run, RunState, Schedule, Status
 from roster.profiles.values import format_time
 from roster.store.salesforce import Stale
 
 #: A running sync or export whose heartbeat is this old lost its worker (Lambda's maximum is 15 minutes).
 STUCK_AFTER = timedelta(hours=2)
+SCHEDULE_GRACE = timedelta(minutes=1)  # the scheduler ticks on a rate; do not miss a tick by a few seconds
 
 
 def parse_stamp(stamp: str) -> datetime:
@@ -43,6 +44,46 @@ def heartbeat_lost(heartbeat: str | None, now: datetime) -> bool:
 def busy(state: RunState, now: datetime) -> bool:
     """True while an object's run is running and its worker alive (a silent one is stuck: a new run may start)."""
     return state.status is Status.RUNNING and not heartbeat_lost(state.heartbeat, now)
+
+
+class Scheduled(Protocol):
+    """An adapter's import items as the scheduler reads them: what is switched on, its schedule and states."""
+
+    def enabled(self) -> Sequence[tuple[str, Any]]: ...
+    def config(self, workspace: str) -> Schedule: ...
+    def states(self, workspace: str) -> Sequence[ImportState]: ...
+
+
+@dataclass(frozen=True)
+class DueSync:
+    workspace: str
+    object: Any
+    mode: Mode
+
+
+def due_syncs(store: Scheduled, now: datetime) -> list[DueSync]:
+    """What the scheduler should start now: a full sync first and then weekly, incrementals in between."""
+    due: list[DueSync] = []
+    by_workspace: dict[str, set[str]] = {}
+    for workspace, obj in store.enabled():
+        by_workspace.setdefault(workspace, set()).add(obj)
+    for workspace, objects in sorted(by_workspace.items()):
+        config = store.config(workspace)
+        for state in store.states(workspace):
+            if state.object not in objects or not state.enabled:
+                continue
+            if busy(state, now):
+                continue
+            started = parse_stamp(state.last_started) if state.last_started else None
+            full_due = (
+                state.watermark is None
+                or state.last_full_sync is None
+                or now - parse_stamp(state.last_full_sync) >= timedelta(days=config.full_days) - SCHEDULE_GRACE
+            )
+            if started is not None and now - started < timedelta(minutes=config.incremental_minutes) - SCHEDULE_GRACE:
+                continue
+            due.append(DueSync(workspace, state.object, Mode.FULL if full_due else Mode.INCREMENTAL))
+    return due
 
 
 class _Counter(Protocol):

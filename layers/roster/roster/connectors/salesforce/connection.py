@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import secrets
 import time
@@ -42,6 +41,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from tenacity.wait import WaitBaseT
 
 from roster import outbound
+from roster.connectors.core.secrets import SecretValues, revealed
 
 #: The API version Roster speaks unless the deployment sets another (SALESFORCE_API_VERSION): Winter '27, served by
 #: every org since its release; a fixed version, so a Salesforce release never changes what Roster reads under it.
@@ -164,26 +164,15 @@ def secret_name(workspace: str) -> str:
     return f"roster/{workspace}/salesforce"
 
 
-def _revealed(credentials: BaseModel) -> str:
-    values = {
-        name: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for name, value in credentials.model_dump().items()
-    }
-    return json.dumps(values)
-
-
-class CredentialStore:
+class CredentialStore(SecretValues):
     """A workspace's credentials in Secrets Manager (never DynamoDB), through an injected boto3 client.
 
     A web server flow waiting for its code keeps its client secret and PKCE verifier in a second secret of the
     workspace (`roster/<workspace>/salesforce-authorize`), read once and deleted.
     """
 
-    def __init__(self, secrets: Any) -> None:
-        self.secrets = secrets
-
     def save(self, workspace: str, credentials: _Credentials) -> None:
-        self._put(secret_name(workspace), _revealed(credentials))
+        self._put(secret_name(workspace), revealed(credentials))
 
     def load(self, workspace: str) -> AnyCredentials | None:
         value = self._get(secret_name(workspace))
@@ -194,7 +183,7 @@ class CredentialStore:
         self._delete(f"{secret_name(workspace)}-authorize")
 
     def save_authorization(self, workspace: str, pending: Authorization) -> None:
-        self._put(f"{secret_name(workspace)}-authorize", _revealed(pending))
+        self._put(f"{secret_name(workspace)}-authorize", revealed(pending))
 
     def take_authorization(self, workspace: str) -> Authorization | None:
         """The workspace's pending authorization, deleted as it is read: a state is good for one callback."""
@@ -204,24 +193,6 @@ class CredentialStore:
             return None
         self._delete(name)
         return Authorization.model_validate_json(value)
-
-    def _put(self, name: str, value: str) -> None:
-        try:
-            self.secrets.put_secret_value(SecretId=name, SecretString=value)
-        except self.secrets.exceptions.ResourceNotFoundException:
-            self.secrets.create_secret(Name=name, SecretString=value)
-
-    def _get(self, name: str) -> str | None:
-        try:
-            return str(self.secrets.get_secret_value(SecretId=name)["SecretString"])
-        except self.secrets.exceptions.ResourceNotFoundException:
-            return None
-
-    def _delete(self, name: str) -> None:
-        try:
-            self.secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
-        except self.secrets.exceptions.ResourceNotFoundException:
-            return
 
 
 class LoginFailed(Exception):

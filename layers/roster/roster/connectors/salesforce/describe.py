@@ -11,17 +11,17 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from simple_salesforce.api import Salesforce
 
-from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, closest
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest
 from roster.connectors.salesforce import soql
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.values import ValueProblem, coerce_value
 
+SOURCE = "salesforce"  # the source name of every Salesforce record in Roster
 SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", "Event"]
 #: The objects export writes; Leads and Opportunities are import-only (as in the product we model).
 EXPORTABLE: tuple[SalesforceObject, ...] = ("Account", "Contact")
@@ -75,16 +75,6 @@ class ObjectMapping(BaseModel):
     object: SalesforceObject
     fields: dict[str, FieldMapping] = Field(default_factory=dict)
     fields_added_at: str | None = None  # when fields were last added (the next import then reads everything)
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    """What an object becomes in Roster: the kind it feeds, the fields it may map to, its standard pairs."""
-
-    kind: Kind | None  # None: the object feeds related data (opportunities) or roll-ups (activities)
-    targets: Mapping[str, FieldType]
-    pairs: Mapping[str, str]
-    open_targets: bool  # True: any valid field name may be added as a custom field
 
 
 SPECS: dict[SalesforceObject, ObjectSpec] = {

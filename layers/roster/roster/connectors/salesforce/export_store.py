@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from roster.connectors.core.items import JobKeys, RunItems
 from roster.connectors.core.state import ExportCounts, Run, RunState
-from roster.connectors.salesforce.store import JobKeys, RunItems
 from roster.profiles.fields import Kind
 from roster.store import jobs
 

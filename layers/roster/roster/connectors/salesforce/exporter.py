@@ -32,7 +32,7 @@ from roster.connectors.core.planner import ExportPlanner, ObjectRules, PlannedWr
 from roster.connectors.core.runs import Refresh, RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import ExportCounts, Status
 from roster.connectors.salesforce.connection import Calls, Connection, explain, transient
-from roster.connectors.salesforce.describe import ObjectMapping, describe
+from roster.connectors.salesforce.describe import SOURCE, ObjectMapping, describe
 from roster.connectors.salesforce.export_store import (
     EXPORT_OBJECTS,
     MAX_REJECTIONS,
@@ -53,7 +53,6 @@ from roster.connectors.salesforce.ingest import (
     IngestReport,
     row_of,
 )
-from roster.connectors.salesforce.links import SOURCE
 from roster.connectors.salesforce.store import SyncStore
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind

@@ -45,12 +45,14 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from tenacity import RetryCallState, Retrying
 from ulid import ULID
 
+from roster.connectors.core.links import unlink
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce import soql
 from roster.connectors.salesforce.connection import Calls, Connection, error_code, error_message, explain, transient
 from roster.connectors.salesforce.describe import (
+    SOURCE,
     SPECS,
     ObjectMapping,
     PreviewRecord,
@@ -61,7 +63,6 @@ from roster.connectors.salesforce.describe import (
     validate_mapping,
 )
 from roster.connectors.salesforce.ingest import MAX_JOB_RECORDS
-from roster.connectors.salesforce.links import unlink
 from roster.connectors.salesforce.objects import BatchContext, Row, process, query_fields
 from roster.connectors.salesforce.store import (
     Mode,
@@ -80,7 +81,6 @@ PAGE_RECORDS = 50_000
 BATCH_RECORDS = 2_000
 MAX_RECENT = 4_000
 MAX_PROBLEMS = 20
-SCHEDULE_GRACE = timedelta(minutes=1)  # the scheduler ticks on a rate; do not miss a tick by a few seconds
 DELETED_WINDOW = timedelta(days=29)  # `sobjects/{O}/deleted` answers for the last 30 days only
 DONE = "done"  # the checkpoint locator once every page is committed
 MAX_WINDOW_GROWTH = 8  # a window's span changes at most this factor from one window to the next
@@ -120,13 +120,6 @@ class SyncRefused(Exception):
     """A sync that cannot start (import sync is off for the object)."""
 
 
-@dataclass(frozen=True)
-class DueSync:
-    workspace: str
-    object: SalesforceObject
-    mode: Mode
-
-
 class ObjectStatus(BaseModel):
     """What the API shows of one object: its toggle, state, mark and latest run (never credentials)."""
 
@@ -158,31 +151,6 @@ def api_math(records: int) -> ApiMath:
         export_batches=batches,
         export_calls=batches * EXPORT_CALLS_PER_JOB + (1 if batches else 0),
     )
-
-
-def due_syncs(store: SyncStore, now: datetime) -> list[DueSync]:
-    """What the scheduler should start now: a full sync first and then weekly, incrementals in between."""
-    due: list[DueSync] = []
-    by_workspace: dict[str, set[str]] = {}
-    for workspace, obj in store.enabled():
-        by_workspace.setdefault(workspace, set()).add(obj)
-    for workspace, objects in sorted(by_workspace.items()):
-        config = store.config(workspace)
-        for state in store.states(workspace):
-            if state.object not in objects or not state.enabled:
-                continue
-            if busy(state, now):
-                continue
-            started = parse_stamp(state.last_started) if state.last_started else None
-            full_due = (
-                state.watermark is None
-                or state.last_full_sync is None
-                or now - parse_stamp(state.last_full_sync) >= timedelta(days=config.full_days) - SCHEDULE_GRACE
-            )
-            if started is not None and now - started < timedelta(minutes=config.incremental_minutes) - SCHEDULE_GRACE:
-                continue
-            due.append(DueSync(workspace, state.object, Mode.FULL if full_due else Mode.INCREMENTAL))
-    return due
 
 
 @dataclass
@@ -542,7 +510,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
             assert kind is not None
             resolver = self.loop.resolver(self.run.workspace, kind)
             for record_id in self._deleted(parse_stamp(self.run.since)):
-                self.run.counts.deleted += unlink(resolver, self.obj, record_id)
+                self.run.counts.deleted += unlink(resolver, SOURCE, self.obj, record_id)
         self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.loop.clock())
         self.state.status, self.state.error = Status.IDLE, None
         if self.run.mode is Mode.FULL:

@@ -21,19 +21,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from roster.connectors.core.links import most_recent_that_fit, rewrite_rollups, unlink, upsert_linked
+from roster.connectors.core.state import RunCounts
 from roster.connectors.salesforce.describe import (
     COMPOUND_TYPES,
+    SOURCE,
     SPECS,
     ObjectMapping,
     SalesforceObject,
     apply_mapping,
 )
-from roster.connectors.salesforce.links import SOURCE, stored_values, unlink, upsert_linked
-from roster.connectors.salesforce.store import RunCounts
 from roster.identity.aliases import record_alias, registrable_domain
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
-from roster.profiles.limits import MAX_RELATED_RECORDS, MAX_VALUE_BYTES, stored_size
 from roster.profiles.model import IncomingRecord, Outcome
 from roster.profiles.values import ValueProblem, coerce_value, parse_time
 
@@ -101,7 +101,7 @@ def _entities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, list[s
     links: dict[str, list[str]] = {}
     for row in rows:
         if is_deleted(row):
-            counts.deleted += unlink(resolver, obj, row["Id"])
+            counts.deleted += unlink(resolver, SOURCE, obj, row["Id"])
             continue
         values, dropped = apply_mapping(context.mapping, row)
         counts.dropped_values += len(dropped)
@@ -135,21 +135,10 @@ def _aggregate(
     targets: Mapping[str, tuple[str, list[Row]]],
     build: Callable[[dict[str, Any], list[Row]], dict[str, Any]],
 ) -> dict[str, Outcome]:
-    """Rewrite one roll-up record per target from what it holds now plus this batch's rows.
-
-    `targets` maps a target record id to (the object it is, its rows). Only one sync writes a given roll-up at
-    a time (the scheduler never runs Task and Event together), so read-then-write loses nothing."""
-    wanted = {f"{SOURCE}:{obj}:{target}": record_alias(SOURCE, of, target) for target, (of, _) in targets.items()}
-    current = stored_values(context.resolver(kind).store, context.workspace, kind, wanted)
-    records: list[IncomingRecord] = []
-    links: dict[str, list[str]] = {}
-    for target, (_, rows) in targets.items():
-        key = f"{SOURCE}:{obj}:{target}"
-        observed = max(_observed(row) for row in rows)
-        records.append(IncomingRecord(SOURCE, obj, target, observed, build(current.get(key, {}), rows)))
-        links[key] = [wanted[key]]
-    resolutions = upsert_linked(context.resolver(kind), records, links)
-    return {record.record_id: resolution.outcome for record, resolution in zip(records, resolutions, strict=True)}
+    """Rewrite one roll-up record per target (see links.rewrite_rollups); the scheduler never runs Task and Event
+    together, so one sync writes a roll-up at a time."""
+    observed = lambda rows: max(_observed(row) for row in rows)  # noqa: E731
+    return rewrite_rollups(context.resolver(kind), SOURCE, obj, targets, observed, build)
 
 
 def _opportunities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, list[str]]:
@@ -189,18 +178,6 @@ def _opportunities(context: BatchContext, rows: list[Row]) -> tuple[RunCounts, l
     for account, (_, batch) in by_account.items():
         _count(counts, outcomes[account], sum(not is_deleted(row) for row in batch))
     return counts, problems
-
-
-def most_recent_that_fit(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first deals of a newest-first list that one field can hold (MAX_RELATED_RECORDS, MAX_VALUE_BYTES)."""
-    kept: list[dict[str, Any]] = []
-    size = 2  # the list's brackets
-    for deal in deals[:MAX_RELATED_RECORDS]:
-        size += stored_size(deal) + 2  # and its separator
-        if size > MAX_VALUE_BYTES:
-            break
-        kept.append(deal)
-    return kept
 
 
 def _activities(context: BatchContext, rows: list[Row]) -> RunCounts:

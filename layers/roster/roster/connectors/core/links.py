@@ -1,25 +1,28 @@
-"""Identity operations Salesforce needs beyond `Resolver.upsert`: records that name other records they are the
-same as, reading a source record back from its profile, and removing a deleted record's link.
+"""Identity operations every CRM connector needs beyond `Resolver.upsert`: records that name other records they
+are the same as, reading a source record back from its profile, roll-up records rewritten from what they hold,
+and removing a deleted record's link.
 
-A converted Lead names its Contact, and an account's opportunity roll-up names its Account, by the other
-record's alias (`record:salesforce:Contact:003...`). The resolver treats that alias like any alias of the
-record: unclaimed, the record claims it (so the Contact joins when it arrives); claimed, the two profiles merge.
+A converted Lead names its Contact, an account's opportunity roll-up names its Account, and a HubSpot contact
+that absorbed others in a merge names them, by the other record's alias
+(`record:salesforce:Contact:003...`). The resolver treats that alias like any alias of the record: unclaimed,
+the record claims it (so the Contact joins when it arrives); claimed, the two profiles merge.
 Either order gives the same profile (DESIGN.md, invariant 2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import Resolution, Resolver
 from roster.profiles.fields import Kind
-from roster.profiles.model import IncomingRecord, Profile, Status
+from roster.profiles.limits import MAX_RELATED_RECORDS, MAX_VALUE_BYTES, stored_size
+from roster.profiles.model import IncomingRecord, Outcome, Profile, Status
 from roster.store.profiles import MAX_REDIRECTS, Conflict, ProfileStore
 
-SOURCE = "salesforce"
 MAX_ATTEMPTS = 12
+Rows = TypeVar("Rows")
 
 
 def upsert_linked(
@@ -59,13 +62,13 @@ def stored_values(
     return values
 
 
-def unlink(resolver: Resolver, obj: str, record_id: str) -> bool:
-    """Remove a deleted Salesforce record from its profile; True if something changed.
+def unlink(resolver: Resolver, source: str, obj: str, record_id: str) -> bool:
+    """Remove a deleted (or archived) CRM record from its profile; True if something changed.
 
     The profile keeps every other source's records. When the deleted record was its only source, the profile is
     archived with the record kept, so the archive can be undone and nothing is lost (invariant 4)."""
-    store, key = resolver.store, f"{SOURCE}:{obj}:{record_id}"
-    alias = record_alias(SOURCE, obj, record_id)
+    store, key = resolver.store, f"{source}:{obj}:{record_id}"
+    alias = record_alias(source, obj, record_id)
     for _ in range(MAX_ATTEMPTS):
         profile = profiles_by_alias(store, resolver.workspace, resolver.kind, [alias]).get(alias)
         if profile is None or key not in profile.records:
@@ -83,3 +86,39 @@ def unlink(resolver: Resolver, obj: str, record_id: str) -> bool:
             continue
         return True
     raise Conflict(f"{key} kept conflicting with concurrent writers")
+
+
+def rewrite_rollups(
+    resolver: Resolver,
+    source: str,
+    obj: str,
+    targets: Mapping[str, tuple[str, Rows]],
+    observed: Callable[[Rows], str],
+    build: Callable[[dict[str, Any], Rows], dict[str, Any]],
+) -> dict[str, Outcome]:
+    """Rewrite one roll-up record (`{source}:{obj}:{target}`) per target from what it holds now plus new rows.
+
+    `targets` maps a target record id to (the object it is, its rows); the roll-up is linked to that record's
+    alias. Only one sync writes a given roll-up at a time, so read-then-write loses nothing."""
+    wanted = {f"{source}:{obj}:{target}": record_alias(source, of, target) for target, (of, _) in targets.items()}
+    current = stored_values(resolver.store, resolver.workspace, resolver.kind, wanted)
+    records: list[IncomingRecord] = []
+    links: dict[str, list[str]] = {}
+    for target, (_, rows) in targets.items():
+        key = f"{source}:{obj}:{target}"
+        records.append(IncomingRecord(source, obj, target, observed(rows), build(current.get(key, {}), rows)))
+        links[key] = [wanted[key]]
+    resolutions = upsert_linked(resolver, records, links)
+    return {record.record_id: resolution.outcome for record, resolution in zip(records, resolutions, strict=True)}
+
+
+def most_recent_that_fit(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first deals of a newest-first list that one field can hold (MAX_RELATED_RECORDS, MAX_VALUE_BYTES)."""
+    kept: list[dict[str, Any]] = []
+    size = 2  # the list's brackets
+    for deal in deals[:MAX_RELATED_RECORDS]:
+        size += stored_size(deal) + 2  # and its separator
+        if size > MAX_VALUE_BYTES:
+            break
+        kept.append(deal)
+    return kept

@@ -1,0 +1,197 @@
+"""`roster hubspot ...`: connect a portal, turn imports on, map properties, sync now, and read status and history.
+
+Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
+
+hubspot = typer.Typer(help="HubSpot import: connection, import toggles, field mapping, status.", no_args_is_help=True)
+
+Object = Annotated[str, typer.Argument(help="contacts (People), companies or deals")]
+
+
+def _option(envvar: str, text: str, secret: bool = False) -> Any:
+    return typer.Option(envvar=envvar, help=text, show_default=False, show_envvar=not secret)
+
+
+@hubspot.command("connect")
+def connect(
+    token: Annotated[str | None, _option("HUBSPOT_TOKEN", "A private app's access token", secret=True)] = None,
+    client_id: Annotated[str | None, _option("HUBSPOT_CLIENT_ID", "OAuth: the app's client id")] = None,
+    client_secret: Annotated[
+        str | None, _option("HUBSPOT_CLIENT_SECRET", "OAuth: the app's client secret", secret=True)
+    ] = None,
+    refresh_token: Annotated[
+        str | None, _option("HUBSPOT_REFRESH_TOKEN", "OAuth: the install's refresh token", secret=True)
+    ] = None,
+    host: Annotated[str | None, _option("HUBSPOT_HOST", "API base URL (default https://api.hubapi.com)")] = None,
+    ca_bundle: Annotated[str | None, _option("HUBSPOT_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Save the workspace's HubSpot credentials (in Secrets Manager) and test them: a private-app --token, or
+    OAuth with --client-id, --client-secret and --refresh-token."""
+    if token:
+        body: dict[str, Any] = {"method": "private_app", "token": token}
+    elif client_id and client_secret and refresh_token:
+        body = {
+            "method": "oauth",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        }
+    else:
+        raise typer.BadParameter("give --token, or --client-id, --client-secret and --refresh-token")
+    body |= {key: value for key, value in (("host", host), ("ca_bundle", ca_bundle)) if value}
+    view = call(url, api_key, "PUT", "/v1/hubspot/connection", body)
+    console.print_json(data=view["credentials"])
+    _show_check(view["test"])
+
+
+@hubspot.command("test")
+def test(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Read one record of each object with the saved credentials; says why if it fails."""
+    _show_check(call(url, api_key, "POST", "/v1/hubspot/connection/test"))
+
+
+def _show_check(check: dict[str, Any] | None) -> None:
+    if check is None:
+        return
+    for each in check["objects"]:
+        console.print(f"{each['object']}: " + ("[green]ok[/]" if each["ok"] else f"[red]{each['code']}[/]"))
+    if not check["ok"]:
+        console.print(f"[red]connection failed[/] ({check['code']}): {check['reason']}")
+        raise typer.Exit(1)
+    console.print("[green]connected[/]")
+
+
+@hubspot.command("status")
+def status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Each object's toggle, sync state, mark and latest run."""
+    found = call(url, api_key, "GET", "/v1/hubspot/status")
+    console.print("connected" if found["connected"] else "[yellow]not connected[/]")
+    table = Table("object", "import", "state", "mark (epoch ms)", "last run", "read", "API calls", "error")
+    for row in found["objects"]:
+        run = row.get("last_run") or {}
+        table.add_row(
+            row["object"],
+            "on" if row["enabled"] else "off",
+            row["status"],
+            str(row.get("watermark") or ""),
+            f"{run.get('mode', '')} {run.get('status', '')}".strip(),
+            str((run.get("counts") or {}).get("read", "")),
+            str(run.get("api_calls", "")),
+            row.get("error") or "",
+        )
+    console.print(table)
+
+
+@hubspot.command("history")
+def history(
+    obj: Object,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """An object's sync runs, newest first, with their counts and API calls."""
+    found = call(url, api_key, "GET", f"/v1/hubspot/objects/{obj}/history", limit=str(limit))
+    table = Table("run", "mode", "status", "started", "read", "created", "updated", "merged", "deleted", "API calls")
+    for run in found["runs"]:
+        counts = run["counts"]
+        table.add_row(
+            run["run_id"],
+            run["mode"],
+            run["status"],
+            run["started_at"],
+            *(str(counts[name]) for name in ("read", "created", "updated", "merged", "deleted")),
+            str(run["api_calls"]),
+        )
+    console.print(table)
+
+
+@hubspot.command("enable")
+def enable(
+    obj: Object,
+    off: Annotated[bool, typer.Option("--off", help="Turn the import off instead")] = False,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Turn the import on (or --off) for an object; the scheduler starts with a full sync."""
+    found = call(url, api_key, "PUT", f"/v1/hubspot/objects/{obj}", {"enabled": not off})
+    console.print(f"{found['object']}: import {'on' if found['enabled'] else 'off'}")
+
+
+@hubspot.command("sync")
+def sync(
+    obj: Object,
+    full: Annotated[bool, typer.Option("--full", help="Read every record, not only what changed")] = False,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Sync an object now (incremental after the first full sync, or --full)."""
+    started = call(url, api_key, "POST", f"/v1/hubspot/objects/{obj}/sync", {"mode": "full" if full else None})
+    console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
+
+
+@hubspot.command("mapping")
+def mapping(
+    obj: Object,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="property=roster_field (repeatable); property= unmaps it")
+    ] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Show an object's property mapping; --set changes it (checked against the object's properties) and saves."""
+    current = call(url, api_key, "GET", f"/v1/hubspot/objects/{obj}/mapping")
+    fields: dict[str, Any] = {name: {"field": each["field"]} for name, each in current["fields"].items()}
+    for change in set_ or []:
+        prop, roster_field = split_pair(change, "--set", "property=roster_field")
+        if roster_field:
+            fields[prop] = {"field": roster_field}
+        else:
+            fields.pop(prop, None)
+    if set_:
+        current = call(url, api_key, "PUT", f"/v1/hubspot/objects/{obj}/mapping", {"fields": fields})
+    table = Table("HubSpot property", "Roster field", "type")
+    for name, each in sorted(current["fields"].items()):
+        table.add_row(name, each["field"], each["sf_type"])
+    console.print(table)
+    console.print("saved" if current["saved"] else "automatic (not saved yet; the first sync saves it)")
+    if preview:
+        shown = call(url, api_key, "POST", f"/v1/hubspot/objects/{obj}/mapping/preview", {})
+        for record in shown["records"]:
+            console.print(record["id"], json.dumps(record["fields"], ensure_ascii=False, default=str)[:150])
+
+
+@hubspot.command("schedule")
+def schedule(
+    incremental_minutes: Annotated[int | None, typer.Option(help="Minutes between incremental syncs")] = None,
+    full_days: Annotated[int | None, typer.Option(help="Days between full syncs")] = None,
+    overlap_minutes: Annotated[int | None, typer.Option(help="Minutes each incremental reads again")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Show the sync schedule; the options change it."""
+    current = call(url, api_key, "GET", "/v1/hubspot/schedule")
+    changes = {
+        key: value
+        for key, value in (
+            ("incremental_minutes", incremental_minutes),
+            ("full_days", full_days),
+            ("overlap_minutes", overlap_minutes),
+        )
+        if value is not None
+    }
+    if changes:
+        current = call(url, api_key, "PUT", "/v1/hubspot/schedule", {**current, **changes})
+    console.print_json(data=current)

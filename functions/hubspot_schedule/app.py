@@ -1,0 +1,31 @@
+"""EventBridge schedule (every 5 minutes) → enqueue the HubSpot imports that are due."""
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from roster.connectors.core.runs import due_syncs
+from roster.connectors.hubspot.importer import SyncRefused
+from roster.services import cold_start
+
+logger = Logger(service="roster-hubspot")
+services = cold_start()  # a missing setting fails here, named
+
+
+@logger.inject_lambda_context
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    started = []
+    for due in due_syncs(services.hubspot.store, datetime.now(UTC)):
+        message = None
+        with contextlib.suppress(SyncRefused):  # turned off since due_syncs read it
+            message = services.hubspot.start(due.workspace, due.object, due.mode)
+        if message is not None:
+            services.hubspot_queue.send(message)
+            started.append({"workspace": due.workspace, "object": due.object, "mode": message.mode})
+    logger.info("hubspot work started", extra={"started": started, "scheduled_at": event.time})
+    return {"started": started}

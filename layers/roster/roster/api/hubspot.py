@@ -1,0 +1,321 @@
+"""HubSpot routes, mirroring Salesforce's: the connection (a private-app token or OAuth, kept in Secrets Manager and
+never in a response), per-object import toggles (contacts, companies, deals), field mappings with a preview, the
+schedule, status and history, and "sync now"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from roster.api.errors import ApiError, answers
+from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
+from roster.aws import clients
+from roster.connectors.core.mapping import FieldMapping, MappingError
+from roster.connectors.core.state import Mode
+from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle
+from roster.connectors.hubspot import connection
+from roster.connectors.hubspot.connection import (
+    API_ERRORS,
+    CREDENTIALS,
+    NETWORK_ERRORS,
+    ConnectionCheck,
+    CredentialStore,
+    NotConnected,
+    OAuthCredentials,
+    PrivateAppCredentials,
+    RefreshFailed,
+)
+from roster.connectors.hubspot.describe import OBJECTS, HubSpotObject, PreviewRecord
+from roster.connectors.hubspot.importer import ObjectStatus, SyncRefused
+from roster.connectors.hubspot.store import HubSpotConfig, HubSpotRun
+from roster.outbound import OutboundRefused, Unresolvable, check_url
+from roster.services import services
+
+router = Router()
+T = TypeVar("T")
+SYSTEM = "hubspot"
+NOT_CONNECTED = "HubSpot is not connected for this workspace: PUT /v1/hubspot/connection first"
+
+
+class _ConnectionOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ca_bundle: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Local stacks only: absolute path of a PEM CA bundle to trust (the HubSpot emulator's CA)",
+    )
+
+    @field_validator("host", check_fields=False)
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
+            raise ValueError("must be an https:// URL, e.g. https://api.hubapi.com")
+        try:
+            check_url(value)  # refused before anything connects
+        except OutboundRefused as refused:
+            raise ValueError(str(refused)) from None
+        except Unresolvable:
+            pass
+        return value
+
+
+class PrivateAppConnection(PrivateAppCredentials, _ConnectionOptions):
+    pass
+
+
+class OAuthConnection(OAuthCredentials, _ConnectionOptions):
+    pass
+
+
+ConnectBody = Annotated[PrivateAppConnection | OAuthConnection, Field(discriminator="method")]
+
+
+class ConnectionView(BaseModel):
+    """A workspace's HubSpot connection as the API shows it: every secret masked."""
+
+    connected: bool
+    credentials: dict[str, Any] | None = None
+    ca_bundle: str | None = None
+    test: ConnectionCheck | None = None
+
+
+class MappingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, str | FieldMapping] = Field(
+        max_length=500, description='HubSpot property → Roster field, or {"field": ...} (export rules: never)'
+    )
+
+
+class MappingView(BaseModel):
+    object: HubSpotObject
+    saved: bool
+    fields: dict[str, FieldMapping]
+
+
+class PreviewView(BaseModel):
+    object: HubSpotObject
+    records: list[PreviewRecord]
+
+
+class SyncStarted(BaseModel):
+    object: HubSpotObject
+    run_id: str
+    mode: Mode
+    status: str = "queued"
+
+
+class StatusView(BaseModel):
+    connected: bool
+    objects: list[ObjectStatus]
+
+
+class HistoryView(BaseModel):
+    object: HubSpotObject
+    runs: list[HubSpotRun]
+
+
+def _workspace() -> str:
+    return str(router.context["workspace"])
+
+
+def _credentials() -> CredentialStore:
+    return CredentialStore(clients().secrets)
+
+
+def _object(name: str) -> HubSpotObject:
+    if name.lower() not in OBJECTS:
+        raise ApiError(404, "not_found", f"no HubSpot object {name!r}; one of {', '.join(OBJECTS)}")
+    return next(obj for obj in OBJECTS if obj == name.lower())
+
+
+def _talk(action: Callable[[], T]) -> T:
+    """Run something that talks to HubSpot; its failures become specific API errors."""
+    try:
+        return action()
+    except MappingError as problem:
+        raise ApiError(422, "invalid_mapping", str(problem)) from None
+    except NotConnected:
+        raise ApiError(409, "not_connected", NOT_CONNECTED) from None
+    except (RefreshFailed, OutboundRefused, Unresolvable, *API_ERRORS, *NETWORK_ERRORS) as failure:
+        code, reason = connection.explain(failure)
+        raise ApiError(502, code, reason) from None
+
+
+def _view(workspace: str, test: bool) -> ConnectionView:
+    credentials = _credentials().load(workspace)
+    if credentials is None:
+        return ConnectionView(connected=False)
+    bundle = ca_bundle(services.workspaces, SYSTEM, workspace)
+    return ConnectionView(
+        connected=True,
+        credentials=credentials.redacted(),
+        ca_bundle=bundle,
+        test=connection.test_connection(credentials, bundle) if test else None,
+    )
+
+
+# --- connection -------------------------------------------------------------------------------------------
+
+
+@router.put(
+    "/v1/hubspot/connection",
+    summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
+    responses=answers(200, 422),
+)
+def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
+    workspace = _workspace()
+    if body.ca_bundle is not None:
+        try:
+            check_ca_bundle(body.ca_bundle)
+        except TrustRefused as refused:
+            raise ApiError(422, "invalid_request", str(refused)) from None
+    credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
+    _credentials().save(workspace, credentials)
+    save_ca_bundle(services.workspaces, SYSTEM, workspace, body.ca_bundle)
+    return _view(workspace, test=True)
+
+
+@router.get(
+    "/v1/hubspot/connection",
+    summary="The connection (secrets masked) and a fresh connection test",
+    responses=answers(200),
+)
+def get_connection() -> ConnectionView:
+    return _view(_workspace(), test=True)
+
+
+@router.post(
+    "/v1/hubspot/connection/test",
+    summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
+    responses=answers(200, 404),
+)
+def check_connection() -> ConnectionCheck:
+    view = _view(_workspace(), test=True)
+    if view.test is None:
+        raise ApiError(404, "not_connected", NOT_CONNECTED)
+    return view.test
+
+
+@router.delete(
+    "/v1/hubspot/connection",
+    summary="Forget the credentials (scheduled syncs stop connecting)",
+    responses=answers(204),
+)
+def delete_connection() -> Response[None]:
+    workspace = _workspace()
+    _credentials().delete(workspace)
+    save_ca_bundle(services.workspaces, SYSTEM, workspace, None)
+    return Response(status_code=204)
+
+
+# --- objects, mapping, syncs ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/hubspot/status", summary="Every object's toggle, sync state, mark and latest run", responses=answers(200)
+)
+def status() -> StatusView:
+    workspace = _workspace()
+    return StatusView(connected=_credentials().load(workspace) is not None, objects=services.hubspot.status(workspace))
+
+
+def _status_of(workspace: str, obj: HubSpotObject) -> ObjectStatus:
+    return next(row for row in services.hubspot.status(workspace) if row.object == obj)
+
+
+@router.get(
+    "/v1/hubspot/objects/<name>", summary="One object's toggle, sync state and latest run", responses=answers(200, 404)
+)
+def get_object(name: str) -> ObjectStatus:
+    return _status_of(_workspace(), _object(name))
+
+
+@router.put("/v1/hubspot/objects/<name>", summary="Turn import on or off for an object", responses=answers(200, 404))
+def put_object(name: str, body: ObjectToggle) -> ObjectStatus:
+    obj, workspace = _object(name), _workspace()
+    services.hubspot.enable(workspace, obj, body.enabled)
+    return _status_of(workspace, obj)
+
+
+@router.get(
+    "/v1/hubspot/objects/<name>/mapping",
+    summary="The saved mapping, or the automatic one",
+    responses=answers(200, 404, 409, 422, 502),
+)
+def get_mapping(name: str) -> MappingView:
+    obj, workspace = _object(name), _workspace()
+    saved = services.hubspot.store.mapping(workspace, obj)
+    mapping = saved or _talk(lambda: services.hubspot.mapping(workspace, obj))
+    return MappingView(object=obj, saved=saved is not None, fields=mapping.fields)
+
+
+@router.put(
+    "/v1/hubspot/objects/<name>/mapping",
+    summary="Save a mapping (checked against the object's properties)",
+    responses=answers(200, 404, 409, 422, 502),
+)
+def put_mapping(name: str, body: MappingBody) -> MappingView:
+    obj, workspace = _object(name), _workspace()
+    mapping = _talk(lambda: services.hubspot.set_mapping(workspace, obj, body.fields))
+    return MappingView(object=obj, saved=True, fields=mapping.fields)
+
+
+@router.post(
+    "/v1/hubspot/objects/<name>/mapping/preview",
+    summary="Ten records as a mapping would store them",
+    responses=answers(200, 404, 409, 422, 502),
+)
+def preview_mapping(name: str, body: PreviewBody) -> PreviewView:
+    obj, workspace = _object(name), _workspace()
+    records = _talk(lambda: services.hubspot.preview(workspace, obj, body.fields))
+    return PreviewView(object=obj, records=records)
+
+
+@router.get(
+    "/v1/hubspot/objects/<name>/history", summary="An object's sync runs, newest first", responses=answers(200, 404)
+)
+def history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> HistoryView:
+    obj = _object(name)
+    return HistoryView(object=obj, runs=services.hubspot.history(_workspace(), obj, limit))
+
+
+@router.post(
+    "/v1/hubspot/objects/<name>/sync",
+    summary="Sync an object now (full or incremental)",
+    responses=answers(202, 404, 409),
+)
+def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
+    obj, workspace = _object(name), _workspace()
+    if _credentials().load(workspace) is None:
+        raise ApiError(409, "not_connected", NOT_CONNECTED)
+    try:
+        message = services.hubspot.start(workspace, obj, body.mode)
+    except SyncRefused:
+        raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT /v1/hubspot/objects/{obj}") from None
+    if message is None:
+        raise ApiError(409, "already_running", f"a {obj} sync is already running; see /v1/hubspot/status")
+    services.hubspot_queue.send(message)
+    started = SyncStarted(object=obj, run_id=message.run_id, mode=message.mode)
+    return Response(status_code=202, content_type="application/json", body=started)
+
+
+@router.get(
+    "/v1/hubspot/schedule",
+    summary="How often incremental and full syncs run, and their overlap",
+    responses=answers(200),
+)
+def get_schedule() -> HubSpotConfig:
+    return services.hubspot.store.config(_workspace())
+
+
+@router.put("/v1/hubspot/schedule", summary="Change how often incremental and full syncs run", responses=answers(200))
+def put_schedule(body: HubSpotConfig) -> HubSpotConfig:
+    services.hubspot.store.put_config(_workspace(), body)
+    return body

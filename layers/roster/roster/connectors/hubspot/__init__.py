@@ -1,0 +1,1 @@
+"""The HubSpot connector: connection, import of contacts, companies and deals, on the connector core."""

@@ -1,0 +1,231 @@
+"""What each HubSpot object is to Roster (from its properties), and its field mapping.
+
+People are contacts, companies are companies, and deals join their company's `deals` list (filterable as
+`company.deals`: stage, amount, close date, owner, type, pipeline). Auto-map takes the standard pairs
+(email → email, jobtitle → job_title, ...), then the closest Roster field by name or label, then (people and
+companies) each custom property as a custom field of its own name. A manual mapping is checked against the
+object's properties, so a typo names the property at fault. Each mapped field remembers its HubSpot type, so a
+sync reads values back without asking for the properties again; unmapped properties are never stored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from roster.connectors.core.mapping import FieldMapping, MappingError, ObjectSpec, closest
+from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, Kind
+from roster.profiles.values import ValueProblem, coerce_value, format_time, parse_time
+
+SOURCE = "hubspot"  # the source name of every HubSpot record in Roster
+HubSpotObject = Literal["contacts", "companies", "deals"]
+OBJECTS: tuple[HubSpotObject, ...] = ("contacts", "companies", "deals")
+#: The property each object's changes are searched by (epoch milliseconds).
+MODIFIED: dict[HubSpotObject, str] = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+MERGED = "hs_merged_object_ids"  # on a merge's survivor: the ids merged into it, `;`-separated
+PREVIEW_RECORDS = 10
+MULTI = "multi"  # the stored type of a multiple-checkboxes enumeration (values a;b;c)
+DERIVED = frozenset({"deals", "opportunities", "opportunity_count", "open_pipeline", "won_amount"})
+#: Properties the sync reads and manages itself, never offered to auto-map.
+SYSTEM_PROPERTIES = frozenset({"hs_object_id", "lastmodifieddate", "hs_lastmodifieddate", MERGED, "createdate"})
+
+_PEOPLE_TARGETS = STANDARD_FIELDS[Kind.PEOPLE]
+SPECS: dict[HubSpotObject, ObjectSpec] = {
+    "contacts": ObjectSpec(
+        Kind.PEOPLE,
+        _PEOPLE_TARGETS,
+        {
+            "email": "email",
+            "firstname": "first_name",
+            "lastname": "last_name",
+            "jobtitle": "job_title",
+            "phone": "phone",
+            "city": "city",
+            "state": "state",
+            "country": "country",
+            "hubspot_owner_id": "owner",
+            "hs_lead_status": "lead_status",
+            "hs_linkedin_url": "linkedin_url",
+            "createdate": "created_date",
+        },
+        True,
+    ),
+    "companies": ObjectSpec(
+        Kind.COMPANIES,
+        {name: kind for name, kind in STANDARD_FIELDS[Kind.COMPANIES].items() if name not in DERIVED},
+        {
+            "name": "name",
+            "domain": "domain",
+            "industry": "industry",
+            "numberofemployees": "employee_count",
+            "annualrevenue": "annual_revenue",
+            "type": "account_type",
+            "hubspot_owner_id": "owner",
+            "phone": "phone",
+            "city": "city",
+            "state": "state",
+            "country": "country",
+            "description": "description",
+            "createdate": "created_date",
+        },
+        True,
+    ),
+    "deals": ObjectSpec(
+        None,
+        RELATED_FIELDS[Kind.COMPANIES]["deals"],
+        {
+            "dealname": "name",
+            "dealstage": "stage",
+            "amount": "amount",
+            "closedate": "close_date",
+            "hubspot_owner_id": "owner",
+            "dealtype": "type",
+            "pipeline": "pipeline",
+            "hs_is_closed": "is_closed",
+            "hs_is_closed_won": "is_won",
+        },
+        False,
+    ),
+}
+
+
+class ObjectMapping(BaseModel):
+    """One object's mapping: HubSpot property name → Roster field, type and export rule."""
+
+    object: HubSpotObject
+    fields: dict[str, FieldMapping] = Field(default_factory=dict)
+    fields_added_at: str | None = None
+
+
+class PreviewRecord(BaseModel):
+    id: str
+    fields: dict[str, Any]
+    problems: list[str] = Field(default_factory=list)
+
+
+def _type(prop: Mapping[str, Any]) -> str:
+    kind = str(prop.get("type") or "string")
+    if kind == "enumeration" and prop.get("field_type", prop.get("fieldType")) == "checkbox":
+        return MULTI
+    return kind
+
+
+def _snake(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _available(properties: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {str(prop["name"]): prop for prop in properties}
+
+
+def auto_map(obj: HubSpotObject, properties: Sequence[Mapping[str, Any]]) -> ObjectMapping:
+    """Standard pairs, then the closest Roster field by name or label, then custom properties as themselves."""
+    spec = SPECS[obj]
+    available = _available(properties)
+    fields: dict[str, FieldMapping] = {}
+    for name, target in spec.pairs.items():
+        if name in available:
+            fields[name] = FieldMapping(field=target, sf_type=_type(available[name]))
+    used = {mapping.field for mapping in fields.values()}
+    for name, prop in available.items():
+        if name in fields or name in SYSTEM_PROPERTIES or name.startswith("hs_"):
+            continue
+        candidates = [target for target in spec.targets if target not in used]
+        best = closest((_snake(name), _snake(str(prop.get("label", "")))), candidates)
+        custom = not prop.get("hubspot_defined", prop.get("hubspotDefined", False))
+        if best is None and custom and spec.open_targets and FIELD_NAME.match(name) and name not in used:
+            best = name  # a custom property becomes a custom field of the same name
+        if best is not None and best not in DERIVED:
+            fields[name] = FieldMapping(field=best, sf_type=_type(prop))
+            used.add(best)
+    return ObjectMapping(object=obj, fields=fields)
+
+
+def validate_mapping(
+    obj: HubSpotObject, fields: Mapping[str, str | FieldMapping], properties: Sequence[Mapping[str, Any]]
+) -> ObjectMapping:
+    """A manual mapping checked against the object's properties; raises MappingError naming the field at fault.
+    Export rules other than *never* wait for the HubSpot export (not built yet)."""
+    spec = SPECS[obj]
+    available = _available(properties)
+    checked: dict[str, FieldMapping] = {}
+    for name, given in fields.items():
+        mapping = FieldMapping(field=given) if isinstance(given, str) else given
+        if name not in available:
+            near = difflib.get_close_matches(name, list(available), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise MappingError(f"HubSpot {obj} have no property {name!r}{hint}")
+        target = mapping.field
+        if target in DERIVED:
+            raise MappingError(f"{target!r} is computed by the sync and cannot be mapped (from {obj}.{name})")
+        if not spec.open_targets and target not in spec.targets:
+            allowed = ", ".join(sorted(spec.targets))
+            raise MappingError(f"{obj}.{name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
+        if not FIELD_NAME.match(target):
+            raise MappingError(f"{obj}.{name}: {target!r} is not a valid field name (lower_snake_case)")
+        if mapping.export != "never" or mapping.segment is not None:
+            raise MappingError(
+                f"{obj}.{name}: export to HubSpot is not available yet, so its export rule must be never"
+            )
+        checked[name] = mapping.model_copy(update={"sf_type": _type(available[name])})
+    targets = [mapping.field for mapping in checked.values()]
+    duplicates = sorted({target for target in targets if targets.count(target) > 1})
+    if duplicates:
+        raise MappingError(f"{obj}: more than one HubSpot property maps to {', '.join(duplicates)}")
+    return ObjectMapping(object=obj, fields=checked)
+
+
+def stamp(value: str) -> str:
+    """A HubSpot time (epoch milliseconds, or ISO 8601) in the stored format."""
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return format_time(datetime.fromtimestamp(int(text) / 1000, UTC))
+    return parse_time(text)
+
+
+def read_value(hs_type: str, value: Any) -> Any:
+    """A HubSpot property value (always text on the wire) as a Python value; '' and null are None."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if hs_type == MULTI:
+        return [part for part in text.split(";") if part]
+    if hs_type == "bool":
+        return text.lower() == "true"
+    if hs_type == "number":
+        number = float(text)
+        return int(number) if number.is_integer() else number
+    if hs_type == "datetime":
+        return stamp(text)
+    if hs_type == "date":
+        return stamp(text)[:10]
+    return text
+
+
+def apply_mapping(mapping: ObjectMapping, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The mapped values of one HubSpot record and the problems of values that were dropped (one bad value drops
+    that field, never the record)."""
+    kind = SPECS[mapping.object].kind
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, field in mapping.fields.items():
+        if name not in row:
+            continue
+        try:
+            value = read_value(field.sf_type, row[name])
+            if kind is not None and value is not None:
+                value = coerce_value(kind, field.field, value)
+        except (ValueError, ValueProblem) as problem:
+            problems.append(f"{mapping.object}.{name}: {problem}")
+            continue
+        values[field.field] = value
+    return values, problems

@@ -1,0 +1,365 @@
+"""The HubSpot import sync: scheduler, worker and continuation on the connector core's run loop.
+
+A run reads one object through CRM search, 200 records a page, sorted by `hs_object_id` ascending, each page a new
+search from the last id committed (`hs_object_id > last`): a keyset, so no query ever pages past HubSpot's
+10,000-result cap, however many records share one modified time (a bulk edit gives thousands the same one).
+A full run reads every record; an incremental one the records whose modified date (`lastmodifieddate` for
+contacts, `hs_lastmodifieddate` otherwise) is at or after the mark minus an overlap (10 minutes by default), so
+records sharing the mark's time, or that search indexed late, are read again rather than missed. The mark is the
+time the run started, and moves only when the run has read to its end.
+
+Each page is resolved and committed with the run's checkpoint (the last id, the counts) and the object's state at
+the versions read, so a second worker holding the run stops (Stale) and a redelivered message resumes after the
+last committed page: nothing is counted twice or skipped. Contacts and deals also read their associated company
+(associations v4, one call a page; contacts then read the companies' domain and name, one batch read).
+After the records, the run lists the object's archived records (`archived=true`, 100 a page) and unlinks those
+archived since the run's start point (all of them in a full run). A worker near its deadline returns its message
+to be queued again; failures that retrying later may fix park the run (the message goes to the dead-letter
+queue), others fail it with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, Filter, FilterGroup, PublicObjectSearchRequest
+from pydantic import BaseModel
+from ulid import ULID
+
+from roster.connectors.core.mapping import FieldMapping
+from roster.connectors.core.runs import RunLoop, RunWorker, busy
+from roster.connectors.core.state import Mode, Status
+from roster.connectors.hubspot.connection import Connection, explain, transient
+from roster.connectors.hubspot.describe import (
+    MERGED,
+    MODIFIED,
+    OBJECTS,
+    PREVIEW_RECORDS,
+    HubSpotObject,
+    ObjectMapping,
+    PreviewRecord,
+    apply_mapping,
+    auto_map,
+    stamp,
+    validate_mapping,
+)
+from roster.connectors.hubspot.records import Page, PageContext, Row, archive, archive_deals, process
+from roster.connectors.hubspot.store import HubSpotRun, HubSpotState, HubSpotStore
+from roster.identity.resolver import Resolver
+from roster.profiles.fields import Kind
+from roster.profiles.values import format_time
+
+PAGE_RECORDS = 200  # HubSpot search's largest page
+BATCH = 100  # inputs per batch read (records and associations)
+ARCHIVED_PAGE = 100  # the list API's largest page
+MAX_PROBLEMS = 20
+
+
+class SyncMessage(BaseModel):
+    """One unit of sync work on the queue: a run to start or continue (its checkpoint is in the run)."""
+
+    workspace: str
+    object: HubSpotObject
+    mode: Mode
+    run_id: str
+
+
+class PageFailed(Exception):
+    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
+
+    def __init__(self, message: SyncMessage, code: str, reason: str, parked: bool) -> None:
+        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
+        self.message, self.code, self.reason, self.parked = message, code, reason, parked
+
+
+class SyncRefused(Exception):
+    """A sync that cannot start (import sync is off for the object)."""
+
+
+class ObjectStatus(BaseModel):
+    """What the API shows of one object: its toggle, state, mark and latest run (never credentials)."""
+
+    object: HubSpotObject
+    enabled: bool
+    status: Status
+    watermark: int | None
+    last_full_sync: str | None
+    error: str | None
+    last_run: HubSpotRun | None
+
+
+def properties(connection: Connection, obj: HubSpotObject) -> list[dict[str, Any]]:
+    """The object's properties (one API call), as plain dicts."""
+    answer = connection(lambda client: client.crm.properties.core_api.get_all(obj))
+    return [prop.to_dict() for prop in answer.results]
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+
+
+def _associations(obj: HubSpotObject, request: Any, client: HubSpot) -> Any:
+    return client.crm.associations.v4.batch_api.get_page(obj, "companies", request)
+
+
+def _companies(read: Any, client: HubSpot) -> Any:
+    return client.crm.objects.batch_api.read("companies", read)
+
+
+def _company(result: Any) -> str | None:
+    """The first company a listed record is associated with (the list's `associations`), if any."""
+    linked = (result.associations or {}).get("companies")
+    ids = sorted((str(each.id) for each in (linked.results if linked else []) or []), key=int)
+    return ids[0] if ids else None
+
+
+def _read_properties(mapping: ObjectMapping) -> list[str]:
+    return sorted({"hs_object_id", MODIFIED[mapping.object], MERGED, *mapping.fields})
+
+
+@dataclass
+class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
+    """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
+
+    store: HubSpotStore
+    resolver: Callable[[str, Kind], Resolver]
+    connect: Callable[[str], Connection]
+    page_records: int = PAGE_RECORDS
+
+    # -- configuration ------------------------------------------------------------------------------------
+
+    def enable(self, workspace: str, obj: HubSpotObject, enabled: bool = True) -> HubSpotState:
+        """Turn import sync for an object on or off (the scheduler starts with a full sync)."""
+        state = self.store.state(workspace, obj)
+        if state.enabled == enabled and state.version is not None:
+            return state
+        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
+
+    def mapping(self, workspace: str, obj: HubSpotObject) -> ObjectMapping:
+        """The saved mapping, or the automatic one from the object's properties (one API call)."""
+        return self.store.mapping(workspace, obj) or auto_map(obj, properties(self.connect(workspace), obj))
+
+    def set_mapping(self, workspace: str, obj: HubSpotObject, fields: dict[str, str | FieldMapping]) -> ObjectMapping:
+        """Check a manual mapping against the object's properties and save it (MappingError names the bad one)."""
+        mapping = validate_mapping(obj, fields, properties(self.connect(workspace), obj))
+        before = self.store.mapping(workspace, obj)
+        changed = before is None or set(mapping.fields) - set(before.fields)
+        mapping.fields_added_at = format_time(self.clock()) if changed else before.fields_added_at if before else None
+        self.store.put_mapping(workspace, mapping)
+        return mapping
+
+    def preview(
+        self, workspace: str, obj: HubSpotObject, fields: dict[str, str | FieldMapping] | None = None
+    ) -> list[PreviewRecord]:
+        """Ten recently changed records as a mapping (the given one, else the current one) would store them."""
+        connection = self.connect(workspace)
+        if fields is None:
+            mapping = self.store.mapping(workspace, obj) or auto_map(obj, properties(connection, obj))
+        else:
+            mapping = validate_mapping(obj, fields, properties(connection, obj))
+        request = PublicObjectSearchRequest(
+            limit=PREVIEW_RECORDS,
+            sorts=[{"propertyName": MODIFIED[obj], "direction": "DESCENDING"}],
+            properties=_read_properties(mapping),
+            filter_groups=[],
+        )
+        answer = connection(lambda client: client.crm.objects.search_api.do_search(obj, request))
+        records = []
+        for result in answer.results:
+            values, problems = apply_mapping(mapping, {**(result.properties or {}), "id": result.id})
+            records.append(PreviewRecord(id=str(result.id), fields=values, problems=problems))
+        return records
+
+    def status(self, workspace: str) -> list[ObjectStatus]:
+        states = {state.object: state for state in self.store.states(workspace)}
+        return [
+            self.view(ObjectStatus, states.get(obj) or HubSpotState(workspace=workspace, object=obj)) for obj in OBJECTS
+        ]
+
+    # -- runs ---------------------------------------------------------------------------------------------
+
+    def start(self, workspace: str, obj: HubSpotObject, mode: Mode | None = None) -> SyncMessage | None:
+        """Begin a run and return the message to queue, or None when one is already running. Without a mode (and
+        always before a first full sync) the run is full when the object has no mark."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
+            raise SyncRefused(f"import sync is off for {obj}")
+        now = self.clock()
+        if busy(state, now):
+            return None
+        if mode is None or state.watermark is None:
+            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
+        run = HubSpotRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=format_time(now))
+        if not self.begin(run, state):
+            return None
+        return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
+
+    def worker(
+        self, run: HubSpotRun, state: HubSpotState, message: SyncMessage, remaining: Callable[[], float]
+    ) -> _Worker:
+        return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
+
+
+@dataclass(kw_only=True)
+class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
+    """One invocation's work on an import run."""
+
+    loop: HubSpotSync
+    hubspot: Connection | None = None
+    mapping: ObjectMapping | None = None
+
+    @property
+    def obj(self) -> HubSpotObject:
+        return self.run.object
+
+    def go(self) -> SyncMessage | None:
+        if self.resume_parked():
+            self.commit(with_state=True)
+        self.hubspot = self.connection = self.loop.connect(self.run.workspace)
+        self.mapping = self._mapping()
+        if self.run.until is None:
+            self._plan()
+        while self.run.phase == "records":
+            if self.near_deadline():
+                return self._continue()
+            self._read_page()
+        while self.run.phase == "archived":
+            if self.near_deadline():
+                return self._continue()
+            self._read_archived()
+        self._finish()
+        return None
+
+    def _call(self, action: Callable[[HubSpot], Any]) -> Any:
+        assert self.hubspot is not None
+        return self.hubspot(action)
+
+    def _mapping(self) -> ObjectMapping:
+        saved = self.loop.store.mapping(self.run.workspace, self.obj)
+        if saved is not None:
+            return saved
+        assert self.hubspot is not None
+        mapping = auto_map(self.obj, properties(self.hubspot, self.obj))
+        self.loop.store.put_mapping(self.run.workspace, mapping)
+        return mapping
+
+    def _plan(self) -> None:
+        now = self.loop.clock()
+        self.run.until = int(now.timestamp() * 1000)
+        if self.run.mode is Mode.INCREMENTAL and self.state.watermark is not None:
+            overlap = timedelta(minutes=self.loop.store.config(self.run.workspace).overlap_minutes)
+            self.run.since = self.state.watermark - int(overlap.total_seconds() * 1000)
+        self.commit()
+
+    def _search(self) -> list[Row]:
+        """The next page of the keyset: records after the last id committed (and modified since, incremental)."""
+        assert self.mapping is not None
+        filters = [Filter(property_name="hs_object_id", operator="GT", value=str(self.run.last_id))]
+        if self.run.since is not None:
+            filters.append(Filter(property_name=MODIFIED[self.obj], operator="GTE", value=str(self.run.since)))
+        request = PublicObjectSearchRequest(
+            filter_groups=[FilterGroup(filters=filters)],
+            sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            properties=_read_properties(self.mapping),
+            limit=self.loop.page_records,
+        )
+        answer = self._call(lambda client: client.crm.objects.search_api.do_search(self.obj, request))
+        return [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
+
+    def _context(self) -> PageContext:
+        assert self.mapping is not None
+        return PageContext(self.run.workspace, self.mapping, lambda kind: self.loop.resolver(self.run.workspace, kind))
+
+    def _read_page(self) -> None:
+        rows = self._search()
+        if rows:
+            page = self._looked_up(rows)
+            assert self.mapping is not None
+            context = self._context()
+            counts, problems = process(context, page)
+            self.run.counts = self.run.counts.add(counts)
+            self.run.problems = [*self.run.problems, *problems][:MAX_PROBLEMS]
+            self.run.last_id = max(int(row["id"]) for row in rows)
+        if len(rows) < self.loop.page_records:
+            self.run.phase = "archived"
+        self.commit(with_state=True)
+
+    def _looked_up(self, rows: list[Row]) -> Page:
+        """The page with each contact's or deal's associated company (and, for contacts, its domain and name)."""
+        page = Page(rows)
+        if self.obj == "companies":
+            return page
+        ids = [str(row["id"]) for row in rows]
+        for chunk in _chunks(ids):
+            request = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": each} for each in chunk])
+            answer = self._call(partial(_associations, self.obj, request))
+            for result in answer.results or []:
+                targets = sorted((target.to_object_id for target in result.to or []), key=int)
+                if targets:
+                    page.company_of[str(result._from.id)] = str(targets[0])
+        if self.obj == "contacts" and page.company_of:
+            for chunk in _chunks(sorted(set(page.company_of.values()))):
+                read = BatchReadInputSimplePublicObjectId(
+                    inputs=[{"id": each} for each in chunk], properties=["domain", "name"], properties_with_history=[]
+                )
+                companies = self._call(partial(_companies, read))
+                page.companies |= {str(company.id): company.properties or {} for company in companies.results}
+        return page
+
+    def _read_archived(self) -> None:
+        """One page of archived records: unlink those archived since the run's start point (deals: take them
+        off their company's list)."""
+        after = self.run.archived_after
+        associations = ["companies"] if self.obj == "deals" else None
+        answer = self._call(
+            lambda client: client.crm.objects.basic_api.get_page(
+                self.obj,
+                limit=ARCHIVED_PAGE,
+                after=after,
+                archived=True,
+                properties=["hs_object_id"],
+                associations=associations,
+            )
+        )
+        since = None if self.run.since is None else stamp(str(self.run.since))
+        archived = [
+            result
+            for result in answer.results
+            if since is None or result.archived_at is None or format_time(result.archived_at) >= since
+        ]
+        if archived and self.obj == "deals":
+            company_of = {str(result.id): company for result in archived if (company := _company(result))}
+            at = format_time(self.loop.clock())
+            self.run.counts.deleted += archive_deals(self._context(), company_of, at)
+        elif archived:
+            self.run.counts.deleted += archive(self._context(), [str(result.id) for result in archived])
+        following = answer.paging.next.after if answer.paging and answer.paging.next else None
+        self.run.archived_after = following
+        if following is None:
+            self.run.phase = "done"
+        self.commit(with_state=True)
+
+    def _finish(self) -> None:
+        self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.loop.clock())
+        self.state.status, self.state.error = Status.IDLE, None
+        self.state.watermark = self.run.until
+        if self.run.mode is Mode.FULL:
+            self.state.last_full_sync = self.run.started_at
+        self.commit(with_state=True)
+
+    def _continue(self) -> SyncMessage:
+        self.commit(with_state=True)
+        return self.message
+
+    def stop(self, error: Exception) -> PageFailed:
+        """Record why the run stopped (parked when retrying later may help): the PageFailed to raise."""
+        code, reason = explain(error)
+        parked = transient(error)
+        self.halt(code, reason, parked)
+        return PageFailed(self.message, code, reason, parked)

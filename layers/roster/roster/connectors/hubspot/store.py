@@ -1,0 +1,70 @@
+"""The HubSpot import's configuration, mappings, object states and runs on the jobs table (keys in
+`roster.store.jobs`), kept by the core's `RunItems` like Salesforce's."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from roster.connectors.core.items import JobKeys, RunItems
+from roster.connectors.core.state import ImportState, Mode, Run, RunCounts, Schedule
+from roster.connectors.hubspot.describe import HubSpotObject, ObjectMapping
+from roster.store import jobs
+
+Phase = Literal["records", "archived", "done"]
+
+
+class HubSpotConfig(Schedule):
+    """A workspace's HubSpot schedule (incremental every 15 minutes, full weekly) and the overlap each incremental
+    reads again below the mark, so records sharing a modified time, or indexed late by search, are never missed."""
+
+    overlap_minutes: int = Field(default=10, ge=1, le=24 * 60)
+
+
+class HubSpotState(ImportState):
+    object: HubSpotObject
+    watermark: int | None = None  # epoch ms: the start of the last run that read to its end
+
+
+class HubSpotRun(Run):
+    """One import of one object, and the checkpoint a continuation resumes from: the phase, the last
+    `hs_object_id` committed (the keyset) and the archived list's paging cursor."""
+
+    object: HubSpotObject
+    mode: Mode
+    counts: RunCounts = Field(default_factory=RunCounts)
+    since: int | None = None  # incremental: records modified at or after this epoch ms (mark - overlap)
+    until: int | None = None  # when the run planned: the next mark
+    phase: Phase = "records"
+    last_id: int = 0  # records: the highest hs_object_id committed
+    archived_after: str | None = None  # archived: the next page's cursor
+    problems: list[str] = Field(default_factory=list)
+
+
+IMPORT_KEYS = JobKeys(
+    jobs.hubspot_state, jobs.hubspot_run, jobs.hubspot_runs, jobs.HUBSPOT_ENABLED, "HubSpot state", "HubSpot run"
+)
+
+
+class HubSpotStore(RunItems[HubSpotRun, HubSpotState, HubSpotObject]):
+    def __init__(self) -> None:
+        super().__init__(HubSpotRun, HubSpotState, IMPORT_KEYS)
+
+    def config(self, workspace: str) -> HubSpotConfig:
+        return self._items.read(HubSpotConfig, jobs.hubspot_config(workspace)) or HubSpotConfig()
+
+    def put_config(self, workspace: str, config: HubSpotConfig) -> None:
+        self._items.put(jobs.hubspot_config(workspace), config)
+
+    def mapping(self, workspace: str, obj: HubSpotObject) -> ObjectMapping | None:
+        return self._items.read(ObjectMapping, jobs.hubspot_mapping(workspace, obj))
+
+    def put_mapping(self, workspace: str, mapping: ObjectMapping) -> None:
+        self._items.put(jobs.hubspot_mapping(workspace, mapping.object), mapping)
+
+    def states(self, workspace: str) -> list[HubSpotState]:
+        return self._items.read_all(HubSpotState, workspace, jobs.HUBSPOT_STATES)
+
+    def put_state(self, state: HubSpotState) -> HubSpotState:
+        return self._put_state(state, state.enabled)

@@ -1,0 +1,149 @@
+"""The HubSpot import through the API and the real handlers on the local stack, against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from roster.connectors.hubspot.connection import secret_name
+from roster.services import services
+from roster_dev.cli import app as cli
+from roster_dev.emulators.hubspot import HubSpotEmulator, generate_portal
+from roster_dev.local.runner import Runner
+from roster_dev.local.stack import LocalStack
+from tests.conftest import Api, fill
+
+CONTACTS, COMPANIES = 90, 15
+
+
+@pytest.fixture(scope="module")
+def hs() -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator(generate_portal(5, contacts=CONTACTS, companies=COMPANIES)) as running:
+        yield running
+
+
+def token_body(hs: HubSpotEmulator, token: str | None = None) -> dict[str, Any]:
+    return {"method": "private_app", "token": token or hs.token, "host": hs.url, "ca_bundle": hs.ca_path}
+
+
+@pytest.fixture
+def connected(api: Api, hs: HubSpotEmulator) -> Iterator[Api]:
+    """A workspace connected to the emulator; afterwards its syncs are off and its credentials gone."""
+    status, view = api.call("PUT", "/v1/hubspot/connection", token_body(hs))
+    assert status == 200 and view["test"]["ok"], view
+    yield api
+    for obj in ("contacts", "companies", "deals"):
+        api.call("PUT", f"/v1/hubspot/objects/{obj}", {"enabled": False})
+    assert api.call("DELETE", "/v1/hubspot/connection")[0] == 204
+
+
+def last_run(api: Api, obj: str) -> dict[str, Any]:
+    status, found = api.call("GET", f"/v1/hubspot/objects/{obj}")
+    assert status == 200, found
+    run: dict[str, Any] = found["last_run"]
+    return run
+
+
+def test_connect_masks_the_token_and_the_test_says_why(api: Api, hs: HubSpotEmulator, stack: LocalStack) -> None:
+    status, view = api.call("GET", "/v1/hubspot/connection")
+    assert status == 200 and view == {"connected": False, "credentials": None, "ca_bundle": None, "test": None}
+    assert api.call("POST", "/v1/hubspot/connection/test")[0] == 404
+    status, view = api.call("PUT", "/v1/hubspot/connection", token_body(hs))
+    assert status == 200, view
+    assert view["credentials"]["token"] == "**********" and view["test"]["ok"]
+    assert hs.token not in json.dumps(view)
+    stored = stack.client("secretsmanager").get_secret_value(SecretId=secret_name(api.workspace))["SecretString"]
+    assert json.loads(stored)["token"] == hs.token
+    status, view = api.call("PUT", "/v1/hubspot/connection", token_body(hs, "pat-na1-revoked"))
+    assert status == 200 and not view["test"]["ok"] and view["test"]["code"] == "bad_token"
+    assert "pat-na1-revoked" not in json.dumps(view)
+    status, body = api.call("PUT", "/v1/hubspot/connection", {**token_body(hs), "host": "https://169.254.169.254"})
+    assert status == 422 and "host" in json.dumps(body)
+    assert api.call("DELETE", "/v1/hubspot/connection")[0] == 204
+    assert api.call("GET", "/v1/hubspot/connection")[1]["connected"] is False
+
+
+def test_toggle_map_preview_sync_and_history(connected: Api, runner: Runner) -> None:
+    api = connected
+    status, body = api.call("POST", "/v1/hubspot/objects/contacts/sync", {})
+    assert status == 409 and body["error"] == "sync_off"
+    assert api.call("GET", "/v1/hubspot/objects/tickets")[0] == 404
+    status, mapping = api.call("GET", "/v1/hubspot/objects/contacts/mapping")
+    assert status == 200 and not mapping["saved"] and mapping["fields"]["email"]["field"] == "email"
+    status, body = api.call("PUT", "/v1/hubspot/objects/contacts/mapping", {"fields": {"emial": "email"}})
+    assert status == 422 and "emial" in body["message"]
+    status, preview = api.call("POST", "/v1/hubspot/objects/contacts/mapping/preview", {"fields": {"email": "email"}})
+    assert status == 200 and len(preview["records"]) == 10
+    fields = {"email": "email", "firstname": "first_name", "customer_tier": "tier"}
+    status, saved = api.call("PUT", "/v1/hubspot/objects/contacts/mapping", {"fields": fields})
+    assert status == 200 and saved["saved"] and saved["fields"]["customer_tier"]["field"] == "tier"
+    for obj in ("contacts", "companies"):
+        assert api.call("PUT", f"/v1/hubspot/objects/{obj}", {"enabled": True})[1]["enabled"]
+        status, started = api.call("POST", f"/v1/hubspot/objects/{obj}/sync", {})
+        assert status == 202 and started["mode"] == "full"
+    runner.drain()
+    assert last_run(api, "contacts")["counts"]["read"] == CONTACTS
+    assert last_run(api, "companies")["status"] == "succeeded"
+    status, found = api.call("GET", "/v1/hubspot/status")
+    assert status == 200 and found["connected"]
+    assert {row["object"]: row["enabled"] for row in found["objects"]} == {
+        "contacts": True,
+        "companies": True,
+        "deals": False,
+    }
+    status, history = api.call("GET", "/v1/hubspot/objects/contacts/history")
+    assert status == 200 and history["runs"][0]["status"] == "succeeded"
+    status, schedule = api.call("PUT", "/v1/hubspot/schedule", {"incremental_minutes": 30, "full_days": 7})
+    assert status == 200 and schedule["overlap_minutes"] == 10
+    assert api.call("GET", "/v1/hubspot/schedule")[1]["incremental_minutes"] == 30
+    assert api.call("PUT", "/v1/hubspot/schedule", {"incremental_minutes": 1})[0] == 422
+
+
+def test_scheduler_and_worker_handlers_run_the_sample_events(connected: Api, runner: Runner) -> None:
+    api = connected
+    api.call("PUT", "/v1/hubspot/objects/companies", {"enabled": True})
+    started = runner.invoke("HubSpotScheduleFunction", fill("hubspot_schedule.json"))["started"]
+    assert [(row["object"], row["mode"]) for row in started if row["workspace"] == api.workspace] == [
+        ("companies", "full")
+    ]
+    runner.drain()
+    assert last_run(api, "companies")["counts"]["read"] == COMPANIES
+    api.call("PUT", "/v1/hubspot/objects/contacts", {"enabled": True})
+    message = services.hubspot.start(api.workspace, "contacts")
+    assert message is not None
+    event = fill("hubspot_sync.json", workspace=api.workspace, object="contacts", mode="full", run_id=message.run_id)
+    assert runner.invoke("HubSpotSyncFunction", event) == {"batchItemFailures": []}
+    run = last_run(api, "contacts")
+    assert run["run_id"] == message.run_id and run["status"] == "succeeded" and run["counts"]["read"] == CONTACTS
+    assert runner.invoke("HubSpotSyncFunction", event) == {"batchItemFailures": []}  # redelivered: a no-op
+    assert last_run(api, "contacts")["counts"] == run["counts"]
+
+
+def test_the_cli_connects_maps_syncs_and_shows_status(api: Api, hs: HubSpotEmulator, runner: Runner) -> None:
+    options = ["--url", runner.serve(), "--api-key", api.key]
+    wide = {"COLUMNS": "200"}
+
+    def roster(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["hubspot", *args, *options], env=wide)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    local = ["--host", hs.url, "--ca-bundle", hs.ca_path]
+    bad = CliRunner().invoke(cli, ["hubspot", "connect", "--token", "pat-nope", *local, *options], env=wide)
+    assert bad.exit_code == 1 and "bad_token" in bad.output and "pat-nope" not in bad.output
+    shown = roster("connect", "--token", hs.token, *local)
+    assert "connected" in shown and hs.token not in shown
+    assert "ok" in roster("test")
+    assert "tier" in roster("mapping", "contacts", "--set", "email=email", "--set", "customer_tier=tier")
+    assert "companies: import on" in roster("enable", "companies")
+    assert "companies full sync" in roster("sync", "companies")
+    runner.drain()
+    assert "succeeded" in roster("status")
+    assert "succeeded" in roster("history", "companies")
+    assert '"incremental_minutes": 20' in roster("schedule", "--incremental-minutes", "20")
+    roster("enable", "companies", "--off")
+    assert api.call("DELETE", "/v1/hubspot/connection")[0] == 204
