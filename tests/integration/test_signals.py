@@ -8,8 +8,10 @@ Each test pins the emulator's events for its records, so what must fire is known
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +32,9 @@ from roster.store.profiles import ProfileStore
 from roster.store.segments import Segment, SegmentStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.signals import SignalsEmulator
+from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
+from tests.conftest import Api
 from tests.integration.test_enrichment_runs import Queue, drain
 
 NOW = datetime.now(UTC)  # segments judge "within the last N days" against today's date
@@ -402,3 +406,106 @@ def test_generated_vendor_data_fires_every_signal_type_on_some_records(emulator:
         dates = [event.on for events in found for event in events]
         assert all(TODAY - timedelta(days=731) <= on <= TODAY for on in dates)
     assert emulator.data.events("funding", "company3.com") == emulator.data.events("funding", "company3.com")
+
+
+def test_the_signals_api_end_to_end(api: Api, runner: Runner, emulator: SignalsEmulator) -> None:
+    """Preview, create with a companion segment, run through the worker function, list, and a record's signals."""
+    email = f"gia@oldco-{api.workspace}.com"
+    emulator.data.put(
+        "employment",
+        email,
+        [position("Oldco", f"oldco-{api.workspace}.com", date(2019, 1, 1)), position("Newco", "newco.com", TODAY)],
+    )
+    code, answer = api.call("POST", "/v1/people/upsert", {"records": [{"source": "crm", "fields": {"email": email}}]})
+    assert code == 200, answer
+    pid = answer["results"][0]["profile_id"]
+    settings = {"signal": "job_change", "audiences": ["all-people"], "provider": emulator.provider("job_change", 2)}
+
+    code, preview = api.call("POST", "/v1/signals/preview", settings)
+    assert (code, preview["records"], preview["credits_per_record"]) == (200, 1, 2.0)
+    code, created = api.call("POST", "/v1/signals", settings | {"budget_credits": 10, "recurrence": "daily"})
+    assert code == 201, created
+    assert created["recurrence"] == "daily" and created["since"] == months_before(TODAY, 3).isoformat()
+    code, problem = api.call("POST", "/v1/signals", settings | {"signal_id": created["signal_id"]})
+    assert code == 409, problem
+    code, problem = api.call("POST", "/v1/signals", settings | {"signal": "funding"})
+    assert code == 422 and "companies" in problem["message"], problem
+
+    code, started = api.call("POST", f"/v1/signals/{created['signal_id']}/runs")
+    assert code == 202, started
+    runner.drain()
+
+    code, listed = api.call("GET", "/v1/signals")
+    (signal,) = listed["signals"]
+    assert (signal["hits"], signal["spent_credits"], signal["last_run"]["status"]) == (1, 2.0, "completed")
+    code, record = api.call("GET", f"/v1/signals/records/people/{pid}")
+    assert code == 200 and record["signals"][0]["latest"]["value"] == "Newco (newco.com)", record
+    code, companion = api.call("GET", f"/v1/segments/{signal['companions']['all-people']}")
+    assert code == 200 and companion["name"] == "All People + Job Change (last 30 days)", companion
+    code, enrichments = api.call("GET", "/v1/enrichments")
+    assert enrichments["enrichments"] == []  # signals are listed under /v1/signals
+    code, _ = api.call("DELETE", f"/v1/signals/{created['signal_id']}")
+    assert code == 204
+    code, _ = api.call("GET", f"/v1/signals/{created['signal_id']}")
+    assert code == 404
+
+
+def test_a_weekly_signal_is_started_by_the_schedule_once_per_firing(
+    signals: Signals, queue: Queue, workspace: str, emulator: SignalsEmulator
+) -> None:
+    from roster.enrich.continuous import ContinuousEnrichment
+    from roster.enrich.runs import Trigger
+
+    email = f"hal@weekly-{workspace}.com"
+    emulator.data.put(
+        "employment",
+        email,
+        [position("Weekly", f"weekly-{workspace}.com", date(2019, 1, 1)), position("N", "n.com", TODAY)],
+    )
+    (pid,) = people(workspace, email)
+    signal_id = add(signals, workspace, emulator, "job_change", recurrence="weekly")
+    schedule = ContinuousEnrichment(
+        signals.enrichments.store, signals.enrichments.definitions, signals.enrichments.runs
+    )
+    later = datetime.now(UTC) + timedelta(days=8)  # a Monday midnight has passed since the signal was saved
+
+    first = schedule.run_scheduled(later)
+    again = schedule.run_scheduled(later)  # a retried invocation of the same firing
+    drain(signals.enrichments, queue)
+
+    mine = [run for run in first if run.enrichment_id == signal_id]
+    assert len(mine) == 1 and mine[0].trigger is Trigger.SCHEDULED
+    assert not [run for run in again if run.enrichment_id == signal_id]
+    assert fields(workspace, Kind.PEOPLE, pid)["signal_job_change_date"] == TODAY.isoformat()
+
+
+def test_the_cli_adds_lists_and_shows_signals(
+    api: Api, runner: Runner, emulator: SignalsEmulator, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from roster_dev.cli import app as cli
+
+    email = f"ivy@cli-{api.workspace}.com"
+    emulator.data.put(
+        "employment",
+        email,
+        [position("Cli", f"cli-{api.workspace}.com", date(2019, 1, 1)), position("M", "m.com", TODAY)],
+    )
+    code, answer = api.call("POST", "/v1/people/upsert", {"records": [{"source": "crm", "fields": {"email": email}}]})
+    assert code == 200, answer
+    provider = tmp_path / "provider.json"
+    provider.write_text(json.dumps(emulator.provider("job_change")))
+    env = {"ROSTER_URL": runner.serve(), "ROSTER_API_KEY": api.key, "COLUMNS": "250"}
+    cli_runner = CliRunner()
+    options = ["-a", "all-people", "--provider", str(provider), "--budget", "5"]
+
+    preview = cli_runner.invoke(cli, ["signals", "preview", "job_change", *options], env=env)
+    assert preview.exit_code == 0 and '"records": 1' in preview.output, preview.output
+    added = cli_runner.invoke(cli, ["signals", "add", "job_change", *options, "--lookback", "6", "--run"], env=env)
+    assert added.exit_code == 0, added.output
+    runner.drain()
+    listed = cli_runner.invoke(cli, ["signals", "list"], env=env)
+    assert listed.exit_code == 0 and "6 months" in listed.output and "completed" in listed.output, listed.output
+    bad = cli_runner.invoke(cli, ["signals", "add", "funding", "-a", "all-people"], env=env)
+    assert bad.exit_code == 1 and "data provider" in bad.output, bad.output

@@ -10,9 +10,9 @@ import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ulid import ULID
 
 from roster.enrich.budget import CostPreview, cost_preview
@@ -31,6 +31,8 @@ from roster.store.workspaces import WorkspaceStore
 
 SETTING_PREFIX = "signal#"  # workspace setting per signal: its companion segments
 RECENT_RUNS = 200  # runs counted for a signal's hits
+#: Path words under /v1/signals that cannot be signal ids.
+RESERVED_IDS = frozenset({"preview", "test", "records"})
 
 
 def _new_id() -> str:
@@ -55,6 +57,12 @@ class SignalSettings(BaseModel):
     budget_credits: float = Field(default=0.0, ge=0, le=1e12)
     refresh_days: int = Field(default=0, ge=0, le=3650, description="Skip records checked this many days ago")
     companion_days: int = Field(default=30, ge=1, le=3650, description="Companion segments: fired within N days")
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> Self:
+        if self.provider is None and not (self.signal is SignalType.JOB_CHANGE and self.use_history):
+            raise ValueError(f"a {self.signal} signal needs a data provider (`provider`)")
+        return self
 
 
 class SignalDetail(BaseModel):
@@ -126,14 +134,14 @@ class Signals:
     def definition(self, settings: SignalSettings, since: date | None = None) -> EnrichmentDefinition:
         """The enrichment the signal runs as; the look-back starts today unless `since` is given."""
         start = since or months_before(self.clock().date(), settings.lookback_months)
-        spec = SignalSpec(
-            signal=settings.signal,
-            since=start,
-            lookback_months=settings.lookback_months,
-            source=settings.provider,
-            use_history=settings.use_history,
-        )
         try:
+            spec = SignalSpec(
+                signal=settings.signal,
+                since=start,
+                lookback_months=settings.lookback_months,
+                source=settings.provider,
+                use_history=settings.use_history,
+            )
             return EnrichmentDefinition(
                 enrichment_id=settings.signal_id,
                 name=settings.name or LABEL[settings.signal],
