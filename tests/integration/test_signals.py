@@ -423,6 +423,10 @@ def test_the_signals_api_end_to_end(api: Api, runner: Runner, emulator: SignalsE
 
     code, preview = api.call("POST", "/v1/signals/preview", settings)
     assert (code, preview["records"], preview["credits_per_record"]) == (200, 1, 2.0)
+    code, tried = api.call("POST", "/v1/signals/test", {"signal": settings})
+    assert code == 200 and tried["rows"][0]["outputs"]["signal_job_change"] == "Newco (newco.com)", tried
+    code, untouched = api.call("GET", f"/v1/people/{pid}")
+    assert code == 200 and "signal_job_change" not in untouched["fields"], untouched  # a test writes nothing
     code, created = api.call("POST", "/v1/signals", settings | {"budget_credits": 10, "recurrence": "daily"})
     assert code == 201, created
     assert created["recurrence"] == "daily" and created["since"] == months_before(TODAY, 3).isoformat()
