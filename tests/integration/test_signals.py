@@ -513,3 +513,34 @@ def test_the_cli_adds_lists_and_shows_signals(
     assert listed.exit_code == 0 and "6 months" in listed.output and "completed" in listed.output, listed.output
     bad = cli_runner.invoke(cli, ["signals", "add", "funding", "-a", "all-people"], env=env)
     assert bad.exit_code == 1 and "data provider" in bad.output, bad.output
+
+
+def test_an_older_event_read_before_a_concurrent_run_wrote_a_newer_one_is_dropped(
+    signals: Signals, queue: Queue, workspace: str, emulator: SignalsEmulator
+) -> None:
+    """A worker that read the profile before another run wrote a newer event, and then hits the write
+    conflict, drops its older event instead of writing it over the newer one."""
+    from functools import partial
+
+    from roster.enrich.worker import _newer_event
+    from roster.signals.kinds import SignalType
+
+    email = f"jo@race-{workspace}.com"
+    old = position("Race", f"race-{workspace}.com", date(2019, 1, 1))
+    emulator.data.put("employment", email, [old, position("Newer", "newer.com", TODAY - timedelta(days=3))])
+    (pid,) = people(workspace, email)
+    stale = ProfileStore().get(workspace, Kind.PEOPLE, pid)
+    assert stale is not None
+    signal_id = add(signals, workspace, emulator, "job_change")
+    run(signals, queue, workspace, signal_id)  # the other run writes the newer event
+
+    older = {
+        "signal_job_change": "Older (older.com)",
+        "signal_job_change_date": (TODAY - timedelta(days=9)).isoformat(),
+    }
+    record = IncomingRecord("signal", signal_id, pid, "2030-01-01T00:00:00.000000Z", older)
+    wanted = partial(_newer_event, SignalType.JOB_CHANGE, older)
+    _, _, written = signals.enrichments.worker._write(stale, record, {}, wanted)
+
+    assert not written
+    assert fields(workspace, Kind.PEOPLE, pid)["signal_job_change"] == "Newer (newer.com)"

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from roster.enrich.answers import (
@@ -42,6 +43,8 @@ from roster.eventbus import Event
 from roster.profiles.model import IncomingRecord, Profile, Status
 from roster.profiles.values import format_time
 from roster.signals.fired import fired
+from roster.signals.kinds import SignalType
+from roster.signals.provider import still_newer
 from roster.store.enrichments import Claim, EnrichmentStore, Marker
 from roster.store.profiles import Conflict, ProfileStore, ProfileTooLarge
 from roster.store.workspaces import WorkspaceStore
@@ -149,7 +152,8 @@ class Worker:
                 record = IncomingRecord(
                     definition.source, definition.enrichment_id, profile.profile_id, observed, fields
                 )
-                profile, refused, changed = self._write(profile, record, priority)
+                wanted = _always if signal is None else partial(_newer_event, signal.signal, fields)
+                profile, refused, changed = self._write(profile, record, priority, wanted)
                 problems = [*problems, *refused]
                 if signal is not None and changed and answer.status is ResultStatus.FOUND:
                     events.append(
@@ -164,7 +168,8 @@ class Worker:
                         )
                     )
             judged.append((profile, answer, fields, problems))
-        self.publish(events)  # before the batch is done: a retried batch finds the events written, so fires none
+        # published once the batch's writes are done: a retried batch finds its events written and fires none
+        self.publish(events)
         companies = company_fields(self.profiles, workspace, gates, [profile for profile, *_ in judged])
         markers: dict[str, Marker] = {}
         refund = 0
@@ -193,12 +198,18 @@ class Worker:
         return refund
 
     def _write(
-        self, profile: Profile, record: IncomingRecord, priority: Mapping[str, Sequence[str]]
+        self,
+        profile: Profile,
+        record: IncomingRecord,
+        priority: Mapping[str, Sequence[str]],
+        wanted: Callable[[Profile], bool],
     ) -> tuple[Profile, list[str], bool]:
-        """Commit the answer to the profile, re-reading it when another writer got there first; the profile as
-        stored, why the answer was refused when the profile cannot hold it (it stays in the run's rows), and
-        whether it was written."""
+        """Commit the answer to the profile, re-reading it when another writer got there first (and dropping it
+        when the profile as read no longer `wanted` it); the profile as stored, why the answer was refused when
+        the profile cannot hold it (it stays in the run's rows), and whether it was written."""
         for _ in range(MAX_WRITE_ATTEMPTS):
+            if not wanted(profile):
+                return profile, [], False
             changed, _writes = apply_answer(profile, record, priority)
             if not changed:
                 return profile, [], False
@@ -271,3 +282,12 @@ class Worker:
         if marker is None or definition.refresh_days == 0 or marker.run_id == run_id:
             return False
         return marker.enriched_at >= format_time(now - timedelta(days=definition.refresh_days))
+
+
+def _always(profile: Profile) -> bool:
+    return True
+
+
+def _newer_event(signal: SignalType, values: Mapping[str, Any], profile: Profile) -> bool:
+    """A signal's event is written only while it is newer than the profile's (another run may have won)."""
+    return still_newer(signal, values, profile.fields)

@@ -108,3 +108,10 @@ def summary(fields: Mapping[str, Any]) -> list[str]:
         if on is not None:
             lines.append(f"{on.isoformat()} {LABEL[signal]}: {fields.get(value_field(signal)) or ''}".rstrip())
     return sorted(lines)
+
+
+def still_newer(signal: SignalType, values: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    """Whether the event in `values` is still newer than the one a profile holds now (another run may have
+    written a newer one since this one read the profile)."""
+    mine, theirs = day(values.get(date_field(signal))), day(fields.get(date_field(signal)))
+    return mine is not None and (theirs is None or mine > theirs)
