@@ -80,3 +80,20 @@ def test_only_an_event_inside_the_look_back_and_newer_than_the_recorded_one_is_r
     found = latest_new([Event(str(on), on, ()) for on in dates], since, recorded)
     fresh = [on for on in dates if on >= since and (recorded is None or on > recorded)]
     assert (found.on if found else None) == (max(fresh) if fresh else None)
+
+
+def test_an_enrichment_cannot_write_a_records_output_to_profiles() -> None:
+    from roster.enrich.definitions import DefinitionProblem, EnrichmentDefinition, check_definition
+
+    vendor = {
+        "name": "vendor",
+        "url": "https://vendor.example/v1/employment?email={{email}}",
+        "inputs": ["email"],
+        "outputs": {"events": {"path": "events", "type": "records"}},
+    }
+    definition = EnrichmentDefinition.model_validate(
+        {"name": "Raw events", "providers": [{"type": "http", "config": vendor}], "audiences": ["all-people"]}
+    )
+    with pytest.raises(DefinitionProblem, match="feeds a signal") as problem:
+        check_definition(definition, {})
+    assert problem.value.path == "mapping.fields.events"

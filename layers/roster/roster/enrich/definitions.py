@@ -238,6 +238,8 @@ def check_definition(
     seen: dict[str, str] = {}
     for output, target in definition.targets().items():
         where = f"mapping.fields.{output}"
+        if outputs[output] is FieldType.RECORDS:
+            raise DefinitionProblem(where, "an output of type records feeds a signal; a profile cannot hold it")
         if not FIELD_NAME.match(target):
             raise DefinitionProblem(where, f"{target!r} is not a field name (lower_snake_case, 1-64 characters)")
         if definition.mapping.enabled and target in IDENTITY_FIELDS[definition.kind]:
