@@ -44,6 +44,9 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     assert re.search(r"'Executives in North America' goes 850 → 851", out)
     assert "stopped_by_budget" in out  # the enrichment run stops at its budget, then resumes
     assert "Run, resumed to the end" in out
+    found = re.search(r"Job changes found in the last 6 months: (\d+)", out)
+    companion = re.search(r"Companion segment '.+ \+ Job Change \(last 30 days\)': (\d+) people", out)
+    assert found and companion and 0 < int(companion.group(1)) <= int(found.group(1)), out[-5000:]
     assert re.search(r"\d+ Salesforce API calls", out)
     exported = re.search(r"In Salesforce now: (\d+) Contacts changed, (\d+) created with their Roster id", out)
     assert exported and int(exported.group(1)) > 0 and int(exported.group(2)) > 0, out[-3000:]

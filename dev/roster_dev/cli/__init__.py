@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, consol
 from roster_dev.cli.enrich import enrich
 from roster_dev.cli.hubspot import hubspot
 from roster_dev.cli.salesforce import salesforce
+from roster_dev.cli.signals import signals
 
 app = typer.Typer(help="Roster: one persistent profile per person and company.", no_args_is_help=True)
 local = typer.Typer(help="The local stack (moto server + the real handlers).", no_args_is_help=True)
@@ -23,6 +25,7 @@ app.add_typer(segments, name="segments")
 app.add_typer(enrich, name="enrich")
 app.add_typer(salesforce, name="salesforce")
 app.add_typer(hubspot, name="hubspot")
+app.add_typer(signals, name="signals")
 FilterOption = Annotated[
     str | None, typer.Option("--filter", help='Filter JSON, or @file.json: {"match": "all", "conditions": [...]}')
 ]
@@ -47,12 +50,20 @@ def local_up(
         if not host or not number.isdigit():
             raise typer.BadParameter(f"{target!r} is not HOST:PORT", param_hint="--allow")
         outbound.allow(host, int(number))
+    from roster_dev.emulators.signals import SignalsEmulator
+    from roster_dev.emulators.signals.server import FEED_OF_SIGNAL
+
     stack = LocalStack.from_project().start()
     runner = Runner(stack)
     runner.start()
     base_url = runner.serve(port)
     api_key = RosterClient(base_url, stack.admin_key).create_workspace("demo", "Demo workspace")["api_key"]
+    vendor = SignalsEmulator().start()  # serves every e-mail and domain: `roster signals add ... --provider FILE`
+    provider_files = Path(tempfile.mkdtemp(prefix="roster-signals-"))
+    for signal in FEED_OF_SIGNAL:
+        (provider_files / f"{signal}.json").write_text(json.dumps(vendor.provider(signal), indent=2))
     console.print(f"Roster API:     {base_url}")
+    console.print(f"Signals vendor: {vendor.url} (providers: {provider_files}/<signal type>.json)")
     console.print(f"AWS endpoint:   {stack.endpoint}")
     console.print(f"Admin key:      {stack.admin_key}")
     console.print(f"API key (demo): {api_key}")
@@ -62,6 +73,7 @@ def local_up(
     except KeyboardInterrupt:
         pass
     finally:
+        vendor.stop()
         runner.stop()
         stack.stop()
 

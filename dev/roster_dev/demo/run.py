@@ -16,6 +16,7 @@ from rich.table import Table
 from roster_dev.client import RosterClient
 from roster_dev.demo.enrichment import run_enrichment_demo
 from roster_dev.demo.salesforce import run_salesforce_demo
+from roster_dev.demo.signals import run_signals_demo
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 
@@ -47,6 +48,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
             f"({time.monotonic() - started:.1f} s, no profile written)."
         )
         run_enrichment_demo(client, runner, console)
+        run_signals_demo(client, runner, console)
         run_salesforce_demo(client, runner, console)
         return report
     finally:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # imported when first used: functions that never enrich skip 
     from roster.connectors.salesforce.importer import SalesforceSync
     from roster.enrich.continuous import ContinuousEnrichment
     from roster.enrich.service import Enrichments
+    from roster.signals.service import Signals
 
 
 class Services:
@@ -80,7 +81,16 @@ class Services:
             aws.settings.uploads_bucket,
             self.enrich_queue.send,
             secrets=enrichment_secrets(read_secret),
+            publish=lambda events: self.event_publisher.publish(events),
         )
+
+    @cached_property
+    def signals(self) -> Signals:
+        from datetime import UTC, datetime
+
+        from roster.signals.service import Signals
+
+        return Signals(self.enrichments, self.segments, self.workspaces, self.profiles, lambda: datetime.now(UTC))
 
     @cached_property
     def continuous(self) -> ContinuousEnrichment:

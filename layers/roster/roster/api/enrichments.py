@@ -153,11 +153,17 @@ def _export_through_s3(workspace: str, run_id: str, chunks: list[str]) -> Respon
     return Response(status_code=303, body="", headers={"Location": url})
 
 
-@router.get("/v1/enrichments", summary="Enrichment definitions with their budgets", responses=answers(200))
+@router.get(
+    "/v1/enrichments",
+    summary="Enrichment definitions with their budgets (signals: /v1/signals)",
+    responses=answers(200),
+)
 def list_enrichments() -> EnrichmentList:
     with _answering():
         definitions = services.enrichments.definitions.all(_workspace())
-    return EnrichmentList(enrichments=[_detail(definition.enrichment_id) for definition in definitions])
+    return EnrichmentList(
+        enrichments=[_detail(definition.enrichment_id) for definition in definitions if definition.signal is None]
+    )
 
 
 @router.post(

@@ -14,14 +14,13 @@ from roster.enrich.budget import provider_costs
 from roster.enrich.definitions import EnrichmentDefinition, build_providers, workspace_secrets
 from roster.enrich.providers import Provider, ResultStatus
 from roster.profiles.fields import FieldType, Kind
-from roster.profiles.model import IncomingRecord, Profile, apply_record
+from roster.profiles.model import IncomingRecord, Profile, apply_record, field_history
 from roster.profiles.values import ValueProblem, coerce_fields
 from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.filters import catalog_for
+from roster.signals.provider import history_input
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore, custom_fields, survivorship_setting_name
-
-SOURCE = "enrichment"
 
 
 class FieldWrite(BaseModel):
@@ -39,6 +38,7 @@ class Answer:
     answered: set[str]  # outputs of providers that answered (found or not): a missing one is cleared
     reasons: list[str]
     refund: int  # millicredits of providers that failed on it
+    heard: bool = False  # some provider answered (found or not) rather than failed
 
 
 def ask_providers(
@@ -57,12 +57,14 @@ def ask_providers(
             if result.status is ResultStatus.ERROR:
                 answer.refund += cost
                 continue
-            answer.answered |= set(provider.outputs)
+            answer.heard = True
+            if result.status is ResultStatus.FOUND or provider.clears_when_not_found:
+                answer.answered |= set(provider.outputs)
             answer.values.update(result.values)
     for answer in answers:
         if answer.values:
             answer.status = ResultStatus.FOUND
-        elif not answer.answered:
+        elif not answer.heard:
             answer.status = ResultStatus.ERROR
     return answers
 
@@ -71,10 +73,17 @@ def ask(
     definition: EnrichmentDefinition,
     workspace: str,
     secrets: Callable[[str], str],
-    records: Sequence[Mapping[str, Any]],
+    profiles: Sequence[Profile],
 ) -> list[Answer]:
-    """The definition's providers asked about the records, reading only the workspace's own secrets."""
+    """The definition's providers asked about the profiles, reading only the workspace's own secrets.
+
+    A provider gets a record's fields, plus the history of the fields it reads history of (signals)."""
     providers = build_providers(definition, workspace_secrets(workspace, secrets))
+    history = definition.history_fields()
+    records = [
+        {**profile.fields, **{history_input(name): field_history(profile, name) for name in history}}
+        for profile in profiles
+    ]
     return ask_providers(providers, provider_costs(definition), records)
 
 

@@ -20,6 +20,8 @@ from ulid import ULID
 from roster.enrich.providers import BUILT_IN, HttpProviderConfig, Provider, built_in_provider, http_provider
 from roster.profiles.fields import FIELD_NAME, STANDARD_FIELDS, FieldType, Kind
 from roster.segments.filters import FilterProblem, Group, catalog_for, check_filter
+from roster.signals.kinds import KIND as SIGNAL_KIND
+from roster.signals.spec import SignalSpec
 
 if TYPE_CHECKING:
     from roster.store.enrichments import EnrichmentStore, StoredDefinition
@@ -82,13 +84,14 @@ class HttpSpec(Strict):
         return self.config.credits_per_record
 
 
-ProviderSpec = Annotated[BuiltInSpec | HttpSpec, Field(discriminator="type")]
+ProviderSpec = Annotated[BuiltInSpec | HttpSpec | SignalSpec, Field(discriminator="type")]
 
 
 class Schedule(Strict):
-    """When a scheduled run starts (UTC): daily at midnight, monthly on the 1st, or a 5-field cron."""
+    """When a scheduled run starts (UTC): daily at midnight, weekly on Monday, monthly on the 1st, or a 5-field
+    cron."""
 
-    every: Literal["daily", "monthly", "cron"]
+    every: Literal["daily", "weekly", "monthly", "cron"]
     cron: str | None = None
 
     @model_validator(mode="after")
@@ -101,7 +104,8 @@ class Schedule(Strict):
 
     @property
     def expression(self) -> str:
-        return {"daily": "0 0 * * *", "monthly": "0 0 1 * *"}.get(self.every) or str(self.cron)
+        presets = {"daily": "0 0 * * *", "weekly": "0 0 * * 1", "monthly": "0 0 1 * *"}
+        return presets.get(self.every) or str(self.cron)
 
     def latest_until(self, moment: datetime) -> datetime:
         """The last time the schedule fired at or before `moment`."""
@@ -150,7 +154,26 @@ class EnrichmentDefinition(Strict):
         stray = sorted(set(self.quality_gates) - set(self.audiences))
         if stray:
             raise ValueError(f"quality gates name audiences the enrichment does not run on: {', '.join(stray)}")
+        signals = [spec for spec in self.providers if isinstance(spec, SignalSpec)]
+        if signals and len(self.providers) > 1:
+            raise ValueError("a signal is the only provider of its definition")
+        if signals and SIGNAL_KIND[signals[0].signal] is not self.kind:
+            raise ValueError(f"a {signals[0].signal} signal watches {SIGNAL_KIND[signals[0].signal]}, not {self.kind}")
         return self
+
+    @property
+    def source(self) -> str:
+        """The source its answers are written as: `signal` for a signal, `enrichment` otherwise (provenance
+        then reads `signal:<id>:<profile>`)."""
+        return "signal" if self.signal is not None else "enrichment"
+
+    @property
+    def signal(self) -> SignalSpec | None:
+        return next((spec for spec in self.providers if isinstance(spec, SignalSpec)), None)
+
+    def history_fields(self) -> tuple[str, ...]:
+        """Fields whose history on the profile its providers read (handed to them with the record)."""
+        return tuple(name for spec in self.providers if isinstance(spec, SignalSpec) for name in spec.history_fields)
 
     def outputs(self) -> dict[str, FieldType]:
         """Every provider output and its type (a later provider's output of the same name wins)."""
@@ -164,7 +187,11 @@ class EnrichmentDefinition(Strict):
     def records_per_batch(self) -> int:
         """Records per batch: a batch hands every provider at most one of its own batches."""
         sizes = [
-            spec.config.batch_size if isinstance(spec, HttpSpec) else BUILT_IN[spec.name].batch_size
+            spec.config.batch_size
+            if isinstance(spec, HttpSpec)
+            else spec.batch_size
+            if isinstance(spec, SignalSpec)
+            else BUILT_IN[spec.name].batch_size
             for spec in self.providers
         ]
         return min([MAX_RECORDS_PER_BATCH, *sizes])
@@ -211,6 +238,8 @@ def check_definition(
     seen: dict[str, str] = {}
     for output, target in definition.targets().items():
         where = f"mapping.fields.{output}"
+        if outputs[output] is FieldType.RECORDS:
+            raise DefinitionProblem(where, "an output of type records feeds a signal; a profile cannot hold it")
         if not FIELD_NAME.match(target):
             raise DefinitionProblem(where, f"{target!r} is not a field name (lower_snake_case, 1-64 characters)")
         if definition.mapping.enabled and target in IDENTITY_FIELDS[definition.kind]:
@@ -243,6 +272,8 @@ def build_providers(definition: EnrichmentDefinition, secrets: Callable[[str], s
     return [
         built_in_provider(spec.name, credits_per_record=spec.credits_per_record)
         if isinstance(spec, BuiltInSpec)
+        else spec.provider(secrets)
+        if isinstance(spec, SignalSpec)
         else http_provider(spec.config, secrets)
         for spec in definition.providers
     ]

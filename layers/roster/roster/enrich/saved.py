@@ -40,9 +40,10 @@ class Definitions:
         An HTTP provider whose host resolves to a non-public address is refused now (and again on every call);
         one that does not resolve yet is accepted."""
         for provider in definition.providers:
-            if isinstance(provider, HttpSpec):
+            config = provider.config if isinstance(provider, HttpSpec) else getattr(provider, "source", None)
+            if config is not None:
                 try:
-                    check_url(provider.config.url)
+                    check_url(config.url)
                 except OutboundRefused as refused:
                     raise RunProblem(f"providers: {provider.name}: {refused}", 422) from None
                 except Unresolvable:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from roster.enrich.runs import Runs
 from roster.enrich.saved import Definitions
 from roster.enrich.trials import Trials
 from roster.enrich.worker import Worker
+from roster.eventbus import Event
 from roster.store.enrichments import EnrichmentStore
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
@@ -53,8 +54,10 @@ class Enrichments:
         secrets: Callable[[str], str],
         clock: Callable[[], datetime] = _now,
         max_batch: int = MAX_RECORDS_PER_BATCH,
+        publish: Callable[[Sequence[Event]], None] = lambda events: None,
     ) -> Enrichments:
-        """`send` queues enrichment work; `secrets` reads the secrets HTTP providers name."""
+        """`send` queues enrichment work; `secrets` reads the secrets HTTP providers name; `publish` puts
+        `signal.fired` events on the bus."""
         audiences = Audiences(profiles, segments)
         budgets = Budgets(store, audiences)
         definitions = Definitions(store, segments, workspaces, budgets)
@@ -64,7 +67,7 @@ class Enrichments:
             definitions=definitions,
             budgets=budgets,
             runs=runs,
-            worker=Worker(runs, store, profiles, workspaces, s3, bucket, secrets, clock),
+            worker=Worker(runs, store, profiles, workspaces, s3, bucket, secrets, clock, publish=publish),
             trials=Trials(definitions, audiences, profiles, workspaces, secrets, clock),
             exports=RunExports(store, s3, bucket),
         )

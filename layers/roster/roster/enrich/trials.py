@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from roster.enrich.answers import (
-    SOURCE,
     FieldWrite,
     answer_fields,
     apply_answer,
@@ -77,7 +76,7 @@ class Trials:
             members = [Member(pid, tuple(checked.audiences)) for pid in profile_ids[:TEST_ROWS]]
         found = self.profiles.get_many(workspace, checked.kind, [member.profile_id for member in members])
         chosen = [(m, found[m.profile_id]) for m in members if m.profile_id in found]
-        answers = ask(checked, workspace, self.secrets, [profile.fields for _, profile in chosen])
+        answers = ask(checked, workspace, self.secrets, [profile for _, profile in chosen])
         now = self.clock()
         priority = source_priority(self.workspaces, workspace, checked.kind)
         gates = quality_gates(self.workspaces, workspace, checked, created, now)
@@ -88,7 +87,9 @@ class Trials:
             view = copy.deepcopy(profile)
             writes: list[FieldWrite] = []
             if checked.mapping.enabled and answer.status is not ResultStatus.ERROR:
-                record = IncomingRecord(SOURCE, checked.enrichment_id, profile.profile_id, format_time(now), fields)
+                record = IncomingRecord(
+                    checked.source, checked.enrichment_id, profile.profile_id, format_time(now), fields
+                )
                 _, writes = apply_answer(view, record, priority)
             judged = view.fields if checked.mapping.enabled else {**view.fields, **fields}
             company = companies.get(str(profile.fields.get("company_domain")), {})

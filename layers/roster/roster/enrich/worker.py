@@ -13,10 +13,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from roster.enrich.answers import (
-    SOURCE,
     Answer,
     answer_fields,
     apply_answer,
@@ -39,8 +39,12 @@ from roster.enrich.runs import (
     rows_prefix,
     stored_run,
 )
+from roster.eventbus import Event
 from roster.profiles.model import IncomingRecord, Profile, Status
 from roster.profiles.values import format_time
+from roster.signals.fired import fired
+from roster.signals.kinds import SignalType
+from roster.signals.provider import still_newer
 from roster.store.enrichments import Claim, EnrichmentStore, Marker
 from roster.store.profiles import Conflict, ProfileStore, ProfileTooLarge
 from roster.store.workspaces import WorkspaceStore
@@ -61,6 +65,7 @@ class Worker:
     secrets: Callable[[str], str]
     clock: Callable[[], datetime]
     lease_seconds: float = 900.0  # a worker's timeout: after it, a redelivered batch may be taken over
+    publish: Callable[[Sequence[Event]], None] = lambda events: None  # `signal.fired` events go here
 
     def handle(self, work: EnrichWork, should_stop: Callable[[], bool] = lambda: False) -> BatchResult | None:
         """Do one queued piece of work (what the worker function calls for each SQS message)."""
@@ -134,18 +139,37 @@ class Worker:
     ) -> int:
         """Ask the providers about the profiles, write and judge their answers; returns the refund."""
         audiences = {member.profile_id: member.audiences for member in members}
-        answers = ask(definition, workspace, self.secrets, [profile.fields for profile in profiles])
+        answers = ask(definition, workspace, self.secrets, profiles)
         priority = source_priority(self.workspaces, workspace, definition.kind)
         gates = quality_gates(self.workspaces, workspace, definition, {}, now)
         observed = format_time(now)
         judged: list[tuple[Profile, Answer, dict[str, Any], list[str]]] = []
+        events: list[Event] = []
+        signal = definition.signal
         for profile, answer in zip(profiles, answers, strict=True):
             fields, problems = answer_fields(definition, answer)
             if answer.status is not ResultStatus.ERROR and definition.mapping.enabled and fields:
-                record = IncomingRecord(SOURCE, definition.enrichment_id, profile.profile_id, observed, fields)
-                profile, refused = self._write(profile, record, priority)
+                record = IncomingRecord(
+                    definition.source, definition.enrichment_id, profile.profile_id, observed, fields
+                )
+                wanted = _always if signal is None else partial(_newer_event, signal.signal, fields)
+                profile, refused, changed = self._write(profile, record, priority, wanted)
                 problems = [*problems, *refused]
+                if signal is not None and changed and answer.status is ResultStatus.FOUND:
+                    events.append(
+                        fired(
+                            workspace,
+                            definition.enrichment_id,
+                            signal.signal,
+                            definition.kind,
+                            profile.profile_id,
+                            fields,
+                            run_id,
+                        )
+                    )
             judged.append((profile, answer, fields, problems))
+        # published once the batch's writes are done: a retried batch finds its events written and fires none
+        self.publish(events)
         companies = company_fields(self.profiles, workspace, gates, [profile for profile, *_ in judged])
         markers: dict[str, Marker] = {}
         refund = 0
@@ -174,24 +198,31 @@ class Worker:
         return refund
 
     def _write(
-        self, profile: Profile, record: IncomingRecord, priority: Mapping[str, Sequence[str]]
-    ) -> tuple[Profile, list[str]]:
-        """Commit the answer to the profile, re-reading it when another writer got there first; the profile as
-        stored, and why the answer was refused when the profile cannot hold it (it stays in the run's rows)."""
+        self,
+        profile: Profile,
+        record: IncomingRecord,
+        priority: Mapping[str, Sequence[str]],
+        wanted: Callable[[Profile], bool],
+    ) -> tuple[Profile, list[str], bool]:
+        """Commit the answer to the profile, re-reading it when another writer got there first (and dropping it
+        when the profile as read no longer `wanted` it); the profile as stored, why the answer was refused when
+        the profile cannot hold it (it stays in the run's rows), and whether it was written."""
         for _ in range(MAX_WRITE_ATTEMPTS):
+            if not wanted(profile):
+                return profile, [], False
             changed, _writes = apply_answer(profile, record, priority)
             if not changed:
-                return profile, []
+                return profile, [], False
             try:
                 self.profiles.commit(profile)
-                return profile, []
+                return profile, [], True
             except ProfileTooLarge as too_large:
                 stored = self.profiles.get(profile.workspace, profile.kind, profile.profile_id)
-                return stored or profile, [f"not written: {too_large}"]
+                return stored or profile, [f"not written: {too_large}"], False
             except Conflict:
                 fresh = self.profiles.get(profile.workspace, profile.kind, profile.profile_id)
                 if fresh is None or fresh.status is not Status.ACTIVE:
-                    return profile, []  # merged or archived meanwhile: the answer is in the run's rows
+                    return profile, [], False  # merged or archived meanwhile: the answer is in the run's rows
                 profile = fresh
         raise Conflict(f"profile {profile.profile_id} kept changing under the enrichment")
 
@@ -251,3 +282,12 @@ class Worker:
         if marker is None or definition.refresh_days == 0 or marker.run_id == run_id:
             return False
         return marker.enriched_at >= format_time(now - timedelta(days=definition.refresh_days))
+
+
+def _always(profile: Profile) -> bool:
+    return True
+
+
+def _newer_event(signal: SignalType, values: Mapping[str, Any], profile: Profile) -> bool:
+    """A signal's event is written only while it is newer than the profile's (another run may have won)."""
+    return still_newer(signal, values, profile.fields)

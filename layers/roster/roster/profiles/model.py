@@ -217,3 +217,15 @@ def move_history(profile: Profile, keep: int) -> list[dict[str, Any]]:
         record.previous = stay[::-1]
         taken.extend(gone[::-1])
     return taken
+
+
+def field_history(profile: Profile, name: str) -> list[tuple[Any, str, str]]:
+    """Every value a field had on the profile still held on it (current and superseded, in every source
+    record), as (value, record key, first observed at); values moved to history items are not included."""
+    seen: list[tuple[Any, str, str]] = []
+    for key in sorted(profile.records):
+        record = profile.records[key]
+        seen.extend((entry["value"], key, entry["observed_at"]) for entry in record.previous if entry["field"] == name)
+        if name in record.values:
+            seen.append((record.values[name], key, record.observed[name]))
+    return seen

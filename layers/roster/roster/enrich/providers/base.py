@@ -59,6 +59,7 @@ class Provider(ABC):
 
     `batch_size` is how many records a run should hand to one `enrich` call;
     `rate_limit_per_second`, when set, is the provider's own limit (it enforces it itself).
+    A "not found" clears the provider's earlier answer on the profile unless `clears_when_not_found` is off.
     """
 
     name: str
@@ -67,6 +68,8 @@ class Provider(ABC):
     credits_per_record: float = 0.0
     batch_size: int = 1000
     rate_limit_per_second: float | None = None
+    #: False for a provider whose "not found" means "nothing new" (a signal): its earlier answer stays.
+    clears_when_not_found: bool = True
 
     def enrich(self, records: Sequence[Mapping[str, Any]]) -> list[ProviderResult]:
         """One result per record, in order; a record's values never make this raise."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import http.cookiejar
+import json
 import logging
 import math
 import re
@@ -54,6 +55,8 @@ _PATH_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 #: Fields of an error body that usually hold the API's own explanation.
 _MESSAGE_KEYS = ("message", "error_description", "error", "detail", "title")
 _MAX_REASON_CHARS = 200
+#: A list of objects is read, not stored whole (a signal keeps what it reports), so it may be longer.
+MAX_RECORDS_CHARS = 200_000
 
 
 class OutputMapping(BaseModel):
@@ -383,8 +386,20 @@ def coerce(value: Any, kind: FieldType) -> Any:
         except ValueError:
             raise ValueError("expected an ISO 8601 date") from None
         return text
+    if kind is FieldType.RECORDS:
+        return _records(value)
     items = value if isinstance(value, list) else [value]
     return [_text(item) for item in items if not is_empty(item)]
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    """A list of JSON objects (an API's events or related records), bounded like any answer."""
+    items = value if isinstance(value, list) else [value]
+    if any(not isinstance(item, dict) for item in items):
+        raise ValueError("expected a list of objects")
+    if len(json.dumps(items)) > MAX_RECORDS_CHARS:
+        raise ValueError(f"longer than {MAX_RECORDS_CHARS} characters as JSON")
+    return [dict(item) for item in items]
 
 
 def _text(value: Any) -> str:
