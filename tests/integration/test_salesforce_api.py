@@ -358,9 +358,11 @@ def test_worker_handler_runs_the_sample_event(connected: Api, runner: Runner) ->
 
 
 def test_a_page_that_keeps_failing_fails_its_record_and_parks_in_the_dlq(
-    connected: Api, runner: Runner, emulator: SalesforceEmulator, stack: LocalStack
+    connected: Api, runner: Runner, emulator: SalesforceEmulator, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = connected
+    slept: list[float] = []  # the handler's polls and backoffs, recorded instead of slept (minutes of them)
+    monkeypatch.setattr(services.salesforce, "sleep", slept.append)
     api.call("PUT", "/v1/salesforce/objects/Contact", {"enabled": True})
     message = services.salesforce.start(api.workspace, "Contact")
     assert message is not None
@@ -371,6 +373,7 @@ def test_a_page_that_keeps_failing_fails_its_record_and_parks_in_the_dlq(
     found = api.call("GET", "/v1/salesforce/objects/Contact")[1]
     assert found["status"] == "parked" and "Failed" in found["error"]
     assert found["last_run"]["error_code"] == "bulk_job_failed"
+    assert sum(slept) > 0  # it polled and backed off between attempts
 
     try:  # through the queue: retried by each delivery, then moved to the dead-letter queue
         emulator.fail_next("bulk_job_failed", count=100)
