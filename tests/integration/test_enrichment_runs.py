@@ -273,14 +273,14 @@ def test_concurrent_workers_on_one_run_stay_within_budget(
     batches = queue.take() * 2  # every batch delivered twice, all at once
     random.shuffle(batches)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda message: _tolerate_busy(enrichments, message), batches))
+        list(pool.map(lambda message: deliver_tolerating_busy(enrichments, message), batches))
     done = enrichments.runs.get(workspace, run.run_id)
     assert done.status is RunStatus.STOPPED_BY_BUDGET
     assert counts(done) == {"enriched": 37, "skipped_budget": 23} and done.credits_spent == 37
     assert enrichments.budgets.report(workspace, definition.enrichment_id).remaining_credits == 0
 
 
-def _tolerate_busy(enrichments: Enrichments, message: BaseModel) -> None:
+def deliver_tolerating_busy(enrichments: Enrichments, message: BaseModel) -> None:
     with contextlib.suppress(BatchBusy):  # its twin holds the lease; SQS would deliver it later, to find it done
         enrichments.worker.handle(WORK.validate_python(message))
 

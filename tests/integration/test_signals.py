@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from roster_dev.emulators.signals import SignalsEmulator
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 from tests.conftest import Api
-from tests.integration.test_enrichment_runs import Queue, drain
+from tests.integration.test_enrichment_runs import Queue, deliver_tolerating_busy, drain
 
 NOW = datetime.now(UTC)  # segments judge "within the last N days" against today's date
 TODAY = NOW.date()
@@ -329,6 +331,33 @@ def test_the_budget_stops_a_signal_run_and_resume_finishes_it(
     done = signals.enrichments.runs.get(workspace, stopped.run_id)
     assert done.status is RunStatus.COMPLETED
     assert done.outcomes[RecordOutcome.ENRICHED] == 6 and done.credits_spent == 6.0
+
+
+def test_concurrent_workers_on_one_signal_run_stay_within_its_budget(
+    signals: Signals, queue: Queue, workspace: str, emulator: SignalsEmulator, published: list[Event]
+) -> None:
+    emails = [f"p{index}@busyco-{workspace}.com" for index in range(30)]
+    for email in emails:
+        emulator.data.put(
+            "employment",
+            email,
+            [position("Busyco", f"busyco-{workspace}.com", date(2019, 1, 1)), position("Go", "go.com", TODAY)],
+        )
+    people(workspace, *emails)
+    signal_id = add(signals, workspace, emulator, "job_change", budget_credits=13)
+    started = signals.start(workspace, signal_id)
+    for dispatch in queue.take():
+        deliver_tolerating_busy(signals.enrichments, dispatch)
+    batches = queue.take() * 2  # every batch delivered twice, all at once
+    random.shuffle(batches)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda message: deliver_tolerating_busy(signals.enrichments, message), batches))
+    done = signals.enrichments.runs.get(workspace, started.run_id)
+    assert done.status is RunStatus.STOPPED_BY_BUDGET
+    assert done.outcomes[RecordOutcome.ENRICHED] == 13 and done.credits_spent == 13.0
+    assert signals.enrichments.budgets.report(workspace, signal_id).remaining_credits == 0
+    fired = [event for event in published if event.detail_type == DETAIL_TYPE]
+    assert len(fired) == 13  # one signal.fired per record charged, none for a redelivered batch
 
 
 def test_the_cost_preview_counts_the_audience_before_saving(
