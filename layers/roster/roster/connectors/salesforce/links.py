@@ -59,13 +59,13 @@ def stored_values(
     return values
 
 
-def unlink(resolver: Resolver, obj: str, record_id: str) -> bool:
-    """Remove a deleted Salesforce record from its profile; True if something changed.
+def unlink(resolver: Resolver, obj: str, record_id: str, source: str = SOURCE) -> bool:
+    """Remove a deleted record (Salesforce's, or `source`'s) from its profile; True if something changed.
 
     The profile keeps every other source's records. When the deleted record was its only source, the profile is
     archived with the record kept, so the archive can be undone and nothing is lost (invariant 4)."""
-    store, key = resolver.store, f"{SOURCE}:{obj}:{record_id}"
-    alias = record_alias(SOURCE, obj, record_id)
+    store, key = resolver.store, f"{source}:{obj}:{record_id}"
+    alias = record_alias(source, obj, record_id)
     for _ in range(MAX_ATTEMPTS):
         profile = profiles_by_alias(store, resolver.workspace, resolver.kind, [alias]).get(alias)
         if profile is None or key not in profile.records:
