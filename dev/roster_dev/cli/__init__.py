@@ -13,6 +13,7 @@ from rich.table import Table
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console
 from roster_dev.cli.enrich import enrich
 from roster_dev.cli.salesforce import salesforce
+from roster_dev.cli.warehouse import warehouse
 
 app = typer.Typer(help="Roster: one persistent profile per person and company.", no_args_is_help=True)
 local = typer.Typer(help="The local stack (moto server + the real handlers).", no_args_is_help=True)
@@ -21,6 +22,7 @@ segments = typer.Typer(help="Segments: live audiences with nested AND/OR filters
 app.add_typer(segments, name="segments")
 app.add_typer(enrich, name="enrich")
 app.add_typer(salesforce, name="salesforce")
+app.add_typer(warehouse, name="warehouse")
 FilterOption = Annotated[
     str | None, typer.Option("--filter", help='Filter JSON, or @file.json: {"match": "all", "conditions": [...]}')
 ]

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from roster.api import admin, enrichments, imports, keys, profiles, resolution, salesforce, segments
+from roster.api import admin, enrichments, imports, keys, profiles, resolution, salesforce, segments, warehouse
 from roster.api.errors import ApiError
 from roster.api.log import logger
 from roster.api.openapi import document
@@ -230,5 +230,6 @@ app.include_router(resolution.router)
 app.include_router(imports.router)
 app.include_router(segments.router)
 app.include_router(salesforce.router)
+app.include_router(warehouse.router)
 app.include_router(enrichments.router)
 app.include_router(profiles.one_profile)
