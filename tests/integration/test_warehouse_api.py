@@ -29,7 +29,17 @@ def test_browse_test_a_query_and_refuse_writes(api: Api, warehouse: dict[str, An
     status, result = api.call("POST", "/v1/warehouse/test", {"credentials": warehouse})
     assert status == 200 and result == {"ok": True, "dialect": "duckdb", "reason": None}
     status, missing = api.call("POST", "/v1/warehouse/test", {"credentials": {"dialect": "duckdb", "path": "/nope/x"}})
-    assert status == 200 and not missing["ok"] and missing["reason"]
+    assert status == 200 and missing["reason"] == "no DuckDB file at /nope/x"
+    gone = {"credentials": {"dialect": "duckdb", "path": "/nope/x"}, "query": "SELECT 1"}
+    status, failed = api.call("POST", "/v1/warehouse/query", gone)
+    assert status == 422 and failed["error"] == "connect_failed"
+    # a DuckDB query reads the database only: no files of the server, no URLs
+    status, blocked = api.call(
+        "POST",
+        "/v1/warehouse/query",
+        {**gone, "credentials": warehouse, "query": "SELECT * FROM read_text('/etc/hostname')"},
+    )
+    assert status == 422 and "disabled by configuration" in blocked["message"]
     status, tables = api.call("POST", "/v1/warehouse/browse", {"credentials": warehouse})
     assert status == 200 and tables["schemas"]["crm.sales"] == ["users"]
     query = {"credentials": warehouse, "query": "SELECT * FROM sales.users ORDER BY email", "limit": 2}

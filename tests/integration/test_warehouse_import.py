@@ -13,9 +13,8 @@ from ulid import ULID
 from roster import aws
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce.store import Mode
-from roster.connectors.warehouse.connection import DuckDbCredentials, run_query
+from roster.connectors.warehouse.connection import Credentials, DuckDbCredentials, run_query
 from roster.connectors.warehouse.importer import ImportStopped, Snapshots, WarehouseImport, WarehouseMessage
-from roster.connectors.warehouse.sql import Dialect
 from roster.connectors.warehouse.store import WarehouseRun, WarehouseSource, WarehouseStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
@@ -51,29 +50,32 @@ def sql(path: Path, statement: str, *parameters: Any) -> None:
         connection.execute(statement, list(parameters))
 
 
-def make(store: WarehouseStore, path: Path, **options: Any) -> WarehouseImport:
+def make(store: WarehouseStore, path: Path | Credentials, **options: Any) -> WarehouseImport:
+    """An import loop reading the DuckDB file at `path` (or the given credentials)."""
     profiles, workspaces, clients = ProfileStore(), WorkspaceStore(), aws.clients()
+    credentials = DuckDbCredentials(path=str(path)) if isinstance(path, Path) else path
     return WarehouseImport(
         store=store,
         resolver=lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
-        credentials=lambda workspace, source: DuckDbCredentials(path=str(path)),
+        credentials=lambda workspace, source: credentials,
         snapshots=Snapshots(clients.s3, clients.settings.uploads_bucket),
         **options,
     )
 
 
 def add_source(
-    loop: WarehouseImport, path: Path, query: str, *, cursor: str | None = "updated_at", **extra: Any
+    loop: WarehouseImport, path: Path | Credentials, query: str, *, cursor: str | None = "updated_at", **extra: Any
 ) -> str:
     """A new workspace with one source whose columns and cursor type come from testing the query."""
     workspace = f"wh-{str(ULID()).lower()}"
-    preview = run_query(DuckDbCredentials(path=str(path)), query)
+    credentials = DuckDbCredentials(path=str(path)) if isinstance(path, Path) else path
+    preview = run_query(credentials, query)
     types = {column.name: column.type for column in preview.columns}
     columns = [column.name for column in preview.columns]
     source = WarehouseSource(
         source=SOURCE,
         kind=Kind.PEOPLE,
-        dialect=Dialect.DUCKDB,
+        dialect=credentials.dialect,
         query=query,
         columns=columns,
         identifier="email",

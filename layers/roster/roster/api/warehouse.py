@@ -22,9 +22,9 @@ from roster.connectors.warehouse.connection import (
     Tables,
     TestResult,
     browse,
+    check_connection,
     masked,
     run_query,
-    test_connection,
 )
 from roster.connectors.warehouse.importer import ImportRefused
 from roster.connectors.warehouse.sql import QueryRefused
@@ -144,18 +144,24 @@ def _source(name: str) -> WarehouseSource:
     return source
 
 
-def _preview(credentials: Credentials, query: str, limit: int = 20) -> QueryPreview:
+def _unreachable(failed: ConnectFailed, inline: bool) -> ApiError:
+    """Credentials sent with the request that do not connect are invalid input (422); a saved source's warehouse
+    that does not answer is a failure upstream (502)."""
+    return ApiError(422 if inline else 502, "connect_failed", str(failed))
+
+
+def _preview(credentials: Credentials, query: str, limit: int = 20, inline: bool = True) -> QueryPreview:
     try:
         return run_query(credentials, query, limit)
     except QueryRefused as refused:
         raise ApiError(422, "query_refused", str(refused)) from None
     except ConnectFailed as failed:
-        raise ApiError(502, "connect_failed", str(failed)) from None
+        raise _unreachable(failed, inline) from None
 
 
 @router.post("/v1/warehouse/test", summary="Test warehouse credentials (nothing is saved)", responses=answers(200, 404))
 def try_connection(body: Annotated[Connect, Body()]) -> TestResult:
-    return test_connection(_credentials(body))
+    return check_connection(_credentials(body))
 
 
 @router.post("/v1/warehouse/browse", summary="List a warehouse's schemas and tables", responses=answers(200, 404, 502))
@@ -163,7 +169,7 @@ def list_tables(body: Annotated[BrowseBody, Body()]) -> Tables:
     try:
         return browse(_credentials(body), body.schema_)
     except ConnectFailed as failed:
-        raise ApiError(502, "connect_failed", str(failed)) from None
+        raise _unreachable(failed, body.credentials is not None) from None
 
 
 @router.post(
@@ -172,7 +178,7 @@ def list_tables(body: Annotated[BrowseBody, Body()]) -> Tables:
     responses=answers(200, 404, 502),
 )
 def test_query(body: Annotated[QueryBody, Body()]) -> QueryPreview:
-    return _preview(_credentials(body), body.query, body.limit)
+    return _preview(_credentials(body), body.query, body.limit, body.credentials is not None)
 
 
 @router.get("/v1/warehouse/sources", summary="List warehouse sources", responses=answers(200))
@@ -191,7 +197,7 @@ def put_source(name: str, body: Annotated[SourceBody, Body()]) -> SourceView:
     credentials = body.credentials or _secrets().load(workspace, name)
     if credentials is None:
         raise ApiError(422, "invalid_request", "a new source needs credentials")
-    preview = _preview(credentials, body.query, 1)
+    preview = _preview(credentials, body.query, 1, body.credentials is not None)
     types = {column.name: column.type for column in preview.columns}
     columns = [column.name for column in preview.columns]
     for what, column in (("identifier", body.identifier), ("timestamp_field", body.timestamp_field)):

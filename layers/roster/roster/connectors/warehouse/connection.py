@@ -10,16 +10,18 @@ show in a repr, a log line or an answer (`masked()`).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, SecretStr, TypeAdapter
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, field_validator
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from roster.connectors.warehouse.sql import Dialect, QueryRefused, check_read_only, type_of
+from roster.outbound import OutboundRefused, Unresolvable, pinned_address
 
 PREVIEW_ROWS = 20
 MAX_PREVIEW_ROWS = 100
@@ -28,7 +30,7 @@ TIMEOUT_SECONDS = 30
 
 class DuckDbCredentials(BaseModel):
     dialect: Literal[Dialect.DUCKDB] = Dialect.DUCKDB
-    path: str = Field(min_length=1, description="the DuckDB file (opened read-only)")
+    path: str = Field(min_length=2, max_length=1024, pattern=r"^/", description="absolute path of the DuckDB file")
 
 
 class PostgresCredentials(BaseModel):
@@ -58,6 +60,17 @@ class BigQueryCredentials(BaseModel):
     project: str = Field(min_length=1)
     dataset: str | None = None
     service_account: SecretStr = Field(description="the service account's JSON key")
+
+    @field_validator("service_account")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        try:
+            key = json.loads(value.get_secret_value())
+        except ValueError:
+            raise ValueError("service_account must be the service account's JSON key") from None
+        if not isinstance(key, dict) or "private_key" not in key:
+            raise ValueError("service_account must be the service account's JSON key (with its private_key)")
+        return value
 
 
 Credentials = Annotated[
@@ -97,10 +110,16 @@ def engine_for(credentials: Credentials, timeout_seconds: int = TIMEOUT_SECONDS)
 
 def _engine(credentials: Credentials, timeout: int) -> Engine:
     if isinstance(credentials, DuckDbCredentials):
-        return sa.create_engine(
-            f"duckdb:///{credentials.path}", connect_args={"read_only": True}, poolclass=sa.NullPool
-        )
+        if not os.path.isfile(credentials.path):
+            raise ConnectFailed(f"no DuckDB file at {credentials.path}")
+        # read-only, and a query may read nothing but the database: no files, no URLs, no extensions
+        args = {"read_only": True, "config": {"enable_external_access": False}}
+        return sa.create_engine(f"duckdb:///{credentials.path}", connect_args=args, poolclass=sa.NullPool)
     if isinstance(credentials, PostgresCredentials):
+        try:  # public addresses only, and the one checked is the one connected to (see roster.outbound)
+            address = pinned_address(credentials.host, credentials.port)
+        except (OutboundRefused, Unresolvable) as refused:
+            raise ConnectFailed(str(refused)) from None
         url = sa.URL.create(
             "postgresql+psycopg",
             username=credentials.user,
@@ -110,7 +129,12 @@ def _engine(credentials: Credentials, timeout: int) -> Engine:
             database=credentials.database,
         )
         options = f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
-        pg_args = {"sslmode": credentials.sslmode, "connect_timeout": timeout, "options": options}
+        pg_args = {
+            "hostaddr": address,
+            "sslmode": credentials.sslmode,
+            "connect_timeout": timeout,
+            "options": options,
+        }
         return sa.create_engine(url, connect_args=pg_args, poolclass=sa.NullPool)
     if isinstance(credentials, SnowflakeCredentials):
         url = sa.URL.create(
@@ -120,14 +144,14 @@ def _engine(credentials: Credentials, timeout: int) -> Engine:
             database=f"{credentials.database}/{credentials.schema_}",
             query={"warehouse": credentials.warehouse, **({"role": credentials.role} if credentials.role else {})},
         )
-        args: dict[str, Any] = {"session_parameters": {"STATEMENT_TIMEOUT_IN_SECONDS": timeout}}
+        sf_args: dict[str, Any] = {"session_parameters": {"STATEMENT_TIMEOUT_IN_SECONDS": timeout}}
         if credentials.private_key is not None:
-            args["private_key"] = _der_key(credentials.private_key)
+            sf_args["private_key"] = _der_key(credentials.private_key)
         elif credentials.password is not None:
-            args["password"] = credentials.password.get_secret_value()
+            sf_args["password"] = credentials.password.get_secret_value()
         else:
             raise ConnectFailed("Snowflake needs a password or a private_key")
-        return sa.create_engine(url, connect_args=args, poolclass=sa.NullPool)
+        return sa.create_engine(url, connect_args=sf_args, poolclass=sa.NullPool)
     info = json.loads(credentials.service_account.get_secret_value())
     project = f"bigquery://{credentials.project}" + (f"/{credentials.dataset}" if credentials.dataset else "")
     return sa.create_engine(project, credentials_info=info, poolclass=sa.NullPool)
@@ -175,7 +199,7 @@ class TestResult(BaseModel):
     reason: str | None = None
 
 
-def test_connection(credentials: Credentials) -> TestResult:
+def check_connection(credentials: Credentials) -> TestResult:
     """Connect and run `SELECT 1`; the warehouse's own words when it fails."""
     try:
         with read_only(engine_for(credentials)) as connection:
