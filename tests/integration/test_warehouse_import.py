@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,13 @@ from roster import aws
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce.store import Mode
 from roster.connectors.warehouse.connection import Credentials, DuckDbCredentials, run_query
-from roster.connectors.warehouse.importer import ImportStopped, Snapshots, WarehouseImport, WarehouseMessage
+from roster.connectors.warehouse.importer import (
+    ImportStopped,
+    Snapshots,
+    WarehouseImport,
+    WarehouseMessage,
+    due_imports,
+)
 from roster.connectors.warehouse.store import WarehouseRun, WarehouseSource, WarehouseStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
@@ -293,3 +300,23 @@ def test_a_worker_near_its_deadline_hands_over_to_a_continuation(store: Warehous
     run = store.run(workspace, SOURCE, loop.store.state(workspace, SOURCE).run_id or "")
     assert run is not None and (run.counts.read, run.counts.created) == (12, 12)
     assert continuations == 3
+
+
+def test_the_schedule_runs_incremental_sources_every_15_minutes_and_the_others_every_12_hours(
+    store: WarehouseStore, db: Path
+) -> None:
+    sql(db, "INSERT INTO people VALUES ('a@example.com', 'A', 'free', TIMESTAMP_NS '2026-01-01')")
+    loop = make(store, db)
+    incremental = add_source(loop, db, "SELECT * FROM people")
+    full = add_source(loop, db, "SELECT email, first_name, plan FROM people", cursor=None)
+    start = datetime.now(UTC)
+
+    def due(at: datetime) -> set[tuple[str, Mode]]:
+        return {(item.workspace, item.mode) for item in due_imports(store, at) if item.workspace in (incremental, full)}
+
+    assert due(start) == {(incremental, Mode.FULL), (full, Mode.FULL)}  # never run: a full run first
+    run_now(loop, incremental)
+    run_now(loop, full)
+    assert due(datetime.now(UTC) + timedelta(minutes=5)) == set()
+    assert due(datetime.now(UTC) + timedelta(minutes=15)) == {(incremental, Mode.INCREMENTAL)}
+    assert due(datetime.now(UTC) + timedelta(hours=12)) == {(incremental, Mode.INCREMENTAL), (full, Mode.FULL)}

@@ -179,13 +179,12 @@ def reason(error: BaseException) -> str:
 
 @contextmanager
 def read_only(engine: Engine) -> Iterator[Connection]:
-    """A connection in a read-only transaction where the dialect has one (DuckDB files open read-only; Postgres
-    sessions default to read-only transactions; BigQuery jobs of one SELECT write nothing). Failing to connect
-    raises ConnectFailed with the warehouse's reason."""
+    """A connection that ends in a rollback. Reads only where the warehouse enforces it: DuckDB files open
+    read-only, Postgres sessions default to read-only transactions; Snowflake and BigQuery have no read-only
+    transaction, so there the SELECT-only check and the role's grants are the guard. Failing to connect raises
+    ConnectFailed with the warehouse's reason."""
     try:
         connection = engine.connect()
-        if engine.dialect.name == Dialect.SNOWFLAKE:
-            connection.exec_driver_sql("BEGIN READ ONLY")  # pragma: no cover - needs an account
     except (SQLAlchemyError, OSError) as error:
         raise ConnectFailed(reason(error)) from None
     with connection:
