@@ -320,3 +320,17 @@ def test_the_schedule_runs_incremental_sources_every_15_minutes_and_the_others_e
     assert due(datetime.now(UTC) + timedelta(minutes=5)) == set()
     assert due(datetime.now(UTC) + timedelta(minutes=15)) == {(incremental, Mode.INCREMENTAL)}
     assert due(datetime.now(UTC) + timedelta(hours=12)) == {(incremental, Mode.INCREMENTAL), (full, Mode.FULL)}
+
+
+def test_a_query_the_warehouse_refuses_fails_the_run_with_its_reason(store: WarehouseStore, db: Path) -> None:
+    loop = make(store, db)
+    workspace = add_source(loop, db, "SELECT * FROM people")
+    sql(db, "DROP TABLE people")
+    message = loop.start(workspace, SOURCE)
+    assert message is not None
+    with pytest.raises(ImportStopped) as stopped:
+        loop.run(message, FOREVER)
+    assert stopped.value.code == "query_failed" and not stopped.value.parked  # the same query would fail again
+    assert "people" in stopped.value.reason
+    run = store.run(workspace, SOURCE, message.run_id)
+    assert run is not None and run.status is Status.FAILED and run.error == stopped.value.reason

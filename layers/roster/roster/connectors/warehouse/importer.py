@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from ulid import ULID
 
 from roster.connectors.core.runs import RunLoop, RunWorker, busy, parse_stamp
@@ -349,6 +349,8 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
         it refuses, or a source deleted meanwhile, will not (failed)."""
         if isinstance(error, ConnectFailed):
             code, why, parked = "connect_failed", str(error), True
+        elif isinstance(error, OperationalError):  # the connection dropped or timed out mid-read: later may work
+            code, why, parked = "read_failed", f"the warehouse stopped answering: {reason(error)}", True
         elif isinstance(error, SQLAlchemyError):
             code, why, parked = "query_failed", f"the warehouse refused the import's query: {reason(error)}", False
         elif isinstance(error, _SourceGone):
