@@ -16,6 +16,7 @@ from roster_dev.cli.enrich import enrich
 from roster_dev.cli.hubspot import hubspot
 from roster_dev.cli.salesforce import salesforce
 from roster_dev.cli.signals import signals
+from roster_dev.cli.warehouse import warehouse
 
 app = typer.Typer(help="Roster: one persistent profile per person and company.", no_args_is_help=True)
 local = typer.Typer(help="The local stack (moto server + the real handlers).", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(enrich, name="enrich")
 app.add_typer(salesforce, name="salesforce")
 app.add_typer(hubspot, name="hubspot")
 app.add_typer(signals, name="signals")
+app.add_typer(warehouse, name="warehouse")
 FilterOption = Annotated[
     str | None, typer.Option("--filter", help='Filter JSON, or @file.json: {"match": "all", "conditions": [...]}')
 ]

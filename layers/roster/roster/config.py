@@ -42,6 +42,8 @@ class Settings(BaseModel):
     salesforce_queue_url: str
     hubspot_queue_url: str
     export_queue_url: str
+    warehouse_queue_url: str  # DuckDB and Postgres imports (the warehouse layer)
+    warehouse_cloud_queue_url: str  # Snowflake and BigQuery imports (the warehouse-cloud layer)
     event_bus_name: str
     admin_key_secret: str
     #: The Salesforce API version Roster speaks (template parameter SalesforceApiVersion, "68.0" by default).

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # imported when first used: functions that never enrich skip 
     from roster.connectors.salesforce.connection import Connection
     from roster.connectors.salesforce.exporter import SalesforceExport
     from roster.connectors.salesforce.importer import SalesforceSync
+    from roster.connectors.warehouse.connection import Credentials
+    from roster.connectors.warehouse.importer import WarehouseImport, WarehouseMessage
+    from roster.connectors.warehouse.sql import Dialect
     from roster.enrich.continuous import ContinuousEnrichment
     from roster.enrich.service import Enrichments
     from roster.signals.service import Signals
@@ -188,6 +191,34 @@ class Services:
         if credentials is None:
             raise NotConnected("HubSpot is not connected: PUT /v1/hubspot/connection")
         return Connection(credentials, ca_bundle(self.workspaces, "hubspot", workspace))
+
+    @cached_property
+    def warehouse(self) -> WarehouseImport:
+        from roster.connectors.warehouse.importer import Snapshots, WarehouseImport
+        from roster.connectors.warehouse.store import WarehouseStore
+
+        aws = clients()
+        snapshots = Snapshots(aws.s3, aws.settings.uploads_bucket)
+        return WarehouseImport(
+            store=WarehouseStore(), resolver=self.resolver, credentials=self.warehouse_credentials, snapshots=snapshots
+        )
+
+    def warehouse_credentials(self, workspace: str, source: str) -> Credentials:
+        """A warehouse source's credentials from Secrets Manager."""
+        from roster.connectors.warehouse.connection import ConnectFailed, SecretStore
+
+        credentials = SecretStore(clients().secrets).load(workspace, source)
+        if credentials is None:
+            raise ConnectFailed(f"warehouse source {source!r} has no credentials: PUT /v1/warehouse/sources/{source}")
+        return credentials
+
+    def send_warehouse(self, dialect: Dialect, message: WarehouseMessage) -> None:
+        """Queue an import run to the worker whose layer holds its dialect."""
+        from roster.connectors.warehouse.sql import CLOUD
+
+        aws = clients()
+        url = aws.settings.warehouse_cloud_queue_url if dialect in CLOUD else aws.settings.warehouse_queue_url
+        WorkQueue(aws.sqs, url).send(message)
 
     def resolver(self, workspace: str, kind: Kind) -> Resolver:
         return resolver_for(self.profiles, self.workspaces, workspace, kind)

@@ -17,7 +17,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from roster.api import admin, enrichments, hubspot, imports, keys, profiles, resolution, salesforce, segments, signals
+from roster.api import (
+    admin,
+    enrichments,
+    hubspot,
+    imports,
+    keys,
+    profiles,
+    resolution,
+    salesforce,
+    segments,
+    signals,
+    warehouse,
+)
 from roster.api.errors import ApiError
 from roster.api.log import logger
 from roster.api.openapi import document
@@ -231,6 +243,7 @@ app.include_router(imports.router)
 app.include_router(segments.router)
 app.include_router(salesforce.router)
 app.include_router(hubspot.router)
+app.include_router(warehouse.router)
 app.include_router(enrichments.router)
 app.include_router(signals.router)
 app.include_router(profiles.one_profile)

@@ -21,7 +21,7 @@ DESCRIPTIONS = {
     415: "The body is not JSON: send it with `Content-Type: application/json`",
     422: "Invalid: `errors` names each offending field (`body.records.0.source`) and why",
     429: "Throttled: retry after `Retry-After` seconds",
-    502: "Salesforce refused or failed the call (the message says why: login, permissions, limits, network)",
+    502: "Salesforce or a warehouse refused or failed the call (the message says why: login, limits, network)",
 }
 WITHOUT_BODY = {204, 303}
 

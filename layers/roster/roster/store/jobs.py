@@ -29,6 +29,10 @@ hubspot#enabled                       {ws}#{object}                  SalesforceI
 {ws}                                  export#run#{Object}#{run}      SalesforceItem  an export run
 export#enabled                        {ws}#{Object}                  SalesforceItem  objects whose export is on
 {ws}#export#pending#{kind}            {profile}                      SalesforceItem  a profile owed to the next export
+{ws}                                  warehouse#source#{source}      SalesforceItem  a warehouse source's settings
+{ws}                                  warehouse#state#{source}       SalesforceItem  a warehouse source's import state
+{ws}                                  warehouse#run#{source}#{run}   SalesforceItem  a warehouse import run
+warehouse#enabled                     {ws}#{source}                  SalesforceItem  warehouse sources scheduled
 ====================================  =============================  ==============  =================================
 
 Import and run ids are ULIDs, so imports and runs page newest first. The `*-pending`, `*-scheduled` and
@@ -302,3 +306,27 @@ def export_run(workspace: str, obj: str, run_id: str) -> Key:
 def export_pending(workspace: str, kind: str) -> str:
     """The partition of the profiles (one item each, sk = profile id) owed to the next export of a kind."""
     return f"{workspace}#export#pending#{kind}"
+
+
+# Warehouse imports
+
+WAREHOUSE_SOURCES = "warehouse#source#"  # the sort-key prefix of a workspace's warehouse sources
+WAREHOUSE_STATES = "warehouse#state#"
+WAREHOUSE_ENABLED = "warehouse#enabled"  # index partition
+
+
+def warehouse_source(workspace: str, source: str) -> Key:
+    return Key(workspace, f"{WAREHOUSE_SOURCES}{source}")
+
+
+def warehouse_state(workspace: str, source: str) -> Key:
+    return Key(workspace, f"{WAREHOUSE_STATES}{source}")
+
+
+def warehouse_runs(source: str) -> str:
+    """The sort-key prefix of a source's import runs."""
+    return f"warehouse#run#{source}#"
+
+
+def warehouse_run(workspace: str, source: str, run_id: str) -> Key:
+    return Key(workspace, f"{warehouse_runs(source)}{run_id}")

@@ -1,0 +1,1 @@
+"""Warehouse imports (DuckDB, Postgres, Snowflake, BigQuery) through SQLAlchemy on the connector core."""

@@ -1,0 +1,336 @@
+"""Warehouse imports end to end on DuckDB files: SQLAlchemy + duckdb-engine, the run loop, moto DynamoDB and S3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from ulid import ULID
+
+from roster import aws
+from roster.connectors.core.state import Status
+from roster.connectors.salesforce.store import Mode
+from roster.connectors.warehouse.connection import Credentials, DuckDbCredentials, run_query
+from roster.connectors.warehouse.importer import (
+    ImportStopped,
+    Snapshots,
+    WarehouseImport,
+    WarehouseMessage,
+    due_imports,
+)
+from roster.connectors.warehouse.store import WarehouseRun, WarehouseSource, WarehouseStore
+from roster.identity.aliases import record_alias
+from roster.identity.resolver import resolver_for
+from roster.profiles.fields import Kind
+from roster.profiles.model import Profile
+from roster.profiles.model import Status as ProfileStatus
+from roster.store.profiles import ProfileStore
+from roster.store.workspaces import WorkspaceStore
+from roster_dev.local.stack import LocalStack
+
+FOREVER: Callable[[], float] = lambda: 1e9  # noqa: E731 - a deadline that never comes
+SOURCE = "dw-people"
+
+
+@pytest.fixture
+def store(stack: LocalStack) -> WarehouseStore:
+    aws.clients()
+    return WarehouseStore()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(
+            "CREATE TABLE people (email VARCHAR, first_name VARCHAR, plan VARCHAR, updated_at TIMESTAMP_NS)"
+        )
+    return path
+
+
+def sql(path: Path, statement: str, *parameters: Any) -> None:
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(statement, list(parameters))
+
+
+def make(store: WarehouseStore, path: Path | Credentials, **options: Any) -> WarehouseImport:
+    """An import loop reading the DuckDB file at `path` (or the given credentials)."""
+    profiles, workspaces, clients = ProfileStore(), WorkspaceStore(), aws.clients()
+    credentials = DuckDbCredentials(path=str(path)) if isinstance(path, Path) else path
+    return WarehouseImport(
+        store=store,
+        resolver=lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
+        credentials=lambda workspace, source: credentials,
+        snapshots=Snapshots(clients.s3, clients.settings.uploads_bucket),
+        **options,
+    )
+
+
+def add_source(
+    loop: WarehouseImport, path: Path | Credentials, query: str, *, cursor: str | None = "updated_at", **extra: Any
+) -> str:
+    """A new workspace with one source whose columns and cursor type come from testing the query."""
+    workspace = f"wh-{str(ULID()).lower()}"
+    credentials = DuckDbCredentials(path=str(path)) if isinstance(path, Path) else path
+    preview = run_query(credentials, query)
+    types = {column.name: column.type for column in preview.columns}
+    columns = [column.name for column in preview.columns]
+    source = WarehouseSource(
+        source=SOURCE,
+        kind=Kind.PEOPLE,
+        dialect=credentials.dialect,
+        query=query,
+        columns=columns,
+        identifier="email",
+        identifier_field="email",
+        cursor=cursor,
+        cursor_type=types[cursor] if cursor else None,
+        mapping={"first_name": "first_name", "plan": "plan"},
+        **extra,
+    )
+    loop.store.put_source(workspace, source)
+    return workspace
+
+
+def run_now(
+    loop: WarehouseImport,
+    workspace: str,
+    mode: Mode | None = None,
+    remaining: Callable[[], float] = FOREVER,
+    confirm: bool = False,
+) -> WarehouseRun:
+    message: WarehouseMessage | None = loop.start(workspace, SOURCE, mode, confirm_removals=confirm)
+    assert message is not None
+    run_id = message.run_id
+    while message is not None:
+        message = loop.run(message, remaining)
+    run = loop.store.run(workspace, SOURCE, run_id)
+    assert run is not None
+    return run
+
+
+def person(workspace: str, email: str) -> Profile | None:
+    return ProfileStore().lookup(workspace, Kind.PEOPLE, record_alias(SOURCE, "people", email))
+
+
+def linked(workspace: str, email: str) -> bool:
+    profile = person(workspace, email)
+    return (
+        profile is not None and profile.status is ProfileStatus.ACTIVE and f"{SOURCE}:people:{email}" in profile.records
+    )
+
+
+def test_full_then_incremental_reads_changes_late_rows_and_equal_cursors(store: WarehouseStore, db: Path) -> None:
+    sql(
+        db,
+        "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', "
+        "TIMESTAMP_NS '2026-01-01 00:00:00' + INTERVAL (i) MINUTE FROM range(30) t(i)",
+    )
+    loop = make(store, db, batch_rows=7)
+    workspace = add_source(loop, db, "SELECT email, first_name, plan, updated_at FROM people")
+    first = run_now(loop, workspace)
+    assert first.mode is Mode.FULL and first.status is Status.SUCCEEDED
+    assert (first.counts.read, first.counts.created) == (30, 30)
+    state = store.state(workspace, SOURCE)
+    assert state.mark == "2026-01-01 00:29:00"  # as DuckDB writes it: the mark keeps the warehouse's text
+
+    # an update, a new row at the very mark (equal cursor, an identifier before the last one), and a row
+    # committed late with a cursor 5 minutes older than the mark (inside the 10 minute lookback)
+    sql(
+        db,
+        "UPDATE people SET plan = 'pro', updated_at = TIMESTAMP_NS '2026-01-01 01:00:00' "
+        "WHERE email = 'p3@example.com'",
+    )
+    sql(db, "INSERT INTO people VALUES ('a-equal@example.com', 'Eq', 'free', TIMESTAMP_NS '2026-01-01 00:29:00')")
+    sql(db, "INSERT INTO people VALUES ('late@example.com', 'Late', 'free', TIMESTAMP_NS '2026-01-01 00:24:00')")
+    second = run_now(loop, workspace)
+    assert second.mode is Mode.INCREMENTAL
+    # read: the rows from mark - 10 minutes on (00:19 … 00:29 = 11 old, the late one, the equal one, p3)
+    assert second.counts.read == 14
+    assert (second.counts.created, second.counts.updated) == (2, 1)
+    # the lookback's re-reads: a full run keeps no (identifier, cursor) list, so they resolve as unchanged (no
+    # write); from then on an incremental run skips the rows an earlier one committed
+    assert second.counts.unchanged == 11
+    assert person(workspace, "a-equal@example.com") is not None
+    assert person(workspace, "late@example.com") is not None
+    p3 = person(workspace, "p3@example.com")
+    assert p3 is not None and p3.records[f"{SOURCE}:people:p3@example.com"].values["plan"] == "pro"
+    assert store.state(workspace, SOURCE).mark == "2026-01-01 01:00:00"
+
+    third = run_now(loop, workspace)  # nothing changed: the lookback reads a few rows, resolves none
+    assert third.counts.created == third.counts.updated == 0 and third.counts.skipped == third.counts.read
+
+
+def test_nanosecond_cursors_are_compared_in_sql(store: WarehouseStore, db: Path) -> None:
+    """Two rows a nanosecond apart: Python sees one microsecond for both, SQL keeps them apart."""
+    sql(db, "INSERT INTO people VALUES ('a@example.com', 'A', 'free', TIMESTAMP_NS '2026-01-01 00:00:00.000000001')")
+    loop = make(store, db)
+    workspace = add_source(loop, db, "SELECT * FROM people", lookback_minutes=0)
+    run_now(loop, workspace)
+    assert store.state(workspace, SOURCE).mark == "2026-01-01 00:00:00.000000001"
+    sql(db, "INSERT INTO people VALUES ('b@example.com', 'B', 'free', TIMESTAMP_NS '2026-01-01 00:00:00.000000002')")
+    second = run_now(loop, workspace)
+    # without lookback only the mark row itself is re-read (>=, unchanged); the row 1 ns later is new
+    assert (second.counts.read, second.counts.created, second.counts.unchanged) == (2, 1, 1)
+    assert store.state(workspace, SOURCE).mark == "2026-01-01 00:00:00.000000002"
+
+
+def test_time_zone_cursors_compare_as_instants(store: WarehouseStore, tmp_path: Path) -> None:
+    path = tmp_path / "tz.duckdb"
+    sql(path, "SET TimeZone = 'UTC'")
+    sql(path, "CREATE TABLE people (email VARCHAR, first_name VARCHAR, plan VARCHAR, updated_at TIMESTAMPTZ)")
+    sql(path, "INSERT INTO people VALUES ('a@example.com', 'A', 'free', TIMESTAMPTZ '2026-01-01 12:00:00+00')")
+    loop = make(store, path)
+    workspace = add_source(loop, path, "SELECT * FROM people", lookback_minutes=0)
+    run_now(loop, workspace)
+    # 13:30 at +02:00 is 11:30 UTC: before the mark, not a change; 12:30+00 is after it
+    sql(path, "INSERT INTO people VALUES ('older@example.com', 'O', 'free', TIMESTAMPTZ '2026-01-01 13:30:00+02')")
+    sql(path, "INSERT INTO people VALUES ('newer@example.com', 'N', 'free', TIMESTAMPTZ '2026-01-01 12:30:00+00')")
+    second = run_now(loop, workspace)
+    assert second.counts.created == 1
+    assert person(workspace, "newer@example.com") is not None and person(workspace, "older@example.com") is None
+
+
+def test_duplicate_and_empty_identifiers_are_rejected_with_reasons(store: WarehouseStore, db: Path) -> None:
+    sql(
+        db,
+        "INSERT INTO people VALUES ('dup@example.com', 'One', 'free', TIMESTAMP_NS '2026-01-01'), "
+        "('dup@example.com', 'Two', 'pro', TIMESTAMP_NS '2026-01-02'), (NULL, 'Nobody', 'free', "
+        "TIMESTAMP_NS '2026-01-03'), ('ok@example.com', 'Ok', 'free', TIMESTAMP_NS '2026-01-04')",
+    )
+    loop = make(store, db, batch_rows=1)  # the duplicates stream in different pages
+    workspace = add_source(loop, db, "SELECT * FROM people")
+    run = run_now(loop, workspace)
+    assert (run.counts.read, run.counts.created, run.counts.rejected) == (4, 1, 3)
+    assert person(workspace, "dup@example.com") is None
+    assert any("'dup@example.com'" in problem and "appears 2 times" in problem for problem in run.problems)
+    assert any("'email' is empty" in problem for problem in run.problems)
+
+
+def test_full_refresh_removes_missing_rows_and_resolves_only_changes(store: WarehouseStore, db: Path) -> None:
+    sql(db, "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', NULL FROM range(10) t(i)")
+    loop = make(store, db, batch_rows=4)
+    workspace = add_source(loop, db, "SELECT email, first_name, plan FROM people", cursor=None)
+    first = run_now(loop, workspace)
+    assert first.counts.created == 10
+    sql(db, "DELETE FROM people WHERE email = 'p4@example.com'")
+    sql(db, "UPDATE people SET plan = 'pro' WHERE email = 'p7@example.com'")
+    second = run_now(loop, workspace)
+    assert second.mode is Mode.FULL
+    assert (second.counts.read, second.counts.updated, second.counts.skipped, second.counts.removed) == (9, 1, 8, 1)
+    assert not linked(workspace, "p4@example.com") and linked(workspace, "p7@example.com")
+    assert store.state(workspace, SOURCE).snapshot_rows == 9
+
+
+def test_shrink_guard_refuses_mass_removal_until_confirmed(store: WarehouseStore, db: Path) -> None:
+    sql(db, "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', NULL FROM range(10) t(i)")
+    loop = make(store, db)
+    workspace = add_source(loop, db, "SELECT email, first_name, plan FROM people", cursor=None)
+    run_now(loop, workspace)
+    sql(db, "DELETE FROM people WHERE email NOT IN ('p1@example.com', 'p2@example.com', 'p3@example.com')")
+    refused = run_now(loop, workspace)
+    assert refused.status is Status.SUCCEEDED and refused.counts.removed == 0
+    assert refused.error_code == "removals_need_confirmation" and "has 3 rows where the last full run had 10" in (
+        refused.error or ""
+    )
+    assert linked(workspace, "p5@example.com")
+    assert store.state(workspace, SOURCE).awaiting_confirmation
+    again = run_now(loop, workspace)  # the old snapshot stands: still refused
+    assert again.counts.removed == 0
+    confirmed = run_now(loop, workspace, confirm=True)
+    assert confirmed.counts.removed == 7 and not linked(workspace, "p5@example.com")
+    assert store.state(workspace, SOURCE).awaiting_confirmation is None
+    sql(db, "DELETE FROM people")
+    empty = run_now(loop, workspace)
+    assert empty.counts.removed == 0 and empty.error_code == "removals_need_confirmation"
+
+
+def test_a_crash_mid_import_resumes_after_the_last_committed_page(store: WarehouseStore, db: Path) -> None:
+    sql(
+        db,
+        "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', "
+        "TIMESTAMP_NS '2026-01-01' + INTERVAL (i % 3) SECOND FROM range(25) t(i)",
+    )
+    loop = make(store, db, batch_rows=5)
+    workspace = add_source(loop, db, "SELECT * FROM people")
+    message = loop.start(workspace, SOURCE)
+    assert message is not None
+    pages = 0
+    original = loop.resolver
+
+    def crashing(workspace: str, kind: Kind) -> Any:
+        nonlocal pages
+        pages += 1
+        if pages == 3:
+            raise ConnectionError("the Lambda died")
+        return original(workspace, kind)
+
+    loop.resolver = crashing
+    with pytest.raises(ImportStopped) as stopped:
+        loop.run(message, FOREVER)
+    assert stopped.value.parked
+    run = store.run(workspace, SOURCE, message.run_id)
+    assert run is not None and run.status is Status.PARKED and run.counts.read == 10
+    loop.resolver = original
+    while message is not None:  # the redriven message resumes after the 10 committed rows
+        message = loop.run(message, FOREVER)
+    done = store.run(workspace, SOURCE, stopped.value.message.run_id)
+    assert done is not None and done.status is Status.SUCCEEDED
+    assert (done.counts.read, done.counts.created) == (25, 25)
+
+
+def test_a_worker_near_its_deadline_hands_over_to_a_continuation(store: WarehouseStore, db: Path) -> None:
+    sql(
+        db,
+        "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', "
+        "TIMESTAMP_NS '2026-01-01' + INTERVAL (i) SECOND FROM range(12) t(i)",
+    )
+    loop = make(store, db, batch_rows=5, reserve_seconds=10)
+    workspace = add_source(loop, db, "SELECT * FROM people")
+    message = loop.start(workspace, SOURCE)
+    assert message is not None
+    continuations = 0
+    while message is not None:
+        message = loop.run(message, lambda: 5.0)  # always near the deadline: one page per invocation
+        continuations += message is not None
+    run = store.run(workspace, SOURCE, loop.store.state(workspace, SOURCE).run_id or "")
+    assert run is not None and (run.counts.read, run.counts.created) == (12, 12)
+    assert continuations == 3
+
+
+def test_the_schedule_runs_incremental_sources_every_15_minutes_and_the_others_every_12_hours(
+    store: WarehouseStore, db: Path
+) -> None:
+    sql(db, "INSERT INTO people VALUES ('a@example.com', 'A', 'free', TIMESTAMP_NS '2026-01-01')")
+    loop = make(store, db)
+    incremental = add_source(loop, db, "SELECT * FROM people")
+    full = add_source(loop, db, "SELECT email, first_name, plan FROM people", cursor=None)
+    start = datetime.now(UTC)
+
+    def due(at: datetime) -> set[tuple[str, Mode]]:
+        return {(item.workspace, item.mode) for item in due_imports(store, at) if item.workspace in (incremental, full)}
+
+    assert due(start) == {(incremental, Mode.FULL), (full, Mode.FULL)}  # never run: a full run first
+    run_now(loop, incremental)
+    run_now(loop, full)
+    assert due(datetime.now(UTC) + timedelta(minutes=5)) == set()
+    assert due(datetime.now(UTC) + timedelta(minutes=15)) == {(incremental, Mode.INCREMENTAL)}
+    assert due(datetime.now(UTC) + timedelta(hours=12)) == {(incremental, Mode.INCREMENTAL), (full, Mode.FULL)}
+
+
+def test_a_query_the_warehouse_refuses_fails_the_run_with_its_reason(store: WarehouseStore, db: Path) -> None:
+    loop = make(store, db)
+    workspace = add_source(loop, db, "SELECT * FROM people")
+    sql(db, "DROP TABLE people")
+    message = loop.start(workspace, SOURCE)
+    assert message is not None
+    with pytest.raises(ImportStopped) as stopped:
+        loop.run(message, FOREVER)
+    assert stopped.value.code == "query_failed" and not stopped.value.parked  # the same query would fail again
+    assert "people" in stopped.value.reason
+    run = store.run(workspace, SOURCE, message.run_id)
+    assert run is not None and run.status is Status.FAILED and run.error == stopped.value.reason
