@@ -15,7 +15,7 @@ from ulid import ULID
 
 from roster import aws
 from roster.connectors.core.mapping import MappingError
-from roster.connectors.core.runs import due_syncs
+from roster.connectors.core.runs import PageFailed, due_syncs
 from roster.connectors.core.state import Status as SyncStatus
 from roster.connectors.salesforce import connection as sf_connection
 from roster.connectors.salesforce.connection import (
@@ -26,7 +26,7 @@ from roster.connectors.salesforce.connection import (
     secret_name,
 )
 from roster.connectors.salesforce.describe import SalesforceObject
-from roster.connectors.salesforce.importer import PageFailed, SalesforceSync, SyncMessage
+from roster.connectors.salesforce.importer import SalesforceSync, SyncMessage
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun, SyncStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for

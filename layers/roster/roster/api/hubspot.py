@@ -16,6 +16,7 @@ from roster.api.crm import Crm, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
+from roster.connectors.core.runs import SyncRefused
 from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle
 from roster.connectors.hubspot import connection
 from roster.connectors.hubspot.connection import (
@@ -30,7 +31,7 @@ from roster.connectors.hubspot.connection import (
     RefreshFailed,
 )
 from roster.connectors.hubspot.describe import OBJECTS, HubSpotObject, PreviewRecord
-from roster.connectors.hubspot.importer import ObjectStatus, SyncRefused
+from roster.connectors.hubspot.importer import ObjectStatus
 from roster.connectors.hubspot.store import HubSpotConfig, HubSpotRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services

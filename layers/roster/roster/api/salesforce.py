@@ -18,6 +18,7 @@ from roster.api.crm import Crm, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
+from roster.connectors.core.runs import SyncRefused
 from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
@@ -38,7 +39,7 @@ from roster.connectors.salesforce.connection import (
 from roster.connectors.salesforce.describe import OBJECTS, PreviewRecord, SalesforceObject
 from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
 from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, ExportStatus
-from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, SyncRefused, api_math
+from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, api_math
 from roster.connectors.salesforce.store import SyncConfig, SyncRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
@@ -194,6 +195,18 @@ class Pacing:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+class PageFailed(Exception, Generic[M]):
+    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
+
+    def __init__(self, message: M, code: str, reason: str, parked: bool) -> None:
+        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
+        self.message, self.code, self.reason, self.parked = message, code, reason, parked
+
+
+class SyncRefused(Exception):
+    """A sync that cannot start (import sync is off for the object)."""
+
+
 class RunLoop(Pacing, ABC, Generic[R, S, M]):
     """An adapter's operations on its runs: start one, work on a message of one, read the latest one."""
 
@@ -252,3 +265,18 @@ class Refresh(Protocol[O_contra]):
 
 class RefreshFailed(Exception):
     """The import that refreshes the CRM values before an export did not finish."""
+
+
+def work_on(
+    loop: RunLoop[R, S, M], message: M, remaining: Callable[[], float], send: Callable[[M], Any], logger: Logger
+) -> None:
+    """A sync queue handler's work on one message: run it, queue what continues, log the outcome. A run that
+    stopped raises PageFailed, so the message is retried and then parked in the DLQ."""
+    try:
+        following = loop.run(message, remaining)
+    except PageFailed as failed:
+        logger.warning("sync stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
+        raise
+    if following is not None:
+        send(following)
+    logger.info("sync worked", extra={"workspace": message.workspace, "object": message.object, "done": not following})

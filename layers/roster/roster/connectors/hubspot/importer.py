@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import RunLoop, RunWorker, busy
+from roster.connectors.core.runs import PageFailed, RunLoop, RunWorker, SyncRefused, busy
 from roster.connectors.core.state import Mode, Status
 from roster.connectors.hubspot.connection import Connection, explain, transient
 from roster.connectors.hubspot.describe import (
@@ -68,18 +68,6 @@ class SyncMessage(BaseModel):
     object: HubSpotObject
     mode: Mode
     run_id: str
-
-
-class PageFailed(Exception):
-    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
-
-    def __init__(self, message: SyncMessage, code: str, reason: str, parked: bool) -> None:
-        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
-        self.message, self.code, self.reason, self.parked = message, code, reason, parked
-
-
-class SyncRefused(Exception):
-    """A sync that cannot start (import sync is off for the object)."""
 
 
 class ObjectStatus(BaseModel):
@@ -357,7 +345,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         self.commit(with_state=True)
         return self.message
 
-    def stop(self, error: Exception) -> PageFailed:
+    def stop(self, error: Exception) -> PageFailed[SyncMessage]:
         """Record why the run stopped (parked when retrying later may help): the PageFailed to raise."""
         code, reason = explain(error)
         parked = transient(error)

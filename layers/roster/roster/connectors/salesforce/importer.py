@@ -47,7 +47,7 @@ from ulid import ULID
 
 from roster.connectors.core.links import unlink
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
+from roster.connectors.core.runs import PageFailed, RefreshFailed, RunLoop, RunWorker, SyncRefused, busy, parse_stamp
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce import soql
 from roster.connectors.salesforce.connection import Calls, Connection, error_code, error_message, explain, transient
@@ -103,21 +103,6 @@ class SyncMessage(BaseModel):
     job_id: str | None = None
     locator: str | None = None
     batch: int = 0
-
-
-class PageFailed(Exception):
-    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
-
-    def __init__(self, message: SyncMessage, code: str, reason: str, parked: bool) -> None:
-        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
-        self.message = message
-        self.code = code
-        self.reason = reason
-        self.parked = parked
-
-
-class SyncRefused(Exception):
-    """A sync that cannot start (import sync is off for the object)."""
 
 
 class ObjectStatus(BaseModel):
@@ -549,7 +534,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
             update={"job_id": self.run.job_id, "locator": self.run.locator, "batch": self.run.batch}
         )
 
-    def stop(self, error: Exception) -> PageFailed:
+    def stop(self, error: Exception) -> PageFailed[SyncMessage]:
         """Record why the run stopped (parked when retrying later may help): the PageFailed to raise."""
         if isinstance(error, _JobRefused):
             code, reason, parked = "bulk_query_refused", str(error), False
