@@ -1,6 +1,7 @@
-"""A CRM's import routes, one piece of code for every system (Salesforce, HubSpot): per-object sync toggles, field
-mappings with a preview, status, history, "sync now" and the schedule. Each system gives its own names, types and
-services; its models keep their module so the OpenAPI document names them as before."""
+"""A CRM's routes, one piece of code for every system (Salesforce, HubSpot): its connection (connect and test,
+show, test again, forget) and its import (per-object sync toggles, field mappings with a preview, status, history,
+"sync now" and the schedule). Each system gives its own names, types and services; its models keep their module
+so the OpenAPI document names them as before."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from roster.api.errors import ApiError, answers
 from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.state import Mode
+from roster.connectors.core.trust import TrustRefused, check_ca_bundle, save_ca_bundle
+from roster.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -210,3 +213,72 @@ def import_routes(router: Router, crm: Crm) -> None:
         summary=f"Change how often {label}'s incremental and full syncs run",
         responses=answers(200),
     )(_typed(put_schedule, body=crm.config_type, **{"return": crm.config_type}))
+
+
+@dataclass(frozen=True)
+class CrmConnection:
+    """How a system connects: its connection bodies, views and credential store."""
+
+    body_type: Any  # the discriminated union of connection bodies (credentials and ca_bundle)
+    view_type: type[BaseModel]  # the connection as the API shows it (secrets masked), with `test`
+    check_type: type[BaseModel]
+    credentials: Callable[[], Any]  # the credential store: save(workspace, credentials), delete(workspace)
+    parse: Callable[[dict[str, Any]], Any]  # the credentials in a connection body
+    view: Callable[[str], Any]  # the workspace's connection view, freshly tested
+    connect_summary: str
+    test_summary: str
+
+
+def check_bundle(path: str | None) -> None:
+    """A CA bundle to trust must be a readable PEM file (local stacks only): else a 422 saying why."""
+    if path is not None:
+        try:
+            check_ca_bundle(path)
+        except TrustRefused as refused:
+            raise ApiError(422, "invalid_request", str(refused)) from None
+
+
+def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
+    """Register a system's connection routes: connect and test, show, test again, forget."""
+    path = f"/v1/{crm.system}/connection"
+
+    def workspace() -> str:
+        return str(router.context["workspace"])
+
+    def put_connection(body: Any) -> Any:
+        ws = workspace()
+        check_bundle(body.ca_bundle)
+        conn.credentials().save(ws, conn.parse(body.model_dump(exclude={"ca_bundle"})))
+        save_ca_bundle(services.workspaces, crm.system, ws, body.ca_bundle)
+        return conn.view(ws)
+
+    router.put(path, summary=conn.connect_summary, responses=answers(200, 422))(
+        _typed(put_connection, body=Annotated[conn.body_type, Body()], **{"return": conn.view_type})
+    )
+
+    def get_connection() -> Any:
+        return conn.view(workspace())
+
+    router.get(path, summary="The connection (secrets masked) and a fresh connection test", responses=answers(200))(
+        _typed(get_connection, **{"return": conn.view_type})
+    )
+
+    def check_connection() -> Any:
+        view = conn.view(workspace())
+        if view.test is None:
+            raise ApiError(404, "not_connected", crm.not_connected)
+        return view.test
+
+    router.post(f"{path}/test", summary=conn.test_summary, responses=answers(200, 404))(
+        _typed(check_connection, **{"return": conn.check_type})
+    )
+
+    def delete_connection() -> Response[None]:
+        ws = workspace()
+        conn.credentials().delete(ws)
+        save_ca_bundle(services.workspaces, crm.system, ws, None)
+        return Response(status_code=204)
+
+    router.delete(path, summary="Forget the credentials (scheduled syncs stop connecting)", responses=answers(204))(
+        delete_connection
+    )

@@ -7,17 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from roster.api.crm import Crm, import_routes
-from roster.api.errors import ApiError, answers
+from roster.api.crm import Crm, CrmConnection, connection_routes, import_routes
+from roster.api.errors import ApiError
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
 from roster.connectors.core.runs import SyncRefused
-from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle
+from roster.connectors.core.trust import ca_bundle
 from roster.connectors.hubspot import connection
 from roster.connectors.hubspot.connection import (
     API_ERRORS,
@@ -125,83 +123,41 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     )
 
 
-# --- connection -------------------------------------------------------------------------------------------
-
-
-@router.put(
-    "/v1/hubspot/connection",
-    summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
-    responses=answers(200, 422),
-)
-def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
-    workspace = _workspace()
-    if body.ca_bundle is not None:
-        try:
-            check_ca_bundle(body.ca_bundle)
-        except TrustRefused as refused:
-            raise ApiError(422, "invalid_request", str(refused)) from None
-    credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
-    _credentials().save(workspace, credentials)
-    save_ca_bundle(services.workspaces, SYSTEM, workspace, body.ca_bundle)
-    return _view(workspace, test=True)
-
-
-@router.get(
-    "/v1/hubspot/connection",
-    summary="The connection (secrets masked) and a fresh connection test",
-    responses=answers(200),
-)
-def get_connection() -> ConnectionView:
-    return _view(_workspace(), test=True)
-
-
-@router.post(
-    "/v1/hubspot/connection/test",
-    summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
-    responses=answers(200, 404),
-)
-def check_connection() -> ConnectionCheck:
-    view = _view(_workspace(), test=True)
-    if view.test is None:
-        raise ApiError(404, "not_connected", NOT_CONNECTED)
-    return view.test
-
-
-@router.delete(
-    "/v1/hubspot/connection",
-    summary="Forget the credentials (scheduled syncs stop connecting)",
-    responses=answers(204),
-)
-def delete_connection() -> Response[None]:
-    workspace = _workspace()
-    _credentials().delete(workspace)
-    save_ca_bundle(services.workspaces, SYSTEM, workspace, None)
-    return Response(status_code=204)
-
-
 # --- objects, mapping, syncs, schedule --------------------------------------------------------------------
 
 
-import_routes(
+CRM = Crm(
+    system=SYSTEM,
+    label="HubSpot",
+    module=__name__,
+    object_type=HubSpotObject,
+    status_type=ObjectStatus,
+    run_type=HubSpotRun,
+    config_type=HubSpotConfig,
+    preview_type=PreviewRecord,
+    field_word="properties",
+    mapping_help='HubSpot property → Roster field, or {"field": ...} (export rules: never)',
+    window_word="overlap",
+    sync=lambda: services.hubspot,
+    queue=lambda: services.hubspot_queue,
+    connected=lambda workspace: _credentials().load(workspace) is not None,
+    refused=SyncRefused,
+    parse_object=_object,
+    talk=_talk,
+    not_connected=NOT_CONNECTED,
+)
+connection_routes(
     router,
-    Crm(
-        system=SYSTEM,
-        label="HubSpot",
-        module=__name__,
-        object_type=HubSpotObject,
-        status_type=ObjectStatus,
-        run_type=HubSpotRun,
-        config_type=HubSpotConfig,
-        preview_type=PreviewRecord,
-        field_word="properties",
-        mapping_help='HubSpot property → Roster field, or {"field": ...} (export rules: never)',
-        window_word="overlap",
-        sync=lambda: services.hubspot,
-        queue=lambda: services.hubspot_queue,
-        connected=lambda workspace: _credentials().load(workspace) is not None,
-        refused=SyncRefused,
-        parse_object=_object,
-        talk=_talk,
-        not_connected=NOT_CONNECTED,
+    CRM,
+    CrmConnection(
+        body_type=ConnectBody,
+        view_type=ConnectionView,
+        check_type=ConnectionCheck,
+        credentials=_credentials,
+        parse=CREDENTIALS.validate_python,
+        view=lambda workspace: _view(workspace, test=True),
+        connect_summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
+        test_summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
     ),
 )
+import_routes(router, CRM)

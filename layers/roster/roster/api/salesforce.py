@@ -14,12 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
-from roster.api.crm import Crm, import_routes
+from roster.api.crm import Crm, CrmConnection, check_bundle, connection_routes, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
 from roster.connectors.core.runs import SyncRefused
-from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
+from roster.connectors.core.trust import ca_bundle, save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
@@ -192,29 +192,7 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     )
 
 
-def _check_ca_bundle(ca_bundle: str | None) -> None:
-    if ca_bundle is not None:
-        try:
-            check_ca_bundle(ca_bundle)
-        except TrustRefused as refused:
-            raise ApiError(422, "invalid_request", str(refused)) from None
-
-
 # --- connection -------------------------------------------------------------------------------------------
-
-
-@router.put(
-    "/v1/salesforce/connection",
-    summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
-    responses=answers(200, 422),
-)
-def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
-    workspace = _workspace()
-    _check_ca_bundle(body.ca_bundle)
-    credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
-    _credentials().save(workspace, credentials)
-    save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
-    return _view(workspace, test=True)
 
 
 @router.post(
@@ -224,7 +202,7 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
 )
 def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
     workspace = _workspace()
-    _check_ca_bundle(body.ca_bundle)
+    check_bundle(body.ca_bundle)
     url, state, pending = start_authorization(body.login_url, body.client_id, body.client_secret, body.redirect_uri)
     _credentials().save_authorization(workspace, pending)
     save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
@@ -248,65 +226,44 @@ def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     return _view(workspace, test=True)
 
 
-@router.get(
-    "/v1/salesforce/connection",
-    summary="The connection (secrets masked) and a fresh connection test",
-    responses=answers(200),
-)
-def get_connection() -> ConnectionView:
-    return _view(_workspace(), test=True)
-
-
-@router.post(
-    "/v1/salesforce/connection/test",
-    summary="Log in and read the org's limits; says why if it fails",
-    responses=answers(200, 404),
-)
-def check_connection() -> ConnectionCheck:
-    view = _view(_workspace(), test=True)
-    if view.test is None:
-        raise ApiError(404, "not_connected", NOT_CONNECTED)
-    return view.test
-
-
-@router.delete(
-    "/v1/salesforce/connection",
-    summary="Forget the credentials (scheduled syncs stop connecting)",
-    responses=answers(204),
-)
-def delete_connection() -> Response[None]:
-    workspace = _workspace()
-    _credentials().delete(workspace)
-    save_ca_bundle(services.workspaces, "salesforce", workspace, None)
-    return Response(status_code=204)
-
-
 # --- objects, mapping, syncs, schedule and API usage ----------------------------------------------------
 
 
-import_routes(
+CRM = Crm(
+    system="salesforce",
+    label="Salesforce",
+    module=__name__,
+    object_type=SalesforceObject,
+    status_type=ObjectStatus,
+    run_type=SyncRun,
+    config_type=SyncConfig,
+    preview_type=PreviewRecord,
+    field_word="fields",
+    mapping_help='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}',
+    window_word="lookback",
+    sync=lambda: services.salesforce,
+    queue=lambda: services.salesforce_queue,
+    connected=lambda workspace: _credentials().load(workspace) is not None,
+    refused=SyncRefused,
+    parse_object=_object,
+    talk=_talk,
+    not_connected=NOT_CONNECTED,
+)
+connection_routes(
     router,
-    Crm(
-        system="salesforce",
-        label="Salesforce",
-        module=__name__,
-        object_type=SalesforceObject,
-        status_type=ObjectStatus,
-        run_type=SyncRun,
-        config_type=SyncConfig,
-        preview_type=PreviewRecord,
-        field_word="fields",
-        mapping_help='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}',
-        window_word="lookback",
-        sync=lambda: services.salesforce,
-        queue=lambda: services.salesforce_queue,
-        connected=lambda workspace: _credentials().load(workspace) is not None,
-        refused=SyncRefused,
-        parse_object=_object,
-        talk=_talk,
-        not_connected=NOT_CONNECTED,
+    CRM,
+    CrmConnection(
+        body_type=ConnectBody,
+        view_type=ConnectionView,
+        check_type=ConnectionCheck,
+        credentials=_credentials,
+        parse=CREDENTIALS.validate_python,
+        view=lambda workspace: _view(workspace, test=True),
+        connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
+        test_summary="Log in and read the org's limits; says why if it fails",
     ),
 )
+import_routes(router, CRM)
 
 
 @router.get(
