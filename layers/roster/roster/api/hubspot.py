@@ -83,10 +83,6 @@ class ConnectionView(BaseModel):
     test: ConnectionCheck | None = None
 
 
-def _workspace() -> str:
-    return str(router.context["workspace"])
-
-
 def _credentials() -> CredentialStore:
     return CredentialStore(clients().secrets)
 
@@ -110,7 +106,8 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(502, code, reason) from None
 
 
-def _view(workspace: str, test: bool) -> ConnectionView:
+def _view(workspace: str) -> ConnectionView:
+    """The workspace's connection, freshly tested."""
     credentials = _credentials().load(workspace)
     if credentials is None:
         return ConnectionView(connected=False)
@@ -119,11 +116,11 @@ def _view(workspace: str, test: bool) -> ConnectionView:
         connected=True,
         credentials=credentials.redacted(),
         ca_bundle=bundle,
-        test=connection.test_connection(credentials, bundle) if test else None,
+        test=connection.test_connection(credentials, bundle),
     )
 
 
-# --- objects, mapping, syncs, schedule --------------------------------------------------------------------
+# --- routes: the connection, objects, mappings, syncs and schedule --------------------------------------
 
 
 CRM = Crm(
@@ -155,7 +152,7 @@ connection_routes(
         check_type=ConnectionCheck,
         credentials=_credentials,
         parse=CREDENTIALS.validate_python,
-        view=lambda workspace: _view(workspace, test=True),
+        view=_view,
         connect_summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
         test_summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
     ),

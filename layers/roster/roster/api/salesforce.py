@@ -171,18 +171,15 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(502, code, reason) from None
 
 
-def _view(workspace: str, test: bool) -> ConnectionView:
+def _view(workspace: str) -> ConnectionView:
+    """The workspace's connection, freshly tested."""
     credentials = _credentials().load(workspace)
     if credentials is None:
         return ConnectionView(connected=False)
-    check = (
-        connection.test_connection(
-            credentials,
-            verify=verify_for(services.workspaces, "salesforce", workspace),
-            api_version=clients().settings.salesforce_api_version,
-        )
-        if test
-        else None
+    check = connection.test_connection(
+        credentials,
+        verify=verify_for(services.workspaces, "salesforce", workspace),
+        api_version=clients().settings.salesforce_api_version,
     )
     return ConnectionView(
         connected=True,
@@ -223,10 +220,10 @@ def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     except AuthorizationRefused as refused:
         raise ApiError(409, "authorization_refused", str(refused)) from None
     _credentials().save(workspace, credentials)
-    return _view(workspace, test=True)
+    return _view(workspace)
 
 
-# --- objects, mapping, syncs, schedule and API usage ----------------------------------------------------
+# --- routes: the connection, objects, mappings, syncs, schedule; API usage ------------------------------
 
 
 CRM = Crm(
@@ -258,7 +255,7 @@ connection_routes(
         check_type=ConnectionCheck,
         credentials=_credentials,
         parse=CREDENTIALS.validate_python,
-        view=lambda workspace: _view(workspace, test=True),
+        view=_view,
         connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
         test_summary="Log in and read the org's limits; says why if it fails",
     ),
