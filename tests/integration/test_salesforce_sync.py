@@ -664,3 +664,17 @@ def test_windows_miss_nothing_and_count_nothing_twice(
         for record_id, row in records.items():
             person = profile_of(workspace, Kind.PEOPLE, "Contact", record_id)
             assert person.fields["job_title"] == row["Title"], record_id
+
+
+def test_tasks_and_events_never_sync_together(emulator: SalesforceEmulator, store: SyncStore) -> None:
+    """They share the activity roll-ups: one waits while the other runs, then starts."""
+    sync = make_sync(emulator, store)
+    workspace = new_workspace(sync, "Task", "Event")
+    task = sync.start(workspace, "Task")
+    assert task is not None
+    assert sync.start(workspace, "Event") is None  # Tasks are running
+    drain(sync, task)
+    event = sync.start(workspace, "Event")
+    assert event is not None and sync.start(workspace, "Task") is None
+    drain(sync, event)
+    assert sync.start(workspace, "Task") is not None

@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
+from ulid import ULID
 
 from roster.connectors.core.state import ImportState, Mode, Run, RunState, Schedule, Status
 from roster.profiles.values import format_time
@@ -251,6 +252,57 @@ class RunLoop(Pacing, ABC, Generic[R, S, M]):
     def history(self, workspace: str, obj: Any, limit: int = 20) -> list[R]:
         """Past runs, newest first."""
         return self.store.runs(workspace, obj, limit)
+
+
+IS = TypeVar("IS", bound=ImportState)
+
+
+class ImportRuns(RunStore[R, IS], Protocol[R, IS]):
+    """An import's runs and object states, whose toggle can be saved."""
+
+    def put_state(self, state: IS) -> IS: ...
+
+
+class ImportLoop(RunLoop[R, IS, M]):
+    """What every CRM's import does alike: its per-object toggle and starting a run."""
+
+    store: ImportRuns[R, IS]
+
+    @abstractmethod
+    def new_run(self, run_id: str, workspace: str, obj: Any, mode: Mode, started_at: str) -> R:
+        """The adapter's run record for a run being started."""
+
+    @abstractmethod
+    def message(self, run: R, mode: Mode) -> M:
+        """The queue message that starts `run`."""
+
+    def blocked(self, workspace: str, obj: Any, now: datetime) -> bool:
+        """Whether another object's running sync keeps this one from starting (none by default)."""
+        return False
+
+    def enable(self, workspace: str, obj: Any, enabled: bool = True) -> IS:
+        """Turn import sync for an object on or off (the scheduler starts with a full sync). A run in progress
+        finishes its current batch and stops at its next commit when the toggle changes under it."""
+        state = self.store.state(workspace, obj)
+        if state.enabled == enabled and state.version is not None:
+            return state
+        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
+
+    def start(self, workspace: str, obj: Any, mode: Mode | None = None) -> M | None:
+        """Begin a run and return the message to queue, or None when one is already running. Without a mode (and
+        always before a first full sync) the run is full when the object has no mark."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
+            raise SyncRefused(f"import sync is off for {obj}")
+        now = self.clock()
+        if busy(state, now) or self.blocked(workspace, obj, now):
+            return None
+        if mode is None or state.watermark is None:
+            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
+        run = self.new_run(str(ULID()), workspace, obj, mode, format_time(now))
+        if not self.begin(run, state):
+            return None
+        return self.message(run, mode)
 
 
 O_contra = TypeVar("O_contra", contravariant=True)

@@ -30,10 +30,9 @@ from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, Filter, FilterGroup, PublicObjectSearchRequest
 from pydantic import BaseModel
-from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import PageFailed, RunLoop, RunWorker, SyncRefused, busy
+from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker
 from roster.connectors.core.state import Mode, Status
 from roster.connectors.hubspot.connection import Connection, explain, transient
 from roster.connectors.hubspot.describe import (
@@ -112,7 +111,7 @@ def _read_properties(mapping: ObjectMapping) -> list[str]:
 
 
 @dataclass
-class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
+class HubSpotSync(ImportLoop[HubSpotRun, HubSpotState, SyncMessage]):
     """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
 
     store: HubSpotStore
@@ -121,13 +120,6 @@ class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
     page_records: int = PAGE_RECORDS
 
     # -- configuration ------------------------------------------------------------------------------------
-
-    def enable(self, workspace: str, obj: HubSpotObject, enabled: bool = True) -> HubSpotState:
-        """Turn import sync for an object on or off (the scheduler starts with a full sync)."""
-        state = self.store.state(workspace, obj)
-        if state.enabled == enabled and state.version is not None:
-            return state
-        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
 
     def mapping(self, workspace: str, obj: HubSpotObject) -> ObjectMapping:
         """The saved mapping, or the automatic one from the object's properties (one API call)."""
@@ -172,21 +164,11 @@ class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
 
     # -- runs ---------------------------------------------------------------------------------------------
 
-    def start(self, workspace: str, obj: HubSpotObject, mode: Mode | None = None) -> SyncMessage | None:
-        """Begin a run and return the message to queue, or None when one is already running. Without a mode (and
-        always before a first full sync) the run is full when the object has no mark."""
-        state = self.store.state(workspace, obj)
-        if not state.enabled:
-            raise SyncRefused(f"import sync is off for {obj}")
-        now = self.clock()
-        if busy(state, now):
-            return None
-        if mode is None or state.watermark is None:
-            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
-        run = HubSpotRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=format_time(now))
-        if not self.begin(run, state):
-            return None
-        return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
+    def new_run(self, run_id: str, workspace: str, obj: HubSpotObject, mode: Mode, started_at: str) -> HubSpotRun:
+        return HubSpotRun(run_id=run_id, workspace=workspace, object=obj, mode=mode, started_at=started_at)
+
+    def message(self, run: HubSpotRun, mode: Mode) -> SyncMessage:
+        return SyncMessage(workspace=run.workspace, object=run.object, mode=mode, run_id=run.run_id)
 
     def worker(
         self, run: HubSpotRun, state: HubSpotState, message: SyncMessage, remaining: Callable[[], float]
