@@ -8,8 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.connectors.core.runs import due_syncs
-from roster.connectors.hubspot.importer import SyncRefused
+from roster.connectors.core.runs import SyncRefused, due_syncs
 from roster.services import cold_start
 
 logger = Logger(service="roster-hubspot")

@@ -7,7 +7,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.connectors.salesforce.importer import PageFailed, SyncMessage
+from roster.connectors.core.runs import work_on
+from roster.connectors.salesforce.importer import SyncMessage
 from roster.queues import QueueRecord
 from roster.services import cold_start
 
@@ -19,15 +20,8 @@ processor = BatchProcessor(  # report, not raise
 
 
 def sync(record: QueueRecord[SyncMessage], lambda_context: LambdaContext) -> None:
-    message = record.body
-    try:
-        following = services.salesforce.run(message, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
-    except PageFailed as failed:  # the record fails: retried, then parked in the DLQ
-        logger.warning("sync stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
-        raise
-    if following is not None:
-        services.salesforce_queue.send(following)
-    logger.info("sync worked", extra={"workspace": message.workspace, "object": message.object, "done": not following})
+    remaining = lambda_context.get_remaining_time_in_millis
+    work_on(services.salesforce, record.body, lambda: remaining() / 1000, services.salesforce_queue.send, logger)
 
 
 @logger.inject_lambda_context

@@ -13,12 +13,12 @@ from ulid import ULID
 
 from roster import aws
 from roster.connectors.core.mapping import FieldMapping, MappingError
-from roster.connectors.core.runs import due_syncs
+from roster.connectors.core.runs import PageFailed, due_syncs
 from roster.connectors.core.state import Mode, Status
 from roster.connectors.hubspot import connection as hs_connection
 from roster.connectors.hubspot.connection import AnyCredentials, Connection, OAuthCredentials, PrivateAppCredentials
 from roster.connectors.hubspot.describe import HubSpotObject
-from roster.connectors.hubspot.importer import HubSpotSync, PageFailed, SyncMessage
+from roster.connectors.hubspot.importer import HubSpotSync, SyncMessage
 from roster.connectors.hubspot.store import HubSpotRun, HubSpotStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for

@@ -485,6 +485,14 @@ def test_export_through_the_api_previews_then_writes_what_changed(
         cli, ["salesforce", "mapping", "Contact", "--rule", "Title=fill_blank", *options], env=wide
     )
     assert ruled.exit_code == 0 and "fill_blank" in ruled.output, ruled.output
+    for command, expected in (  # the import commands Salesforce shares with HubSpot
+        (["status"], "high-water mark"),
+        (["history", "Contact"], "succeeded"),
+        (["mapping", "Contact", "--preview"], contact["Id"]),
+        (["enable", "Contact"], "Contact: import sync on"),
+    ):
+        shown = CliRunner().invoke(cli, ["salesforce", *command, *options], env=wide)
+        assert shown.exit_code == 0 and expected in shown.output, shown.output
     promoted = {"source": "enrichment", "fields": {"email": contact["Email"], "job_title": "Chief Data Officer"}}
     assert api.call("POST", "/v1/people/upsert", {"records": [promoted]})[0] == 200
     shown = CliRunner().invoke(cli, ["salesforce", "export", "preview", "Contact", *options], env=wide)

@@ -15,7 +15,7 @@ from ulid import ULID
 
 from roster import aws
 from roster.connectors.core.mapping import MappingError
-from roster.connectors.core.runs import due_syncs
+from roster.connectors.core.runs import PageFailed, due_syncs
 from roster.connectors.core.state import Status as SyncStatus
 from roster.connectors.salesforce import connection as sf_connection
 from roster.connectors.salesforce.connection import (
@@ -26,7 +26,7 @@ from roster.connectors.salesforce.connection import (
     secret_name,
 )
 from roster.connectors.salesforce.describe import SalesforceObject
-from roster.connectors.salesforce.importer import PageFailed, SalesforceSync, SyncMessage
+from roster.connectors.salesforce.importer import SalesforceSync, SyncMessage
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun, SyncStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
@@ -664,3 +664,17 @@ def test_windows_miss_nothing_and_count_nothing_twice(
         for record_id, row in records.items():
             person = profile_of(workspace, Kind.PEOPLE, "Contact", record_id)
             assert person.fields["job_title"] == row["Title"], record_id
+
+
+def test_tasks_and_events_never_sync_together(emulator: SalesforceEmulator, store: SyncStore) -> None:
+    """They share the activity roll-ups: one waits while the other runs, then starts."""
+    sync = make_sync(emulator, store)
+    workspace = new_workspace(sync, "Task", "Event")
+    task = sync.start(workspace, "Task")
+    assert task is not None
+    assert sync.start(workspace, "Event") is None  # Tasks are running
+    drain(sync, task)
+    event = sync.start(workspace, "Event")
+    assert event is not None and sync.start(workspace, "Task") is None
+    drain(sync, event)
+    assert sync.start(workspace, "Task") is not None

@@ -5,17 +5,18 @@ Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
+from roster_dev.cli.crm import import_commands, show_mapping, show_status
 
 hubspot = typer.Typer(help="HubSpot import: connection, import toggles, field mapping, status.", no_args_is_help=True)
 
-Object = Annotated[str, typer.Argument(help="contacts (People), companies or deals")]
+OBJECTS = "contacts (People), companies or deals"
+Object = Annotated[str, typer.Argument(help=OBJECTS)]
 
 
 def _option(envvar: str, text: str, secret: bool = False) -> Any:
@@ -77,68 +78,10 @@ def _show_check(check: dict[str, Any] | None) -> None:
 def status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Each object's toggle, sync state, mark and latest run."""
     found = call(url, api_key, "GET", "/v1/hubspot/status")
-    console.print("connected" if found["connected"] else "[yellow]not connected[/]")
-    table = Table("object", "import", "state", "mark (epoch ms)", "last run", "read", "API calls", "error")
-    for row in found["objects"]:
-        run = row.get("last_run") or {}
-        table.add_row(
-            row["object"],
-            "on" if row["enabled"] else "off",
-            row["status"],
-            str(row.get("watermark") or ""),
-            f"{run.get('mode', '')} {run.get('status', '')}".strip(),
-            str((run.get("counts") or {}).get("read", "")),
-            str(run.get("api_calls", "")),
-            row.get("error") or "",
-        )
-    console.print(table)
+    show_status(found, "import", "mark (epoch ms)", lambda mark: str(mark or ""))
 
 
-@hubspot.command("history")
-def history(
-    obj: Object,
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """An object's sync runs, newest first, with their counts and API calls."""
-    found = call(url, api_key, "GET", f"/v1/hubspot/objects/{obj}/history", limit=str(limit))
-    table = Table("run", "mode", "status", "started", "read", "created", "updated", "merged", "deleted", "API calls")
-    for run in found["runs"]:
-        counts = run["counts"]
-        table.add_row(
-            run["run_id"],
-            run["mode"],
-            run["status"],
-            run["started_at"],
-            *(str(counts[name]) for name in ("read", "created", "updated", "merged", "deleted")),
-            str(run["api_calls"]),
-        )
-    console.print(table)
-
-
-@hubspot.command("enable")
-def enable(
-    obj: Object,
-    off: Annotated[bool, typer.Option("--off", help="Turn the import off instead")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Turn the import on (or --off) for an object; the scheduler starts with a full sync."""
-    found = call(url, api_key, "PUT", f"/v1/hubspot/objects/{obj}", {"enabled": not off})
-    console.print(f"{found['object']}: import {'on' if found['enabled'] else 'off'}")
-
-
-@hubspot.command("sync")
-def sync(
-    obj: Object,
-    full: Annotated[bool, typer.Option("--full", help="Read every record, not only what changed")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Sync an object now (incremental after the first full sync, or --full)."""
-    started = call(url, api_key, "POST", f"/v1/hubspot/objects/{obj}/sync", {"mode": "full" if full else None})
-    console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
+import_commands(hubspot, "hubspot", OBJECTS, toggle="import")
 
 
 @hubspot.command("mapping")
@@ -165,12 +108,8 @@ def mapping(
     table = Table("HubSpot property", "Roster field", "type")
     for name, each in sorted(current["fields"].items()):
         table.add_row(name, each["field"], each["sf_type"])
-    console.print(table)
-    console.print("saved" if current["saved"] else "automatic (not saved yet; the first sync saves it)")
-    if preview:
-        shown = call(url, api_key, "POST", f"/v1/hubspot/objects/{obj}/mapping/preview", {})
-        for record in shown["records"]:
-            console.print(record["id"], json.dumps(record["fields"], ensure_ascii=False, default=str)[:150])
+    preview_path = f"/v1/hubspot/objects/{obj}/mapping/preview"
+    show_mapping(table, current, (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None)
 
 
 @hubspot.command("schedule")

@@ -5,7 +5,6 @@ Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`); `api-mat
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -16,12 +15,14 @@ import typer
 from rich.table import Table
 
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
+from roster_dev.cli.crm import import_commands, show_mapping, show_status
 
 salesforce = typer.Typer(
     help="Salesforce import: connection, sync toggles, field mapping, status.", no_args_is_help=True
 )
 
-Object = Annotated[str, typer.Argument(help="Account, Contact, Lead, Opportunity, Task or Event")]
+OBJECTS = "Account, Contact, Lead, Opportunity, Task or Event"
+Object = Annotated[str, typer.Argument(help=OBJECTS)]
 
 
 def _option(envvar: str, text: str, secret: bool = False) -> Any:
@@ -148,69 +149,10 @@ def _show_check(check: dict[str, Any] | None) -> None:
 def status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Each object's toggle, sync state, high-water mark and latest run."""
     found = call(url, api_key, "GET", "/v1/salesforce/status")
-    console.print("connected" if found["connected"] else "[yellow]not connected[/]")
-    table = Table("object", "sync", "state", "high-water mark", "last run", "read", "API calls", "error")
-    for row in found["objects"]:
-        run = row.get("last_run") or {}
-        counts = run.get("counts") or {}
-        table.add_row(
-            row["object"],
-            "on" if row["enabled"] else "off",
-            row["status"],
-            (row.get("watermark") or {}).get("stamp", ""),
-            f"{run.get('mode', '')} {run.get('status', '')}".strip(),
-            str(counts.get("read", "")),
-            str(run.get("api_calls", "")),
-            row.get("error") or "",
-        )
-    console.print(table)
+    show_status(found, "sync", "high-water mark", lambda mark: (mark or {}).get("stamp", ""))
 
 
-@salesforce.command("history")
-def history(
-    obj: Object,
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """An object's sync runs, newest first, with their counts and API calls."""
-    found = call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/history", limit=str(limit))
-    table = Table("run", "mode", "status", "started", "read", "created", "updated", "merged", "deleted", "API calls")
-    for run in found["runs"]:
-        counts = run["counts"]
-        table.add_row(
-            run["run_id"],
-            run["mode"],
-            run["status"],
-            run["started_at"],
-            *(str(counts[name]) for name in ("read", "created", "updated", "merged", "deleted")),
-            str(run["api_calls"]),
-        )
-    console.print(table)
-
-
-@salesforce.command("enable")
-def enable(
-    obj: Object,
-    off: Annotated[bool, typer.Option("--off", help="Turn import sync off instead")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Turn import sync on (or --off) for an object; the scheduler starts with a full sync."""
-    found = call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}", {"enabled": not off})
-    console.print(f"{found['object']}: import sync {'on' if found['enabled'] else 'off'}")
-
-
-@salesforce.command("sync")
-def sync(
-    obj: Object,
-    full: Annotated[bool, typer.Option("--full", help="Read every record, not only what changed")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Sync an object now (incremental after the first full sync, or --full)."""
-    started = call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": "full" if full else None})
-    console.print(f"{started['object']} {started['mode']} sync {started['run_id']} {started['status']}")
+import_commands(salesforce, "salesforce", OBJECTS, toggle="import sync")
 
 
 def _roster_name(sf_field: str) -> str:
@@ -272,12 +214,8 @@ def mapping(
     for name, each in sorted(current["fields"].items()):
         export = each["export"] if not each.get("segment") else f"segment {each['segment']}"
         table.add_row(name, each["field"], each["sf_type"], export)
-    console.print(table)
-    console.print("saved" if current["saved"] else "automatic (not saved yet; the first sync saves it)")
-    if preview:
-        shown = call(url, api_key, "POST", f"/v1/salesforce/objects/{obj}/mapping/preview", {})
-        for record in shown["records"]:
-            console.print(record["id"], json.dumps(record["fields"], ensure_ascii=False, default=str)[:150])
+    preview_path = f"/v1/salesforce/objects/{obj}/mapping/preview"
+    show_mapping(table, current, (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None)
 
 
 @salesforce.command("api-math")

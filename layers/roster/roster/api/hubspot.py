@@ -7,17 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from roster.api.errors import ApiError, answers
-from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
+from roster.api.crm import Crm, CrmConnection, connection_routes, import_routes
+from roster.api.errors import ApiError
 from roster.aws import clients
-from roster.connectors.core.mapping import FieldMapping, MappingError
-from roster.connectors.core.state import Mode
-from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle
+from roster.connectors.core.mapping import MappingError
+from roster.connectors.core.runs import SyncRefused
+from roster.connectors.core.trust import ca_bundle
 from roster.connectors.hubspot import connection
 from roster.connectors.hubspot.connection import (
     API_ERRORS,
@@ -31,7 +29,7 @@ from roster.connectors.hubspot.connection import (
     RefreshFailed,
 )
 from roster.connectors.hubspot.describe import OBJECTS, HubSpotObject, PreviewRecord
-from roster.connectors.hubspot.importer import ObjectStatus, SyncRefused
+from roster.connectors.hubspot.importer import ObjectStatus
 from roster.connectors.hubspot.store import HubSpotConfig, HubSpotRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
@@ -85,46 +83,6 @@ class ConnectionView(BaseModel):
     test: ConnectionCheck | None = None
 
 
-class MappingBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fields: dict[str, str | FieldMapping] = Field(
-        max_length=500, description='HubSpot property → Roster field, or {"field": ...} (export rules: never)'
-    )
-
-
-class MappingView(BaseModel):
-    object: HubSpotObject
-    saved: bool
-    fields: dict[str, FieldMapping]
-
-
-class PreviewView(BaseModel):
-    object: HubSpotObject
-    records: list[PreviewRecord]
-
-
-class SyncStarted(BaseModel):
-    object: HubSpotObject
-    run_id: str
-    mode: Mode
-    status: str = "queued"
-
-
-class StatusView(BaseModel):
-    connected: bool
-    objects: list[ObjectStatus]
-
-
-class HistoryView(BaseModel):
-    object: HubSpotObject
-    runs: list[HubSpotRun]
-
-
-def _workspace() -> str:
-    return str(router.context["workspace"])
-
-
 def _credentials() -> CredentialStore:
     return CredentialStore(clients().secrets)
 
@@ -148,7 +106,8 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(502, code, reason) from None
 
 
-def _view(workspace: str, test: bool) -> ConnectionView:
+def _view(workspace: str) -> ConnectionView:
+    """The workspace's connection, freshly tested."""
     credentials = _credentials().load(workspace)
     if credentials is None:
         return ConnectionView(connected=False)
@@ -157,165 +116,45 @@ def _view(workspace: str, test: bool) -> ConnectionView:
         connected=True,
         credentials=credentials.redacted(),
         ca_bundle=bundle,
-        test=connection.test_connection(credentials, bundle) if test else None,
+        test=connection.test_connection(credentials, bundle),
     )
 
 
-# --- connection -------------------------------------------------------------------------------------------
+# --- routes: the connection, objects, mappings, syncs and schedule --------------------------------------
 
 
-@router.put(
-    "/v1/hubspot/connection",
-    summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
-    responses=answers(200, 422),
+CRM = Crm(
+    system=SYSTEM,
+    label="HubSpot",
+    module=__name__,
+    object_type=HubSpotObject,
+    status_type=ObjectStatus,
+    run_type=HubSpotRun,
+    config_type=HubSpotConfig,
+    preview_type=PreviewRecord,
+    field_word="properties",
+    mapping_help='HubSpot property → Roster field, or {"field": ...} (export rules: never)',
+    window_word="overlap",
+    sync=lambda: services.hubspot,
+    queue=lambda: services.hubspot_queue,
+    connected=lambda workspace: _credentials().load(workspace) is not None,
+    refused=SyncRefused,
+    parse_object=_object,
+    talk=_talk,
+    not_connected=NOT_CONNECTED,
 )
-def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
-    workspace = _workspace()
-    if body.ca_bundle is not None:
-        try:
-            check_ca_bundle(body.ca_bundle)
-        except TrustRefused as refused:
-            raise ApiError(422, "invalid_request", str(refused)) from None
-    credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
-    _credentials().save(workspace, credentials)
-    save_ca_bundle(services.workspaces, SYSTEM, workspace, body.ca_bundle)
-    return _view(workspace, test=True)
-
-
-@router.get(
-    "/v1/hubspot/connection",
-    summary="The connection (secrets masked) and a fresh connection test",
-    responses=answers(200),
+connection_routes(
+    router,
+    CRM,
+    CrmConnection(
+        body_type=ConnectBody,
+        view_type=ConnectionView,
+        check_type=ConnectionCheck,
+        credentials=_credentials,
+        parse=CREDENTIALS.validate_python,
+        view=_view,
+        connect_summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
+        test_summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
+    ),
 )
-def get_connection() -> ConnectionView:
-    return _view(_workspace(), test=True)
-
-
-@router.post(
-    "/v1/hubspot/connection/test",
-    summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
-    responses=answers(200, 404),
-)
-def check_connection() -> ConnectionCheck:
-    view = _view(_workspace(), test=True)
-    if view.test is None:
-        raise ApiError(404, "not_connected", NOT_CONNECTED)
-    return view.test
-
-
-@router.delete(
-    "/v1/hubspot/connection",
-    summary="Forget the credentials (scheduled syncs stop connecting)",
-    responses=answers(204),
-)
-def delete_connection() -> Response[None]:
-    workspace = _workspace()
-    _credentials().delete(workspace)
-    save_ca_bundle(services.workspaces, SYSTEM, workspace, None)
-    return Response(status_code=204)
-
-
-# --- objects, mapping, syncs ------------------------------------------------------------------------------
-
-
-@router.get(
-    "/v1/hubspot/status", summary="Every object's toggle, sync state, mark and latest run", responses=answers(200)
-)
-def status() -> StatusView:
-    workspace = _workspace()
-    return StatusView(connected=_credentials().load(workspace) is not None, objects=services.hubspot.status(workspace))
-
-
-def _status_of(workspace: str, obj: HubSpotObject) -> ObjectStatus:
-    return next(row for row in services.hubspot.status(workspace) if row.object == obj)
-
-
-@router.get(
-    "/v1/hubspot/objects/<name>", summary="One object's toggle, sync state and latest run", responses=answers(200, 404)
-)
-def get_object(name: str) -> ObjectStatus:
-    return _status_of(_workspace(), _object(name))
-
-
-@router.put("/v1/hubspot/objects/<name>", summary="Turn import on or off for an object", responses=answers(200, 404))
-def put_object(name: str, body: ObjectToggle) -> ObjectStatus:
-    obj, workspace = _object(name), _workspace()
-    services.hubspot.enable(workspace, obj, body.enabled)
-    return _status_of(workspace, obj)
-
-
-@router.get(
-    "/v1/hubspot/objects/<name>/mapping",
-    summary="The saved mapping, or the automatic one",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def get_mapping(name: str) -> MappingView:
-    obj, workspace = _object(name), _workspace()
-    saved = services.hubspot.store.mapping(workspace, obj)
-    mapping = saved or _talk(lambda: services.hubspot.mapping(workspace, obj))
-    return MappingView(object=obj, saved=saved is not None, fields=mapping.fields)
-
-
-@router.put(
-    "/v1/hubspot/objects/<name>/mapping",
-    summary="Save a mapping (checked against the object's properties)",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def put_mapping(name: str, body: MappingBody) -> MappingView:
-    obj, workspace = _object(name), _workspace()
-    mapping = _talk(lambda: services.hubspot.set_mapping(workspace, obj, body.fields))
-    return MappingView(object=obj, saved=True, fields=mapping.fields)
-
-
-@router.post(
-    "/v1/hubspot/objects/<name>/mapping/preview",
-    summary="Ten records as a mapping would store them",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def preview_mapping(name: str, body: PreviewBody) -> PreviewView:
-    obj, workspace = _object(name), _workspace()
-    records = _talk(lambda: services.hubspot.preview(workspace, obj, body.fields))
-    return PreviewView(object=obj, records=records)
-
-
-@router.get(
-    "/v1/hubspot/objects/<name>/history", summary="An object's sync runs, newest first", responses=answers(200, 404)
-)
-def history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> HistoryView:
-    obj = _object(name)
-    return HistoryView(object=obj, runs=services.hubspot.history(_workspace(), obj, limit))
-
-
-@router.post(
-    "/v1/hubspot/objects/<name>/sync",
-    summary="Sync an object now (full or incremental)",
-    responses=answers(202, 404, 409),
-)
-def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
-    obj, workspace = _object(name), _workspace()
-    if _credentials().load(workspace) is None:
-        raise ApiError(409, "not_connected", NOT_CONNECTED)
-    try:
-        message = services.hubspot.start(workspace, obj, body.mode)
-    except SyncRefused:
-        raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT /v1/hubspot/objects/{obj}") from None
-    if message is None:
-        raise ApiError(409, "already_running", f"a {obj} sync is already running; see /v1/hubspot/status")
-    services.hubspot_queue.send(message)
-    started = SyncStarted(object=obj, run_id=message.run_id, mode=message.mode)
-    return Response(status_code=202, content_type="application/json", body=started)
-
-
-@router.get(
-    "/v1/hubspot/schedule",
-    summary="How often incremental and full syncs run, and their overlap",
-    responses=answers(200),
-)
-def get_schedule() -> HubSpotConfig:
-    return services.hubspot.store.config(_workspace())
-
-
-@router.put("/v1/hubspot/schedule", summary="Change how often incremental and full syncs run", responses=answers(200))
-def put_schedule(body: HubSpotConfig) -> HubSpotConfig:
-    services.hubspot.store.put_config(_workspace(), body)
-    return body
+import_routes(router, CRM)

@@ -14,11 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
+from roster.api.crm import Crm, CrmConnection, check_bundle, connection_routes, import_routes
 from roster.api.errors import ApiError, answers
-from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.aws import clients
-from roster.connectors.core.mapping import FieldMapping, MappingError
-from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle, verify_for
+from roster.connectors.core.mapping import MappingError
+from roster.connectors.core.runs import SyncRefused
+from roster.connectors.core.trust import ca_bundle, save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
@@ -38,8 +39,8 @@ from roster.connectors.salesforce.connection import (
 from roster.connectors.salesforce.describe import OBJECTS, PreviewRecord, SalesforceObject
 from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
 from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, ExportStatus
-from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, SyncRefused, api_math
-from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun
+from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, api_math
+from roster.connectors.salesforce.store import SyncConfig, SyncRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
@@ -136,42 +137,6 @@ class ConnectionView(BaseModel):
     test: ConnectionCheck | None = None
 
 
-class MappingBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fields: dict[str, str | FieldMapping] = Field(
-        max_length=500, description='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}'
-    )
-
-
-class MappingView(BaseModel):
-    object: SalesforceObject
-    saved: bool
-    fields: dict[str, FieldMapping]
-
-
-class PreviewView(BaseModel):
-    object: SalesforceObject
-    records: list[PreviewRecord]
-
-
-class SyncStarted(BaseModel):
-    object: SalesforceObject
-    run_id: str
-    mode: Mode
-    status: str = "queued"
-
-
-class StatusView(BaseModel):
-    connected: bool
-    objects: list[ObjectStatus]
-
-
-class HistoryView(BaseModel):
-    object: SalesforceObject
-    runs: list[SyncRun]
-
-
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
@@ -206,18 +171,15 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(502, code, reason) from None
 
 
-def _view(workspace: str, test: bool) -> ConnectionView:
+def _view(workspace: str) -> ConnectionView:
+    """The workspace's connection, freshly tested."""
     credentials = _credentials().load(workspace)
     if credentials is None:
         return ConnectionView(connected=False)
-    check = (
-        connection.test_connection(
-            credentials,
-            verify=verify_for(services.workspaces, "salesforce", workspace),
-            api_version=clients().settings.salesforce_api_version,
-        )
-        if test
-        else None
+    check = connection.test_connection(
+        credentials,
+        verify=verify_for(services.workspaces, "salesforce", workspace),
+        api_version=clients().settings.salesforce_api_version,
     )
     return ConnectionView(
         connected=True,
@@ -227,29 +189,7 @@ def _view(workspace: str, test: bool) -> ConnectionView:
     )
 
 
-def _check_ca_bundle(ca_bundle: str | None) -> None:
-    if ca_bundle is not None:
-        try:
-            check_ca_bundle(ca_bundle)
-        except TrustRefused as refused:
-            raise ApiError(422, "invalid_request", str(refused)) from None
-
-
 # --- connection -------------------------------------------------------------------------------------------
-
-
-@router.put(
-    "/v1/salesforce/connection",
-    summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
-    responses=answers(200, 422),
-)
-def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
-    workspace = _workspace()
-    _check_ca_bundle(body.ca_bundle)
-    credentials = CREDENTIALS.validate_python(body.model_dump(exclude={"ca_bundle"}))
-    _credentials().save(workspace, credentials)
-    save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
-    return _view(workspace, test=True)
 
 
 @router.post(
@@ -259,7 +199,7 @@ def put_connection(body: Annotated[ConnectBody, Body()]) -> ConnectionView:
 )
 def authorize(body: Annotated[AuthorizeBody, Body()]) -> AuthorizeView:
     workspace = _workspace()
-    _check_ca_bundle(body.ca_bundle)
+    check_bundle(body.ca_bundle)
     url, state, pending = start_authorization(body.login_url, body.client_id, body.client_secret, body.redirect_uri)
     _credentials().save_authorization(workspace, pending)
     save_ca_bundle(services.workspaces, "salesforce", workspace, body.ca_bundle)
@@ -280,159 +220,47 @@ def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     except AuthorizationRefused as refused:
         raise ApiError(409, "authorization_refused", str(refused)) from None
     _credentials().save(workspace, credentials)
-    return _view(workspace, test=True)
+    return _view(workspace)
 
 
-@router.get(
-    "/v1/salesforce/connection",
-    summary="The connection (secrets masked) and a fresh connection test",
-    responses=answers(200),
+# --- routes: the connection, objects, mappings, syncs, schedule; API usage ------------------------------
+
+
+CRM = Crm(
+    system="salesforce",
+    label="Salesforce",
+    module=__name__,
+    object_type=SalesforceObject,
+    status_type=ObjectStatus,
+    run_type=SyncRun,
+    config_type=SyncConfig,
+    preview_type=PreviewRecord,
+    field_word="fields",
+    mapping_help='Salesforce field → Roster field, or {"field": ..., "export": never|always|...}',
+    window_word="lookback",
+    sync=lambda: services.salesforce,
+    queue=lambda: services.salesforce_queue,
+    connected=lambda workspace: _credentials().load(workspace) is not None,
+    refused=SyncRefused,
+    parse_object=_object,
+    talk=_talk,
+    not_connected=NOT_CONNECTED,
 )
-def get_connection() -> ConnectionView:
-    return _view(_workspace(), test=True)
-
-
-@router.post(
-    "/v1/salesforce/connection/test",
-    summary="Log in and read the org's limits; says why if it fails",
-    responses=answers(200, 404),
+connection_routes(
+    router,
+    CRM,
+    CrmConnection(
+        body_type=ConnectBody,
+        view_type=ConnectionView,
+        check_type=ConnectionCheck,
+        credentials=_credentials,
+        parse=CREDENTIALS.validate_python,
+        view=_view,
+        connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
+        test_summary="Log in and read the org's limits; says why if it fails",
+    ),
 )
-def check_connection() -> ConnectionCheck:
-    view = _view(_workspace(), test=True)
-    if view.test is None:
-        raise ApiError(404, "not_connected", NOT_CONNECTED)
-    return view.test
-
-
-@router.delete(
-    "/v1/salesforce/connection",
-    summary="Forget the credentials (scheduled syncs stop connecting)",
-    responses=answers(204),
-)
-def delete_connection() -> Response[None]:
-    workspace = _workspace()
-    _credentials().delete(workspace)
-    save_ca_bundle(services.workspaces, "salesforce", workspace, None)
-    return Response(status_code=204)
-
-
-# --- objects, mapping, syncs ------------------------------------------------------------------------------
-
-
-@router.get(
-    "/v1/salesforce/status",
-    summary="Every object's toggle, sync state, high-water mark and latest run",
-    responses=answers(200),
-)
-def status() -> StatusView:
-    workspace = _workspace()
-    return StatusView(
-        connected=_credentials().load(workspace) is not None, objects=services.salesforce.status(workspace)
-    )
-
-
-def _status_of(workspace: str, obj: SalesforceObject) -> ObjectStatus:
-    return next(row for row in services.salesforce.status(workspace) if row.object == obj)
-
-
-@router.get(
-    "/v1/salesforce/objects/<name>",
-    summary="One object's toggle, sync state and latest run",
-    responses=answers(200, 404),
-)
-def get_object(name: str) -> ObjectStatus:
-    return _status_of(_workspace(), _object(name))
-
-
-@router.put(
-    "/v1/salesforce/objects/<name>", summary="Turn import sync on or off for an object", responses=answers(200, 404)
-)
-def put_object(name: str, body: ObjectToggle) -> ObjectStatus:
-    obj, workspace = _object(name), _workspace()
-    services.salesforce.enable(workspace, obj, body.enabled)
-    return _status_of(workspace, obj)
-
-
-@router.get(
-    "/v1/salesforce/objects/<name>/mapping",
-    summary="The saved mapping, or the automatic one",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def get_mapping(name: str) -> MappingView:
-    obj, workspace = _object(name), _workspace()
-    saved = services.salesforce.store.mapping(workspace, obj)
-    mapping = saved or _talk(lambda: services.salesforce.mapping(workspace, obj))
-    return MappingView(object=obj, saved=saved is not None, fields=mapping.fields)
-
-
-@router.put(
-    "/v1/salesforce/objects/<name>/mapping",
-    summary="Save a mapping (checked against the object's fields)",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def put_mapping(name: str, body: MappingBody) -> MappingView:
-    obj, workspace = _object(name), _workspace()
-    mapping = _talk(lambda: services.salesforce.set_mapping(workspace, obj, body.fields))
-    return MappingView(object=obj, saved=True, fields=mapping.fields)
-
-
-@router.post(
-    "/v1/salesforce/objects/<name>/mapping/preview",
-    summary="Ten records as a mapping would store them",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def preview_mapping(name: str, body: PreviewBody) -> PreviewView:
-    obj, workspace = _object(name), _workspace()
-    records = _talk(lambda: services.salesforce.preview(workspace, obj, body.fields))
-    return PreviewView(object=obj, records=records)
-
-
-@router.get(
-    "/v1/salesforce/objects/<name>/history", summary="An object's sync runs, newest first", responses=answers(200, 404)
-)
-def history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> HistoryView:
-    obj = _object(name)
-    return HistoryView(object=obj, runs=services.salesforce.history(_workspace(), obj, limit))
-
-
-@router.post(
-    "/v1/salesforce/objects/<name>/sync",
-    summary="Sync an object now (full or incremental)",
-    responses=answers(202, 404, 409),
-)
-def sync_now(name: str, body: SyncNow) -> Response[SyncStarted]:
-    obj, workspace = _object(name), _workspace()
-    if _credentials().load(workspace) is None:
-        raise ApiError(409, "not_connected", NOT_CONNECTED)
-    try:
-        message = services.salesforce.start(workspace, obj, body.mode)
-    except SyncRefused:
-        raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT /v1/salesforce/objects/{obj}") from None
-    if message is None:
-        raise ApiError(409, "already_running", f"a {obj} sync is already running; see /v1/salesforce/status")
-    services.salesforce_queue.send(message)
-    started = SyncStarted(object=obj, run_id=message.run_id, mode=message.mode)
-    return Response(status_code=202, content_type="application/json", body=started)
-
-
-# --- schedule and API usage -------------------------------------------------------------------------------
-
-
-@router.get(
-    "/v1/salesforce/schedule",
-    summary="How often incremental and full syncs run, and their lookback",
-    responses=answers(200),
-)
-def get_schedule() -> SyncConfig:
-    return services.salesforce.store.config(_workspace())
-
-
-@router.put(
-    "/v1/salesforce/schedule", summary="Change how often incremental and full syncs run", responses=answers(200)
-)
-def put_schedule(body: SyncConfig) -> SyncConfig:
-    services.salesforce.store.put_config(_workspace(), body)
-    return body
+import_routes(router, CRM)
 
 
 @router.get(

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
+from ulid import ULID
 
 from roster.connectors.core.state import ImportState, Mode, Run, RunState, Schedule, Status
 from roster.profiles.values import format_time
@@ -194,6 +196,18 @@ class Pacing:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+class PageFailed(Exception, Generic[M]):
+    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
+
+    def __init__(self, message: M, code: str, reason: str, parked: bool) -> None:
+        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
+        self.message, self.code, self.reason, self.parked = message, code, reason, parked
+
+
+class SyncRefused(Exception):
+    """A sync that cannot start (import sync is off for the object)."""
+
+
 class RunLoop(Pacing, ABC, Generic[R, S, M]):
     """An adapter's operations on its runs: start one, work on a message of one, read the latest one."""
 
@@ -240,6 +254,57 @@ class RunLoop(Pacing, ABC, Generic[R, S, M]):
         return self.store.runs(workspace, obj, limit)
 
 
+IS = TypeVar("IS", bound=ImportState)
+
+
+class ImportRuns(RunStore[R, IS], Protocol[R, IS]):
+    """An import's runs and object states, whose toggle can be saved."""
+
+    def put_state(self, state: IS) -> IS: ...
+
+
+class ImportLoop(RunLoop[R, IS, M]):
+    """What every CRM's import does alike: its per-object toggle and starting a run."""
+
+    store: ImportRuns[R, IS]
+
+    @abstractmethod
+    def new_run(self, run_id: str, workspace: str, obj: Any, mode: Mode, started_at: str) -> R:
+        """The adapter's run record for a run being started."""
+
+    @abstractmethod
+    def message(self, run: R, mode: Mode) -> M:
+        """The queue message that starts `run`."""
+
+    def blocked(self, workspace: str, obj: Any, now: datetime) -> bool:
+        """Whether another object's running sync keeps this one from starting (none by default)."""
+        return False
+
+    def enable(self, workspace: str, obj: Any, enabled: bool = True) -> IS:
+        """Turn import sync for an object on or off (the scheduler starts with a full sync). A run in progress
+        finishes its current batch and stops at its next commit when the toggle changes under it."""
+        state = self.store.state(workspace, obj)
+        if state.enabled == enabled and state.version is not None:
+            return state
+        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
+
+    def start(self, workspace: str, obj: Any, mode: Mode | None = None) -> M | None:
+        """Begin a run and return the message to queue, or None when one is already running. Without a mode (and
+        always before a first full sync) the run is full when the object has no mark."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
+            raise SyncRefused(f"import sync is off for {obj}")
+        now = self.clock()
+        if busy(state, now) or self.blocked(workspace, obj, now):
+            return None
+        if mode is None or state.watermark is None:
+            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
+        run = self.new_run(str(ULID()), workspace, obj, mode, format_time(now))
+        if not self.begin(run, state):
+            return None
+        return self.message(run, mode)
+
+
 O_contra = TypeVar("O_contra", contravariant=True)
 
 
@@ -252,3 +317,18 @@ class Refresh(Protocol[O_contra]):
 
 class RefreshFailed(Exception):
     """The import that refreshes the CRM values before an export did not finish."""
+
+
+def work_on(
+    loop: RunLoop[R, S, M], message: M, remaining: Callable[[], float], send: Callable[[M], Any], logger: Logger
+) -> None:
+    """A sync queue handler's work on one message: run it, queue what continues, log the outcome. A run that
+    stopped raises PageFailed, so the message is retried and then parked in the DLQ."""
+    try:
+        following = loop.run(message, remaining)
+    except PageFailed as failed:
+        logger.warning("sync stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
+        raise
+    if following is not None:
+        send(following)
+    logger.info("sync worked", extra={"workspace": message.workspace, "object": message.object, "done": not following})

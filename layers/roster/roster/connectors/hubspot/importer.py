@@ -30,10 +30,9 @@ from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, Filter, FilterGroup, PublicObjectSearchRequest
 from pydantic import BaseModel
-from ulid import ULID
 
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import RunLoop, RunWorker, busy
+from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker
 from roster.connectors.core.state import Mode, Status
 from roster.connectors.hubspot.connection import Connection, explain, transient
 from roster.connectors.hubspot.describe import (
@@ -68,18 +67,6 @@ class SyncMessage(BaseModel):
     object: HubSpotObject
     mode: Mode
     run_id: str
-
-
-class PageFailed(Exception):
-    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
-
-    def __init__(self, message: SyncMessage, code: str, reason: str, parked: bool) -> None:
-        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
-        self.message, self.code, self.reason, self.parked = message, code, reason, parked
-
-
-class SyncRefused(Exception):
-    """A sync that cannot start (import sync is off for the object)."""
 
 
 class ObjectStatus(BaseModel):
@@ -124,7 +111,7 @@ def _read_properties(mapping: ObjectMapping) -> list[str]:
 
 
 @dataclass
-class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
+class HubSpotSync(ImportLoop[HubSpotRun, HubSpotState, SyncMessage]):
     """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
 
     store: HubSpotStore
@@ -133,13 +120,6 @@ class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
     page_records: int = PAGE_RECORDS
 
     # -- configuration ------------------------------------------------------------------------------------
-
-    def enable(self, workspace: str, obj: HubSpotObject, enabled: bool = True) -> HubSpotState:
-        """Turn import sync for an object on or off (the scheduler starts with a full sync)."""
-        state = self.store.state(workspace, obj)
-        if state.enabled == enabled and state.version is not None:
-            return state
-        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
 
     def mapping(self, workspace: str, obj: HubSpotObject) -> ObjectMapping:
         """The saved mapping, or the automatic one from the object's properties (one API call)."""
@@ -184,21 +164,11 @@ class HubSpotSync(RunLoop[HubSpotRun, HubSpotState, SyncMessage]):
 
     # -- runs ---------------------------------------------------------------------------------------------
 
-    def start(self, workspace: str, obj: HubSpotObject, mode: Mode | None = None) -> SyncMessage | None:
-        """Begin a run and return the message to queue, or None when one is already running. Without a mode (and
-        always before a first full sync) the run is full when the object has no mark."""
-        state = self.store.state(workspace, obj)
-        if not state.enabled:
-            raise SyncRefused(f"import sync is off for {obj}")
-        now = self.clock()
-        if busy(state, now):
-            return None
-        if mode is None or state.watermark is None:
-            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
-        run = HubSpotRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=format_time(now))
-        if not self.begin(run, state):
-            return None
-        return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
+    def new_run(self, run_id: str, workspace: str, obj: HubSpotObject, mode: Mode, started_at: str) -> HubSpotRun:
+        return HubSpotRun(run_id=run_id, workspace=workspace, object=obj, mode=mode, started_at=started_at)
+
+    def message(self, run: HubSpotRun, mode: Mode) -> SyncMessage:
+        return SyncMessage(workspace=run.workspace, object=run.object, mode=mode, run_id=run.run_id)
 
     def worker(
         self, run: HubSpotRun, state: HubSpotState, message: SyncMessage, remaining: Callable[[], float]
@@ -357,7 +327,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         self.commit(with_state=True)
         return self.message
 
-    def stop(self, error: Exception) -> PageFailed:
+    def stop(self, error: Exception) -> PageFailed[SyncMessage]:
         """Record why the run stopped (parked when retrying later may help): the PageFailed to raise."""
         code, reason = explain(error)
         parked = transient(error)

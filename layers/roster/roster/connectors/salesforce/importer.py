@@ -43,11 +43,10 @@ from pydantic import BaseModel
 from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from tenacity import RetryCallState, Retrying
-from ulid import ULID
 
 from roster.connectors.core.links import unlink
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import RefreshFailed, RunLoop, RunWorker, busy, parse_stamp
+from roster.connectors.core.runs import ImportLoop, PageFailed, RefreshFailed, RunWorker, busy, parse_stamp
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce import soql
 from roster.connectors.salesforce.connection import Calls, Connection, error_code, error_message, explain, transient
@@ -105,21 +104,6 @@ class SyncMessage(BaseModel):
     batch: int = 0
 
 
-class PageFailed(Exception):
-    """A run stopped on a failure retries did not fix; the handler lets its message go to the DLQ."""
-
-    def __init__(self, message: SyncMessage, code: str, reason: str, parked: bool) -> None:
-        super().__init__(f"{message.workspace} {message.object} run {message.run_id}: {code}: {reason}")
-        self.message = message
-        self.code = code
-        self.reason = reason
-        self.parked = parked
-
-
-class SyncRefused(Exception):
-    """A sync that cannot start (import sync is off for the object)."""
-
-
 class ObjectStatus(BaseModel):
     """What the API shows of one object: its toggle, state, mark and latest run (never credentials)."""
 
@@ -154,7 +138,7 @@ def api_math(records: int) -> ApiMath:
 
 
 @dataclass
-class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
+class SalesforceSync(ImportLoop[SyncRun, ObjectState, SyncMessage]):
     """The connector's operations; handlers inject the store, resolvers and a way to connect a workspace."""
 
     store: SyncStore
@@ -164,14 +148,6 @@ class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
     batch_records: int = BATCH_RECORDS
 
     # -- configuration ------------------------------------------------------------------------------------
-
-    def enable(self, workspace: str, obj: SalesforceObject, enabled: bool = True) -> ObjectState:
-        """Turn import sync for an object on or off (the scheduler starts with a full sync). A run in progress
-        finishes its current batch and stops at its next commit when the toggle changes under it."""
-        state = self.store.state(workspace, obj)
-        if state.enabled == enabled and state.version is not None:
-            return state
-        return self.store.put_state(state.model_copy(update={"enabled": enabled}))
 
     def mapping(self, workspace: str, obj: SalesforceObject) -> ObjectMapping:
         """The saved mapping, or the automatic one from the object's describe (one API call)."""
@@ -212,26 +188,15 @@ class SalesforceSync(RunLoop[SyncRun, ObjectState, SyncMessage]):
 
     # -- runs ---------------------------------------------------------------------------------------------
 
-    def start(self, workspace: str, obj: SalesforceObject, mode: Mode | None = None) -> SyncMessage | None:
-        """Begin a run and return the message to queue, or None when one is already running.
+    def new_run(self, run_id: str, workspace: str, obj: SalesforceObject, mode: Mode, started_at: str) -> SyncRun:
+        return SyncRun(run_id=run_id, workspace=workspace, object=obj, mode=mode, started_at=started_at)
 
-        Without a mode (and always before a first full sync) the run is full when the object has no mark."""
-        state = self.store.state(workspace, obj)
-        if not state.enabled:
-            raise SyncRefused(f"import sync is off for {obj}")
-        now = self.clock()
-        if busy(state, now):
-            return None
-        if obj in ACTIVITIES:  # Tasks and Events share the activity roll-ups: never write them together
-            other = self.store.state(workspace, "Event" if obj == "Task" else "Task")
-            if busy(other, now):
-                return None
-        if mode is None or state.watermark is None:
-            mode = Mode.FULL if state.watermark is None else Mode.INCREMENTAL
-        run = SyncRun(run_id=str(ULID()), workspace=workspace, object=obj, mode=mode, started_at=format_time(now))
-        if not self.begin(run, state):
-            return None
-        return SyncMessage(workspace=workspace, object=obj, mode=mode, run_id=run.run_id)
+    def message(self, run: SyncRun, mode: Mode) -> SyncMessage:
+        return SyncMessage(workspace=run.workspace, object=run.object, mode=mode, run_id=run.run_id)
+
+    def blocked(self, workspace: str, obj: SalesforceObject, now: datetime) -> bool:
+        """Tasks and Events share the activity roll-ups: never write them together."""
+        return obj in ACTIVITIES and busy(self.store.state(workspace, "Event" if obj == "Task" else "Task"), now)
 
     def worker(self, run: SyncRun, state: ObjectState, message: SyncMessage, remaining: Callable[[], float]) -> _Worker:
         return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
@@ -549,7 +514,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
             update={"job_id": self.run.job_id, "locator": self.run.locator, "batch": self.run.batch}
         )
 
-    def stop(self, error: Exception) -> PageFailed:
+    def stop(self, error: Exception) -> PageFailed[SyncMessage]:
         """Record why the run stopped (parked when retrying later may help): the PageFailed to raise."""
         if isinstance(error, _JobRefused):
             code, reason, parked = "bulk_query_refused", str(error), False
