@@ -16,7 +16,6 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
@@ -26,7 +25,7 @@ from roster_dev.emulators.hubspot.errors import HubSpotError, validation
 from roster_dev.emulators.hubspot.portal import ASSOCIATION_TYPES, SINGULAR, Clock, HubSpotPortal, Record
 from roster_dev.emulators.hubspot.schema import DEFAULT_PROPERTIES, PropertyDef, iso
 from roster_dev.emulators.hubspot.search import search
-from roster_dev.local import outbound
+from roster_dev.emulators.serving import Served
 
 if TYPE_CHECKING:
     from hubspot import HubSpot
@@ -109,8 +108,10 @@ def _inputs(payload: Any) -> list[dict[str, Any]]:
     return inputs
 
 
-class HubSpotEmulator:
+class HubSpotEmulator(Served):
     """An HTTPS HubSpot for tests and the demo: `with HubSpotEmulator(portal) as hs: hs.client().crm...`."""
+
+    thread_name = "hubspot-emulator"
 
     def __init__(
         self,
@@ -139,48 +140,22 @@ class HubSpotEmulator:
         self._daily: Counter[str] = Counter()  # by UTC day
         self._injections: list[_Injection] = []
         self._stopping = threading.Event()
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
         self._certificate = Certificate("Roster HubSpot emulator")
         self.ca_path = self._certificate.ca_path
         self._routes = self._build_routes()
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
+    def _listen(self) -> Server:
+        return Server((self.host, self.port), self._certificate.server_context(), self)
+
     def start(self) -> Self:
-        """Listen (port 0 picks a free one) and serve in a background thread."""
-        if self._server is not None:
-            return self
         self._stopping.clear()
-        self._server = Server((self.host, self.port), self._certificate.server_context(), self)
-        self.port = self._server.server_address[1]
-        outbound.allow(self.host, self.port)  # the local stack calls this emulator, and no other local address
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="hubspot-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        outbound.disallow(self.host, self.port)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        self._stopping.set()  # a request sleeping out a timeout injection wakes and ends
+        super().stop()
 
     @property
     def url(self) -> str:

@@ -22,8 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from roster_dev.emulators.https import Certificate
@@ -38,7 +37,7 @@ from roster_dev.emulators.salesforce.org import SalesforceOrg
 from roster_dev.emulators.salesforce.schema import format_datetime, make_id, parse_datetime
 from roster_dev.emulators.salesforce.soql import QueryResult
 from roster_dev.emulators.salesforce.versions import API_VERSIONS, LATEST, major, release
-from roster_dev.local import outbound
+from roster_dev.emulators.serving import Served
 
 if TYPE_CHECKING:
     import requests
@@ -166,8 +165,10 @@ def _load_json(body: bytes) -> Any:
 Route = tuple[str, str, "re.Pattern[str]", bool, Callable[..., _Response]]
 
 
-class SalesforceEmulator:
+class SalesforceEmulator(Served):
     """An HTTPS Salesforce for tests and the demo: `with SalesforceEmulator(org) as sf: ...`."""
+
+    thread_name = "salesforce-emulator"
 
     def __init__(
         self,
@@ -203,8 +204,6 @@ class SalesforceEmulator:
         self._cursors: dict[str, _Cursor] = {}
         self._cursor_numbers = 0
         self._injections: list[_Injection] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._signing_key = secrets.token_bytes(32)
         self.session_id = self.new_session()
         self.oauth = OAuth(self.credentials, lambda: self.instance_url, self._token_payload, self.end_session)
@@ -214,39 +213,8 @@ class SalesforceEmulator:
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Listen (port 0 picks a free one) and serve in a background thread."""
-        if self._server is not None:
-            return self
-        self._server = _Server((self.host, self.port), self._certificate.server_context(), self)
-        self.port = self._server.server_address[1]
-        outbound.allow(self.host, self.port)  # the local stack calls this emulator, and no other local address
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="salesforce-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        outbound.disallow(self.host, self.port)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _listen(self) -> _Server:
+        return _Server((self.host, self.port), self._certificate.server_context(), self)
 
     @property
     def instance_url(self) -> str:

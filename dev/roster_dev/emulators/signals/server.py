@@ -9,16 +9,14 @@ the outbound check (`roster_dev.local.outbound`), like the Salesforce emulator's
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from roster_dev.emulators.serving import Served
 from roster_dev.emulators.signals.data import FEEDS, Feed, SignalData
-from roster_dev.local import outbound
 
 #: The query parameter each feed is keyed by, and the record field Roster fills it from.
 KEYS: dict[Feed, str] = {"employment": "email", "hires": "domain", "funding": "domain", "jobs": "domain"}
@@ -31,14 +29,14 @@ FEED_OF_SIGNAL: dict[str, Feed] = {
 }
 
 
-class SignalsEmulator:
+class SignalsEmulator(Served):
+    thread_name = "signals-emulator"
+
     def __init__(self, today: date | None = None, seed: int = 2026, host: str = "127.0.0.1", port: int = 0) -> None:
         self.data = SignalData(today or date.today(), seed)
         self.host = host
         self.port = port
         self.requests: Counter[str] = Counter()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -57,9 +55,7 @@ class SignalsEmulator:
             "rate_limit_per_second": None,
         }
 
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
+    def _listen(self) -> ThreadingHTTPServer:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,14 +71,9 @@ class SignalsEmulator:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        outbound.allow(self.host, self.port)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="signals-emulator")
-        self._thread.daemon = True
-        self._thread.start()
-        return self
+        server = ThreadingHTTPServer((self.host, self.port), Handler)
+        server.daemon_threads = True
+        return server
 
     def answer(self, path: str) -> tuple[int, dict[str, Any]]:
         """The status and JSON body for a GET of `path`."""
@@ -96,22 +87,3 @@ class SignalsEmulator:
             return 400, {"message": f"give ?{key_name}="}
         self.requests[feed] += 1
         return 200, {key_name: key, "events": self.data.events(feed, key)}
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        outbound.disallow(self.host, self.port)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
