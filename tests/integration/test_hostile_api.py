@@ -232,3 +232,15 @@ def test_salesforce_export_settings_are_bounded(api: Api) -> None:
     ):
         status, body = api.call("PUT", "/v1/salesforce/export/Contact", settings)
         assert status == 422 and body["errors"][0]["path"] == path, body
+
+
+def test_lone_surrogates_in_upserted_values_are_kept_as_replacement_characters(api: Api) -> None:
+    """JSON may escape half a surrogate pair (`\\ud800`); no UTF encoding can store it, so it becomes U+FFFD
+    rather than failing the record (or the whole request) when it is written."""
+    body = b'{"records": [{"source": "crm", "id": "sur-1", "fields": {"email": "sur@x.com", "job_title": "CTO \\ud800",'
+    body += b' "tags": ["a\\udfff", "b"]}}]}'
+    status, answer = raw(api, "POST", "/v1/people/upsert", body, **{"Content-Type": "application/json"})
+    assert status == 200 and answer["results"][0]["outcome"] == "created", answer
+    status, detail = api.call("GET", f"/v1/people/{answer['results'][0]['profile_id']}")
+    assert detail["fields"]["job_title"]["value"] == "CTO \ufffd"
+    assert detail["fields"]["tags"]["value"] == ["a\ufffd", "b"]

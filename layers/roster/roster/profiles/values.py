@@ -128,7 +128,7 @@ def _typed(kind_of: FieldType, name: str, value: Any) -> Any:
         return _string_list(name, value)
     if isinstance(value, dict | list):
         raise ValueProblem(name, f"expected text, got {type(value).__name__}")
-    text = str(value).strip()
+    text = readable(str(value).strip())
     if len(text) > MAX_TEXT:
         raise ValueProblem(name, f"{len(text):,} characters; the limit for text is {MAX_TEXT:,} characters")
     return text
@@ -219,7 +219,7 @@ def _date(name: str, value: Any) -> str:
 
 def _string_list(name: str, value: Any) -> list[str]:
     items = value if isinstance(value, list) else re.split(r"[;,]", str(value))
-    cleaned = sorted({str(item).strip() for item in items if not is_empty(item)})
+    cleaned = sorted({readable(str(item).strip()) for item in items if not is_empty(item)})
     if any(len(item) > MAX_TEXT for item in cleaned):
         raise ValueProblem(name, f"a list item has more than {MAX_TEXT:,} characters, the limit for text")
     return cleaned
