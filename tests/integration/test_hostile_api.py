@@ -244,3 +244,16 @@ def test_lone_surrogates_in_upserted_values_are_kept_as_replacement_characters(a
     status, detail = api.call("GET", f"/v1/people/{answer['results'][0]['profile_id']}")
     assert detail["fields"]["job_title"]["value"] == "CTO \ufffd"
     assert detail["fields"]["tags"]["value"] == ["a\ufffd", "b"]
+
+
+def test_declared_custom_fields_are_bounded(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """All custom fields live in one settings item: past the limit one more is refused by name, none lost."""
+    monkeypatch.setattr("roster.store.workspaces.MAX_CUSTOM_FIELDS", 3)
+    for name in ("bound_a", "bound_b", "bound_c"):
+        assert api.call("PUT", f"/v1/people/fields/{name}", {"type": "string"})[0] == 200
+    status, body = api.call("PUT", "/v1/people/fields/bound_d", {"type": "string"})
+    assert status == 422 and "at most 3 custom people fields" in body["message"], body
+    assert api.call("PUT", "/v1/people/fields/bound_a", {"type": "number"})[0] == 200  # retyping adds nothing
+    status, catalog = api.call("GET", "/v1/people/fields")
+    names = set(catalog["fields"])
+    assert {"bound_a", "bound_b", "bound_c"} <= names and "bound_d" not in names

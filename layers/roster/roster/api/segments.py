@@ -25,11 +25,12 @@ from roster.api.schemas import (
 )
 from roster.profiles.fields import FIELD_NAME, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.model import Profile
+from roster.profiles.values import ValueProblem
 from roster.segments.filters import OPERATORS, catalog_for
 from roster.segments.manager import BUILT_IN, BuiltInSegment, SegmentNotFound
 from roster.services import services
 from roster.store.segments import Segment
-from roster.store.workspaces import CUSTOM_FIELDS_SETTING
+from roster.store.workspaces import declare_custom_fields
 
 router = Router()
 
@@ -222,7 +223,7 @@ def field_catalog(kind: Kind) -> FieldCatalogResponse:
 @router.put(
     "/v1/<kind>/fields/<name>",
     summary="Declare a workspace field (e.g. from a CRM or an enrichment)",
-    responses=answers(200, 409),
+    responses=answers(200, 409, 422),
 )
 def declare_field(kind: Kind, name: str, body: DeclareField) -> FieldCatalogResponse:
     if not FIELD_NAME.match(name):
@@ -231,7 +232,8 @@ def declare_field(kind: Kind, name: str, body: DeclareField) -> FieldCatalogResp
         raise ApiError(409, "conflict", f"{name!r} is a standard {kind} field of type {STANDARD_FIELDS[kind][name]}")
     if body.type is FieldType.RECORDS:
         raise ApiError(422, "invalid_request", "related-record fields are built in (opportunities, deals)")
-    data = services.workspaces.get_setting(_workspace(), CUSTOM_FIELDS_SETTING)
-    data.setdefault(str(kind), {})[name] = str(body.type)
-    services.workspaces.put_setting(_workspace(), CUSTOM_FIELDS_SETTING, data)
+    try:
+        declare_custom_fields(services.workspaces, _workspace(), kind, {name: body.type})
+    except ValueProblem as problem:
+        raise ApiError(422, "invalid_request", str(problem)) from None
     return field_catalog(kind)

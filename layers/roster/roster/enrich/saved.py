@@ -17,10 +17,11 @@ from roster.enrich.definitions import (
 )
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.profiles.fields import FieldType
+from roster.profiles.values import ValueProblem
 from roster.segments.manager import BUILT_IN as BUILT_IN_AUDIENCES
 from roster.store.enrichments import EnrichmentStore
 from roster.store.segments import SegmentStore
-from roster.store.workspaces import CUSTOM_FIELDS_SETTING, WorkspaceStore, custom_fields
+from roster.store.workspaces import WorkspaceStore, custom_fields, declare_custom_fields
 
 
 @dataclass
@@ -76,9 +77,10 @@ class Definitions:
         if not create and existing is None:
             raise RunProblem(f"no enrichment {checked.enrichment_id!r} in this workspace", 404)
         if created:
-            declared = self.workspaces.get_setting(workspace, CUSTOM_FIELDS_SETTING)
-            declared.setdefault(str(checked.kind), {}).update({name: str(kind) for name, kind in created.items()})
-            self.workspaces.put_setting(workspace, CUSTOM_FIELDS_SETTING, declared)
+            try:
+                declare_custom_fields(self.workspaces, workspace, checked.kind, created)
+            except ValueProblem as problem:
+                raise RunProblem(str(problem), 422) from None
         data = checked.model_dump(mode="json")
         if existing is None:
             self.store.create_definition(workspace, checked.enrichment_id, data, to_millis(checked.budget_credits))

@@ -19,6 +19,8 @@ MAX_VALUE_BYTES = 64 * 1024
 MAX_RELATED_RECORDS = 1000
 #: Fields in one record.
 MAX_FIELDS = 500
+#: Custom fields a workspace declares per kind (all kept in one settings item, with the standard fields' room).
+MAX_CUSTOM_FIELDS = 1000
 #: All of one record's fields together, as stored.
 MAX_RECORD_BYTES = 100 * 1024
 #: A whole profile item: the latest snapshot of every source record, the winning fields and the history kept on

@@ -13,7 +13,8 @@ from pynamodb.transactions import TransactWrite
 
 from roster.config import settings
 from roster.profiles.fields import FieldType, Kind
-from roster.profiles.values import utc_now
+from roster.profiles.limits import MAX_CUSTOM_FIELDS
+from roster.profiles.values import ValueProblem, utc_now
 from roster.store.models import WorkspaceItem
 
 KEY_PREFIX = "rst_"
@@ -157,3 +158,15 @@ def custom_fields(store: WorkspaceStore, workspace: str) -> dict[Kind, dict[str,
     """The fields a workspace added to the standard ones (from a CRM mapping, enrichment or by hand)."""
     data = store.get_setting(workspace, CUSTOM_FIELDS_SETTING)
     return {kind: {name: FieldType(kind_of) for name, kind_of in data.get(str(kind), {}).items()} for kind in Kind}
+
+
+def declare_custom_fields(store: WorkspaceStore, workspace: str, kind: Kind, fields: dict[str, FieldType]) -> None:
+    """Add (or retype) custom fields. They all live in one settings item, so their number is bounded:
+    raises ValueProblem past MAX_CUSTOM_FIELDS per kind, declaring none of them."""
+    data = store.get_setting(workspace, CUSTOM_FIELDS_SETTING)
+    declared = data.setdefault(str(kind), {})
+    declared.update({name: str(kind_of) for name, kind_of in fields.items()})
+    if len(declared) > MAX_CUSTOM_FIELDS:
+        limit = f"a workspace declares at most {MAX_CUSTOM_FIELDS:,} custom {kind} fields"
+        raise ValueProblem("fields", f"{limit}; this would make {len(declared):,}")
+    store.put_setting(workspace, CUSTOM_FIELDS_SETTING, data)
