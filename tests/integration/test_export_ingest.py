@@ -262,12 +262,25 @@ def test_transient_failures_are_retried_with_the_same_outcome(emulator: Salesfor
     emulator.reset_calls()
     report = ingest.send(rows)
 
-    assert len(report.job_ids) == 2 and calls.relogged
+    assert len(report.job_ids) == 2 and calls.relogins == 1
     assert [result.key for result in report.results] == ids and statuses(report.results) == ["succeeded"] * 12
     assert all(len(emulator.ingest_jobs[job_id].data) == 1 for job_id in report.job_ids)  # each part once
     assert report.csv_bytes == sum(len(uploaded(emulator, job_id)) for job_id in report.job_ids)
     assert emulator.calls_by_kind["bulk_ingest_upload"] == 3 and emulator.calls_by_kind["bulk_ingest_results"] == 5
     assert all((emulator.org.get("Contact", row["Id"]) or {})["Title"] == row["Title"] for row in rows)
+
+
+def test_a_long_run_outlives_several_session_expiries(emulator: SalesforceEmulator) -> None:
+    """Each expired session is renewed and its call sent again, however many expire during one run."""
+    ids = contact_ids(emulator.org, 12)
+    rows = [{"Id": record_id, "Title": f"Renewed {index}"} for index, record_id in enumerate(ids)]
+    ingest, calls = jobs(emulator, "update", ["Id", "Title"], max_records=6)
+    emulator.fail_next("expired_session", on="bulk_ingest_create")
+    emulator.fail_next("expired_session", on="bulk_ingest_results")
+    report = ingest.send(rows)
+
+    assert calls.relogins == 2
+    assert statuses(report.results) == ["succeeded"] * 12
 
 
 def test_a_slow_job_is_polled_every_poll_seconds(emulator: SalesforceEmulator) -> None:

@@ -536,13 +536,15 @@ def transient(error: BaseException) -> bool:
 
 @dataclass
 class Calls:
-    """Salesforce calls with retries: transient errors back off and retry; an expired session logs in once again."""
+    """Salesforce calls with retries: transient errors back off and retry; a call whose session expired logs in
+    again and is sent once more (per attempt, so a long run outlives any number of session lifetimes, while a
+    session refused right after a fresh login fails the call rather than loop)."""
 
     connection: Connection
     attempts: int = 4
     wait: WaitBaseT = field(default_factory=lambda: wait_exponential(multiplier=2, max=60))
     sleep: Callable[[float], None] = time.sleep
-    relogged: bool = False
+    relogins: int = 0
 
     def __call__(self, action: Callable[[Connection], T]) -> T:
         retrying = Retrying(
@@ -559,8 +561,6 @@ class Calls:
         try:
             return action(self.connection)
         except SalesforceExpiredSession:
-            if self.relogged:
-                raise
-            self.relogged = True
+            self.relogins += 1
             self.connection.relogin()
             return action(self.connection)
