@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from roster.profiles.fields import Kind
 from roster.queues import QueueRecord
 from roster.services import cold_start
-from roster.sources.csv_import import IngestMessage
+from roster.sources.csv_import import INGEST_ATTEMPTS, IngestMessage
 
 logger = Logger(service="roster-ingest")
 services = cold_start()  # a missing setting fails here, named
@@ -20,7 +20,8 @@ processor = BatchProcessor(event_type=EventType.SQS, model=QueueRecord[IngestMes
 def ingest(record: QueueRecord[IngestMessage]) -> None:
     message = record.body
     kind = Kind(services.imports.job(message.workspace, message.import_id)["kind"])
-    result = services.imports.ingest(message, services.resolver(message.workspace, kind))
+    last_attempt = int(record.attributes.ApproximateReceiveCount) >= INGEST_ATTEMPTS
+    result = services.imports.ingest(message, services.resolver(message.workspace, kind), last_attempt=last_attempt)
     logger.info(
         "batch ingested", extra={"import_id": message.import_id, "batch": message.batch, "outcomes": result["outcomes"]}
     )

@@ -12,9 +12,12 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from roster.identity.resolver import Resolution, Resolver
+from roster.profiles.model import IncomingRecord
 from roster.sources.csv_file import MAX_CELL_CHARS, MAX_COLUMNS
 from roster.sources.csv_import import IngestMessage
 from roster.store.imports import ImportStore
+from roster.store.profiles import Conflict
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 from tests.conftest import Api, fill
@@ -316,3 +319,26 @@ def test_a_row_too_large_to_store_is_rejected_and_the_rest_import(api: Api) -> N
     for email in ("first@acme.com", "last@acme.com"):
         assert api.call("GET", "/v1/people/lookup", email=email)[0] == 200
     assert api.call("GET", "/v1/people/lookup", email="big@acme.com")[0] == 404
+
+
+def test_a_row_that_keeps_conflicting_is_reported_on_the_last_attempt_and_the_import_finishes(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose one row always loses races (a hot profile) is retried as a whole; on its last delivery that
+    row is reported with a reason and the others are stored, so the import completes rather than hang."""
+    attempt = Resolver._attempt
+
+    def losing(self: Resolver, record: IncomingRecord, aliases: list[str]) -> Resolution:
+        if record.fields.get("email") == "hot@acme.com":
+            raise Conflict("a concurrent writer won")
+        return attempt(self, record, aliases)
+
+    monkeypatch.setattr(Resolver, "_attempt", losing)
+    report = run_import(api, "email,first_name\nfirst@acme.com,Ann\nhot@acme.com,Hot\nlast@acme.com,Lee\n")
+    assert report["status"] == "completed", report
+    assert report["rows_read"] == 3 and report["rows_rejected"] == 1
+    (error,) = report["errors"]
+    assert error["line"] == 3 and "concurrent writers" in error["reason"] and "again" in error["reason"], error
+    for email in ("first@acme.com", "last@acme.com"):
+        assert api.call("GET", "/v1/people/lookup", email=email)[0] == 200
+    assert api.call("GET", "/v1/people/lookup", email="hot@acme.com")[0] == 404

@@ -16,6 +16,7 @@ import pytest
 from roster.config import Settings
 from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.outbound import ALLOW_SETTING, allowed_targets
+from roster.sources.csv_import import INGEST_ATTEMPTS
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 from roster_dev.local.template import Template
@@ -110,6 +111,8 @@ def test_every_work_queue_has_a_dead_letter_queue_and_a_long_enough_visibility_t
     for queue, timeout in timeout_of.items():
         assert queues[queue]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] in queues
         assert int(queues[queue]["VisibilityTimeout"]) >= 6 * int(timeout)
+    # the ingest worker reports a row that keeps conflicting on its batch's last delivery, not one later
+    assert int(queues["IngestQueue"]["RedrivePolicy"]["maxReceiveCount"]) == INGEST_ATTEMPTS
 
 
 def test_every_stream_mapping_retries_then_parks_failures_in_a_queue() -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ulid import ULID
 
 from roster.identity.records import to_incoming
-from roster.identity.resolver import Resolver
+from roster.identity.resolver import Resolution, ResolutionFailed, Resolver
 from roster.profiles.fields import FIELD_NAME, Kind
 from roster.profiles.limits import stored_size
 from roster.profiles.model import IncomingRecord, Outcome
@@ -40,6 +40,9 @@ PREVIEW_ROWS = 10
 MAX_ERRORS_KEPT = 1000
 MAX_ERROR_BYTES = 100 * 1024  # of the errors kept with one batch's result (an item, at most 400 KB)
 UPLOAD_URL_SECONDS = 3600
+#: Deliveries of one ingest batch before SQS moves it to the dead-letter queue (the ingest queue's
+#: `maxReceiveCount` in template.yaml; a test checks they agree). The last one never fails for one row.
+INGEST_ATTEMPTS = 5
 #: The outcomes of rows that were stored (a rejected row is counted in `rows_rejected`, with its error).
 STORED = [outcome for outcome in Outcome if outcome is not Outcome.REJECTED]
 
@@ -268,8 +271,10 @@ class CsvImports:
         )
         return batches
 
-    def ingest(self, message: IngestMessage, resolver: Resolver) -> dict[str, Any]:
-        """Resolve one batch of rows into profiles; bad rows are reported, the rest import."""
+    def ingest(self, message: IngestMessage, resolver: Resolver, *, last_attempt: bool = False) -> dict[str, Any]:
+        """Resolve one batch of rows into profiles; bad rows are reported, the rest import. A row that keeps
+        losing races with concurrent writers fails the batch (its message comes back), except on the last
+        attempt, where it is reported like a bad row so the import still finishes."""
         job = self.job(message.workspace, message.import_id)
         kind = Kind(job["kind"])
         lines = self.s3.get_object(Bucket=self.bucket, Key=message.key)["Body"].read().decode().splitlines()
@@ -290,7 +295,7 @@ class CsvImports:
             except ValueProblem as problem:
                 errors.append(_row_error(row["line"], problem))
         outcomes = {str(outcome): 0 for outcome in STORED}
-        for line, resolution in zip(record_lines, resolver.upsert(records), strict=True):
+        for line, resolution in zip(record_lines, _resolve(resolver, records, last_attempt), strict=True):
             if resolution.problem is not None:  # too large to store: reported like any bad row
                 errors.append(_row_error(line, resolution.problem))
             else:
@@ -343,6 +348,24 @@ def _first_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             break
         kept.append(error)
     return kept
+
+
+def _resolve(resolver: Resolver, records: list[IncomingRecord], last_attempt: bool) -> list[Resolution]:
+    try:
+        return resolver.upsert(records)
+    except ResolutionFailed:
+        if not last_attempt:
+            raise
+    return [_resolve_alone(resolver, record) for record in records]  # idempotent: resolved ones come back unchanged
+
+
+def _resolve_alone(resolver: Resolver, record: IncomingRecord) -> Resolution:
+    try:
+        (resolution,) = resolver.upsert([record])
+    except ResolutionFailed as failed:
+        reason = f"{failed} after {INGEST_ATTEMPTS} attempts; import this row again"
+        return Resolution(None, Outcome.REJECTED, ValueProblem("", reason))
+    return resolution
 
 
 def _row_error(line: int, problem: ValueProblem) -> dict[str, Any]:
