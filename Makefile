@@ -41,14 +41,15 @@ typecheck: install
 checkov: .tools/checkov/.installed-$(CHECKOV_VERSION)
 	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
+# One worker per core, each with its own local stack; a file's tests stay together on one worker.
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test: lint typecheck checkov unit
 
 # The inner loop: everything but the demo end to end.
 quick: lint typecheck checkov
-	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest -n auto --dist loadfile tests/unit tests/integration
 
 # `make test` with both cores hogged by busy loops: no test may depend on the machine's speed.
 test-busy: install

@@ -11,14 +11,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console, fit_console
 from roster_dev.cli.enrich import enrich
 from roster_dev.cli.hubspot import hubspot
 from roster_dev.cli.salesforce import salesforce
 from roster_dev.cli.signals import signals
 from roster_dev.cli.warehouse import warehouse
 
-app = typer.Typer(help="Roster: one persistent profile per person and company.", no_args_is_help=True)
+app = typer.Typer(
+    help="Roster: one persistent profile per person and company.", no_args_is_help=True, callback=fit_console
+)
 local = typer.Typer(help="The local stack (moto server + the real handlers).", no_args_is_help=True)
 app.add_typer(local, name="local")
 segments = typer.Typer(help="Segments: live audiences with nested AND/OR filters.", no_args_is_help=True)

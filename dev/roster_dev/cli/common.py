@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 console = Console()
+PIPED_WIDTH = 250
+
+
+def fit_console() -> None:
+    """Tables fit the terminal; piped into a file or a program they are not cut, so ids stay whole.
+    `COLUMNS`, when set, wins. Read at each command, not once at import."""
+    columns = os.environ.get("COLUMNS", "")
+    console.width = int(columns) if columns.isdigit() else (None if console.is_terminal else PIPED_WIDTH)  # type: ignore[assignment]
+
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 Url = Annotated[str, typer.Option(envvar="ROSTER_URL", help="API base URL")]
