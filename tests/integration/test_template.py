@@ -81,6 +81,14 @@ def test_the_api_logs_every_request_to_a_log_group_with_a_retention() -> None:
     assert TEMPLATE.body["Resources"]["RosterApi"]["DependsOn"] == "ApiGatewayAccount"
 
 
+def test_every_function_logs_to_a_log_group_with_a_retention() -> None:
+    log_config = TEMPLATE.body["Globals"]["Function"]["LoggingConfig"]
+    retention = TEMPLATE.resources("AWS::Logs::LogGroup")[log_config["LogGroup"]["Ref"]]["RetentionInDays"]
+    assert TEMPLATE.body["Parameters"][retention["Ref"]]["Default"] > 0  # kept for a while, not forever
+    for name, function in TEMPLATE.resources("AWS::Serverless::Function").items():
+        assert "LoggingConfig" not in function, f"{name} logs elsewhere"
+
+
 def test_functions_that_call_a_crm_run_at_most_crm_max_concurrency_at_once() -> None:
     """Lambda scaling must never outrun a CRM's API limits: each queue-fed CRM worker is capped."""
     parameter = TEMPLATE.body["Parameters"]["CrmMaxConcurrency"]
