@@ -89,19 +89,22 @@ def make_sync(
     connections: list[Connection] = []
 
     def connect(workspace: str) -> Connection:
-        connection = Connection(creds, hs.ca_path, sleep=waits, now=lambda: clock_of(hs)().timestamp())
+        budget = sync.budget(workspace)
+        connection = Connection(creds, hs.ca_path, budget, sleep=waits, now=lambda: clock_of(hs)().timestamp())
         connections.append(connection)
         return connection
 
-    return WatchedSync(
+    sync = WatchedSync(
         store,
         lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
         connect,
         clock=clock_of(hs),
+        sleep=waits,
         waits=waits,
         connections=connections,
         **options,
     )
+    return sync
 
 
 def new_workspace(sync: HubSpotSync, *objects: HubSpotObject) -> str:
@@ -514,7 +517,7 @@ def test_an_archived_deal_leaves_its_company(hs: HubSpotEmulator, store: HubSpot
     assert listed() == {str(kept.id)}
 
 
-def test_the_daily_limit_parks_the_run_at_once_with_its_reason(hs: HubSpotEmulator, store: HubSpotStore) -> None:
+def test_the_daily_limit_parks_the_run_at_once_until_the_day_turns(hs: HubSpotEmulator, store: HubSpotStore) -> None:
     sync = make_sync(hs, store)
     workspace = new_workspace(sync, "contacts")
     message = sync.start(workspace, "contacts")
@@ -526,6 +529,14 @@ def test_the_daily_limit_parks_the_run_at_once_with_its_reason(hs: HubSpotEmulat
     assert sync.waits == []  # no wait inside the call: seconds would not help
     state = store.state(workspace, "contacts")
     assert state.status is Status.PARKED and "daily API limit" in (state.error or "")
-    drain(sync, failed.value.message)  # redriven later, it reads everything
+    calls = hs.calls
+    with pytest.raises(PageFailed) as again:  # redriven the same day: HubSpot said the day is spent, so no call
+        sync.run(failed.value.message, FOREVER)
+    assert again.value.code == "daily_budget" and hs.calls == calls
+    assert sync.start(workspace, "contacts") is None  # the scheduler leaves it parked until the day turns
+    clock_of(hs).advance(24 * 3600)
+    resumed = sync.start(workspace, "contacts")
+    assert resumed is not None and resumed.run_id == message.run_id  # the parked run, not a new one
+    drain(sync, resumed)
     run = store.run(workspace, "contacts", message.run_id)
     assert run is not None and run.status is Status.SUCCEEDED and run.counts.read == len(hs.portal.live("contacts"))

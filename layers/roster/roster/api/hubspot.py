@@ -17,6 +17,7 @@ from roster.connectors.core.mapping import MappingError
 from roster.connectors.core.runs import SyncRefused
 from roster.connectors.core.trust import ca_bundle
 from roster.connectors.hubspot import connection
+from roster.connectors.hubspot.budget import BudgetSpent
 from roster.connectors.hubspot.connection import (
     API_ERRORS,
     CREDENTIALS,
@@ -101,7 +102,7 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(422, "invalid_mapping", str(problem)) from None
     except NotConnected:
         raise ApiError(409, "not_connected", NOT_CONNECTED) from None
-    except (RefreshFailed, OutboundRefused, Unresolvable, *API_ERRORS, *NETWORK_ERRORS) as failure:
+    except (RefreshFailed, OutboundRefused, Unresolvable, BudgetSpent, *API_ERRORS, *NETWORK_ERRORS) as failure:
         code, reason = connection.explain(failure)
         raise ApiError(502, code, reason) from None
 
@@ -116,7 +117,7 @@ def _view(workspace: str) -> ConnectionView:
         connected=True,
         credentials=credentials.redacted(),
         ca_bundle=bundle,
-        test=connection.test_connection(credentials, bundle),
+        test=connection.test_connection(credentials, bundle, services.hubspot.budget(workspace)),
     )
 
 

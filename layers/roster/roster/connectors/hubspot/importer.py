@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker
 from roster.connectors.core.state import Mode, Status
+from roster.connectors.hubspot.budget import TIERS, Budget
 from roster.connectors.hubspot.connection import Connection, explain, transient
 from roster.connectors.hubspot.describe import (
     MERGED,
@@ -58,6 +59,7 @@ PAGE_RECORDS = 200  # HubSpot search's largest page
 BATCH = 100  # inputs per batch read (records and associations)
 ARCHIVED_PAGE = 100  # the list API's largest page
 MAX_PROBLEMS = 20
+WAITS_FOR_TOMORROW = ("daily_budget", "daily_limit")  # a run parked on these resumes when the day turns
 
 
 class SyncMessage(BaseModel):
@@ -149,12 +151,24 @@ class HubSpotSync(ImportLoop[HubSpotRun, HubSpotState, SyncMessage]):
             properties=_read_properties(mapping),
             filter_groups=[],
         )
-        answer = connection(lambda client: client.crm.objects.search_api.do_search(obj, request))
+        answer = connection(lambda client: client.crm.objects.search_api.do_search(obj, request), search=True)
         records = []
         for result in answer.results:
             values, problems = apply_mapping(mapping, {**(result.properties or {}), "id": result.id})
             records.append(PreviewRecord(id=str(result.id), fields=values, problems=problems))
         return records
+
+    def budget(self, workspace: str) -> Budget:
+        """The portal's API budget (its tier, reserve and time zone from the config), on this sync's clock."""
+        config = self.store.config(workspace)
+        return Budget(
+            workspace,
+            TIERS[config.tier],
+            config.reserve_percent,
+            config.time_zone,
+            now=lambda: self.clock().timestamp(),
+            sleep=self.sleep,
+        )
 
     def status(self, workspace: str) -> list[ObjectStatus]:
         states = {state.object: state for state in self.store.states(workspace)}
@@ -166,6 +180,16 @@ class HubSpotSync(ImportLoop[HubSpotRun, HubSpotState, SyncMessage]):
 
     def new_run(self, run_id: str, workspace: str, obj: HubSpotObject, mode: Mode, started_at: str) -> HubSpotRun:
         return HubSpotRun(run_id=run_id, workspace=workspace, object=obj, mode=mode, started_at=started_at)
+
+    def start(self, workspace: str, obj: HubSpotObject, mode: Mode | None = None) -> SyncMessage | None:
+        """Begin a run (see ImportLoop.start); but a run parked on the day's API allowance resumes from its
+        checkpoint instead, once the portal's day has turned (None until then), so a sync larger than a day's
+        share finishes over several days rather than starting over."""
+        state = self.store.state(workspace, obj)
+        parked = self.last_run(state) if state.enabled and state.status is Status.PARKED else None
+        if parked is not None and parked.error_code in WAITS_FOR_TOMORROW:
+            return None if self.budget(workspace).spent_today() else self.message(parked, parked.mode)
+        return super().start(workspace, obj, mode)
 
     def message(self, run: HubSpotRun, mode: Mode) -> SyncMessage:
         return SyncMessage(workspace=run.workspace, object=run.object, mode=mode, run_id=run.run_id)
@@ -206,9 +230,9 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         self._finish()
         return None
 
-    def _call(self, action: Callable[[HubSpot], Any]) -> Any:
+    def _call(self, action: Callable[[HubSpot], Any], *, search: bool = False) -> Any:
         assert self.hubspot is not None
-        return self.hubspot(action)
+        return self.hubspot(action, search=search)
 
     def _mapping(self) -> ObjectMapping:
         saved = self.loop.store.mapping(self.run.workspace, self.obj)
@@ -239,7 +263,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
             properties=_read_properties(self.mapping),
             limit=self.loop.page_records,
         )
-        answer = self._call(lambda client: client.crm.objects.search_api.do_search(self.obj, request))
+        answer = self._call(lambda client: client.crm.objects.search_api.do_search(self.obj, request), search=True)
         return [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
 
     def _context(self) -> PageContext:

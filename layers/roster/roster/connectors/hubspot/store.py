@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from dateutil import tz
+from pydantic import Field, field_validator
 
 from roster.connectors.core.items import JobKeys, RunItems
 from roster.connectors.core.state import ImportState, Mode, Run, RunCounts, Schedule
+from roster.connectors.hubspot.budget import Tier
 from roster.connectors.hubspot.describe import HubSpotObject, ObjectMapping
 from roster.store import jobs
 
@@ -17,9 +19,27 @@ Phase = Literal["records", "archived", "done"]
 
 class HubSpotConfig(Schedule):
     """A workspace's HubSpot schedule (incremental every 15 minutes, full weekly) and the overlap each incremental
-    reads again below the mark, so records sharing a modified time, or indexed late by search, are never missed."""
+    reads again below the mark, so records sharing a modified time, or indexed late by search, are never missed;
+    and the portal's API limits Roster keeps to."""
 
     overlap_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    tier: Tier = Field(default="starter", description="The portal's subscription, which sets HubSpot's API limits")
+    reserve_percent: int = Field(
+        default=20, ge=0, le=90, description="Share of the daily API allowance left for the portal's other apps"
+    )
+    time_zone: str = Field(
+        default="UTC",
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",  # an IANA name, never a path
+        description="The portal's time zone (IANA name): HubSpot's day resets at its midnight",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if not value or tz.gettz(value) is None:
+            raise ValueError(f"unknown time zone {value!r}: an IANA name such as America/New_York or UTC")
+        return value
 
 
 class HubSpotState(ImportState):
