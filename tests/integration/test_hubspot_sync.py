@@ -282,8 +282,13 @@ def test_an_archive_removes_the_source_link(hs: HubSpotEmulator, store: HubSpotS
     clock_of(hs).advance(60)
     hs.portal.archive("contacts", gone.id)
     clock_of(hs).advance(20 * 60)
+    hs.calls_by_kind.clear()
+    soon = sync_now(sync, workspace, "contacts")  # incrementals list archived records once a day, not each time
+    assert soon.counts.deleted == 0 and hs.calls_by_kind["list"] == 0
+    clock_of(hs).advance(24 * 3600)
     run = sync_now(sync, workspace, "contacts")
-    assert run.counts.deleted == 1
+    assert run.mode is Mode.INCREMENTAL and run.counts.deleted == 1
+    assert store.state(workspace, "contacts").archived_mark == run.until
     after = ProfileStore().get(workspace, Kind.PEOPLE, profile.profile_id)
     assert after is not None
     assert key not in after.records or after.status is ProfileStatus.ARCHIVED
@@ -295,7 +300,7 @@ def test_an_archive_removes_the_source_link(hs: HubSpotEmulator, store: HubSpotS
 def test_a_429_waits_its_retry_after_and_the_run_goes_on(hs: HubSpotEmulator, store: HubSpotStore) -> None:
     sync = make_sync(hs, store)
     workspace = new_workspace(sync, "contacts")
-    hs.fail_next("rate_limit", 2, on="search")
+    hs.fail_next("rate_limit", 2, on="list")
     run = sync_now(sync, workspace, "contacts")
     assert run.status is Status.SUCCEEDED, run.error
     assert run.counts.read == len(hs.portal.live("contacts"))
@@ -313,7 +318,7 @@ def test_a_rate_limit_that_outlasts_the_retries_parks_the_run_and_a_redrive_resu
     pages = iter([1e9, 1e9, 0.0])  # the first page, then the deadline
     following = sync.run(message, lambda: next(pages, 0.0))
     assert following is not None
-    hs.fail_next("server_error", 10, on="search")
+    hs.fail_next("server_error", 10, on="list")
     with pytest.raises(PageFailed) as failed:
         sync.run(following, FOREVER)
     assert failed.value.parked and failed.value.code == "hubspot_unavailable"
@@ -511,7 +516,7 @@ def test_an_archived_deal_leaves_its_company(hs: HubSpotEmulator, store: HubSpot
     assert listed() == {str(kept.id), str(gone.id)}
     clock_of(hs).advance(60)
     portal.archive("deals", gone.id)
-    clock_of(hs).advance(20 * 60)
+    clock_of(hs).advance(24 * 3600)
     run = sync_now(sync, workspace, "deals")
     assert run.status is Status.SUCCEEDED and run.counts.deleted == 1
     assert listed() == {str(kept.id)}
@@ -522,7 +527,7 @@ def test_the_daily_limit_parks_the_run_at_once_until_the_day_turns(hs: HubSpotEm
     workspace = new_workspace(sync, "contacts")
     message = sync.start(workspace, "contacts")
     assert message is not None
-    hs.fail_next("daily_limit", 1, on="search")
+    hs.fail_next("daily_limit", 1, on="list")
     with pytest.raises(PageFailed) as failed:
         sync.run(message, FOREVER)
     assert failed.value.parked and failed.value.code == "daily_limit"

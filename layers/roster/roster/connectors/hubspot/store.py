@@ -45,11 +45,13 @@ class HubSpotConfig(Schedule):
 class HubSpotState(ImportState):
     object: HubSpotObject
     watermark: int | None = None  # epoch ms: the start of the last run that read to its end
+    archived_mark: int | None = None  # epoch ms: the start of the last run that listed archived records
 
 
 class HubSpotRun(Run):
     """One import of one object, and the checkpoint a continuation resumes from: the phase, the last
-    `hs_object_id` committed (the keyset) and the archived list's paging cursor."""
+    `hs_object_id` committed (the keyset of an incremental's search), the list's cursor (a full run) and the
+    archived list's cursor."""
 
     object: HubSpotObject
     mode: Mode
@@ -58,6 +60,9 @@ class HubSpotRun(Run):
     until: int | None = None  # when the run planned: the next mark
     phase: Phase = "records"
     last_id: int = 0  # records: the highest hs_object_id committed
+    list_after: str | None = None  # records of a full run: the list's next page cursor
+    lists_archived: bool = True  # full runs, and an incremental a day: list archived records after the records
+    archived_since: int | None = None  # unlink those archived at or after this epoch ms (None: all)
     archived_after: str | None = None  # archived: the next page's cursor
     problems: list[str] = Field(default_factory=list)
 
