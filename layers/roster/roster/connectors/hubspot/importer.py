@@ -275,7 +275,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
             limit=self.loop.page_records,
         )
         answer = self._call(lambda client: client.crm.objects.search_api.do_search(self.obj, request), search=True)
-        rows = [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
+        rows: list[Row] = [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
         return rows, len(rows) < self.loop.page_records
 
     def _list(self) -> tuple[Page, bool]:
@@ -294,7 +294,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
             )
         )
         self.run.list_after = answer.paging.next.after if answer.paging and answer.paging.next else None
-        rows = [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
+        rows: list[Row] = [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
         company_of = {str(result.id): company for result in answer.results if (company := _company(result))}
         return Page(rows, company_of), self.run.list_after is None
 
