@@ -81,7 +81,11 @@ class WatchedSync(HubSpotSync):
 
 
 def make_sync(
-    hs: HubSpotEmulator, store: HubSpotStore, credentials: AnyCredentials | None = None, **options: Any
+    hs: HubSpotEmulator,
+    store: HubSpotStore,
+    credentials: AnyCredentials | None = None,
+    kind: type[WatchedSync] = WatchedSync,
+    **options: Any,
 ) -> WatchedSync:
     profiles, workspaces = ProfileStore(), WorkspaceStore()
     creds = credentials or private_app(hs)
@@ -94,7 +98,7 @@ def make_sync(
         connections.append(connection)
         return connection
 
-    sync = WatchedSync(
+    sync = kind(
         store,
         lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
         connect,

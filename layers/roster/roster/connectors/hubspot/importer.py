@@ -24,6 +24,7 @@ with the reason.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,7 +39,7 @@ from pydantic import BaseModel
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker
 from roster.connectors.core.state import Mode, Status
-from roster.connectors.hubspot.budget import TIERS, Budget
+from roster.connectors.hubspot.budget import TIERS, Budget, Tier
 from roster.connectors.hubspot.connection import Connection, explain, transient
 from roster.connectors.hubspot.describe import (
     MERGED,
@@ -86,6 +87,39 @@ class ObjectStatus(BaseModel):
     last_full_sync: str | None
     error: str | None
     last_run: HubSpotRun | None
+
+
+class ApiMath(BaseModel):
+    """Estimated HubSpot API calls for `records` contacts (the costliest object: each page also reads its
+    contacts' companies), against the day's allowance Roster may use on a tier."""
+
+    records: int
+    tier: Tier
+    daily_allowance: int  # HubSpot's, for the tier
+    daily_share: int  # what Roster may use of it: the allowance less the reserve
+    full_calls: int  # list pages of 100, a company read a page, one archived page (mapping saved)
+    incremental_calls: int  # when `records` changed: search pages of 200 (one more to see the end), associations
+    #: and company reads per 100
+    export_calls: int  # batch writes of 100
+    full_percent_of_share: float
+    used_today: int | None = None  # calls Roster spent today on this portal (when asked of a workspace)
+
+
+def api_math(records: int, tier: Tier = "starter", reserve_percent: int = 20) -> ApiMath:
+    pages = max(1, math.ceil(records / LIST_PAGE))
+    full = pages + math.ceil(records / BATCH) + 1
+    incremental = records // PAGE_RECORDS + 1 + 2 * math.ceil(records / BATCH)
+    budget = Budget("", TIERS[tier], reserve_percent)
+    return ApiMath(
+        records=records,
+        tier=tier,
+        daily_allowance=budget.limits.daily,
+        daily_share=budget.share,
+        full_calls=full,
+        incremental_calls=incremental,
+        export_calls=math.ceil(records / BATCH),
+        full_percent_of_share=round(100 * full / budget.share, 2),
+    )
 
 
 def properties(connection: Connection, obj: HubSpotObject) -> list[dict[str, Any]]:
@@ -278,9 +312,9 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
         rows: list[Row] = [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
         return rows, len(rows) < self.loop.page_records
 
-    def _list(self) -> tuple[Page, bool]:
+    def _list(self) -> tuple[Page, str | None]:
         """Full: the next page of the object's list (by id, from the cursor committed), each record with its
-        associated company (the list names them, so no associations call)."""
+        associated company (the list names them, so no associations call), and the following page's cursor."""
         assert self.mapping is not None
         after, properties = self.run.list_after, _read_properties(self.mapping)
         associations = None if self.obj == "companies" else ["companies"]
@@ -293,18 +327,20 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
                 associations=associations,
             )
         )
-        self.run.list_after = answer.paging.next.after if answer.paging and answer.paging.next else None
+        following = answer.paging.next.after if answer.paging and answer.paging.next else None
         rows: list[Row] = [{**(result.properties or {}), "id": str(result.id)} for result in answer.results]
         company_of = {str(result.id): company for result in answer.results if (company := _company(result))}
-        return Page(rows, company_of), self.run.list_after is None
+        return Page(rows, company_of), following
 
     def _context(self) -> PageContext:
         assert self.mapping is not None
         return PageContext(self.run.workspace, self.mapping, lambda kind: self.loop.resolver(self.run.workspace, kind))
 
     def _read_page(self) -> None:
+        following = None
         if self.run.mode is Mode.FULL:
-            listed, done = self._list()
+            listed, following = self._list()
+            done = following is None
         else:
             rows, done = self._search()
             listed = self._associated(Page(rows))
@@ -314,6 +350,7 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
             self.run.counts = self.run.counts.add(counts)
             self.run.problems = [*self.run.problems, *problems][:MAX_PROBLEMS]
             self.run.last_id = max(self.run.last_id, *(int(row["id"]) for row in rows))
+        self.run.list_after = following  # only now: a failure before this commit reads the page again
         if done:
             self.run.phase = "archived" if self.run.lists_archived else "done"
         self.commit(with_state=True)
