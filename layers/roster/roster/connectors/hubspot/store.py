@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from roster.connectors.core.items import JobKeys, RunItems
-from roster.connectors.core.state import ImportState, Mode, Run, RunCounts, Schedule
+from roster.connectors.core.state import ImportRun, ImportState, RunCounts, Schedule
 from roster.connectors.hubspot.describe import HubSpotObject, ObjectMapping
 from roster.store import jobs
 
@@ -27,12 +27,11 @@ class HubSpotState(ImportState):
     watermark: int | None = None  # epoch ms: the start of the last run that read to its end
 
 
-class HubSpotRun(Run):
+class HubSpotRun(ImportRun):
     """One import of one object, and the checkpoint a continuation resumes from: the phase, the last
     `hs_object_id` committed (the keyset) and the archived list's paging cursor."""
 
     object: HubSpotObject
-    mode: Mode
     counts: RunCounts = Field(default_factory=RunCounts)
     since: int | None = None  # incremental: records modified at or after this epoch ms (mark - overlap)
     until: int | None = None  # when the run planned: the next mark
