@@ -25,6 +25,10 @@ salesforce#enabled                    {ws}#{Object}                  SalesforceI
 {ws}                                  hubspot#state#{object}         SalesforceItem  its import state
 {ws}                                  hubspot#run#{object}#{run}     SalesforceItem  a HubSpot import run
 hubspot#enabled                       {ws}#{object}                  SalesforceItem  HubSpot objects whose import is on
+{ws}                                  hubspot-export#state#{object}  SalesforceItem  a HubSpot object's export state
+{ws}                                  hubspot-export#run#{o}#{run}   SalesforceItem  a HubSpot export run
+hubspot-export#enabled                {ws}#{object}                  SalesforceItem  HubSpot objects whose export is on
+{ws}#hubspot-export#pending#{kind}    {profile}                      SalesforceItem  a profile owed to the next one
 {ws}                                  export#state#{Object}          SalesforceItem  an object's export state
 {ws}                                  export#run#{Object}#{run}      SalesforceItem  an export run
 export#enabled                        {ws}#{Object}                  SalesforceItem  objects whose export is on
@@ -283,6 +287,28 @@ def hubspot_runs(obj: str) -> str:
 
 def hubspot_run(workspace: str, obj: str, run_id: str) -> Key:
     return Key(workspace, f"{hubspot_runs(obj)}{run_id}")
+
+
+# HubSpot export
+
+HUBSPOT_EXPORT_ENABLED = "hubspot-export#enabled"  # index partition
+
+
+def hubspot_export_state(workspace: str, obj: str) -> Key:
+    return Key(workspace, f"hubspot-export#state#{obj}")
+
+
+def hubspot_export_runs(obj: str) -> str:
+    return f"hubspot-export#run#{obj}#"
+
+
+def hubspot_export_run(workspace: str, obj: str, run_id: str) -> Key:
+    return Key(workspace, f"{hubspot_export_runs(obj)}{run_id}")
+
+
+def hubspot_export_pending(workspace: str, kind: str) -> str:
+    """The partition of the profiles owed to the next HubSpot export of a kind."""
+    return f"{workspace}#hubspot-export#pending#{kind}"
 
 
 # Salesforce export

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 from ulid import ULID
 
@@ -481,3 +482,23 @@ class Sender(ABC, Generic[R, S, M]):
         if records:
             resolver = self.loop.sync.resolver(self.worker.run.workspace, self.worker.kind)
             resolver.upsert(records, extra_aliases=links)
+
+
+def export_on(
+    loop: ExportLoop[R, S, M],
+    message: M,
+    remaining: Callable[[], float],
+    send: Callable[[M, int], Any],
+    logger: Logger,
+) -> None:
+    """An export queue handler's work on one message: run it, queue what continues (held `delay_seconds` while
+    an import runs elsewhere), log the outcome. A run that stopped raises ExportFailed, so the message is retried
+    and then parked in the DLQ."""
+    try:
+        following = loop.run(message, remaining)
+    except ExportFailed as failed:
+        logger.warning("export stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
+        raise
+    if following is not None:
+        send(following, following.delay_seconds)
+    logger.info("export worked", extra={"workspace": message.workspace, "object": message.object, "done": not following})
