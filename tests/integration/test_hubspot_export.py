@@ -222,9 +222,7 @@ def test_create_new_upserts_contacts_by_email_and_companies_by_roster_id_without
     run_export(export, workspace)
 
     companies = resolver_for(ProfileStore(), WorkspaceStore(), workspace, Kind.COMPANIES)
-    companies.upsert(
-        [IncomingRecord("csv", "companies", "n1", utc_now(), {"domain": "newco.io", "name": "Newco"})]
-    )
+    companies.upsert([IncomingRecord("csv", "companies", "n1", utc_now(), {"domain": "newco.io", "name": "Newco"})])
     enrich(workspace, "ada@newco.io", first_name="Ada", job_title="CTO", company_domain="newco.io")
 
     made = run_export(export, workspace, "companies")
@@ -296,3 +294,25 @@ def test_export_rules_on_calculated_or_read_only_properties_are_refused_with_the
     # importing such a property stays possible
     saved = sync.set_mapping(workspace, "contacts", {"hs_email_domain": "email_domain"})
     assert saved.fields["hs_email_domain"].export is ExportRule.NEVER
+
+
+def test_records_hubspot_merged_away_are_never_written(hs: HubSpotEmulator, export: HubSpotExport) -> None:
+    portal = hs.portal
+    first = portal.create("contacts", {"email": "ada@merge-example.org", "firstname": "Ada", "phone": ""})
+    second = portal.create("contacts", {"email": "ada.l@merge-example.org", "phone": "+1 212 555 0100"})
+    workspace = setup_workspace(export)
+    run_export(export, workspace)
+    clock = portal.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(60)
+    survivor = portal.merge("contacts", second.id, first.id)  # HubSpot keeps the primary's phone
+    clock.advance(20 * 60)
+    enrich(workspace, "ada@merge-example.org", phone="+14155550111", job_title="Analyst")
+    run = run_export(export, workspace)  # the refresh import follows the merge: one profile, three records
+    profile = person(workspace, survivor.id)
+    assert {f"hubspot:contacts:{i}" for i in (first.id, second.id, survivor.id)} <= set(profile.records)
+    assert run.status is Status.SUCCEEDED and run.counts.rejected == 0
+    assert run.counts.updated == 1  # the survivor only (its job title); the merged-away records are skipped
+    after = held(hs, "contacts", survivor.id)
+    assert after["jobtitle"] == "Analyst"
+    assert after["phone"] == "+1 212 555 0100"  # fill blank: the survivor's phone is kept

@@ -7,7 +7,9 @@ new records are created with `batch/upsert` on a unique property (`idProperty`):
 by a unique property holding the Roster id (or `domain` where the portal keeps it unique), so a retried call
 never creates a duplicate. A created contact is associated with its company's record when Roster knows it. A
 207 answer applies the records HubSpot took; each refused record is kept in the run's history with HubSpot's
-reason and the properties at fault, and is tried again by the next export.
+reason and the properties at fault, and is tried again by the next export. A record HubSpot merged into another
+stays linked to its profile (nothing lost) but is never written: a write to a merged-away id would land on the
+merge's survivor past that record's own rules (checked with one batch read, only for profiles holding several).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hubspot.crm.associations.v4 import (
 from hubspot.crm.objects import (
     BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
     SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputUpsert,
 )
@@ -34,7 +37,7 @@ from pydantic import BaseModel
 from roster.connectors.core.export import PREVIEW_WRITES, ExportLoop, ExportRefused, ExportWorker, Sender
 from roster.connectors.core.export import ExportMessage as CoreMessage
 from roster.connectors.core.mapping import MappingError
-from roster.connectors.core.planner import ObjectRules, PlannedWrite
+from roster.connectors.core.planner import ObjectRules, PlannedWrite, linked_records
 from roster.connectors.core.runs import RefreshFailed
 from roster.connectors.core.state import Status
 from roster.connectors.hubspot.connection import Connection, explain, properties, transient
@@ -194,6 +197,13 @@ def _upsert(obj: str, inputs: list[SimplePublicObjectBatchInputUpsert], client: 
     return client.crm.objects.batch_api.upsert(obj, BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
 
 
+def _live(obj: str, ids: list[str], client: HubSpot) -> Any:
+    read = BatchReadInputSimplePublicObjectId(
+        inputs=[{"id": each} for each in ids], properties=["hs_object_id"], properties_with_history=[]
+    )
+    return client.crm.objects.batch_api.read(obj, read)
+
+
 def _associate(pairs: list[tuple[str, str]], client: HubSpot) -> Any:
     inputs = [
         PublicDefaultAssociationMultiPost(_from=PublicObjectId(id=contact), to=PublicObjectId(id=company))
@@ -228,6 +238,7 @@ class _Sender(Sender[ExportRun, ExportState, ExportMessage]):
 
     hubspot: Connection | None = None
     keys: dict[str, str] = field(default_factory=dict)  # profile id → the value its record would be upserted on
+    several: set[str] = field(default_factory=set)  # profiles linked to more than one record of the object
 
     @property
     def obj(self) -> ExportObject:
@@ -243,13 +254,17 @@ class _Sender(Sender[ExportRun, ExportState, ExportMessage]):
         super().add(profiles, skip_considered=skip_considered)
         natural = NATURAL_KEYS.get(self.id_property)
         for profile in profiles:
+            if len(linked_records(profile, SOURCE, self.obj)) > 1:
+                self.several.add(profile.profile_id)
             value = profile.fields.get(natural) if natural else profile.profile_id
             if value:
                 self.keys[profile.profile_id] = str(value)
 
-    def _call(self, action: Any) -> Any:
+    def _call(self, action: Any, *, batch: bool = True) -> Any:
+        """One API call on the import's connection (its retries and rate budget); `batch`: a write."""
         assert self.hubspot is not None
-        self.worker.run.batches += 1
+        if batch:
+            self.worker.run.batches += 1
         return self.hubspot(action)
 
     def _properties(self, write: PlannedWrite) -> dict[str, str]:
@@ -259,8 +274,24 @@ class _Sender(Sender[ExportRun, ExportState, ExportMessage]):
             for change in write.changes
         }
 
+    def _merged_away(self, writes: list[PlannedWrite]) -> set[str]:
+        """Of the records of profiles linked to several, those HubSpot merged into another: a read of a merged-away
+        id answers with the merge's survivor. Writing there would reach the survivor past its own rules."""
+        ids = sorted(
+            {write.salesforce_id for write in writes if write.salesforce_id and write.profile_id in self.several}
+        )
+        gone: set[str] = set()
+        for chunk in _chunks(ids):
+            answer = self._call(partial(_live, self.obj, chunk), batch=False)
+            gone |= set(chunk) - {str(result.id) for result in answer.results or []}
+        return gone
+
     def send_updates(self, writes: list[PlannedWrite]) -> None:
-        by_id = {write.salesforce_id: write for write in writes if write.salesforce_id}
+        gone = self._merged_away(writes)
+        self.counts.unchanged += len(gone)  # the survivor's own record carries the profile's writes
+        by_id = {
+            write.salesforce_id: write for write in writes if write.salesforce_id and write.salesforce_id not in gone
+        }
         for chunk in _chunks(sorted(by_id)):
             inputs = [SimplePublicObjectBatchInput(id=key, properties=self._properties(by_id[key])) for key in chunk]
             answer = self._call(partial(_update, self.obj, inputs))
