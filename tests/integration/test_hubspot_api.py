@@ -172,7 +172,7 @@ def test_export_routes_handlers_and_cli_write_back_with_a_preview_first(
 
     target = next(record for record in hs.portal.live("contacts") if record.properties.get("email"))
     email = target.properties["email"]
-    record = {"source": "api", "fields": {"email": email, "job_title": "Head of Cartography"}}
+    record: dict[str, Any] = {"source": "api", "fields": {"email": email, "job_title": "Head of Cartography"}}
     assert api.call("POST", "/v1/people/upsert", {"records": [record]})[0] == 200
     status, started = api.call("POST", "/v1/hubspot/export/contacts/run", {})
     assert status == 202, started

@@ -81,7 +81,11 @@ class WatchedSync(HubSpotSync):
 
 
 def make_sync(
-    hs: HubSpotEmulator, store: HubSpotStore, credentials: AnyCredentials | None = None, **options: Any
+    hs: HubSpotEmulator,
+    store: HubSpotStore,
+    credentials: AnyCredentials | None = None,
+    kind: type[WatchedSync] = WatchedSync,
+    **options: Any,
 ) -> WatchedSync:
     profiles, workspaces = ProfileStore(), WorkspaceStore()
     creds = credentials or private_app(hs)
@@ -89,19 +93,22 @@ def make_sync(
     connections: list[Connection] = []
 
     def connect(workspace: str) -> Connection:
-        connection = Connection(creds, hs.ca_path, sleep=waits, now=lambda: clock_of(hs)().timestamp())
+        budget = sync.budget(workspace)
+        connection = Connection(creds, hs.ca_path, budget, sleep=waits, now=lambda: clock_of(hs)().timestamp())
         connections.append(connection)
         return connection
 
-    return WatchedSync(
+    sync = kind(
         store,
         lambda workspace, kind: resolver_for(profiles, workspaces, workspace, kind),
         connect,
         clock=clock_of(hs),
+        sleep=waits,
         waits=waits,
         connections=connections,
         **options,
     )
+    return sync
 
 
 def new_workspace(sync: HubSpotSync, *objects: HubSpotObject) -> str:
@@ -279,8 +286,13 @@ def test_an_archive_removes_the_source_link(hs: HubSpotEmulator, store: HubSpotS
     clock_of(hs).advance(60)
     hs.portal.archive("contacts", gone.id)
     clock_of(hs).advance(20 * 60)
+    hs.calls_by_kind.clear()
+    soon = sync_now(sync, workspace, "contacts")  # incrementals list archived records once a day, not each time
+    assert soon.counts.deleted == 0 and hs.calls_by_kind["list"] == 0
+    clock_of(hs).advance(24 * 3600)
     run = sync_now(sync, workspace, "contacts")
-    assert run.counts.deleted == 1
+    assert run.mode is Mode.INCREMENTAL and run.counts.deleted == 1
+    assert store.state(workspace, "contacts").archived_mark == run.until
     after = ProfileStore().get(workspace, Kind.PEOPLE, profile.profile_id)
     assert after is not None
     assert key not in after.records or after.status is ProfileStatus.ARCHIVED
@@ -292,7 +304,7 @@ def test_an_archive_removes_the_source_link(hs: HubSpotEmulator, store: HubSpotS
 def test_a_429_waits_its_retry_after_and_the_run_goes_on(hs: HubSpotEmulator, store: HubSpotStore) -> None:
     sync = make_sync(hs, store)
     workspace = new_workspace(sync, "contacts")
-    hs.fail_next("rate_limit", 2, on="search")
+    hs.fail_next("rate_limit", 2, on="list")
     run = sync_now(sync, workspace, "contacts")
     assert run.status is Status.SUCCEEDED, run.error
     assert run.counts.read == len(hs.portal.live("contacts"))
@@ -310,7 +322,7 @@ def test_a_rate_limit_that_outlasts_the_retries_parks_the_run_and_a_redrive_resu
     pages = iter([1e9, 1e9, 0.0])  # the first page, then the deadline
     following = sync.run(message, lambda: next(pages, 0.0))
     assert following is not None
-    hs.fail_next("server_error", 10, on="search")
+    hs.fail_next("server_error", 10, on="list")
     with pytest.raises(PageFailed) as failed:
         sync.run(following, FOREVER)
     assert failed.value.parked and failed.value.code == "hubspot_unavailable"
@@ -508,24 +520,32 @@ def test_an_archived_deal_leaves_its_company(hs: HubSpotEmulator, store: HubSpot
     assert listed() == {str(kept.id), str(gone.id)}
     clock_of(hs).advance(60)
     portal.archive("deals", gone.id)
-    clock_of(hs).advance(20 * 60)
+    clock_of(hs).advance(24 * 3600)
     run = sync_now(sync, workspace, "deals")
     assert run.status is Status.SUCCEEDED and run.counts.deleted == 1
     assert listed() == {str(kept.id)}
 
 
-def test_the_daily_limit_parks_the_run_at_once_with_its_reason(hs: HubSpotEmulator, store: HubSpotStore) -> None:
+def test_the_daily_limit_parks_the_run_at_once_until_the_day_turns(hs: HubSpotEmulator, store: HubSpotStore) -> None:
     sync = make_sync(hs, store)
     workspace = new_workspace(sync, "contacts")
     message = sync.start(workspace, "contacts")
     assert message is not None
-    hs.fail_next("daily_limit", 1, on="search")
+    hs.fail_next("daily_limit", 1, on="list")
     with pytest.raises(PageFailed) as failed:
         sync.run(message, FOREVER)
     assert failed.value.parked and failed.value.code == "daily_limit"
     assert sync.waits == []  # no wait inside the call: seconds would not help
     state = store.state(workspace, "contacts")
     assert state.status is Status.PARKED and "daily API limit" in (state.error or "")
-    drain(sync, failed.value.message)  # redriven later, it reads everything
+    calls = hs.calls
+    with pytest.raises(PageFailed) as again:  # redriven the same day: HubSpot said the day is spent, so no call
+        sync.run(failed.value.message, FOREVER)
+    assert again.value.code == "daily_budget" and hs.calls == calls
+    assert sync.start(workspace, "contacts") is None  # the scheduler leaves it parked until the day turns
+    clock_of(hs).advance(24 * 3600)
+    resumed = sync.start(workspace, "contacts")
+    assert resumed is not None and resumed.run_id == message.run_id  # the parked run, not a new one
+    drain(sync, resumed)
     run = store.run(workspace, "contacts", message.run_id)
     assert run is not None and run.status is Status.SUCCEEDED and run.counts.read == len(hs.portal.live("contacts"))

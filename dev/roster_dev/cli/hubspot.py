@@ -1,7 +1,7 @@
 """`roster hubspot ...`: connect a portal, turn imports on, map properties (and their export rules), sync now,
 read status and history, and export (`roster hubspot export ...`).
 
-Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`).
+Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`); `api-math` also works offline.
 """
 
 from __future__ import annotations
@@ -152,6 +152,42 @@ def schedule(
     if changes:
         current = call(url, api_key, "PUT", "/v1/hubspot/schedule", {**current, **changes})
     console.print_json(data=current)
+
+
+@hubspot.command("api-math")
+def api_math(
+    records: Annotated[int, typer.Argument(min=0, help="Contacts in the portal")],
+    tier: Annotated[str, typer.Option(help="Offline: the portal's subscription (online: the workspace's)")] = "starter",
+    reserve: Annotated[int, typer.Option(min=0, max=90, help="Offline: % of the day kept for other apps")] = 20,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Estimate the HubSpot API calls a full sync, an incremental sync of N changed and an export of N contacts
+    take, against the day's allowance (offline without an API key, for --tier and --reserve)."""
+    if api_key:
+        found = call(url, api_key, "GET", "/v1/hubspot/api-math", records=str(records))
+    else:
+        from roster.connectors.hubspot.budget import TIERS
+        from roster.connectors.hubspot.importer import api_math as estimate
+
+        if tier not in TIERS:
+            raise typer.BadParameter(f"one of {', '.join(TIERS)}", param_hint="--tier")
+        found = estimate(records, tier, reserve).model_dump()
+    share = found["daily_share"]
+
+    def line(what: str, calls: int) -> str:
+        return f"  {what}: about {calls:,} API calls ({100 * calls / share:.1f}% of Roster's daily share)"
+
+    console.print(
+        f"{found['records']:,} contacts, tier {found['tier']}: HubSpot allows {found['daily_allowance']:,} calls a "
+        f"day, Roster uses at most {share:,}"
+        + (f" ({found['used_today']:,} spent today)" if found.get("used_today") is not None else "")
+    )
+    console.print(line("full sync (list API, 100 a page, and their companies)", found["full_calls"]))
+    console.print(
+        line(f"incremental sync with {found['records']:,} changed (search, 200 a page)", found["incremental_calls"])
+    )
+    console.print(line("export (batch writes of 100)", found["export_calls"]))
 
 
 export_commands(

@@ -196,14 +196,14 @@ class Services:
         return HubSpotExport(ExportStore(), self.hubspot, self.profiles, self.segment_store)
 
     def hubspot_connection(self, workspace: str) -> HubSpotConnection:
-        """The workspace's HubSpot, with its credentials from Secrets Manager."""
+        """The workspace's HubSpot, with its credentials from Secrets Manager, spending from the portal's budget."""
         from roster.connectors.core.trust import ca_bundle
         from roster.connectors.hubspot.connection import Connection, CredentialStore, NotConnected
 
         credentials = CredentialStore(clients().secrets).load(workspace)
         if credentials is None:
             raise NotConnected("HubSpot is not connected: PUT /v1/hubspot/connection")
-        return Connection(credentials, ca_bundle(self.workspaces, "hubspot", workspace))
+        return Connection(credentials, ca_bundle(self.workspaces, "hubspot", workspace), self.hubspot.budget(workspace))
 
     @cached_property
     def warehouse(self) -> WarehouseImport:

@@ -9,15 +9,17 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roster.api.crm import Crm, CrmConnection, CrmExport, connection_routes, export_routes, import_routes
-from roster.api.errors import ApiError
+from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
 from roster.connectors.core.runs import SyncRefused
 from roster.connectors.core.trust import ca_bundle
 from roster.connectors.hubspot import connection
+from roster.connectors.hubspot.budget import BudgetSpent
 from roster.connectors.hubspot.connection import (
     API_ERRORS,
     CREDENTIALS,
@@ -32,7 +34,7 @@ from roster.connectors.hubspot.connection import (
 from roster.connectors.hubspot.describe import OBJECTS, HubSpotObject, PreviewRecord
 from roster.connectors.hubspot.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
 from roster.connectors.hubspot.exporter import ExportPreview, ExportStatus
-from roster.connectors.hubspot.importer import ObjectStatus
+from roster.connectors.hubspot.importer import ApiMath, ObjectStatus, api_math
 from roster.connectors.hubspot.store import HubSpotConfig, HubSpotRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
@@ -41,6 +43,7 @@ router = Router()
 T = TypeVar("T")
 SYSTEM = "hubspot"
 NOT_CONNECTED = "HubSpot is not connected for this workspace: PUT /v1/hubspot/connection first"
+MAX_API_MATH_RECORDS = 10**10
 
 
 class _ConnectionOptions(BaseModel):
@@ -104,7 +107,7 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(422, "invalid_mapping", str(problem)) from None
     except NotConnected:
         raise ApiError(409, "not_connected", NOT_CONNECTED) from None
-    except (RefreshFailed, OutboundRefused, Unresolvable, *API_ERRORS, *NETWORK_ERRORS) as failure:
+    except (RefreshFailed, OutboundRefused, Unresolvable, BudgetSpent, *API_ERRORS, *NETWORK_ERRORS) as failure:
         code, reason = connection.explain(failure)
         raise ApiError(502, code, reason) from None
 
@@ -119,7 +122,7 @@ def _view(workspace: str) -> ConnectionView:
         connected=True,
         credentials=credentials.redacted(),
         ca_bundle=bundle,
-        test=connection.test_connection(credentials, bundle),
+        test=connection.test_connection(credentials, bundle, services.hubspot.budget(workspace)),
     )
 
 
@@ -161,6 +164,19 @@ connection_routes(
     ),
 )
 import_routes(router, CRM)
+
+
+@router.get(
+    "/v1/hubspot/api-math",
+    summary="Estimated HubSpot API calls to sync and export N contacts, against the portal's daily allowance",
+    responses=answers(200),
+)
+def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) -> ApiMath:
+    workspace = str(router.context["workspace"])
+    config = services.hubspot.store.config(workspace)
+    estimate = api_math(records, config.tier, config.reserve_percent)
+    estimate.used_today = services.hubspot.budget(workspace).used_today()
+    return estimate
 
 
 def _export_object(name: str) -> ExportObject:

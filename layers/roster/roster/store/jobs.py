@@ -25,6 +25,7 @@ salesforce#enabled                    {ws}#{Object}                  SalesforceI
 {ws}                                  hubspot#state#{object}         SalesforceItem  its import state
 {ws}                                  hubspot#run#{object}#{run}     SalesforceItem  a HubSpot import run
 hubspot#enabled                       {ws}#{object}                  SalesforceItem  HubSpot objects whose import is on
+{ws}#hubspot#budget                   {window}                       CounterItem     API calls spent in a limit window
 {ws}                                  hubspot-export#state#{object}  SalesforceItem  a HubSpot object's export state
 {ws}                                  hubspot-export#run#{o}#{run}   SalesforceItem  a HubSpot export run
 hubspot-export#enabled                {ws}#{object}                  SalesforceItem  HubSpot objects whose export is on
@@ -149,6 +150,13 @@ class IndexItem(JobsItem):
     workspace = UnicodeAttribute()
     enrichment_id = UnicodeAttribute()
     last_intake = UnicodeAttribute(null=True)
+
+
+class CounterItem(JobsItem):
+    """Calls spent in one window of an API's limits (a day, a second), expiring after the window."""
+
+    used = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)
 
 
 class SalesforceItem(JobsItem):
@@ -287,6 +295,12 @@ def hubspot_runs(obj: str) -> str:
 
 def hubspot_run(workspace: str, obj: str, run_id: str) -> Key:
     return Key(workspace, f"{hubspot_runs(obj)}{run_id}")
+
+
+def hubspot_budget(workspace: str, window: str) -> Key:
+    """A window of the portal's API budget (`day#2026-11-29`, `ten#…`, `search#…`), apart from the workspace's
+    partition so its many short-lived counters never crowd a listing."""
+    return Key(f"{workspace}#hubspot#budget", window)
 
 
 # HubSpot export

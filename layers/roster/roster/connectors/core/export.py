@@ -501,4 +501,6 @@ def export_on(
         raise
     if following is not None:
         send(following, following.delay_seconds)
-    logger.info("export worked", extra={"workspace": message.workspace, "object": message.object, "done": not following})
+    logger.info(
+        "export worked", extra={"workspace": message.workspace, "object": message.object, "done": not following}
+    )

@@ -7,8 +7,10 @@ renewed from the refresh token before they expire, and once more when HubSpot an
 speaks urllib3, not requests, so Roster's pinned outbound session cannot carry it: the host is checked with
 `roster.outbound.check_url` before a client is made (public addresses only, unless the deployment allows it).
 
-A call answered 429 waits as long as `Retry-After` says (HubSpot's per-10-second and daily limits), 5xx and
-network errors back off exponentially; what still fails is explained (`explain`) for the run's status.
+Every call, retries included, first spends from the portal's budget (`budget.Budget`: paced under HubSpot's
+limits across all workers, stopping at Roster's share of the day). A call answered 429 waits as long as
+`Retry-After` says, 5xx and network errors back off exponentially; a daily 429 marks the day spent; what still
+fails is explained (`explain`) for the run's status.
 Secrets are `SecretStr`: they never show in a repr, a log line or a `redacted()` view.
 """
 
@@ -32,6 +34,7 @@ from urllib3.util.retry import Retry
 
 from roster import outbound
 from roster.connectors.core.secrets import SecretValues, revealed
+from roster.connectors.hubspot.budget import Budget, BudgetSpent
 
 HOST = "https://api.hubapi.com"
 REFRESH_MARGIN = 120.0  # seconds before an access token expires when Roster renews it
@@ -143,6 +146,8 @@ def explain(error: BaseException) -> tuple[str, str]:
         return "host_refused", str(error)
     if isinstance(error, RefreshFailed):
         return "bad_refresh_token", str(error)
+    if isinstance(error, BudgetSpent):
+        return "daily_budget", str(error)
     if status == 401:
         return "bad_token", (
             f"HubSpot refused the access token ({message}): it was revoked or is wrong; "
@@ -172,7 +177,8 @@ def explain(error: BaseException) -> tuple[str, str]:
 def transient(error: BaseException) -> bool:
     """Whether retrying later may help (a limit, HubSpot's own failure, the network)."""
     status = status_of(error)
-    return status == 429 or (status is not None and status >= 500) or isinstance(error, NETWORK_ERRORS)
+    limited = status == 429 or isinstance(error, BudgetSpent)
+    return limited or (status is not None and status >= 500) or isinstance(error, NETWORK_ERRORS)
 
 
 class RefreshFailed(Exception):
@@ -181,10 +187,12 @@ class RefreshFailed(Exception):
 
 @dataclass
 class Connection:
-    """A workspace's HubSpot client, renewing OAuth access tokens and retrying calls; `calls` counts API calls."""
+    """A workspace's HubSpot client, renewing OAuth access tokens and retrying calls within the portal's budget;
+    `calls` counts API calls."""
 
     credentials: AnyCredentials
     ca_cert: str | None = None  # a local stack's emulator CA (see core.trust); None: the system's CAs
+    budget: Budget | None = None  # None only for a connection test before anything is saved
     attempts: int = 4
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.time
@@ -233,12 +241,15 @@ class Connection:
         self._client = self._hubspot(str(answer.access_token))
         self._expires_at = self.now() + float(answer.expires_in or 1800)
 
-    def __call__(self, action: Callable[[HubSpot], T]) -> T:
-        """Run one API call: a 429 waits its Retry-After, 5xx and network errors back off, a 401 under OAuth
-        renews the access token once; after `attempts` the last error is raised."""
+    def __call__(self, action: Callable[[HubSpot], T], *, search: bool = False) -> T:
+        """Run one API call (`search`: a CRM search, under search's own limit), each attempt spent from the
+        budget: a 429 waits its Retry-After, 5xx and network errors back off, a 401 under OAuth renews the access
+        token once; after `attempts` the last error is raised (BudgetSpent when the day's share is gone)."""
         renewed = False
         for attempt in range(1, self.attempts + 1):
             client = self.client()
+            if self.budget is not None:
+                self.budget.spend(search=search)
             self.calls += 1
             try:
                 return action(client)
@@ -248,6 +259,8 @@ class Connection:
                     renewed = True
                     self.refresh()
                     continue
+                if daily_limit(error) and self.budget is not None:
+                    self.budget.use_up()
                 if attempt == self.attempts or not transient(error) or daily_limit(error):
                     raise
                 wait = retry_after(error) if status == 429 else None
@@ -283,18 +296,20 @@ def _read_one(obj: str, client: HubSpot) -> Any:
     return client.crm.objects.basic_api.get_page(obj, limit=1)
 
 
-def test_connection(credentials: AnyCredentials, ca_cert: str | None = None) -> ConnectionCheck:
+def test_connection(
+    credentials: AnyCredentials, ca_cert: str | None = None, budget: Budget | None = None
+) -> ConnectionCheck:
     """Read one record of each object (no retries, so a rate limit shows as such); the first failure says why."""
     checks: list[ObjectCheck] = []
     try:
-        connection = Connection(credentials, ca_cert, attempts=1)
+        connection = Connection(credentials, ca_cert, budget, attempts=1)
         for obj in OBJECT_TYPES:
             try:
                 connection(partial(_read_one, obj))
-            except (*API_ERRORS, *NETWORK_ERRORS) as error:
+            except (*API_ERRORS, *NETWORK_ERRORS, BudgetSpent) as error:
                 code, reason = explain(error)
                 checks.append(ObjectCheck(object=obj, ok=False, code=code, reason=reason))
-                if code in ("bad_token", "rate_limited", "unreachable"):
+                if code in ("bad_token", "rate_limited", "daily_limit", "daily_budget", "unreachable"):
                     break  # the other objects would fail alike
             else:
                 checks.append(ObjectCheck(object=obj, ok=True))
