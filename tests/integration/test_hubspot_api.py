@@ -174,8 +174,13 @@ def test_export_routes_handlers_and_cli_write_back_with_a_preview_first(
     email = target.properties["email"]
     record: dict[str, Any] = {"source": "api", "fields": {"email": email, "job_title": "Head of Cartography"}}
     assert api.call("POST", "/v1/people/upsert", {"records": [record]})[0] == 200
-    status, started = api.call("POST", "/v1/hubspot/export/contacts/run", {})
-    assert status == 202, started
+    sync_started = services.hubspot.start(api.workspace, "contacts")  # the import has read the portal once
+    assert sync_started is not None
+    runner.drain()
+    # never exported: the scheduler (every 24 hours per object) starts it
+    exports = runner.invoke("HubSpotScheduleFunction", fill("hubspot_schedule.json"))["exports"]
+    [started] = [row for row in exports if row["workspace"] == api.workspace]
+    assert started["object"] == "contacts"
     runner.drain()  # the HubSpotExportFunction runs it: the refresh import first, then the writes
     status, history = api.call("GET", "/v1/hubspot/export/contacts/history")
     run = history["runs"][0]

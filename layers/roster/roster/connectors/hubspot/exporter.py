@@ -34,7 +34,7 @@ from hubspot.crm.objects import (
 )
 from pydantic import BaseModel
 
-from roster.connectors.core.export import PREVIEW_WRITES, ExportLoop, ExportRefused, ExportWorker, Sender
+from roster.connectors.core.export import PREVIEW_WRITES, ExportLoop, ExportRefused, ExportWorker, Phase, Sender
 from roster.connectors.core.export import ExportMessage as CoreMessage
 from roster.connectors.core.mapping import MappingError
 from roster.connectors.core.planner import ObjectRules, PlannedWrite, linked_records
@@ -251,14 +251,24 @@ class _Sender(Sender[ExportRun, ExportState, ExportMessage]):
         return settings.key_property(self.obj)
 
     def add(self, profiles: list[Profile], *, skip_considered: bool = False) -> None:
+        """Plan a page, remembering what sending it needs of the profiles: the unique value of each one to
+        create, and which ones hold several records of the object."""
+        planned = len(self.creates)
         super().add(profiles, skip_considered=skip_considered)
+        created = {write.profile_id for write, _ in self.creates[planned:]}
         natural = NATURAL_KEYS.get(self.id_property)
         for profile in profiles:
             if len(linked_records(profile, SOURCE, self.obj)) > 1:
                 self.several.add(profile.profile_id)
-            value = profile.fields.get(natural) if natural else profile.profile_id
-            if value:
-                self.keys[profile.profile_id] = str(value)
+            if profile.profile_id in created:
+                value = profile.fields.get(natural) if natural else profile.profile_id
+                if value:
+                    self.keys[profile.profile_id] = str(value)
+
+    def flush(self, phase: Phase, cursor: str | None) -> None:
+        super().flush(phase, cursor)
+        self.keys.clear()  # what was planned is sent: a run's memory stays flat
+        self.several.clear()
 
     def _call(self, action: Any, *, batch: bool = True) -> Any:
         """One API call on the import's connection (its retries and rate budget); `batch`: a write."""
