@@ -210,3 +210,30 @@ def test_export_routes_handlers_and_cli_write_back_with_a_preview_first(
     status, rows = api.call("GET", "/v1/hubspot/export")
     assert status == 200 and {row["object"] for row in rows} == {"contacts", "companies"}
     api.call("PUT", "/v1/hubspot/export/contacts", {"enabled": False})
+
+
+def test_api_math_follows_the_workspace_tier_and_reserve_through_the_api_and_the_cli(api: Api, runner: Runner) -> None:
+    status, schedule = api.call("GET", "/v1/hubspot/schedule")
+    assert status == 200 and schedule["tier"] == "starter" and schedule["reserve_percent"] == 20
+    status, found = api.call("GET", "/v1/hubspot/api-math", records="100000")
+    assert status == 200, found
+    assert (found["daily_allowance"], found["daily_share"], found["used_today"]) == (250_000, 200_000, 0)
+    assert (found["full_calls"], found["incremental_calls"], found["export_calls"]) == (2_001, 2_501, 1_000)
+    changed = {**schedule, "tier": "enterprise", "reserve_percent": 50, "time_zone": "America/New_York"}
+    assert api.call("PUT", "/v1/hubspot/schedule", changed)[0] == 200
+    status, found = api.call("GET", "/v1/hubspot/api-math", records="100000")
+    assert (found["tier"], found["daily_share"]) == ("enterprise", 500_000)
+    for bad in ({"time_zone": "Mars/Olympus"}, {"time_zone": "/etc/passwd"}, {"reserve_percent": 95}, {"tier": "x"}):
+        status, problem = api.call("PUT", "/v1/hubspot/schedule", {**schedule, **bad})
+        assert status == 422, problem
+        assert next(iter(bad)) in json.dumps(problem)
+    assert api.call("GET", "/v1/hubspot/api-math", records="-1")[0] == 422
+
+    offline = CliRunner().invoke(cli, ["hubspot", "api-math", "100000"], env={"ROSTER_API_KEY": ""})
+    assert offline.exit_code == 0, offline.output
+    said = " ".join(offline.output.split())  # as printed, without the terminal's line breaks
+    assert "HubSpot allows 250,000 calls" in said and "about 2,001 API calls" in said
+    online = CliRunner().invoke(cli, ["hubspot", "api-math", "100000", "--url", runner.serve(), "--api-key", api.key])
+    assert online.exit_code == 0, online.output
+    said = " ".join(online.output.split())
+    assert "tier enterprise" in said and "Roster uses at most 500,000 (0 spent today)" in said

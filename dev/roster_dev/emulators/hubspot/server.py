@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from roster.connectors.hubspot.budget import TIERS, Limits, Tier
 from roster_dev.emulators.https import Certificate, Handler, PayloadTooLarge, Response, Server
 from roster_dev.emulators.hubspot.auth import ALL_SCOPES, Auth, OAuthApp
 from roster_dev.emulators.hubspot.errors import HubSpotError, validation
@@ -48,25 +49,8 @@ TEN_SECONDS = timedelta(seconds=10)
 _Route = tuple[str, str, "re.Pattern[str]", str | None, Callable[..., Response]]
 
 
-@dataclass(frozen=True)
-class RateLimits:
-    """Per-10-second and daily allowances of private apps by subscription ("API usage guidelines and limits";
-    the changelog "Increasing our API limits": Professional 650,000 a day and 190 per 10 s, Enterprise 1,000,000
-    and 190, the API Limit Increase pack 1,000,000 more a day and 250 per 10 s); search 5 a second a token."""
-
-    per_ten_seconds: int
-    daily: int
-    search_per_second: int = 5
-
-
-TIERS = {
-    "free": RateLimits(100, 250_000),
-    "starter": RateLimits(100, 250_000),
-    "professional": RateLimits(190, 650_000),
-    "enterprise": RateLimits(190, 1_000_000),
-    "professional_api_limit_increase": RateLimits(250, 1_650_000),
-    "enterprise_api_limit_increase": RateLimits(250, 2_000_000),
-}
+#: HubSpot's allowances by subscription, as Roster's budget knows them (one table: the layer's).
+RateLimits = Limits
 #: No throttling at all, for tests about something else that make many calls quickly.
 NO_LIMITS = RateLimits(10**9, 10**12, 10**9)
 
@@ -119,7 +103,7 @@ class HubSpotEmulator(Served):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        tier: str = "professional",
+        tier: Tier = "professional",
         rate_limits: RateLimits | None = None,
         rate_clock: Clock | None = None,
         app: OAuthApp | None = None,

@@ -59,6 +59,11 @@ WINDOW_DAYS_KEPT = 2  # a day's counter outlives its day a little (the table's T
 PACING_KEPT = 60  # seconds a pacing slice's counter is kept
 
 
+def daily_share(limits: Limits, reserve_percent: int) -> int:
+    """The calls a day Roster may make: the allowance less the reserve kept for the portal's other apps."""
+    return limits.daily * (100 - reserve_percent) // 100
+
+
 @dataclass(frozen=True)
 class Pace:
     """Fixed slices of `width` seconds holding `capacity` calls each: at most `limit` in any rolling `span`."""
@@ -98,8 +103,7 @@ class Budget:
 
     @property
     def share(self) -> int:
-        """The calls a day Roster may make: the allowance less the reserve."""
-        return self.limits.daily * (100 - self.reserve_percent) // 100
+        return daily_share(self.limits, self.reserve_percent)
 
     def _today(self) -> tuple[jobs.Key, datetime, int]:
         """Today's counter key, when the portal's day ends, and when the counter may expire."""

@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker, fields_added_since_full
 from roster.connectors.core.state import Mode, Status
-from roster.connectors.hubspot.budget import TIERS, Budget, Tier
+from roster.connectors.hubspot.budget import TIERS, Budget, Tier, daily_share
 from roster.connectors.hubspot.connection import Connection, explain, properties, transient
 from roster.connectors.hubspot.describe import (
     MERGED,
@@ -98,8 +98,7 @@ class ApiMath(BaseModel):
     daily_allowance: int  # HubSpot's, for the tier
     daily_share: int  # what Roster may use of it: the allowance less the reserve
     full_calls: int  # list pages of 100, a company read a page, one archived page (mapping saved)
-    incremental_calls: int  # when `records` changed: search pages of 200 (one more to see the end), associations
-    #: and company reads per 100
+    incremental_calls: int  # `records` changed: searches of 200 (and one to see the end), associations, companies
     export_calls: int  # batch writes of 100
     full_percent_of_share: float
     used_today: int | None = None  # calls Roster spent today on this portal (when asked of a workspace)
@@ -109,16 +108,16 @@ def api_math(records: int, tier: Tier = "starter", reserve_percent: int = 20) ->
     pages = max(1, math.ceil(records / LIST_PAGE))
     full = pages + math.ceil(records / BATCH) + 1
     incremental = records // PAGE_RECORDS + 1 + 2 * math.ceil(records / BATCH)
-    budget = Budget("", TIERS[tier], reserve_percent)
+    share = daily_share(TIERS[tier], reserve_percent)
     return ApiMath(
         records=records,
         tier=tier,
-        daily_allowance=budget.limits.daily,
-        daily_share=budget.share,
+        daily_allowance=TIERS[tier].daily,
+        daily_share=share,
         full_calls=full,
         incremental_calls=incremental,
         export_calls=math.ceil(records / BATCH),
-        full_percent_of_share=round(100 * full / budget.share, 2),
+        full_percent_of_share=round(100 * full / share, 2),
     )
 
 
