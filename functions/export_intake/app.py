@@ -1,4 +1,5 @@
-"""SQS (export intake queue, fed by an EventBridge rule) → note segment entries and exits an export must write."""
+"""SQS (export intake queue, fed by an EventBridge rule) → note segment entries and exits an export must write
+(Salesforce's and HubSpot's)."""
 
 from typing import Any
 
@@ -17,5 +18,6 @@ services = cold_start()  # a missing setting fails here, named
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     changes, failed = read_queued_events(event, context)
     noted = services.salesforce_export.note_membership_changes(changes)
+    noted += services.hubspot_export.note_membership_changes(changes)
     logger.info("segment changes noted for export", extra={"events": len(changes), "noted": noted})
     return failed

@@ -7,7 +7,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roster.connectors.salesforce.exporter import ExportFailed, ExportMessage
+from roster.connectors.core.export import export_on
+from roster.connectors.salesforce.exporter import ExportMessage
 from roster.queues import QueueRecord
 from roster.services import cold_start
 
@@ -19,19 +20,8 @@ processor = BatchProcessor(  # report, not raise
 
 
 def export(record: QueueRecord[ExportMessage], lambda_context: LambdaContext) -> None:
-    message = record.body
-    try:
-        following = services.salesforce_export.run(
-            message, lambda: lambda_context.get_remaining_time_in_millis() / 1000
-        )
-    except ExportFailed as failed:  # the record fails: retried, then parked in the DLQ
-        logger.warning("export stopped", extra={"run_id": message.run_id, "code": failed.code, "reason": failed.reason})
-        raise
-    if following is not None:
-        services.export_queue.send(following, delay_seconds=following.delay_seconds)
-    logger.info(
-        "export worked", extra={"workspace": message.workspace, "object": message.object, "done": not following}
-    )
+    remaining = lambda_context.get_remaining_time_in_millis
+    export_on(services.salesforce_export, record.body, lambda: remaining() / 1000, services.export_queue.send, logger)
 
 
 @logger.inject_lambda_context

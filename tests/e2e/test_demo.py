@@ -52,3 +52,12 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     assert exported and int(exported.group(1)) > 0 and int(exported.group(2)) > 0, out[-3000:]
     assert "Preview (dry run)" in out
     assert re.search(r"A second export right after: 0 updated, 0 created, 0 ingest jobs", out)
+    assert re.search(r"\d+ HubSpot API calls in [\d.]+ s", out)
+    assert "The incremental sync read 4 contacts (the 3 edited and the merge's survivor)" in out
+    assert re.search(r"Merge followed: contacts \d+, \d+ and \d+ now lead to 1 Roster profile\.", out)
+    assert "HubSpot export preview (dry run)" in out
+    assert "The preview made 0 HubSpot calls and wrote nothing." in out
+    hubspot = re.search(r"HubSpot export: (\d+) updated, \d+ unchanged, 0 refused in 1 batch call", out)
+    assert hubspot and int(hubspot.group(1)) >= 3, out[-3000:]
+    assert "In HubSpot now: 3 contacts carry their new job title." in out
+    assert "A second HubSpot export right after: 0 updated, 0 created, 0 batch calls." in out

@@ -149,6 +149,69 @@ def test_the_cli_connects_maps_syncs_and_shows_status(api: Api, hs: HubSpotEmula
     assert api.call("DELETE", "/v1/hubspot/connection")[0] == 204
 
 
+def test_export_routes_handlers_and_cli_write_back_with_a_preview_first(
+    connected: Api, hs: HubSpotEmulator, runner: Runner
+) -> None:
+    api = connected
+    options = ["--url", runner.serve(), "--api-key", api.key]
+    assert api.call("GET", "/v1/hubspot/export/deals")[0] == 422  # import-only
+    assert api.call("GET", "/v1/hubspot/export/tickets")[0] == 404
+    status, found = api.call("PUT", "/v1/hubspot/export/contacts", {"enabled": True, "every_hours": 24})
+    assert status == 200 and found["settings"]["enabled"], found
+    status, body = api.call("POST", "/v1/hubspot/export/contacts/run", {})
+    assert status == 409 and body["error"] == "export_refused" and "mapping" in body["message"]
+    fields = {"email": {"field": "email"}, "jobtitle": {"field": "job_title", "export": "always"}}
+    status, body = api.call(
+        "PUT",
+        "/v1/hubspot/objects/contacts/mapping",
+        {"fields": {**fields, "hs_email_domain": {"field": "d", "export": "always"}}},
+    )
+    assert status == 422 and "calculated" in body["message"]
+    assert api.call("PUT", "/v1/hubspot/objects/contacts/mapping", {"fields": fields})[0] == 200
+    api.call("PUT", "/v1/hubspot/objects/contacts", {"enabled": True})
+
+    target = next(record for record in hs.portal.live("contacts") if record.properties.get("email"))
+    email = target.properties["email"]
+    record: dict[str, Any] = {"source": "api", "fields": {"email": email, "job_title": "Head of Cartography"}}
+    assert api.call("POST", "/v1/people/upsert", {"records": [record]})[0] == 200
+    sync_started = services.hubspot.start(api.workspace, "contacts")  # the import has read the portal once
+    assert sync_started is not None
+    runner.drain()
+    # never exported: the scheduler (every 24 hours per object) starts it
+    exports = runner.invoke("HubSpotScheduleFunction", fill("hubspot_schedule.json"))["exports"]
+    [started] = [row for row in exports if row["workspace"] == api.workspace]
+    assert started["object"] == "contacts"
+    runner.drain()  # the HubSpotExportFunction runs it: the refresh import first, then the writes
+    status, history = api.call("GET", "/v1/hubspot/export/contacts/history")
+    run = history["runs"][0]
+    assert status == 200 and run["run_id"] == started["run_id"] and run["status"] == "succeeded", run
+    assert run["counts"]["updated"] == 1 and run["batches"] == 1
+    assert hs.portal.get("contacts", target.id).properties["jobtitle"] == "Head of Cartography"
+
+    record["fields"]["job_title"] = "Chief Cartographer"
+    api.call("POST", "/v1/people/upsert", {"records": [record]})
+    status, preview = api.call("POST", "/v1/hubspot/export/contacts/preview")
+    assert status == 200 and [write["hubspot_id"] for write in preview["writes"]] == [str(target.id)]
+    [change] = preview["writes"][0]["changes"]
+    assert (change["property"], change["old"], change["new"]) == (
+        "jobtitle",
+        "Head of Cartography",
+        "Chief Cartographer",
+    )
+    shown = CliRunner().invoke(cli, ["hubspot", "export", "preview", "contacts", *options], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "Chief Cartographer" in shown.output and "always" in shown.output
+    assert hs.portal.get("contacts", target.id).properties["jobtitle"] == "Head of Cartography"  # a dry run
+    ran = CliRunner().invoke(cli, ["hubspot", "export", "run", "contacts", *options], env={"COLUMNS": "200"})
+    assert ran.exit_code == 0 and "queued" in ran.output
+    runner.drain()
+    assert hs.portal.get("contacts", target.id).properties["jobtitle"] == "Chief Cartographer"
+    listed = CliRunner().invoke(cli, ["hubspot", "export", "history", "contacts", *options], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "succeeded" in listed.output
+    status, rows = api.call("GET", "/v1/hubspot/export")
+    assert status == 200 and {row["object"] for row in rows} == {"contacts", "companies"}
+    api.call("PUT", "/v1/hubspot/export/contacts", {"enabled": False})
+
+
 def test_api_math_follows_the_workspace_tier_and_reserve_through_the_api_and_the_cli(api: Api, runner: Runner) -> None:
     status, schedule = api.call("GET", "/v1/hubspot/schedule")
     assert status == 200 and schedule["tier"] == "starter" and schedule["reserve_percent"] == 20

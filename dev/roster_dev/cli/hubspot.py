@@ -1,4 +1,5 @@
-"""`roster hubspot ...`: connect a portal, turn imports on, map properties, sync now, and read status and history.
+"""`roster hubspot ...`: connect a portal, turn imports on, map properties (and their export rules), sync now,
+read status and history, and export (`roster hubspot export ...`).
 
 Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`); `api-math` also works offline.
 """
@@ -8,12 +9,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
-from roster_dev.cli.crm import import_commands, show_mapping, show_status
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console
+from roster_dev.cli.crm import (
+    ExportWords,
+    edited_mapping,
+    export_commands,
+    import_commands,
+    mapping_table,
+    show_mapping,
+    show_status,
+)
 
-hubspot = typer.Typer(help="HubSpot import: connection, import toggles, field mapping, status.", no_args_is_help=True)
+hubspot = typer.Typer(
+    help="HubSpot: connection, import toggles, field mapping, status, and export.", no_args_is_help=True
+)
 
 OBJECTS = "contacts (People), companies or deals"
 Object = Annotated[str, typer.Argument(help=OBJECTS)]
@@ -90,26 +100,34 @@ def mapping(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="property=roster_field (repeatable); property= unmaps it")
     ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="property=never|always|fill_blank: its scheduled export rule (repeatable)"),
+    ] = None,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--segment",
+            help="property=segment_id[=value]: write the segment's membership to this checkbox (or dropdown/text "
+            "property, with the value written while a member); set on entry, cleared on exit (repeatable)",
+        ),
+    ] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
-    """Show an object's property mapping; --set changes it (checked against the object's properties) and saves."""
+    """Show an object's property mapping; --set, --rule and --segment change it (checked against the object's
+    properties: calculated and read-only ones cannot be written back) and save it."""
     current = call(url, api_key, "GET", f"/v1/hubspot/objects/{obj}/mapping")
-    fields: dict[str, Any] = {name: {"field": each["field"]} for name, each in current["fields"].items()}
-    for change in set_ or []:
-        prop, roster_field = split_pair(change, "--set", "property=roster_field")
-        if roster_field:
-            fields[prop] = {"field": roster_field}
-        else:
-            fields.pop(prop, None)
-    if set_:
+    if set_ or rule or segment:
+        fields = edited_mapping(current, set_, rule, segment, lambda name: name, "property")
         current = call(url, api_key, "PUT", f"/v1/hubspot/objects/{obj}/mapping", {"fields": fields})
-    table = Table("HubSpot property", "Roster field", "type")
-    for name, each in sorted(current["fields"].items()):
-        table.add_row(name, each["field"], each["sf_type"])
     preview_path = f"/v1/hubspot/objects/{obj}/mapping/preview"
-    show_mapping(table, current, (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None)
+    show_mapping(
+        mapping_table(current, "HubSpot property"),
+        current,
+        (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None,
+    )
 
 
 @hubspot.command("schedule")
@@ -170,3 +188,20 @@ def api_math(
         line(f"incremental sync with {found['records']:,} changed (search, 200 a page)", found["incremental_calls"])
     )
     console.print(line("export (batch writes of 100)", found["export_calls"]))
+
+
+export_commands(
+    hubspot,
+    ExportWords(
+        system="hubspot",
+        label="HubSpot",
+        objects_help="contacts or companies",
+        record_key="hubspot_id",
+        field_key="property",
+        batches_key="batches",
+        batches_word="batch calls",
+        key_option="id_property",
+        key_help="The unique property new records are upserted on (contacts: email; companies: roster_id)",
+        key_default=None,
+    ),
+)

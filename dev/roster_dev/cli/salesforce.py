@@ -6,16 +6,22 @@ Every command talks to the Roster API (`ROSTER_URL`, `ROSTER_API_KEY`); `api-mat
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 import typer
-from rich.table import Table
 
-from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
-from roster_dev.cli.crm import import_commands, show_mapping, show_status
+from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console
+from roster_dev.cli.crm import (
+    ExportWords,
+    edited_mapping,
+    export_commands,
+    import_commands,
+    mapping_table,
+    show_mapping,
+    show_status,
+)
 
 salesforce = typer.Typer(
     help="Salesforce import: connection, sync toggles, field mapping, status.", no_args_is_help=True
@@ -185,35 +191,10 @@ def mapping(
     """Show an object's field mapping; --set, --rule and --segment change it (checked against the object's
     fields) and save it."""
     current = call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/mapping")
-    keep = ("field", "export", "segment", "member_value")
-    fields: dict[str, Any] = {name: {key: each.get(key) for key in keep} for name, each in current["fields"].items()}
-    for change in set_ or []:
-        sf_field, roster_field = split_pair(change, "--set", "SfField=roster_field")
-        if roster_field:
-            fields[sf_field] = {**fields.get(sf_field, {"export": "never"}), "field": roster_field}
-        else:
-            fields.pop(sf_field, None)
-    for change in rule or []:
-        sf_field, export = split_pair(change, "--rule", "SfField=never|always|fill_blank")
-        if sf_field not in fields:
-            raise typer.BadParameter(f"{sf_field} is not mapped; map it with --set first", param_hint="--rule")
-        fields[sf_field]["export"] = export
-    for change in segment or []:
-        sf_field, rest = split_pair(change, "--segment", "SfField=segment_id[=value]")
-        segment_id, _, value = rest.partition("=")
-        roster_field = fields.get(sf_field, {}).get("field") or _roster_name(sf_field)
-        fields[sf_field] = {
-            "field": roster_field,
-            "export": "always",
-            "segment": segment_id,
-            "member_value": value or None,
-        }
     if set_ or rule or segment:
+        fields = edited_mapping(current, set_, rule, segment, _roster_name, "SfField")
         current = call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}/mapping", {"fields": fields})
-    table = Table("Salesforce field", "Roster field", "type", "export")
-    for name, each in sorted(current["fields"].items()):
-        export = each["export"] if not each.get("segment") else f"segment {each['segment']}"
-        table.add_row(name, each["field"], each["sf_type"], export)
+    table = mapping_table(current, "Salesforce field")
     preview_path = f"/v1/salesforce/objects/{obj}/mapping/preview"
     show_mapping(table, current, (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None)
 
@@ -239,144 +220,18 @@ def api_math(
     )
 
 
-export = typer.Typer(
-    help="Export to Salesforce: settings, dry-run preview, export now, history (Accounts and Contacts).",
-    no_args_is_help=True,
+export_commands(
+    salesforce,
+    ExportWords(
+        system="salesforce",
+        label="Salesforce",
+        objects_help="Account or Contact",
+        record_key="salesforce_id",
+        field_key="salesforce_field",
+        batches_key="jobs",
+        batches_word="ingest jobs",
+        key_option="external_id_field",
+        key_help="External-id field holding the Roster id",
+        key_default="Roster_Id__c",
+    ),
 )
-salesforce.add_typer(export, name="export")
-ExportObjectArg = Annotated[str, typer.Argument(help="Account or Contact")]
-
-
-@export.command("status")
-def export_status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
-    """Each object's export settings, state and latest run."""
-    table = Table("object", "export", "create new", "state", "last export", "updated", "created", "rejected", "error")
-    for row in call(url, api_key, "GET", "/v1/salesforce/export"):
-        settings, run = row["settings"], row.get("last_run") or {}
-        counts = run.get("counts") or {}
-        table.add_row(
-            row["object"],
-            f"on, every {settings['every_hours']} h" if settings["enabled"] else "off",
-            "on" if settings["create_new"] else "off",
-            row["status"],
-            row.get("mark") or "",
-            *(str(counts.get(name, "")) for name in ("updated", "created", "rejected")),
-            row.get("error") or "",
-        )
-    console.print(table)
-
-
-@export.command("enable")
-def export_enable(
-    obj: ExportObjectArg,
-    off: Annotated[bool, typer.Option("--off", help="Turn export sync off instead")] = False,
-    create_new: Annotated[
-        bool, typer.Option("--create-new", help="Also create records for profiles Salesforce does not have")
-    ] = False,
-    external_id_field: Annotated[str, typer.Option(help="External-id field holding the Roster id")] = "Roster_Id__c",
-    create_segment: Annotated[str | None, typer.Option(help="Create records only for this segment's members")] = None,
-    every_hours: Annotated[int, typer.Option(min=1, max=168, help="Hours between scheduled exports")] = 24,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Turn export sync on (or --off) for Accounts or Contacts; it runs every 24 hours by default."""
-    body = {
-        "enabled": not off,
-        "create_new": create_new,
-        "external_id_field": external_id_field,
-        "create_segment": create_segment,
-        "every_hours": every_hours,
-    }
-    found = call(url, api_key, "PUT", f"/v1/salesforce/export/{obj}", body)
-    settings = found["settings"]
-    console.print(
-        f"{found['object']}: export sync {'on' if settings['enabled'] else 'off'}, "
-        f"create new records {'on' if settings['create_new'] else 'off'}"
-    )
-
-
-@export.command("preview")
-def export_preview(
-    obj: ExportObjectArg,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Dry run: the records and fields the next export would write, old → new, and the rule that allows it."""
-    found = call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/preview", limit=str(limit))
-    table = Table("record", "field", "old", "new", "rule")
-    for write in found["writes"]:
-        record = write["salesforce_id"] or f"new ({write['profile_id']})"
-        for change in write["changes"]:
-            rule = change["rule"] if not change.get("segment") else f"segment {change['segment']}"
-            table.add_row(record, change["salesforce_field"], _shown(change["old"]), _shown(change["new"]), rule)
-            record = ""
-    console.print(table)
-    more = " (and more)" if found["more"] else ""
-    console.print(f"{len(found['writes'])} records would be written{more}; {found['considered']} profiles considered")
-
-
-def _shown(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-@export.command("run")
-def export_run(
-    obj: ExportObjectArg,
-    full: Annotated[bool, typer.Option("--full", help="Consider every linked record, not only what changed")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Export an object now (--wait: show its progress until it ends)."""
-    started = call(url, api_key, "POST", f"/v1/salesforce/export/{obj}/run", {"full": True if full else None})
-    console.print(f"{started['object']} export {started['run_id']} {started['status']}")
-    if not wait:
-        return
-    with console.status("exporting…") as shown:
-        while True:
-            runs = call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit="5")["runs"]
-            run = next(run for run in runs if run["run_id"] == started["run_id"])
-            counts = run["counts"]
-            shown.update(
-                f"{run['phase']}: {counts['considered']:,} profiles considered, {counts['updated']:,} updated, "
-                f"{counts['created']:,} created, {counts['rejected']:,} refused, {run['jobs']} ingest jobs"
-            )
-            if run["status"] != "running":
-                break
-            time.sleep(1)
-    console.print(
-        f"{run['status']}: {counts['updated']:,} updated, {counts['created']:,} created, {counts['unchanged']:,} "
-        f"unchanged, {counts['rejected']:,} refused; {run['jobs']} ingest jobs, {run['api_calls']} API calls"
-        + (f" ({run['error']})" if run.get("error") else "")
-    )
-    if run["status"] != "succeeded":
-        raise typer.Exit(1)
-
-
-@export.command("history")
-def export_history(
-    obj: ExportObjectArg,
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """An object's export runs, newest first, and the records Salesforce refused."""
-    found = call(url, api_key, "GET", f"/v1/salesforce/export/{obj}/history", limit=str(limit))
-    table = Table("run", "status", "started", "updated", "created", "unchanged", "rejected", "jobs", "API calls")
-    for run in found["runs"]:
-        counts = run["counts"]
-        table.add_row(
-            run["run_id"],
-            run["status"],
-            run["started_at"],
-            *(str(counts[name]) for name in ("updated", "created", "unchanged", "rejected")),
-            str(run["jobs"]),
-            str(run["api_calls"]),
-        )
-    console.print(table)
-    for run in found["runs"][:1]:
-        for rejection in run["rejections"]:
-            fields = ", ".join(rejection["fields"])
-            record = rejection["salesforce_id"] or f"new ({rejection['profile_id']})"
-            console.print(f"[yellow]refused[/] {record} [{fields}] {rejection['code']}: {rejection['message']}")

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from roster_dev.client import RosterClient
 from roster_dev.demo.enrichment import run_enrichment_demo
+from roster_dev.demo.hubspot import run_hubspot_demo
 from roster_dev.demo.salesforce import run_salesforce_demo
 from roster_dev.demo.signals import run_signals_demo
 from roster_dev.local.runner import Runner
@@ -50,6 +51,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         run_enrichment_demo(client, runner, console)
         run_signals_demo(client, runner, console)
         run_salesforce_demo(client, runner, console)
+        run_hubspot_demo(client, runner, console)
         return report
     finally:
         runner.stop()

@@ -105,18 +105,25 @@ def _shares_profile(client: RosterClient, lead_id: str, contact_id: str) -> bool
     return any(source["object"] == "Contact" and source["id"] == contact_id for source in profile["sources"])
 
 
-def _sync(client: RosterClient, runner: Runner, console: Console, mode: str) -> dict[str, Any]:
+def _sync(
+    client: RosterClient,
+    runner: Runner,
+    console: Console,
+    mode: str,
+    system: str = "salesforce",
+    objects: tuple[str, ...] = OBJECTS,
+) -> dict[str, Any]:
     """Start a sync of every object through the API, let the worker run them, return each object's run."""
     run_ids = {
-        obj: client.call("POST", f"/v1/salesforce/objects/{obj}/sync", {"mode": mode})["run_id"] for obj in OBJECTS
+        obj: client.call("POST", f"/v1/{system}/objects/{obj}/sync", {"mode": mode})["run_id"] for obj in objects
     }
     runs: dict[str, Any] = {}
 
     def done() -> bool:
-        runs.update({obj: _run(client, obj, run_id) for obj, run_id in run_ids.items()})
+        runs.update({obj: _run(client, obj, run_id, system) for obj, run_id in run_ids.items()})
         return all(run["status"] != "running" for run in runs.values())
 
-    with console.status(f"{mode} sync: the worker reads Bulk API 2.0 pages and resolves them into profiles…"):
+    with console.status(f"{mode} sync: the worker reads pages and resolves them into profiles…"):
         runner.wait_for(done, f"the {mode} sync")
     for obj, run in runs.items():
         if run["status"] != "succeeded":
@@ -124,13 +131,15 @@ def _sync(client: RosterClient, runner: Runner, console: Console, mode: str) -> 
     return runs
 
 
-def _run(client: RosterClient, obj: str, run_id: str) -> dict[str, Any]:
-    history = client.call("GET", f"/v1/salesforce/objects/{obj}/history", limit="5")["runs"]
+def _run(client: RosterClient, obj: str, run_id: str, system: str = "salesforce") -> dict[str, Any]:
+    history = client.call("GET", f"/v1/{system}/objects/{obj}/history", limit="5")["runs"]
     run: dict[str, Any] = next(run for run in history if run["run_id"] == run_id)
     return run
 
 
-def _show(console: Console, title: str, runs: dict[str, Any], seconds: float, served: int) -> None:
+def _show(
+    console: Console, title: str, runs: dict[str, Any], seconds: float, served: int, label: str = "Salesforce"
+) -> None:
     table = Table("object", "read", "created", "updated", "merged", "skipped", "API calls", title=title)
     for obj, run in runs.items():
         counts = run["counts"]
@@ -141,7 +150,7 @@ def _show(console: Console, title: str, runs: dict[str, Any], seconds: float, se
         )
     console.print(table)
     used = sum(run["api_calls"] for run in runs.values())
-    console.print(f"{used} Salesforce API calls in {seconds:.1f} s (the emulator served {served}).")
+    console.print(f"{used} {label} API calls in {seconds:.1f} s (the emulator served {served}).")
 
 
 def _edit(emulator: SalesforceEmulator) -> dict[str, list[str]]:

@@ -42,6 +42,7 @@ class Settings(BaseModel):
     salesforce_queue_url: str
     hubspot_queue_url: str
     export_queue_url: str
+    hubspot_export_queue_url: str
     warehouse_queue_url: str  # DuckDB and Postgres imports (the warehouse layer)
     warehouse_cloud_queue_url: str  # Snowflake and BigQuery imports (the warehouse-cloud layer)
     event_bus_name: str

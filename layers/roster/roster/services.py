@@ -25,6 +25,7 @@ from roster.store.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
     from roster.connectors.hubspot.connection import Connection as HubSpotConnection
+    from roster.connectors.hubspot.exporter import HubSpotExport
     from roster.connectors.hubspot.importer import HubSpotSync
     from roster.connectors.salesforce.connection import Connection
     from roster.connectors.salesforce.exporter import SalesforceExport
@@ -137,6 +138,11 @@ class Services:
         return WorkQueue(aws.sqs, aws.settings.export_queue_url)
 
     @cached_property
+    def hubspot_export_queue(self) -> WorkQueue:
+        aws = clients()
+        return WorkQueue(aws.sqs, aws.settings.hubspot_export_queue_url)
+
+    @cached_property
     def event_publisher(self) -> EventPublisher:
         aws = clients()
         return EventPublisher(aws.events, aws.settings.event_bus_name)
@@ -181,6 +187,13 @@ class Services:
 
         clients()
         return HubSpotSync(HubSpotStore(), self.resolver, self.hubspot_connection)
+
+    @cached_property
+    def hubspot_export(self) -> HubSpotExport:
+        from roster.connectors.hubspot.export_store import ExportStore
+        from roster.connectors.hubspot.exporter import HubSpotExport
+
+        return HubSpotExport(ExportStore(), self.hubspot, self.profiles, self.segment_store)
 
     def hubspot_connection(self, workspace: str) -> HubSpotConnection:
         """The workspace's HubSpot, with its credentials from Secrets Manager, spending from the portal's budget."""

@@ -1,7 +1,8 @@
 """A CRM's routes, one piece of code for every system (Salesforce, HubSpot): its connection (connect and test,
-show, test again, forget) and its import (per-object sync toggles, field mappings with a preview, status, history,
-"sync now" and the schedule). Each system gives its own names, types and services; its models keep their module
-so the OpenAPI document names them as before."""
+show, test again, forget), its import (per-object sync toggles, field mappings with a preview, status, history,
+"sync now" and the schedule) and its export (settings, a dry-run preview, "export now" and history). Each system
+gives its own names, types and services; its models keep their module so the OpenAPI document names them as
+before."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from roster.api.errors import ApiError, answers
 from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
+from roster.connectors.core.export import ExportRefused
 from roster.connectors.core.mapping import FieldMapping
 from roster.connectors.core.state import Mode
 from roster.connectors.core.trust import TrustRefused, check_ca_bundle, save_ca_bundle
@@ -282,3 +284,116 @@ def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
     router.delete(path, summary="Forget the credentials (scheduled syncs stop connecting)", responses=answers(204))(
         delete_connection
     )
+
+
+@dataclass(frozen=True)
+class CrmExport:
+    """How a system's export is shown: its object and model types and its service."""
+
+    object_type: Any  # the Literal of the objects export writes
+    objects_word: str  # e.g. "Accounts and Contacts"
+    settings_type: type[BaseModel]
+    status_type: type[BaseModel]
+    preview_type: type[BaseModel]
+    run_type: type[BaseModel]
+    service: Callable[[], Any]  # the export loop: status, configure, preview, start, history
+    queue: Callable[[], Any]  # the export queue: send(message)
+    parse_object: Callable[[str], Any]  # a 404 (unknown) or 422 (import-only) ApiError for an object
+    why_write: str  # what "export now" says it writes with
+
+
+def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
+    """Register a system's export routes: settings per object, a dry-run preview, "export now" and history."""
+    prefix, label = f"/v1/{crm.system}/export", crm.label
+    now_body = _model(
+        crm,
+        "ExportNow",
+        __config__=ConfigDict(extra="forbid"),
+        full=(
+            bool | None,
+            Field(
+                default=None,
+                description="Consider every linked record, not only profiles changed since the last export",
+            ),
+        ),
+    )
+    started_view = _model(
+        crm, "ExportStarted", object=(exp.object_type, ...), run_id=(str, ...), status=(str, "queued")
+    )
+    history_view = _model(crm, "ExportHistory", object=(exp.object_type, ...), runs=(list[exp.run_type], ...))  # type: ignore[name-defined]
+
+    def workspace() -> str:
+        return str(router.context["workspace"])
+
+    def talk(action: Callable[[], Any]) -> Any:
+        try:
+            return crm.talk(action)
+        except ExportRefused as refused:
+            raise ApiError(409, "export_refused", str(refused)) from None
+
+    def status_of(ws: str, obj: Any) -> Any:
+        return next(row for row in exp.service().status(ws) if row.object == obj)
+
+    def export_status() -> Any:
+        return exp.service().status(workspace())
+
+    router.get(
+        prefix, summary=f"Export sync settings, state and latest run of {exp.objects_word}", responses=answers(200)
+    )(_typed(export_status, **{"return": list[exp.status_type]}))  # type: ignore[name-defined]
+
+    def get_export(name: str) -> Any:
+        return status_of(workspace(), exp.parse_object(name))
+
+    router.get(
+        f"{prefix}/<name>",
+        summary="One object's export settings, state and latest run",
+        responses=answers(200, 404, 422),
+    )(_typed(get_export, **{"return": exp.status_type}))
+
+    def put_export(name: str, body: Any) -> Any:
+        obj, ws = exp.parse_object(name), workspace()
+        talk(lambda: exp.service().configure(ws, obj, body))
+        return status_of(ws, obj)
+
+    router.put(
+        f"{prefix}/<name>",
+        summary="Turn export sync (and creating new records) on or off",
+        responses=answers(200, 404, 409, 422, 502),
+    )(_typed(put_export, body=exp.settings_type, **{"return": exp.status_type}))
+
+    def preview_export(name: str, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        obj, ws = exp.parse_object(name), workspace()
+        return talk(lambda: exp.service().preview(ws, obj, limit))
+
+    router.post(
+        f"{prefix}/<name>/preview",
+        summary=f"Dry run: which {label} records and fields the next export would write, old → new, and the rule",
+        responses=answers(200, 404, 409, 422, 502),
+    )(_typed(preview_export, **{"return": exp.preview_type}))
+
+    def export_now(name: str, body: Any) -> Any:
+        obj, ws = exp.parse_object(name), workspace()
+        if not crm.connected(ws):
+            raise ApiError(409, "not_connected", crm.not_connected)
+        message = talk(lambda: exp.service().start(ws, obj, body.full))
+        if message is None:
+            raise ApiError(409, "already_running", f"a {obj} export is already running; see {prefix}")
+        exp.queue().send(message)
+        started = started_view(object=obj, run_id=message.run_id)
+        return Response(status_code=202, content_type="application/json", body=started)
+
+    router.post(
+        f"{prefix}/<name>/run",
+        summary=f"Export an object to {label} now ({exp.why_write})",
+        responses=answers(202, 404, 409, 422, 502),
+    )(_typed(export_now, body=now_body, **{"return": Response[started_view]}))  # type: ignore[valid-type]
+
+    def export_history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
+        obj = exp.parse_object(name)
+        return history_view(object=obj, runs=exp.service().history(workspace(), obj, limit))
+
+    router.get(
+        f"{prefix}/<name>/history",
+        summary="An object's export runs (with refused records), newest first",
+        responses=answers(200, 404, 422),
+    )(_typed(export_history, **{"return": history_view}))

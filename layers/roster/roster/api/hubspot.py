@@ -1,6 +1,7 @@
 """HubSpot routes, mirroring Salesforce's: the connection (a private-app token or OAuth, kept in Secrets Manager and
 never in a response), per-object import toggles (contacts, companies, deals), field mappings with a preview, the
-schedule, status and history, and "sync now"."""
+schedule, status and history, and "sync now"; export settings for contacts and companies, a dry-run preview,
+"export now" and export history."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from roster.api.crm import Crm, CrmConnection, connection_routes, import_routes
+from roster.api.crm import Crm, CrmConnection, CrmExport, connection_routes, export_routes, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
@@ -31,6 +32,8 @@ from roster.connectors.hubspot.connection import (
     RefreshFailed,
 )
 from roster.connectors.hubspot.describe import OBJECTS, HubSpotObject, PreviewRecord
+from roster.connectors.hubspot.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
+from roster.connectors.hubspot.exporter import ExportPreview, ExportStatus
 from roster.connectors.hubspot.importer import ApiMath, ObjectStatus, api_math
 from roster.connectors.hubspot.store import HubSpotConfig, HubSpotRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
@@ -136,7 +139,7 @@ CRM = Crm(
     config_type=HubSpotConfig,
     preview_type=PreviewRecord,
     field_word="properties",
-    mapping_help='HubSpot property → Roster field, or {"field": ...} (export rules: never)',
+    mapping_help='HubSpot property → Roster field, or {"field": ..., "export": never|always|fill_blank}',
     window_word="overlap",
     sync=lambda: services.hubspot,
     queue=lambda: services.hubspot_queue,
@@ -174,3 +177,29 @@ def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) 
     estimate = api_math(records, config.tier, config.reserve_percent)
     estimate.used_today = services.hubspot.budget(workspace).used_today()
     return estimate
+
+
+def _export_object(name: str) -> ExportObject:
+    obj = _object(name)
+    for exported in EXPORT_OBJECTS:
+        if exported == obj:
+            return exported
+    raise ApiError(422, "import_only", f"{obj} are import-only; export writes {' and '.join(EXPORT_OBJECTS)}")
+
+
+export_routes(
+    router,
+    CRM,
+    CrmExport(
+        object_type=ExportObject,
+        objects_word="contacts and companies",
+        settings_type=ExportSettings,
+        status_type=ExportStatus,
+        preview_type=ExportPreview,
+        run_type=ExportRun,
+        service=lambda: services.hubspot_export,
+        queue=lambda: services.hubspot_export_queue,
+        parse_object=_export_object,
+        why_write="batch update and upsert, 100 records a call",
+    ),
+)

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import requests
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
-from roster.api.crm import Crm, CrmConnection, check_bundle, connection_routes, import_routes
+from roster.api.crm import Crm, CrmConnection, CrmExport, check_bundle, connection_routes, export_routes, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
 from roster.connectors.core.mapping import MappingError
@@ -38,7 +37,7 @@ from roster.connectors.salesforce.connection import (
 )
 from roster.connectors.salesforce.describe import OBJECTS, PreviewRecord, SalesforceObject
 from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObject, ExportRun, ExportSettings
-from roster.connectors.salesforce.exporter import ExportPreview, ExportRefused, ExportStatus
+from roster.connectors.salesforce.exporter import ExportPreview, ExportStatus
 from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, api_math
 from roster.connectors.salesforce.store import SyncConfig, SyncRun
 from roster.outbound import OutboundRefused, Unresolvable, check_url
@@ -275,25 +274,6 @@ def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) 
 # --- export -----------------------------------------------------------------------------------------------
 
 
-class ExportNow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    full: bool | None = Field(
-        default=None, description="Consider every linked record, not only profiles changed since the last export"
-    )
-
-
-class ExportStarted(BaseModel):
-    object: ExportObject
-    run_id: str
-    status: str = "queued"
-
-
-class ExportHistory(BaseModel):
-    object: ExportObject
-    runs: list[ExportRun]
-
-
 def _export_object(name: str) -> ExportObject:
     obj = _object(name)
     for exported in EXPORT_OBJECTS:
@@ -307,73 +287,19 @@ def _export_object(name: str) -> ExportObject:
     )
 
 
-def _export(action: Callable[[], T]) -> T:
-    try:
-        return _talk(action)
-    except ExportRefused as refused:
-        raise ApiError(409, "export_refused", str(refused)) from None
-
-
-@router.get(
-    "/v1/salesforce/export",
-    summary="Export sync settings, state and latest run of Accounts and Contacts",
-    responses=answers(200),
+export_routes(
+    router,
+    CRM,
+    CrmExport(
+        object_type=ExportObject,
+        objects_word="Accounts and Contacts",
+        settings_type=ExportSettings,
+        status_type=ExportStatus,
+        preview_type=ExportPreview,
+        run_type=ExportRun,
+        service=lambda: services.salesforce_export,
+        queue=lambda: services.export_queue,
+        parse_object=_export_object,
+        why_write="Bulk API 2.0 ingest jobs",
+    ),
 )
-def export_status() -> list[ExportStatus]:
-    return services.salesforce_export.status(_workspace())
-
-
-@router.get(
-    "/v1/salesforce/export/<name>",
-    summary="One object's export settings, state and latest run",
-    responses=answers(200, 404, 422),
-)
-def get_export(name: str) -> ExportStatus:
-    obj = _export_object(name)
-    return next(row for row in services.salesforce_export.status(_workspace()) if row.object == obj)
-
-
-@router.put(
-    "/v1/salesforce/export/<name>",
-    summary="Turn export sync (and creating new records) on or off",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def put_export(name: str, body: ExportSettings) -> ExportStatus:
-    obj, workspace = _export_object(name), _workspace()
-    _export(lambda: services.salesforce_export.configure(workspace, obj, body))
-    return next(row for row in services.salesforce_export.status(workspace) if row.object == obj)
-
-
-@router.post(
-    "/v1/salesforce/export/<name>/preview",
-    summary="Dry run: which records and fields the next export would write, old → new, and the rule allowing it",
-    responses=answers(200, 404, 409, 422, 502),
-)
-def preview_export(name: str, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ExportPreview:
-    obj, workspace = _export_object(name), _workspace()
-    return _export(lambda: services.salesforce_export.preview(workspace, obj, limit))
-
-
-@router.post(
-    "/v1/salesforce/export/<name>/run", summary="Export an object now", responses=answers(202, 404, 409, 422, 502)
-)
-def export_now(name: str, body: ExportNow) -> Response[ExportStarted]:
-    obj, workspace = _export_object(name), _workspace()
-    if _credentials().load(workspace) is None:
-        raise ApiError(409, "not_connected", NOT_CONNECTED)
-    message = _export(lambda: services.salesforce_export.start(workspace, obj, body.full))
-    if message is None:
-        raise ApiError(409, "already_running", f"a {obj} export is already running; see /v1/salesforce/export")
-    services.export_queue.send(message)
-    started = ExportStarted(object=obj, run_id=message.run_id)
-    return Response(status_code=202, content_type="application/json", body=started)
-
-
-@router.get(
-    "/v1/salesforce/export/<name>/history",
-    summary="An object's export runs (with refused records), newest first",
-    responses=answers(200, 404, 422),
-)
-def export_history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> ExportHistory:
-    obj = _export_object(name)
-    return ExportHistory(object=obj, runs=services.salesforce_export.history(_workspace(), obj, limit))

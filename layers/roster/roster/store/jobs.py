@@ -26,6 +26,10 @@ salesforce#enabled                    {ws}#{Object}                  SalesforceI
 {ws}                                  hubspot#run#{object}#{run}     SalesforceItem  a HubSpot import run
 hubspot#enabled                       {ws}#{object}                  SalesforceItem  HubSpot objects whose import is on
 {ws}#hubspot#budget                   {window}                       CounterItem     API calls spent in a limit window
+{ws}                                  hubspot-export#state#{object}  SalesforceItem  a HubSpot object's export state
+{ws}                                  hubspot-export#run#{o}#{run}   SalesforceItem  a HubSpot export run
+hubspot-export#enabled                {ws}#{object}                  SalesforceItem  HubSpot objects whose export is on
+{ws}#hubspot-export#pending#{kind}    {profile}                      SalesforceItem  a profile owed to the next one
 {ws}                                  export#state#{Object}          SalesforceItem  an object's export state
 {ws}                                  export#run#{Object}#{run}      SalesforceItem  an export run
 export#enabled                        {ws}#{Object}                  SalesforceItem  objects whose export is on
@@ -297,6 +301,28 @@ def hubspot_budget(workspace: str, window: str) -> Key:
     """A window of the portal's API budget (`day#2026-11-29`, `ten#…`, `search#…`), apart from the workspace's
     partition so its many short-lived counters never crowd a listing."""
     return Key(f"{workspace}#hubspot#budget", window)
+
+
+# HubSpot export
+
+HUBSPOT_EXPORT_ENABLED = "hubspot-export#enabled"  # index partition
+
+
+def hubspot_export_state(workspace: str, obj: str) -> Key:
+    return Key(workspace, f"hubspot-export#state#{obj}")
+
+
+def hubspot_export_runs(obj: str) -> str:
+    return f"hubspot-export#run#{obj}#"
+
+
+def hubspot_export_run(workspace: str, obj: str, run_id: str) -> Key:
+    return Key(workspace, f"{hubspot_export_runs(obj)}{run_id}")
+
+
+def hubspot_export_pending(workspace: str, kind: str) -> str:
+    """The partition of the profiles owed to the next HubSpot export of a kind."""
+    return f"{workspace}#hubspot-export#pending#{kind}"
 
 
 # Salesforce export

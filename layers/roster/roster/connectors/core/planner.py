@@ -34,6 +34,7 @@ from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 
 Why = Literal["always", "fill_blank", "segment"]
+BOOLEAN_TYPES = frozenset({"boolean", "bool"})  # a checkbox: Salesforce's and HubSpot's names for it
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def linked_records(profile: Profile, source: str, obj: str) -> list[SourceRecord
 
 
 def _member_value(field: FieldMapping, member: bool) -> Any:
-    if field.sf_type == "boolean":
+    if field.sf_type in BOOLEAN_TYPES:
         return member
     return field.member_value if member else None
 
@@ -80,7 +81,7 @@ def _blank(value: Any) -> bool:
 def _change(name: str, field: FieldMapping, wanted: Any, old: Any, members: Collection[str]) -> FieldChange | None:
     if field.segment is not None:
         new = _member_value(field, field.segment in members)
-        seen = bool(old) if field.sf_type == "boolean" else (None if _blank(old) else old)
+        seen = bool(old) if field.sf_type in BOOLEAN_TYPES else (None if _blank(old) else old)
         return FieldChange(name, field.field, seen, new, "segment", field.segment) if new != seen else None
     if _blank(wanted):
         return None
@@ -106,7 +107,7 @@ def plan_update(
 def plan_create(
     profile: Profile, fields: Mapping[str, FieldMapping], members: Collection[str], account_id: str | None = None
 ) -> PlannedWrite:
-    """A new record for a profile Salesforce does not have yet (blank on the CRM side)."""
+    """A new record for a profile the CRM does not have yet (blank on the CRM side)."""
     changes = [
         change
         for name, field in fields.items()

@@ -25,7 +25,7 @@ from tenacity import wait_exponential
 from tenacity.wait import WaitBaseT
 from ulid import ULID
 
-from roster.connectors.core.state import ImportState, Mode, Run, RunState, Schedule, Status
+from roster.connectors.core.state import ImportRun, ImportState, Mode, Run, RunState, Schedule, Status
 from roster.profiles.values import format_time
 from roster.store.salesforce import Stale
 
@@ -255,25 +255,33 @@ class RunLoop(Pacing, ABC, Generic[R, S, M]):
 
 
 IS = TypeVar("IS", bound=ImportState)
+IR = TypeVar("IR", bound=ImportRun)
 
 
-class ImportRuns(RunStore[R, IS], Protocol[R, IS]):
+class ImportRuns(RunStore[IR, IS], Protocol[IR, IS]):
     """An import's runs and object states, whose toggle can be saved."""
 
     def put_state(self, state: IS) -> IS: ...
 
 
-class ImportLoop(RunLoop[R, IS, M]):
-    """What every CRM's import does alike: its per-object toggle and starting a run."""
+def fields_added_since_full(fields_added_at: str | None, last_full_sync: str | None) -> bool:
+    """Whether fields were mapped after the last full sync: records read before hold no value for them, so the
+    next run reads them all again and what export compares against (the CRM's values) is complete."""
+    return bool(fields_added_at) and (not last_full_sync or str(fields_added_at) > last_full_sync)
 
-    store: ImportRuns[R, IS]
+
+class ImportLoop(RunLoop[IR, IS, M]):
+    """What every CRM's import does alike: its per-object toggle, starting a run, and the refresh an export
+    runs first."""
+
+    store: ImportRuns[IR, IS]
 
     @abstractmethod
-    def new_run(self, run_id: str, workspace: str, obj: Any, mode: Mode, started_at: str) -> R:
+    def new_run(self, run_id: str, workspace: str, obj: Any, mode: Mode, started_at: str) -> IR:
         """The adapter's run record for a run being started."""
 
     @abstractmethod
-    def message(self, run: R, mode: Mode) -> M:
+    def message(self, run: IR, mode: Mode) -> M:
         """The queue message that starts `run`."""
 
     def blocked(self, workspace: str, obj: Any, now: datetime) -> bool:
@@ -303,6 +311,33 @@ class ImportLoop(RunLoop[R, IS, M]):
         if not self.begin(run, state):
             return None
         return self.message(run, mode)
+
+    def start_refresh(self, workspace: str, obj: Any) -> str | None:
+        """Start the incremental import an export runs first (or join the one running): its run id, or None
+        when import sync is off for the object (the export then compares against what the last import saw)."""
+        state = self.store.state(workspace, obj)
+        if not state.enabled:
+            return None
+        message = self.start(workspace, obj, Mode.INCREMENTAL)
+        return message.run_id if message else state.run_id
+
+    def finish_refresh(self, workspace: str, obj: Any, run_id: str, remaining: Callable[[], float]) -> bool:
+        """Drive that import on; True once it is over, False while it continues (here or in another worker).
+        Raises RefreshFailed when it stopped."""
+        refresh = self.store.run(workspace, obj, run_id)
+        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
+            try:
+                following = self.run(self.message(refresh, refresh.mode), remaining)
+            except PageFailed as failed:
+                raise RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
+            if following is not None:
+                return False
+            refresh = self.store.run(workspace, obj, run_id)
+            if refresh is not None and refresh.status is Status.RUNNING:
+                return False  # another worker holds it; look again later
+        if refresh is not None and refresh.status is Status.FAILED:
+            raise RefreshFailed(f"the import before the export failed: {refresh.error}")
+        return True
 
 
 O_contra = TypeVar("O_contra", contravariant=True)

@@ -48,6 +48,12 @@ class Run(BaseModel):
     version: int | None = None
 
 
+class ImportRun(Run):
+    """One import run: full or incremental."""
+
+    mode: Mode
+
+
 class RunState(BaseModel):
     """One object's state: its current run and that run's last commit (heartbeat)."""
 

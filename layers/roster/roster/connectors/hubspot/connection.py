@@ -270,6 +270,12 @@ class Connection:
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
+def properties(connection: Connection, obj: str) -> list[dict[str, Any]]:
+    """An object's properties (one API call), as plain dicts."""
+    answer = connection(lambda client: client.crm.properties.core_api.get_all(obj))
+    return [prop.to_dict() for prop in answer.results]
+
+
 class ObjectCheck(BaseModel):
     object: str
     ok: bool

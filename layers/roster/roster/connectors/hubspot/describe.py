@@ -18,13 +18,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from roster.connectors.core.mapping import FieldMapping, MappingError, ObjectSpec, closest
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, Kind
 from roster.profiles.values import ValueProblem, coerce_value, format_time, parse_time
 
 SOURCE = "hubspot"  # the source name of every HubSpot record in Roster
 HubSpotObject = Literal["contacts", "companies", "deals"]
 OBJECTS: tuple[HubSpotObject, ...] = ("contacts", "companies", "deals")
+EXPORTABLE = frozenset({"contacts", "companies"})  # deals are import-only
+SEGMENT_TYPES = frozenset({"bool", "enumeration", "string"})  # what segment membership can be written to
 #: The property each object's changes are searched by (epoch milliseconds).
 MODIFIED: dict[HubSpotObject, str] = {
     "contacts": "lastmodifieddate",
@@ -153,8 +155,8 @@ def auto_map(obj: HubSpotObject, properties: Sequence[Mapping[str, Any]]) -> Obj
 def validate_mapping(
     obj: HubSpotObject, fields: Mapping[str, str | FieldMapping], properties: Sequence[Mapping[str, Any]]
 ) -> ObjectMapping:
-    """A manual mapping checked against the object's properties; raises MappingError naming the field at fault.
-    Export rules other than *never* wait for the HubSpot export (not built yet)."""
+    """A manual mapping checked against the object's properties; raises MappingError naming the field at fault
+    (an export rule on a property HubSpot computes or keeps read-only is refused, saying why)."""
     spec = SPECS[obj]
     available = _available(properties)
     checked: dict[str, FieldMapping] = {}
@@ -172,16 +174,68 @@ def validate_mapping(
             raise MappingError(f"{obj}.{name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
         if not FIELD_NAME.match(target):
             raise MappingError(f"{obj}.{name}: {target!r} is not a valid field name (lower_snake_case)")
-        if mapping.export != "never" or mapping.segment is not None:
-            raise MappingError(
-                f"{obj}.{name}: export to HubSpot is not available yet, so its export rule must be never"
-            )
-        checked[name] = mapping.model_copy(update={"sf_type": _type(available[name])})
+        checked[name] = _checked_export(obj, name, mapping, available[name])
     targets = [mapping.field for mapping in checked.values()]
     duplicates = sorted({target for target in targets if targets.count(target) > 1})
     if duplicates:
         raise MappingError(f"{obj}: more than one HubSpot property maps to {', '.join(duplicates)}")
     return ObjectMapping(object=obj, fields=checked)
+
+
+def _flag(prop: Mapping[str, Any], snake: str, camel: str) -> Any:
+    return prop.get(snake, prop.get(camel))
+
+
+def read_only(prop: Mapping[str, Any]) -> str | None:
+    """Why HubSpot refuses writes to a property (calculated, or its value read-only), or None when it takes them."""
+    metadata = _flag(prop, "modification_metadata", "modificationMetadata") or {}
+    if prop.get("calculated"):
+        return "is calculated: HubSpot computes it and refuses writes to it"
+    if _flag(metadata, "read_only_value", "readOnlyValue"):
+        return "is read-only in HubSpot (its value cannot be set)"
+    return None
+
+
+def _checked_export(obj: HubSpotObject, name: str, mapping: FieldMapping, prop: Mapping[str, Any]) -> FieldMapping:
+    """The mapping with the property's type, after checking export could write what it is asked to."""
+    hs_type = _type(prop)
+    mapping = mapping.model_copy(update={"sf_type": hs_type})
+    if mapping.segment is not None:
+        if str(prop.get("type")) not in SEGMENT_TYPES:
+            raise MappingError(
+                f"{obj}.{name} is a {prop.get('type')} property; segment membership needs a checkbox (bool), "
+                "a dropdown (enumeration) or text"
+            )
+        if hs_type == "bool":
+            mapping.member_value = None
+        elif not mapping.member_value:
+            raise MappingError(f"{obj}.{name}: give member_value, what to write while a profile is in the segment")
+        options = [str(option.get("value")) for option in prop.get("options") or []]
+        if prop.get("type") == "enumeration" and mapping.member_value not in options:
+            raise MappingError(
+                f"{obj}.{name}: {mapping.member_value!r} is not one of its options ({', '.join(options)})"
+            )
+        mapping.export = ExportRule.ALWAYS  # set on entry and cleared on exit
+    if mapping.export is not ExportRule.NEVER:
+        if obj not in EXPORTABLE:
+            raise MappingError(f"{obj} are import-only: their properties cannot be written back (export rule: never)")
+        why = read_only(prop)
+        if why is not None:
+            raise MappingError(f"{obj}.{name} {why}, so its export rule must be never")
+    return mapping
+
+
+def write_value(hs_type: str, value: Any) -> str:
+    """A Roster value as HubSpot takes it (text): checkboxes true/false, multiple choices a;b, '' clears."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(str(each) for each in value)
+    if isinstance(value, float) and value.is_integer() and hs_type == "number":
+        return str(int(value))
+    return str(value)
 
 
 def stamp(value: str) -> str:

@@ -37,10 +37,10 @@ from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, Filter, Filt
 from pydantic import BaseModel
 
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker
+from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker, fields_added_since_full
 from roster.connectors.core.state import Mode, Status
 from roster.connectors.hubspot.budget import TIERS, Budget, Tier, daily_share
-from roster.connectors.hubspot.connection import Connection, explain, transient
+from roster.connectors.hubspot.connection import Connection, explain, properties, transient
 from roster.connectors.hubspot.describe import (
     MERGED,
     MODIFIED,
@@ -119,12 +119,6 @@ def api_math(records: int, tier: Tier = "starter", reserve_percent: int = 20) ->
         export_calls=math.ceil(records / BATCH),
         full_percent_of_share=round(100 * full / share, 2),
     )
-
-
-def properties(connection: Connection, obj: HubSpotObject) -> list[dict[str, Any]]:
-    """The object's properties (one API call), as plain dicts."""
-    answer = connection(lambda client: client.crm.properties.core_api.get_all(obj))
-    return [prop.to_dict() for prop in answer.results]
 
 
 def _chunks(ids: list[str]) -> list[list[str]]:
@@ -255,6 +249,8 @@ class _Worker(RunWorker[HubSpotRun, HubSpotState, SyncMessage]):
             self.commit(with_state=True)
         self.hubspot = self.connection = self.loop.connect(self.run.workspace)
         self.mapping = self._mapping()
+        if self.run.until is None and fields_added_since_full(self.mapping.fields_added_at, self.state.last_full_sync):
+            self.run.mode = Mode.FULL  # what export compares against must hold the newly mapped properties
         if self.run.until is None:
             self._plan()
         while self.run.phase == "records":

@@ -9,7 +9,7 @@ from dateutil import tz
 from pydantic import Field, field_validator
 
 from roster.connectors.core.items import JobKeys, RunItems
-from roster.connectors.core.state import ImportState, Mode, Run, RunCounts, Schedule
+from roster.connectors.core.state import ImportRun, ImportState, RunCounts, Schedule
 from roster.connectors.hubspot.budget import Tier
 from roster.connectors.hubspot.describe import HubSpotObject, ObjectMapping
 from roster.store import jobs
@@ -48,13 +48,12 @@ class HubSpotState(ImportState):
     archived_mark: int | None = None  # epoch ms: the start of the last run that listed archived records
 
 
-class HubSpotRun(Run):
+class HubSpotRun(ImportRun):
     """One import of one object, and the checkpoint a continuation resumes from: the phase, the last
     `hs_object_id` committed (the keyset of an incremental's search), the list's cursor (a full run) and the
     archived list's cursor."""
 
     object: HubSpotObject
-    mode: Mode
     counts: RunCounts = Field(default_factory=RunCounts)
     since: int | None = None  # incremental: records modified at or after this epoch ms (mark - overlap)
     until: int | None = None  # when the run planned: the next mark

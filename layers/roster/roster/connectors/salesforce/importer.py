@@ -46,7 +46,7 @@ from tenacity import RetryCallState, Retrying
 
 from roster.connectors.core.links import unlink
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.runs import ImportLoop, PageFailed, RefreshFailed, RunWorker, busy, parse_stamp
+from roster.connectors.core.runs import ImportLoop, PageFailed, RunWorker, busy, fields_added_since_full, parse_stamp
 from roster.connectors.core.state import Status
 from roster.connectors.salesforce import soql
 from roster.connectors.salesforce.connection import Calls, Connection, error_code, error_message, explain, transient
@@ -201,36 +201,6 @@ class SalesforceSync(ImportLoop[SyncRun, ObjectState, SyncMessage]):
     def worker(self, run: SyncRun, state: ObjectState, message: SyncMessage, remaining: Callable[[], float]) -> _Worker:
         return _Worker(loop=self, run=run, state=state, message=message, remaining=remaining)
 
-    def start_refresh(self, workspace: str, obj: SalesforceObject) -> str | None:
-        """Start the incremental import an export runs first (or join the one running): its run id, or None
-        when import sync is off for the object (the export then compares against what the last import saw)."""
-        state = self.store.state(workspace, obj)
-        if not state.enabled:
-            return None
-        message = self.start(workspace, obj, Mode.INCREMENTAL)
-        return message.run_id if message else state.run_id
-
-    def finish_refresh(
-        self, workspace: str, obj: SalesforceObject, run_id: str, remaining: Callable[[], float]
-    ) -> bool:
-        """Drive that import on; True once it is over, False while it continues (here or in another worker).
-        Raises RefreshFailed when it stopped."""
-        refresh = self.store.run(workspace, obj, run_id)
-        if refresh is not None and refresh.status in (Status.RUNNING, Status.PARKED):
-            message = SyncMessage(workspace=workspace, object=obj, mode=refresh.mode, run_id=run_id)
-            try:
-                following = self.run(message, remaining)
-            except PageFailed as failed:
-                raise RefreshFailed(f"the import before the export stopped: {failed.reason}") from failed
-            if following is not None:
-                return False
-            refresh = self.store.run(workspace, obj, run_id)
-            if refresh is not None and refresh.status is Status.RUNNING:
-                return False  # another worker holds it; look again later
-        if refresh is not None and refresh.status is Status.FAILED:
-            raise RefreshFailed(f"the import before the export failed: {refresh.error}")
-        return True
-
 
 @dataclass(kw_only=True)
 class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
@@ -252,10 +222,7 @@ class _Worker(RunWorker[SyncRun, ObjectState, SyncMessage]):
         self.connection = self.loop.connect(self.run.workspace)
         self.calls = Calls(self.connection, self.loop.attempts, self.loop.wait, self.loop.sleep)
         self.mapping = self._mapping()
-        added = self.mapping.fields_added_at
-        if self.run.until is None and added and (not self.state.last_full_sync or added > self.state.last_full_sync):
-            # Records read before hold no value for fields mapped since: read them all again, so what export
-            # compares against (the CRM's values) is complete.
+        if self.run.until is None and fields_added_since_full(self.mapping.fields_added_at, self.state.last_full_sync):
             self.run.mode = Mode.FULL
         if self.run.until is None:
             self._plan()

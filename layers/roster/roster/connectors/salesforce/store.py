@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from roster.connectors.core.items import JobKeys, RunItems
-from roster.connectors.core.state import ImportState, Mode, Run, RunCounts, Schedule
+from roster.connectors.core.state import ImportRun, ImportState, Mode, RunCounts, Schedule
 from roster.connectors.salesforce.describe import ObjectMapping, SalesforceObject
 from roster.store import jobs
 
@@ -42,11 +42,10 @@ class ObjectState(ImportState):
     recent: dict[str, str] = Field(default_factory=dict)
 
 
-class SyncRun(Run):
+class SyncRun(ImportRun):
     """One sync of one object: its counts and the checkpoint a continuation resumes from."""
 
     object: SalesforceObject
-    mode: Mode
     counts: RunCounts = Field(default_factory=RunCounts)
     since: str | None = None  # incremental: the SystemModstamp the query started from
     until: str | None = None  # when the windows were planned: the last window is open past it
