@@ -3,7 +3,7 @@
 A source is one saved query of one warehouse connection: the kind it imports, its unique identifier, an optional
 timestamp field (then incremental), and its column mapping. Its state holds the mark (the newest cursor, as the
 warehouse wrote it), the identifiers committed at the newest cursors (so the lookback's re-reads are skipped),
-and the size of the last full snapshot (the shrink guard compares against it).
+and which full run's result the next full run diffs against, and its size (the shrink guard compares against it).
 """
 
 from __future__ import annotations
@@ -82,7 +82,17 @@ class WarehouseRun(Run):
     newest: str | None = None  # full: the newest cursor when it started (the mark once it finishes)
     after_cursor: str | None = None  # the last committed row's cursor (incremental) …
     after_id: str | None = None  # … and identifier: the run resumes strictly after them
-    parts: int = 0  # snapshot parts written (one per committed page; full runs)
+    read_done: bool = False  # the whole result was read
+    parts: int = 0  # full runs: parts of the new snapshot written (one per committed page) …
+    kept: int = 0  # … the identifiers they hold …
+    last_kept: str | None = None  # … and the last of them (identifiers stream in order)
+    previous_part: int = 0  # where in the previous snapshot the diff stands (part, index)
+    previous_index: int = 0
+    gone: int = 0  # identifiers of the previous snapshot that left the result …
+    gone_parts: int = 0  # … written in this many parts
+    removing: bool = False  # the result is diffed: the removals run (after the shrink guard)
+    removed_part: int = 0  # where the removals stand (part, index of the gone parts)
+    removed_index: int = 0
     confirm_removals: bool = False  # the user confirmed a shrunken result may remove rows
     problems: list[str] = Field(default_factory=list)  # the first rejected rows, with reasons
 
@@ -91,7 +101,8 @@ class SourceState(RunState):
     enabled: bool = True
     mark: str | None = None  # the newest cursor committed, as the warehouse wrote it
     recent: dict[str, str] = Field(default_factory=dict)  # identifier → cursor of the newest rows committed
-    snapshot: str | None = None  # the S3 key of the last full result's identifier → hash
+    snapshot_run: str | None = None  # the full run whose result (identifier → hash, sorted) the next one diffs
+    snapshot_parts: int = 0  # against, on S3 in this many parts
     snapshot_rows: int | None = None
     last_full: str | None = None
     awaiting_confirmation: str | None = None  # why the last full run did not remove rows
