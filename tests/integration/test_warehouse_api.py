@@ -94,3 +94,39 @@ def test_sources_are_workspace_scoped(api: Api, runner: Runner, warehouse: dict[
     assert other.call("GET", "/v1/warehouse/sources/mine")[0] == 404
     assert other.call("POST", "/v1/warehouse/query", {"source": "mine", "query": "SELECT 1"})[0] == 404
     assert other.call("GET", "/v1/warehouse/sources")[1] == []
+
+
+def test_delete_a_source_stops_it_and_forgets_its_credentials_and_state(
+    api: Api, runner: Runner, warehouse: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from roster.aws import clients
+    from roster.connectors.warehouse.importer import due_imports
+    from roster.services import services
+
+    body = {"credentials": warehouse, "kind": "people", "query": "SELECT email, name FROM sales.users"}
+    assert api.call("PUT", "/v1/warehouse/sources/old-crm", {**body, "identifier": "email"})[0] == 200
+    assert api.call("POST", "/v1/warehouse/sources/old-crm/runs", {})[0] == 202
+    runner.drain()
+    s3, bucket = clients().s3, clients().settings.uploads_bucket
+    status, view = api.call("GET", "/v1/warehouse/sources/old-crm")
+    assert status == 200 and view["snapshot_rows"] == 5
+
+    def stored() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="warehouse/")
+        return [entry["Key"] for entry in listed.get("Contents", []) if "/old-crm/" in entry["Key"]]
+
+    assert stored()  # the snapshot the next full run would diff against
+    status, _ = api.call("DELETE", "/v1/warehouse/sources/old-crm")
+    assert status == 204
+    assert api.call("GET", "/v1/warehouse/sources/old-crm")[0] == 404
+    assert api.call("GET", "/v1/warehouse/sources/old-crm/runs")[0] == 404
+    assert api.call("POST", "/v1/warehouse/test", {"source": "old-crm"})[0] == 404  # the secret is gone
+    assert stored() == []
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert all(due.source != "old-crm" for due in due_imports(services.warehouse.store, later))
+    # the profiles keep what the source imported (its record and values), as they keep every source's
+    status, found = api.call("GET", "/v1/people/lookup", id="old-crm:people:u3@example.com")
+    assert status == 200 and any(source["source"] == "old-crm" for source in found["sources"])
+    assert api.call("DELETE", "/v1/warehouse/sources/old-crm")[0] == 404

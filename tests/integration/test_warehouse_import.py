@@ -436,3 +436,26 @@ def test_a_warehouse_ordering_otherwise_than_by_bytes_fails_the_full_run_before_
     assert stopped.value.code == "order_mismatch" and not stopped.value.parked
     assert "'p2@example.com' after 'p3@example.com'" in stopped.value.reason
     assert all(linked(workspace, f"p{i}@example.com") for i in range(4))
+
+
+def test_deleting_a_source_stops_its_run_at_the_next_commit(store: WarehouseStore, db: Path) -> None:
+    sql(db, "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', NULL FROM range(9) t(i)")
+    loop = make(store, db, batch_rows=3, reserve_seconds=10)
+    workspace = add_source(loop, db, "SELECT email, first_name, plan FROM people", cursor=None)
+    message = loop.start(workspace, SOURCE)
+    assert message is not None
+    following = loop.run(message, lambda: 5.0)  # one page, then a hand-over
+    assert following is not None
+    original = loop.resolver
+    deleted = []
+
+    def deleting(workspace: str, kind: Kind) -> Any:  # deleted while this worker resolves its next page
+        deleted.append(loop.delete(workspace, SOURCE))
+        return original(workspace, kind)
+
+    loop.resolver = deleting
+    assert loop.run(following, FOREVER) is None  # its commit finds the state gone: it stops
+    assert deleted == [True] and store.source(workspace, SOURCE) is None
+    assert store.runs(workspace, SOURCE) == [] and store.enabled().count((workspace, SOURCE)) == 0
+    assert linked(workspace, "p0@example.com") and not linked(workspace, "p8@example.com")  # never read
+    assert loop.run(following, FOREVER) is None  # a redelivered message finds no run

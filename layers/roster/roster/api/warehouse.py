@@ -243,6 +243,19 @@ def get_source(name: str) -> SourceView:
     return _view(_workspace(), _source(name))
 
 
+@router.delete(
+    "/v1/warehouse/sources/<name>",
+    summary="Delete a source: its schedule, credentials, state and history (profiles keep what it imported)",
+    responses=answers(204, 404),
+)
+def delete_source(name: str) -> Response[None]:
+    workspace = _workspace()
+    if not services.warehouse.delete(workspace, _name(name)):
+        raise ApiError(404, "not_found", f"no warehouse source {name!r}")
+    _secrets().delete(workspace, name)
+    return Response(status_code=204)
+
+
 @router.post("/v1/warehouse/sources/<name>/runs", summary="Import now", responses=answers(202, 404, 409))
 def start(name: str, body: Annotated[StartBody, Body()]) -> Response[Started]:
     source, workspace = _source(name), _workspace()

@@ -208,6 +208,15 @@ class WarehouseImport(RunLoop[WarehouseRun, SourceState, WarehouseMessage]):
             return None
         return WarehouseMessage(workspace=workspace, object=name, run_id=run.run_id, dialect=source.dialect)
 
+    def delete(self, workspace: str, name: str) -> bool:
+        """Forget a source: its schedule, settings, state, history and snapshots (False: no such source). The
+        source links its imports put on profiles stay, as every value a source gave does (DESIGN.md, invariant 4)."""
+        if self.store.source(workspace, name) is None:
+            return False
+        self.store.delete_source(workspace, name)
+        self.snapshots.delete(self.snapshots.prefix(workspace, name))
+        return True
+
     def worker(
         self, run: WarehouseRun, state: SourceState, message: WarehouseMessage, remaining: Callable[[], float]
     ) -> _Worker:

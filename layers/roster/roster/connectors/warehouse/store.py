@@ -129,6 +129,16 @@ class WarehouseStore(RunItems[WarehouseRun, SourceState, str]):
         if state.enabled != source.enabled or state.version is None:
             self.put_state(state.model_copy(update={"enabled": source.enabled}))
 
+    def delete_source(self, workspace: str, source: str) -> None:
+        """A source's settings, state and run history, and its place on the schedule. A run in progress finds its
+        state gone at its next commit and stops (Stale)."""
+        self._items.set_enabled(jobs.WAREHOUSE_ENABLED, workspace, source, False)
+        self._items.delete(
+            jobs.warehouse_state(workspace, source),
+            jobs.warehouse_source(workspace, source),
+            prefix=(workspace, jobs.warehouse_runs(source)),
+        )
+
     def put_state(self, state: SourceState) -> SourceState:
         return self._put_state(state, state.enabled)
 
