@@ -52,3 +52,11 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     assert exported and int(exported.group(1)) > 0 and int(exported.group(2)) > 0, out[-3000:]
     assert "Preview (dry run)" in out
     assert re.search(r"A second export right after: 0 updated, 0 created, 0 ingest jobs", out)
+    # the warehouse part: a DuckDB file, a timestamp source (full, then incremental) and a full-refresh one
+    assert re.search(r"product-users, first run \(full\): 120 read, 120 created", out)
+    # rows from the mark less the 10-minute lookback (11), the late row, the 3 updated ones
+    assert re.search(
+        r"after 3 updates and a late row \(incremental\): 15 read, 1 created, 3 updated, 11 unchanged", out
+    )
+    assert re.search(r"unsubscribed \(full\): 29 read, 0 created, 0 updated, 0 unchanged, 29 skipped, 1 removed", out)
+    assert "its sources now: product-users" in out

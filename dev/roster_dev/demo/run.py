@@ -17,6 +17,7 @@ from roster_dev.client import RosterClient
 from roster_dev.demo.enrichment import run_enrichment_demo
 from roster_dev.demo.salesforce import run_salesforce_demo
 from roster_dev.demo.signals import run_signals_demo
+from roster_dev.demo.warehouse import run_warehouse_demo
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 
@@ -50,6 +51,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         run_enrichment_demo(client, runner, console)
         run_signals_demo(client, runner, console)
         run_salesforce_demo(client, runner, console)
+        run_warehouse_demo(client, runner, console)
         return report
     finally:
         runner.stop()
