@@ -321,6 +321,31 @@ def test_the_schedule_runs_incremental_sources_every_15_minutes_and_the_others_e
     assert due(datetime.now(UTC) + timedelta(minutes=5)) == set()
     assert due(datetime.now(UTC) + timedelta(minutes=15)) == {(incremental, Mode.INCREMENTAL)}
     assert due(datetime.now(UTC) + timedelta(hours=12)) == {(incremental, Mode.INCREMENTAL), (full, Mode.FULL)}
+    # weekly, the timestamp source runs fully too: rows deleted in the warehouse lose their links
+    assert due(datetime.now(UTC) + timedelta(days=7)) == {(incremental, Mode.FULL), (full, Mode.FULL)}
+
+
+def test_the_weekly_full_run_of_a_timestamp_source_drops_deleted_rows(store: WarehouseStore, db: Path) -> None:
+    sql(
+        db,
+        "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', "
+        "TIMESTAMP_NS '2026-01-01' + INTERVAL (i) MINUTE FROM range(6) t(i)",
+    )
+    loop = make(store, db)
+    workspace = add_source(loop, db, "SELECT * FROM people")
+    run_now(loop, workspace)
+    sql(db, "DELETE FROM people WHERE email = 'p2@example.com'")
+    sql(db, "UPDATE people SET plan = 'pro', updated_at = TIMESTAMP_NS '2026-01-02' WHERE email = 'p4@example.com'")
+    incremental = run_now(loop, workspace)
+    assert incremental.mode is Mode.INCREMENTAL and incremental.counts.removed == 0  # a delete moves no timestamp
+    assert linked(workspace, "p2@example.com")
+    (weekly,) = [
+        item for item in due_imports(store, datetime.now(UTC) + timedelta(days=7)) if item.workspace == workspace
+    ]
+    weekly_run = run_now(loop, workspace, weekly.mode)
+    assert weekly_run.mode is Mode.FULL and weekly_run.counts.removed == 1 and not linked(workspace, "p2@example.com")
+    assert weekly_run.counts.updated == 0  # p4's change came with the incremental run (its profile holds it)
+    assert store.state(workspace, SOURCE).mark == "2026-01-02 00:00:00"
 
 
 def test_a_query_the_warehouse_refuses_fails_the_run_with_its_reason(store: WarehouseStore, db: Path) -> None:

@@ -146,20 +146,24 @@ class DueImport:
 
 
 def due_imports(store: WarehouseStore, now: datetime) -> list[DueImport]:
-    """What the scheduler starts now: incremental sources every `incremental_minutes` (full first), the others
-    fully every `full_hours`."""
+    """What the scheduler starts now: incremental sources every `incremental_minutes` and fully every `full_days`
+    (first of all too, so deletions are seen), the others fully every `full_hours`."""
     due: list[DueImport] = []
     for workspace, name in sorted(store.enabled()):
         source, state = store.source(workspace, name), store.state(workspace, name)
         if source is None or not source.enabled or busy(state, now):
             continue
         started = parse_stamp(state.last_started) if state.last_started else None
-        if source.cursor and state.mark is not None and state.last_full:
-            every, mode = timedelta(minutes=source.incremental_minutes), Mode.INCREMENTAL
-        else:
-            every, mode = timedelta(hours=source.full_hours), Mode.FULL
-        if started is None or now - started >= every - SCHEDULE_GRACE or (mode is Mode.FULL and not state.last_full):
-            due.append(DueImport(workspace, name, mode))
+        last_full = parse_stamp(state.last_full) if state.last_full else None
+        if last_full is None:
+            due.append(DueImport(workspace, name, Mode.FULL))
+        elif source.cursor and state.mark is not None:
+            if now - last_full >= timedelta(days=source.full_days) - SCHEDULE_GRACE:
+                due.append(DueImport(workspace, name, Mode.FULL))
+            elif started is None or now - started >= timedelta(minutes=source.incremental_minutes) - SCHEDULE_GRACE:
+                due.append(DueImport(workspace, name, Mode.INCREMENTAL))
+        elif started is None or now - started >= timedelta(hours=source.full_hours) - SCHEDULE_GRACE:
+            due.append(DueImport(workspace, name, Mode.FULL))
     return due
 
 
@@ -493,6 +497,8 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
         """End the run; a full run's result becomes the snapshot the next one diffs against (unless the shrink
         guard kept the old one), and what the old one and the removals stored is deleted after the commit."""
         stale: list[str] = []
+        if self.run.mode is Mode.FULL:  # refused or not, the next periodic full run is a period away
+            self.state.last_full = self.run.started_at
         if self.run.mode is Mode.FULL and not keep_snapshot:
             snapshots, workspace, name = self.loop.snapshots, self.run.workspace, self.run.object
             if self.state.snapshot_run is not None:
@@ -500,7 +506,7 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
             stale.append(f"{snapshots.prefix(workspace, name, self.run.run_id)}gone-")
             self.state.snapshot_run, self.state.snapshot_parts = self.run.run_id, self.run.parts
             self.state.snapshot_rows = self.run.kept
-            self.state.last_full, self.state.awaiting_confirmation = self.run.started_at, None
+            self.state.awaiting_confirmation = None
             if self.run.newest is not None:
                 self.state.mark = self.run.newest
         self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.clock())

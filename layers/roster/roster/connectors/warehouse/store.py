@@ -45,6 +45,8 @@ class WarehouseSource(BaseModel):
     lookback_minutes: int = Field(default=10, ge=0, le=24 * 60)
     incremental_minutes: int = Field(default=15, ge=5, le=24 * 60)
     full_hours: int = Field(default=12, ge=1, le=24 * 7)
+    #: With a timestamp field, a full run this often too, so rows deleted in the warehouse lose their links.
+    full_days: int = Field(default=7, ge=1, le=90)
     shrink_limit: float = Field(default=0.5, gt=0, le=1)  # a full result this much smaller needs confirmation
 
     @field_validator("source")
