@@ -12,7 +12,10 @@
    jobs table); storage throughput is part 1's subject and bench_core's.
 
 Each run is a child process reaching the local stack through its moto server, so its peak RSS is what a Lambda
-would need: flat memory means the same peak at every size.
+would need. DuckDB is embedded: its own sort of the result (ORDER BY the identifier, the duplicate count) takes
+memory in the worker that grows with the table (a server-side warehouse sorts on its own machine), so the diff run
+also reports its Python heap's peak (tracemalloc: Roster's own memory, flat means the same at every size), and a
+child that only streams the same query shows DuckDB's share.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +37,9 @@ import duckdb
 
 from roster import aws
 from roster.connectors.core.state import Mode
-from roster.connectors.warehouse.connection import DuckDbCredentials, run_query
+from roster.connectors.warehouse.connection import DuckDbCredentials, engine_for, read_only, run_query
 from roster.connectors.warehouse.importer import Snapshots, WarehouseImport, WarehouseMessage
+from roster.connectors.warehouse.sql import Dialect, ImportQuery
 from roster.connectors.warehouse.store import WarehouseSource, WarehouseStore
 from roster.identity.resolver import resolver_for
 from roster.profiles.fields import Kind
@@ -98,6 +103,9 @@ def worker(args: argparse.Namespace) -> None:
     """One run (or the plain writes) in this process; prints its figures as JSON."""
     clients = aws.clients()
     baseline = peak_rss_mb()
+    if args.query_only:
+        print(json.dumps({"rows": query_only(args.db), "baseline_mb": baseline, "peak_mb": peak_rss_mb()}))
+        return
     if args.plain:
         print(json.dumps({"seconds": plain_writes(args.plain), "baseline_mb": baseline, "peak_mb": peak_rss_mb()}))
         return
@@ -110,6 +118,8 @@ def worker(args: argparse.Namespace) -> None:
         credentials=lambda workspace, source: credentials,
         snapshots=Snapshots(clients.s3, clients.settings.uploads_bucket),
     )
+    if args.heap:
+        tracemalloc.start()
     started = time.perf_counter()
     message: WarehouseMessage | None = loop.start(args.workspace, SOURCE, Mode(args.mode))
     assert message is not None
@@ -125,7 +135,20 @@ def worker(args: argparse.Namespace) -> None:
         "baseline_mb": baseline,
         "peak_mb": peak_rss_mb(),
     }
+    if args.heap:
+        figures["heap_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
     print(json.dumps(figures))
+
+
+def query_only(path: str) -> int:
+    """Stream the full run's query and drop the rows: the memory DuckDB itself takes for it."""
+    query = ImportQuery(QUERY, ("email", "first_name", "plan", "updated_at"), "email", Dialect.DUCKDB)
+    rows = 0
+    with read_only(engine_for(DuckDbCredentials(path=path))) as connection:
+        result = connection.execution_options(stream_results=True, yield_per=1000).execute(query.full(None))
+        for page in result.partitions(1000):
+            rows += len(page)
+    return rows
 
 
 def plain_writes(count: int) -> float:
@@ -187,7 +210,13 @@ def bench_size(stack: LocalStack, folder: Path, size: int, changed: int) -> None
         f"{'':<12} rows read by the incremental: {incremental['run']['counts']['read']:,} "
         f"(changed {changed:,} + lookback {lookback:,} = {changed + lookback:,})"
     )
-    report("full (diff)", size, run_worker(stack.endpoint, *common, "--mode", "full"))
+    diff = run_worker(stack.endpoint, *common, "--mode", "full", "--heap")
+    report("full (diff)", size, diff)
+    alone = run_worker(stack.endpoint, "--db", str(path), "--query-only")
+    print(
+        f"{'':<12} Python heap peak of the diff run (tracemalloc): {diff['heap_mb']:.0f} MB; the query alone in "
+        f"DuckDB: peak RSS {alone['peak_mb']:.0f} MB (after imports {alone['baseline_mb']:.0f} MB)"
+    )
 
 
 def main() -> None:
@@ -201,6 +230,8 @@ def main() -> None:
     parser.add_argument("--mode", default="full")
     parser.add_argument("--store", action="store_true")
     parser.add_argument("--plain", type=int, default=0)
+    parser.add_argument("--heap", action="store_true", help="trace the Python heap's peak (slower)")
+    parser.add_argument("--query-only", action="store_true")
     args = parser.parse_args()
     if args.worker:
         worker(args)
