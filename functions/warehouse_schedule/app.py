@@ -1,5 +1,5 @@
 """EventBridge schedule (every 5 minutes) → enqueue the warehouse imports that are due (incremental sources every
-15 minutes, the others fully every 12 hours, by default)."""
+15 minutes and fully every week, the others fully every 12 hours, by default)."""
 
 import contextlib
 from datetime import UTC, datetime

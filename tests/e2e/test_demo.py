@@ -61,3 +61,11 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     assert hubspot and int(hubspot.group(1)) >= 3, out[-3000:]
     assert "In HubSpot now: 3 contacts carry their new job title." in out
     assert "A second HubSpot export right after: 0 updated, 0 created, 0 batch calls." in out
+    # the warehouse part: a DuckDB file, a timestamp source (full, then incremental) and a full-refresh one
+    assert re.search(r"product-users, first run \(full\): 120 read, 120 created", out)
+    # rows from the mark less the 10-minute lookback (11), the late row, the 3 updated ones
+    assert re.search(
+        r"after 3 updates and a late row \(incremental\): 15 read, 1 created, 3 updated, 11 unchanged", out
+    )
+    assert re.search(r"unsubscribed \(full\): 29 read, 0 created, 0 updated, 0 unchanged, 29 skipped, 1 removed", out)
+    assert "its sources now: product-users" in out

@@ -94,3 +94,98 @@ def test_sources_are_workspace_scoped(api: Api, runner: Runner, warehouse: dict[
     assert other.call("GET", "/v1/warehouse/sources/mine")[0] == 404
     assert other.call("POST", "/v1/warehouse/query", {"source": "mine", "query": "SELECT 1"})[0] == 404
     assert other.call("GET", "/v1/warehouse/sources")[1] == []
+
+
+def test_delete_a_source_stops_it_and_forgets_its_credentials_and_state(
+    api: Api, runner: Runner, warehouse: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from roster.aws import clients
+    from roster.connectors.warehouse.importer import due_imports
+    from roster.services import services
+
+    body = {"credentials": warehouse, "kind": "people", "query": "SELECT email, name FROM sales.users"}
+    assert api.call("PUT", "/v1/warehouse/sources/old-crm", {**body, "identifier": "email"})[0] == 200
+    assert api.call("POST", "/v1/warehouse/sources/old-crm/runs", {})[0] == 202
+    runner.drain()
+    s3, bucket = clients().s3, clients().settings.uploads_bucket
+    status, view = api.call("GET", "/v1/warehouse/sources/old-crm")
+    assert status == 200 and view["snapshot_rows"] == 5
+
+    def stored() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="warehouse/")
+        return [entry["Key"] for entry in listed.get("Contents", []) if "/old-crm/" in entry["Key"]]
+
+    assert stored()  # the snapshot the next full run would diff against
+    status, _ = api.call("DELETE", "/v1/warehouse/sources/old-crm")
+    assert status == 204
+    assert api.call("GET", "/v1/warehouse/sources/old-crm")[0] == 404
+    assert api.call("GET", "/v1/warehouse/sources/old-crm/runs")[0] == 404
+    assert api.call("POST", "/v1/warehouse/test", {"source": "old-crm"})[0] == 404  # the secret is gone
+    assert stored() == []
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert all(due.source != "old-crm" for due in due_imports(services.warehouse.store, later))
+    # the profiles keep what the source imported (its record and values), as they keep every source's
+    status, found = api.call("GET", "/v1/people/lookup", id="old-crm:people:u3@example.com")
+    assert status == 200 and any(source["source"] == "old-crm" for source in found["sources"])
+    assert api.call("DELETE", "/v1/warehouse/sources/old-crm")[0] == 404
+
+
+PROBE = "WarehouseCloudProbeFunction"
+SECRET = "s3cret-Pa55word"
+# A BigQuery key google-auth cannot load: the dialect's own error, without reaching Google
+BAD_KEY = {
+    "type": "service_account",
+    "project_id": "acme",
+    "private_key_id": "1",
+    "private_key": f"-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----\n",
+    "client_email": "roster@acme.iam.gserviceaccount.com",
+    "token_uri": "https://oauth2.googleapis.com/token",
+}
+
+
+def test_snowflake_and_bigquery_run_in_the_function_that_holds_their_dialects(
+    api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    bigquery = {"dialect": "bigquery", "project": "acme", "service_account": json.dumps(BAD_KEY)}
+    snowflake = {
+        "dialect": "snowflake",
+        "account": "roster-nonexistent-account",
+        "user": "roster",
+        "password": SECRET,
+        "database": "crm",
+        "warehouse": "compute_wh",
+    }
+    before = runner.invoked[PROBE]
+    answers = []
+    status, tested = api.call("POST", "/v1/warehouse/test", {"credentials": bigquery})
+    answers.append(tested)
+    assert status == 200 and tested["ok"] is False and "Unable to load PEM file" in tested["reason"]
+    for route, extra in (("/v1/warehouse/query", {"query": "SELECT 1"}), ("/v1/warehouse/browse", {})):
+        status, failed = api.call("POST", route, {"credentials": bigquery, **extra})
+        answers.append(failed)
+        assert status == 422 and failed["error"] == "connect_failed" and "Unable to load PEM file" in failed["message"]
+    status, tested = api.call("POST", "/v1/warehouse/test", {"credentials": snowflake})
+    answers.append(tested)
+    assert status == 200 and tested["ok"] is False and tested["dialect"] == "snowflake"
+    assert tested["reason"] and "not installed" not in tested["reason"]  # Snowflake's connector's own words
+    source = {"credentials": snowflake, "kind": "people", "query": "SELECT email FROM users", "identifier": "email"}
+    status, refused = api.call("PUT", "/v1/warehouse/sources/sf-users", source)
+    answers.append(refused)
+    assert status == 422 and refused["error"] == "connect_failed" and refused["message"] == tested["reason"]
+    status, refused = api.call("PUT", "/v1/warehouse/sources/sf-users", {**source, "query": "DELETE FROM users"})
+    assert status == 422 and refused["error"] == "query_refused"  # checked read-only in the function too
+    assert runner.invoked[PROBE] == before + 6
+    assert api.call("GET", "/v1/warehouse/sources/sf-users")[0] == 404  # nothing saved
+
+    def broken(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError(f"crashed on {event}")
+
+    monkeypatch.setitem(runner.handlers, PROBE, broken)
+    status, failed = api.call("POST", "/v1/warehouse/test", {"credentials": snowflake})
+    answers.append(failed)
+    assert status == 502 and failed["error"] == "warehouse_function_failed" and "RuntimeError" in failed["message"]
+    assert SECRET not in json.dumps(answers)  # the credentials travel in the invoke, never into an answer

@@ -21,7 +21,7 @@ from roster.connectors.warehouse.sql import QueryRefused
 from roster.connectors.warehouse.store import WarehouseStore
 from roster_dev.local.outbound import allowed
 from roster_dev.local.stack import LocalStack
-from tests.integration.test_warehouse_import import SOURCE, add_source, make, person, run_now
+from tests.integration.test_warehouse_import import SOURCE, add_source, linked, make, person, run_now
 
 BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 
@@ -122,3 +122,23 @@ def test_full_then_incremental_import_on_postgres(postgres: PostgresCredentials)
     assert store.state(workspace, SOURCE).mark == "2026-01-01 00:09:00+00"
     with pytest.raises(ConnectFailed, match="does not resolve"):
         run_query(postgres.model_copy(update={"host": "no-such-host.invalid"}), "SELECT 1")
+
+
+def test_full_runs_diff_in_byte_order_whatever_the_column_collation(postgres: PostgresCredentials) -> None:
+    """An ICU collation orders 'alice' before 'Bob'; Python (and the diff) puts 'Bob' first: Roster asks for
+    COLLATE "C", so the two sides of the diff agree and the removed row is found."""
+    from roster import aws
+
+    aws.clients()
+    store = WarehouseStore()
+    execute(postgres, 'CREATE TABLE mixed (email text COLLATE "und-x-icu", first_name text, plan text)')
+    emails = ("alice@example.com", "Bob@example.com", "carol@example.com", "Dave@example.com")
+    values = ", ".join(f"('{email}', 'N', 'free')" for email in emails)
+    execute(postgres, f"INSERT INTO mixed VALUES {values}")  # noqa: S608 - constants
+    loop = make(store, postgres, batch_rows=1)
+    workspace = add_source(loop, postgres, "SELECT email, first_name, plan FROM mixed", cursor=None)
+    assert run_now(loop, workspace).counts.created == 4
+    execute(postgres, "DELETE FROM mixed WHERE email = 'Bob@example.com'")
+    second = run_now(loop, workspace)
+    assert (second.counts.read, second.counts.skipped, second.counts.removed) == (3, 3, 1)
+    assert not linked(workspace, "Bob@example.com") and linked(workspace, "alice@example.com")

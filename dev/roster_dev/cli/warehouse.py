@@ -140,3 +140,10 @@ def history(name: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
             run["run_id"], run["mode"], run["status"], run["started_at"], *(str(run["counts"][name]) for name in COUNTS)
         )
     console.print(table)
+
+
+@warehouse.command("delete")
+def delete(name: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
+    """Delete a source: its schedule, credentials, state and history (profiles keep what it imported)."""
+    call(url, api_key, "DELETE", f"/v1/warehouse/sources/{name}")
+    console.print(f"deleted {name}")

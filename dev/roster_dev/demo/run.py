@@ -18,6 +18,7 @@ from roster_dev.demo.enrichment import run_enrichment_demo
 from roster_dev.demo.hubspot import run_hubspot_demo
 from roster_dev.demo.salesforce import run_salesforce_demo
 from roster_dev.demo.signals import run_signals_demo
+from roster_dev.demo.warehouse import run_warehouse_demo
 from roster_dev.local.runner import Runner
 from roster_dev.local.stack import LocalStack
 
@@ -52,6 +53,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         run_signals_demo(client, runner, console)
         run_salesforce_demo(client, runner, console)
         run_hubspot_demo(client, runner, console)
+        run_warehouse_demo(client, runner, console)
         return report
     finally:
         runner.stop()

@@ -1,23 +1,28 @@
-"""Delivers HTTP requests and SQS messages to the real handlers, in the event shapes AWS uses.
+"""Delivers HTTP requests, SQS messages and Lambda Invoke requests to the real handlers, in the event shapes AWS
+uses.
 
 Each function of `template.yaml` is imported from its `CodeUri`; its `Api` and `SQS` events say
-what triggers it, exactly as in a deployment.
+what triggers it, exactly as in a deployment, and `lambda.invoke` by its logical id reaches it as Lambda's
+Invoke API would (the template names a function to its callers with `!Ref`).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from moto.awslambda.models import LambdaBackend
 from moto.dynamodb.models.table import StreamShard
 from moto.sqs.models import Queue, sqs_backends
 
@@ -51,6 +56,32 @@ def _watch_for_new_work(event: threading.Event) -> None:
         StreamShard.add = _signals_new_work(StreamShard.add)  # type: ignore[method-assign]
         Queue._roster_watched = True  # type: ignore[attr-defined]
     _new_work.append(event)
+
+
+_invocable: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def _route_invokes() -> None:
+    """Answer moto's Lambda Invoke (in-process or through its server) with the runner's handlers: the result as
+    the payload, or a raised error as Lambda reports one (`X-Amz-Function-Error: Unhandled`)."""
+    if getattr(LambdaBackend, "_roster_routed", False):
+        return
+    original = LambdaBackend.invoke
+
+    def invoke(
+        backend: LambdaBackend, name: str, qualifier: str | None, body: Any, headers: Any, answer: Any
+    ) -> str | bytes | None:
+        handler = _invocable.get(name.rsplit(":", 1)[-1])  # a name or an ARN
+        if handler is None:
+            return original(backend, name, qualifier, body, headers, answer)
+        try:
+            return json.dumps(handler(json.loads(body or b"null")))
+        except Exception as error:  # every failure of a function is its caller's to see
+            answer["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__})
+
+    LambdaBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+    LambdaBackend._roster_routed = True  # type: ignore[attr-defined]
 
 
 class Stalled(TimeoutError):
@@ -133,10 +164,13 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._http: ThreadingHTTPServer | None = None
         self.deliveries = 0  # batches handed to a handler, whether it succeeded or not
+        self.invoked: Counter[str] = Counter()  # calls of each function, whatever triggered them
         self._caught_up_with = -1  # the work count at the start of the poller's last round that found nothing
         self.sqs = stack.client("sqs")
         self.dynamodb_streams = stack.client("dynamodbstreams")
         self._load()
+        _route_invokes()
+        _invocable.update({name: functools.partial(self.invoke, name) for name in self.handlers})
         _watch_for_new_work(self._new_work)
         _watch_for_new_work(self._wake)
 
@@ -166,6 +200,7 @@ class Runner:
                     self.streams.append(StreamTrigger(name, arn, size))
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        self.invoked[function] += 1
         return self.handlers[function](event, LambdaContext(function, timeout_seconds=self.timeouts[function]))
 
     # --- API Gateway --------------------------------------------------------------------------

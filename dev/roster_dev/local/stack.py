@@ -107,6 +107,7 @@ class LocalStack:
         self._create_event_buses()
         self._create_event_rules()
         self.refs.update(self.template.parameters())
+        self.refs.update({name: name for name in self.template.resources("AWS::Serverless::Function")})  # the runner's
         self.environment = {
             name: str(resolve(value, self.refs, self.attributes))
             for name, value in self.template.function_environment().items()

@@ -62,7 +62,11 @@ class Template:
         }
 
     def function_environment(self) -> dict[str, Any]:
-        return dict(self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        """The variables every function gets, and those a function sets for itself (one process runs them all)."""
+        found = dict(self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        for props in self.resources("AWS::Serverless::Function").values():
+            found.update(props.get("Environment", {}).get("Variables", {}))
+        return found
 
 
 def resolve(value: Any, refs: Mapping[str, str], attributes: Mapping[tuple[str, str], str]) -> Any:

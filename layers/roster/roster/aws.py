@@ -31,6 +31,13 @@ class Clients:
         return boto3.client("events", region_name=self.settings.region)
 
     @cached_property
+    def lambda_(self) -> Any:
+        """Synchronous invokes from the API: no retry (one failed try already took its time), read within the
+        API's own 29 s."""
+        config = Config(read_timeout=28, connect_timeout=5, retries={"total_max_attempts": 1})
+        return boto3.client("lambda", region_name=self.settings.region, config=config)
+
+    @cached_property
     def secrets(self) -> Any:
         return boto3.client("secretsmanager", region_name=self.settings.region)
 

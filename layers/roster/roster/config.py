@@ -1,7 +1,7 @@
 """Where a deployment keeps things: read once from the environment the template sets, and checked then.
 
-Every name is required: a function started without one of them fails its cold start with the
-variables it misses, instead of failing later at the first send to an empty queue URL.
+Every name is required (but the few that one function alone reads): a function started without one of them fails
+its cold start with the variables it misses, instead of failing later at the first send to an empty queue URL.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class Settings(BaseModel):
     warehouse_cloud_queue_url: str  # Snowflake and BigQuery imports (the warehouse-cloud layer)
     event_bus_name: str
     admin_key_secret: str
+    #: The function the API invokes to test, browse and preview Snowflake and BigQuery (set for the API only).
+    warehouse_probe_function: str | None = None
     #: The Salesforce API version Roster speaks (template parameter SalesforceApiVersion, "68.0" by default).
     salesforce_api_version: str = Field(pattern=r"^\d{2,3}\.0$")
 
@@ -57,10 +59,10 @@ class Settings(BaseModel):
         env = os.environ if env is None else env
         values = {name: env.get(name.upper(), "") for name in cls.model_fields}
         values["region"] = values["region"] or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-        missing = [name.upper() for name, value in values.items() if not value]
+        missing = [name.upper() for name, value in values.items() if not value and cls.model_fields[name].is_required()]
         if missing:
             raise MissingSettings(missing)
-        return cls(**values)
+        return cls(**{name: value for name, value in values.items() if value})
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # imported when first used: functions that never enrich skip 
     from roster.connectors.salesforce.importer import SalesforceSync
     from roster.connectors.warehouse.connection import Credentials
     from roster.connectors.warehouse.importer import WarehouseImport, WarehouseMessage
+    from roster.connectors.warehouse.probe import Probe
     from roster.connectors.warehouse.sql import Dialect
     from roster.enrich.continuous import ContinuousEnrichment
     from roster.enrich.service import Enrichments
@@ -215,6 +216,15 @@ class Services:
         return WarehouseImport(
             store=WarehouseStore(), resolver=self.resolver, credentials=self.warehouse_credentials, snapshots=snapshots
         )
+
+    @cached_property
+    def warehouse_probe(self) -> Probe:
+        """Tests, browsing and previews for the API: Snowflake and BigQuery in the function with their layer."""
+        from roster.connectors.warehouse.probe import Probe, lambda_invoke
+
+        aws = clients()
+        name = aws.settings.warehouse_probe_function
+        return Probe(lambda_invoke(aws.lambda_, name) if name else None)
 
     def warehouse_credentials(self, workspace: str, source: str) -> Credentials:
         """A warehouse source's credentials from Secrets Manager."""

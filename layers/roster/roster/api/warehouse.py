@@ -21,12 +21,10 @@ from roster.connectors.warehouse.connection import (
     SecretStore,
     Tables,
     TestResult,
-    browse,
-    check_connection,
     masked,
-    run_query,
 )
 from roster.connectors.warehouse.importer import ImportRefused
+from roster.connectors.warehouse.probe import ProbeFailed
 from roster.connectors.warehouse.sql import QueryRefused
 from roster.connectors.warehouse.store import IDENTIFIERS, SOURCE_NAME, WarehouseRun, WarehouseSource
 from roster.profiles.fields import FIELD_NAME, Kind
@@ -72,6 +70,7 @@ class SourceBody(BaseModel):
     enabled: bool = True
     lookback_minutes: int = Field(default=10, ge=0, le=24 * 60)
     shrink_limit: float = Field(default=0.5, gt=0, le=1)
+    full_days: int = Field(default=7, ge=1, le=90, description="with a timestamp field: a full run this often too")
 
 
 class SourceView(BaseModel):
@@ -150,26 +149,40 @@ def _unreachable(failed: ConnectFailed, inline: bool) -> ApiError:
     return ApiError(422 if inline else 502, "connect_failed", str(failed))
 
 
+def _probe_failed(failed: ProbeFailed) -> ApiError:
+    """The function holding Snowflake's and BigQuery's dialects could not answer: a failure on Roster's side."""
+    return ApiError(502, "warehouse_function_failed", str(failed))
+
+
 def _preview(credentials: Credentials, query: str, limit: int = 20, inline: bool = True) -> QueryPreview:
     try:
-        return run_query(credentials, query, limit)
+        return services.warehouse_probe.query(credentials, query, limit)
     except QueryRefused as refused:
         raise ApiError(422, "query_refused", str(refused)) from None
     except ConnectFailed as failed:
         raise _unreachable(failed, inline) from None
+    except ProbeFailed as failed:
+        raise _probe_failed(failed) from None
 
 
-@router.post("/v1/warehouse/test", summary="Test warehouse credentials (nothing is saved)", responses=answers(200, 404))
+@router.post(
+    "/v1/warehouse/test", summary="Test warehouse credentials (nothing is saved)", responses=answers(200, 404, 502)
+)
 def try_connection(body: Annotated[Connect, Body()]) -> TestResult:
-    return check_connection(_credentials(body))
+    try:
+        return services.warehouse_probe.test(_credentials(body))
+    except ProbeFailed as failed:
+        raise _probe_failed(failed) from None
 
 
 @router.post("/v1/warehouse/browse", summary="List a warehouse's schemas and tables", responses=answers(200, 404, 502))
 def list_tables(body: Annotated[BrowseBody, Body()]) -> Tables:
     try:
-        return browse(_credentials(body), body.schema_)
+        return services.warehouse_probe.browse(_credentials(body), body.schema_)
     except ConnectFailed as failed:
         raise _unreachable(failed, body.credentials is not None) from None
+    except ProbeFailed as failed:
+        raise _probe_failed(failed) from None
 
 
 @router.post(
@@ -229,6 +242,7 @@ def put_source(name: str, body: Annotated[SourceBody, Body()]) -> SourceView:
         enabled=body.enabled,
         lookback_minutes=body.lookback_minutes,
         shrink_limit=body.shrink_limit,
+        full_days=body.full_days,
     )
     if body.credentials is not None:
         _secrets().save(workspace, name, body.credentials)
@@ -241,6 +255,19 @@ def put_source(name: str, body: Annotated[SourceBody, Body()]) -> SourceView:
 )
 def get_source(name: str) -> SourceView:
     return _view(_workspace(), _source(name))
+
+
+@router.delete(
+    "/v1/warehouse/sources/<name>",
+    summary="Delete a source: its schedule, credentials, state and history (profiles keep what it imported)",
+    responses=answers(204, 404),
+)
+def delete_source(name: str) -> Response[None]:
+    workspace = _workspace()
+    if not services.warehouse.delete(workspace, _name(name)):
+        raise ApiError(404, "not_found", f"no warehouse source {name!r}")
+    _secrets().delete(workspace, name)
+    return Response(status_code=204)
 
 
 @router.post("/v1/warehouse/sources/<name>/runs", summary="Import now", responses=answers(202, 404, 409))

@@ -121,6 +121,16 @@ class SalesforceItems:
                 raise Stale(f"{what} moved on meanwhile") from error
             raise
 
+    def delete(self, *keys: Key, prefix: tuple[str, str] | None = None) -> None:
+        """The items at `keys`, and every item of a workspace whose sort key starts with a prefix
+        (`(workspace, prefix)`), a query page at a time."""
+        with SalesforceItem.batch_write() as batch:
+            for key in keys:
+                batch.delete(SalesforceItem(*key))
+            if prefix is not None:
+                for item in SalesforceItem.query(prefix[0], SalesforceItem.sk.startswith(prefix[1])):
+                    batch.delete(item)
+
     # -- index partitions: what is switched on, for the schedulers -------------------------------------
 
     def set_enabled(self, partition: str, workspace: str, obj: str, enabled: bool) -> None:

@@ -106,6 +106,8 @@ def engine_for(credentials: Credentials, timeout_seconds: int = TIMEOUT_SECONDS)
         return _engine(credentials, timeout_seconds)
     except (NoSuchModuleError, ModuleNotFoundError) as error:
         raise ConnectFailed(f"the {credentials.dialect} dialect is not installed in this deployment: {error}") from None
+    except ValueError as error:  # e.g. a service account key google-auth cannot load
+        raise ConnectFailed(f"the {credentials.dialect} credentials are not usable: {reason(error)}") from None
 
 
 def _engine(credentials: Credentials, timeout: int) -> Engine:

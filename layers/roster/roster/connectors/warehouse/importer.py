@@ -4,10 +4,12 @@ A source with a timestamp field runs incrementally: rows whose cursor is at or p
 compared in SQL (see sql.py), in (cursor, identifier) order; a row whose (identifier, cursor) an earlier run
 committed is skipped (`SourceState.recent`, the newest MAX_RECENT). Its first run, and every run of a source
 without one, is full: every row in identifier order, each row's mapped values hashed and compared with the last
-full run's snapshot (identifier → hash, on S3), so only new and changed rows are resolved; identifiers missing from
-the result drop their source link (`unlink`), unless the result is empty or more than `shrink_limit` smaller than
-the last one: then nothing is removed, the state says why, and a full run started with `confirm_removals` removes
-them.
+full run's snapshot as both stream (a merge of two sorted sequences: the result, and the snapshot's parts on S3
+read one at a time), so only new and changed rows are resolved and memory stays flat whatever the size. Snapshot
+identifiers the result passes by left it: they are written to S3 as they are found, and once the result is read
+their source links are dropped (`unlink`), one commit each, unless the result is empty or more than
+`shrink_limit` smaller than the last one: then nothing is removed, the state says why, and a full run started
+with `confirm_removals` removes them.
 
 The identifier must be unique and non-null: SQL counts each identifier's rows, and rows with an empty or repeated
 identifier are rejected with the reason (never merged). Results stream from a server-side cursor (`yield_per`),
@@ -23,7 +25,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,28 +79,63 @@ class _SourceGone(Exception):
 
 @dataclass
 class Snapshots:
-    """Full results as identifier → hash, gzip JSON on S3: the parts a run writes page by page, then one file."""
+    """A full run's result as identifier → hash, on S3 in parts of one page each, sorted by identifier: the parts
+    the run writes as it reads, and the identifiers that left the result (`gone`) for the removals to follow."""
 
     s3: Any
     bucket: str
 
-    def part_key(self, run: WarehouseRun, part: int) -> str:
-        return f"warehouse/{run.workspace}/{run.object}/{run.run_id}/part-{part:07d}.json.gz"
+    @staticmethod
+    def prefix(workspace: str, source: str, run_id: str | None = None) -> str:
+        return f"warehouse/{workspace}/{source}/" + (f"{run_id}/" if run_id else "")
 
-    def put(self, key: str, hashes: dict[str, str]) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(json.dumps(hashes).encode()))
+    def key(self, workspace: str, source: str, run_id: str, what: str, part: int) -> str:
+        return f"{self.prefix(workspace, source, run_id)}{what}-{part:07d}.json.gz"
 
-    def get(self, key: str | None) -> dict[str, str]:
-        if key is None:
-            return {}
+    def put(self, key: str, entries: Sequence[Sequence[str]]) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(json.dumps(entries).encode()))
+
+    def get(self, key: str) -> list[list[str]]:
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        loaded: dict[str, str] = json.loads(gzip.decompress(body))
+        loaded: list[list[str]] = json.loads(gzip.decompress(body))
         return loaded
 
-    def delete(self, keys: Sequence[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            objects = [{"Key": key} for key in keys[start : start + 1000]]
-            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
+    def delete(self, prefix: str) -> None:
+        """Every object under `prefix`, a listing page (≤ 1,000 keys) at a time."""
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            objects = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+            if objects:
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
+
+
+@dataclass
+class _Parts:
+    """Reads a run's parts in order from a position (part, index), one part in memory at a time."""
+
+    snapshots: Snapshots
+    keys: Callable[[int], str]
+    parts: int
+    part: int = 0
+    index: int = 0
+    _loaded: int = -1
+    _entries: list[list[str]] | None = None
+
+    def peek(self) -> list[str] | None:
+        while self.part < self.parts:
+            if self._loaded != self.part:
+                self._entries, self._loaded = self.snapshots.get(self.keys(self.part)), self.part
+            assert self._entries is not None
+            if self.index < len(self._entries):
+                return self._entries[self.index]
+            self.part, self.index = self.part + 1, 0
+        return None
+
+    def advance(self) -> None:
+        self.index += 1
+
+
+class OrderMismatch(Exception):
+    """The warehouse ordered identifiers otherwise than byte by byte, so the result cannot be diffed in one pass."""
 
 
 @dataclass(frozen=True)
@@ -109,20 +146,24 @@ class DueImport:
 
 
 def due_imports(store: WarehouseStore, now: datetime) -> list[DueImport]:
-    """What the scheduler starts now: incremental sources every `incremental_minutes` (full first), the others
-    fully every `full_hours`."""
+    """What the scheduler starts now: incremental sources every `incremental_minutes` and fully every `full_days`
+    (first of all too, so deletions are seen), the others fully every `full_hours`."""
     due: list[DueImport] = []
     for workspace, name in sorted(store.enabled()):
         source, state = store.source(workspace, name), store.state(workspace, name)
         if source is None or not source.enabled or busy(state, now):
             continue
         started = parse_stamp(state.last_started) if state.last_started else None
-        if source.cursor and state.mark is not None and state.last_full:
-            every, mode = timedelta(minutes=source.incremental_minutes), Mode.INCREMENTAL
-        else:
-            every, mode = timedelta(hours=source.full_hours), Mode.FULL
-        if started is None or now - started >= every - SCHEDULE_GRACE or (mode is Mode.FULL and not state.last_full):
-            due.append(DueImport(workspace, name, mode))
+        last_full = parse_stamp(state.last_full) if state.last_full else None
+        if last_full is None:
+            due.append(DueImport(workspace, name, Mode.FULL))
+        elif source.cursor and state.mark is not None:
+            if now - last_full >= timedelta(days=source.full_days) - SCHEDULE_GRACE:
+                due.append(DueImport(workspace, name, Mode.FULL))
+            elif started is None or now - started >= timedelta(minutes=source.incremental_minutes) - SCHEDULE_GRACE:
+                due.append(DueImport(workspace, name, Mode.INCREMENTAL))
+        elif started is None or now - started >= timedelta(hours=source.full_hours) - SCHEDULE_GRACE:
+            due.append(DueImport(workspace, name, Mode.FULL))
     return due
 
 
@@ -171,6 +212,15 @@ class WarehouseImport(RunLoop[WarehouseRun, SourceState, WarehouseMessage]):
             return None
         return WarehouseMessage(workspace=workspace, object=name, run_id=run.run_id, dialect=source.dialect)
 
+    def delete(self, workspace: str, name: str) -> bool:
+        """Forget a source: its schedule, settings, state, history and snapshots (False: no such source). The
+        source links its imports put on profiles stay, as every value a source gave does (DESIGN.md, invariant 4)."""
+        if self.store.source(workspace, name) is None:
+            return False
+        self.store.delete_source(workspace, name)
+        self.snapshots.delete(self.snapshots.prefix(workspace, name))
+        return True
+
     def worker(
         self, run: WarehouseRun, state: SourceState, message: WarehouseMessage, remaining: Callable[[], float]
     ) -> _Worker:
@@ -181,14 +231,47 @@ class WarehouseImport(RunLoop[WarehouseRun, SourceState, WarehouseMessage]):
 class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
     loop: WarehouseImport
     source: WarehouseSource | None = None
+    previous: _Parts | None = None  # full runs: the last full run's snapshot, from the run's position in it
+    gone: list[str] = field(default_factory=list)  # identifiers that left the result, not yet written
+    committed: WarehouseRun | None = None  # the run as last committed (a failure records its status on it)
+
+    def commit(self, *, with_state: bool = False) -> None:
+        super().commit(with_state=with_state)
+        self.committed = self.run.model_copy(deep=True)
 
     def go(self) -> WarehouseMessage | None:
+        """Read the result (a full run diffs it against the previous snapshot as it goes), then a full run's
+        removals; each phase checkpoints, so a continuation picks up where the last commit left off."""
+        self.committed = self.run.model_copy(deep=True)
         if self.resume_parked():
             self.commit(with_state=True)
         source = self.loop.store.source(self.run.workspace, self.run.object)
         if source is None:
             raise _SourceGone(f"warehouse source {self.run.object!r} was deleted")
         self.source = source
+        full = self.run.mode is Mode.FULL
+        if full and self.state.snapshot_run is not None:
+            snapshot, snapshots = self.state.snapshot_run, self.loop.snapshots
+            self.previous = _Parts(
+                snapshots,
+                lambda part: snapshots.key(self.run.workspace, self.run.object, snapshot, "part", part),
+                self.state.snapshot_parts,
+                self.run.previous_part,
+                self.run.previous_index,
+            )
+        if not self.run.read_done and self._read(source):
+            return self.message
+        if full and not self.run.removing and self._rest_of_previous():
+            return self.message
+        if full and not self._may_remove(source):
+            return None
+        if full and self._remove(source):
+            return self.message
+        self._finish()
+        return None
+
+    def _read(self, source: WarehouseSource) -> bool:
+        """Stream the result page by page; True when the worker must hand over (the run is committed)."""
         query = ImportQuery(
             source.query, tuple(source.columns), source.identifier, source.dialect, source.cursor, source.cursor_type
         )
@@ -202,18 +285,17 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
                 after = self.run.after_cursor
                 resume = (after, self.run.after_id or "") if after is not None else None
                 statement = query.incremental(self.run.since, source.lookback_minutes * 60, resume)
-            old = self.loop.snapshots.get(self.state.snapshot) if self.run.mode is Mode.FULL else {}
             result = connection.execution_options(stream_results=True, yield_per=self.loop.batch_rows).execute(
                 statement
             )
             for page in result.partitions(self.loop.batch_rows):
-                self._commit_page([dict(row._mapping) for row in page], old)
+                self._commit_page([dict(row._mapping) for row in page])
                 if self.near_deadline():
                     result.close()
-                    self.commit(with_state=True)
-                    return self.message
-        self._finish(old)
-        return None
+                    return True
+        self.run.read_done = True
+        self._save()
+        return False
 
     def _note_newest(self, connection: sa.Connection, query: ImportQuery) -> None:
         """A full run of a timestamp source: the newest cursor now, as the warehouse writes it (the next mark)."""
@@ -223,12 +305,50 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
         self.run.newest = connection.execute(sa.select(newest)).scalar()
         self.commit()
 
-    def _commit_page(self, rows: list[dict[str, Any]], old: dict[str, str]) -> None:
+    def _previous_hash(self, ident: str) -> str | None:
+        """Step the previous snapshot up to `ident`: what it passes left the result; its hash for `ident`."""
+        if self.previous is None:
+            return None
+        found = None
+        while (entry := self.previous.peek()) is not None and entry[0] <= ident:
+            if entry[0] == ident:
+                found = entry[1]
+            else:
+                self._note_gone(entry[0])
+            self.previous.advance()
+        return found
+
+    def _note_gone(self, ident: str) -> None:
+        self.gone.append(ident)
+        self.run.gone += 1
+        if len(self.gone) >= self.loop.batch_rows:
+            self._write_gone()
+
+    def _write_gone(self) -> None:
+        """Write the identifiers found gone as the next part (a retried page rewrites the same part)."""
+        if self.gone:
+            key = self.loop.snapshots.key(
+                self.run.workspace, self.run.object, self.run.run_id, "gone", self.run.gone_parts
+            )
+            self.loop.snapshots.put(key, [[ident] for ident in self.gone])
+            self.run.gone_parts += 1
+            self.gone = []
+
+    def _save(self) -> None:
+        """Commit the checkpoint: what was found gone is written first, and the position in the previous snapshot
+        goes with the run."""
+        self._write_gone()
+        if self.previous is not None:
+            self.run.previous_part, self.run.previous_index = self.previous.part, self.previous.index
+        self.commit(with_state=True)
+
+    def _commit_page(self, rows: list[dict[str, Any]]) -> None:
         """Check, diff and resolve one page, then commit it with the checkpoint."""
         source = self.source
         assert source is not None
+        full = self.run.mode is Mode.FULL
         counts, problems = RunCounts(read=len(rows)), list[str]()
-        hashes: dict[str, str] = {}
+        entries: list[list[str]] = []  # the page's part of the new snapshot, in identifier order
         records: list[IncomingRecord] = []
         for row in rows:
             ident, cursor = row[IDENT], row.get(CURSOR)
@@ -240,9 +360,20 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
                     f"{source.identifier!r} is empty"
                 )
                 continue
+            if full:
+                if self.run.last_kept is not None and ident < self.run.last_kept:
+                    raise OrderMismatch(
+                        f"the warehouse returned identifier {ident!r} after {self.run.last_kept!r}: full runs need "
+                        "identifiers ordered byte by byte (a collation that orders otherwise, e.g. case-insensitive, "
+                        "cannot be diffed); nothing was removed"
+                    )
+                old = self._previous_hash(ident)
+                repeat = ident == self.run.last_kept
+                self.run.last_kept = ident
             if row[COPIES] > 1:
                 counts.rejected += 1
-                hashes[ident] = "duplicate"  # not removed, and resolved again once the duplicates are gone
+                if full and not repeat:  # not removed, and resolved again once the duplicates are gone
+                    entries.append([ident, "duplicate"])
                 problems.append(
                     f"{where}: identifier {source.identifier!r} appears {row[COPIES]} times in the "
                     "result; each row needs its own identifier (rows were not merged)"
@@ -251,12 +382,13 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
             values = {field: row[column] for column, field in source.mapping.items() if field and column in row}
             values[source.identifier_field] = row[source.identifier]
             digest = values_hash(values)
-            hashes[ident] = digest
-            if self.run.mode is Mode.INCREMENTAL and self.state.recent.get(ident) == cursor:
+            if full:
+                entries.append([ident, digest])
+                if old == digest:
+                    counts.skipped += 1  # unchanged since the last full run
+                    continue
+            elif self.state.recent.get(ident) == cursor:
                 counts.skipped += 1  # a lookback re-read of a row an earlier run committed
-                continue
-            if self.run.mode is Mode.FULL and old.get(ident) == digest:
-                counts.skipped += 1  # unchanged since the last full run
                 continue
             observed = row[source.cursor] if source.cursor else None
             try:
@@ -282,16 +414,21 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
                     problems.append(f"row {record.record_id!r}: {resolution.problem}")
                 else:
                     setattr(counts, str(resolution.outcome), getattr(counts, str(resolution.outcome)) + 1)
-        if self.run.mode is Mode.FULL:
-            self.loop.snapshots.put(self.loop.snapshots.part_key(self.run, self.run.parts), hashes)
-            self.run.parts += 1
+        if full:
+            if entries:
+                key = self.loop.snapshots.key(
+                    self.run.workspace, self.run.object, self.run.run_id, "part", self.run.parts
+                )
+                self.loop.snapshots.put(key, entries)
+                self.run.parts += 1
+                self.run.kept += len(entries)
         else:
             self._remember(rows)
-        if rows:
+        if rows and rows[-1][IDENT] is not None:
             self.run.after_id, self.run.after_cursor = rows[-1][IDENT], rows[-1].get(CURSOR)
         self.run.counts = self.run.counts.add(counts)
         self.run.problems = [*self.run.problems, *problems][:MAX_PROBLEMS]
-        self.commit(with_state=True)
+        self._save()
 
     def _remember(self, rows: list[dict[str, Any]]) -> None:
         """The newest (identifier, cursor) pairs committed, and the mark: rows come in cursor order, so the last
@@ -305,43 +442,78 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
         if rows and rows[-1].get(CURSOR) is not None:
             self.state.mark = rows[-1][CURSOR]
 
-    def _finish(self, old: dict[str, str]) -> None:
-        if self.run.mode is Mode.FULL:
-            self._close_full(old)
+    def _rest_of_previous(self) -> bool:
+        """What the previous snapshot holds past the result's last identifier left the result; True to hand over."""
+        while self.previous is not None and (entry := self.previous.peek()) is not None:
+            self.previous.advance()
+            self._note_gone(entry[0])
+            if not self.gone:  # a part was written: a checkpoint
+                self._save()
+                if self.near_deadline():
+                    return True
+        self.run.removing = True
+        self._save()
+        return False
+
+    def _may_remove(self, source: WarehouseSource) -> bool:
+        """The shrink guard: False (and the run is finished, nothing removed) when the result is empty or shrank
+        past `shrink_limit` and the user has not confirmed removals."""
+        before, now, gone = self.state.snapshot_rows or 0, self.run.kept, self.run.gone
+        shrunk = self.state.snapshot_run is not None and (now == 0 or now < before * (1 - source.shrink_limit))
+        if not (gone and shrunk and not self.run.confirm_removals):
+            return True
+        why = (
+            f"the result has {now} rows where the last full run had {before}: Roster did not remove the "
+            f"{gone} missing rows. If they are really gone, start a full run with confirm_removals"
+        )
+        self.state.awaiting_confirmation = why
+        self.run.error_code, self.run.error = "removals_need_confirmation", why
+        self.loop.snapshots.delete(self.loop.snapshots.prefix(self.run.workspace, self.run.object, self.run.run_id))
+        self._finish(keep_snapshot=True)
+        return False
+
+    def _remove(self, source: WarehouseSource) -> bool:
+        """Drop the source link of every identifier that left the result, committing after each one, so a
+        continuation neither skips nor repeats one; True to hand over."""
+        snapshots, run_id = self.loop.snapshots, self.run.run_id
+        gone = _Parts(
+            snapshots,
+            lambda part: snapshots.key(self.run.workspace, self.run.object, run_id, "gone", part),
+            self.run.gone_parts,
+            self.run.removed_part,
+            self.run.removed_index,
+        )
+        resolver = self.loop.resolver(self.run.workspace, source.kind)
+        while (entry := gone.peek()) is not None:
+            self.run.counts.removed += unlink(resolver, source.source, str(source.kind), entry[0])
+            gone.advance()
+            self.run.removed_part, self.run.removed_index = gone.part, gone.index
+            self.commit(with_state=True)
+            if self.near_deadline():
+                return True
+        return False
+
+    def _finish(self, keep_snapshot: bool = False) -> None:
+        """End the run; a full run's result becomes the snapshot the next one diffs against (unless the shrink
+        guard kept the old one), and what the old one and the removals stored is deleted after the commit."""
+        stale: list[str] = []
+        if self.run.mode is Mode.FULL:  # refused or not, the next periodic full run is a period away
+            self.state.last_full = self.run.started_at
+        if self.run.mode is Mode.FULL and not keep_snapshot:
+            snapshots, workspace, name = self.loop.snapshots, self.run.workspace, self.run.object
+            if self.state.snapshot_run is not None:
+                stale.append(snapshots.prefix(workspace, name, self.state.snapshot_run))
+            stale.append(f"{snapshots.prefix(workspace, name, self.run.run_id)}gone-")
+            self.state.snapshot_run, self.state.snapshot_parts = self.run.run_id, self.run.parts
+            self.state.snapshot_rows = self.run.kept
+            self.state.awaiting_confirmation = None
+            if self.run.newest is not None:
+                self.state.mark = self.run.newest
         self.run.status, self.run.finished_at = Status.SUCCEEDED, format_time(self.clock())
         self.state.status, self.state.error = Status.IDLE, None
         self.commit(with_state=True)
-
-    def _close_full(self, old: dict[str, str]) -> None:
-        """Remove what left the result (unless it shrank past the guard), keep the new snapshot, move the mark."""
-        source = self.source
-        assert source is not None
-        parts = [self.loop.snapshots.part_key(self.run, part) for part in range(self.run.parts)]
-        current: dict[str, str] = {}
-        for key in parts:
-            current.update(self.loop.snapshots.get(key))
-        gone = sorted(set(old) - set(current))
-        before, now = len(old), len(current)
-        shrunk = self.state.snapshot is not None and (now == 0 or now < before * (1 - source.shrink_limit))
-        if gone and shrunk and not self.run.confirm_removals:
-            why = (
-                f"the result has {now} rows where the last full run had {before}: Roster did not remove the "
-                f"{len(gone)} missing rows. If they are really gone, start a full run with confirm_removals"
-            )
-            self.state.awaiting_confirmation = why
-            self.run.error_code, self.run.error = "removals_need_confirmation", why
-            self.loop.snapshots.delete(parts)
-            return
-        resolver = self.loop.resolver(self.run.workspace, source.kind)
-        for ident in gone:
-            self.run.counts.removed += unlink(resolver, source.source, str(source.kind), ident)
-        key = f"warehouse/{self.run.workspace}/{self.run.object}/snapshot-{self.run.run_id}.json.gz"
-        self.loop.snapshots.put(key, current)
-        self.loop.snapshots.delete([*parts, *([self.state.snapshot] if self.state.snapshot else [])])
-        self.state.snapshot, self.state.snapshot_rows = key, now
-        self.state.last_full, self.state.awaiting_confirmation = self.run.started_at, None
-        if self.run.newest is not None:
-            self.state.mark = self.run.newest
+        for prefix in stale:
+            self.loop.snapshots.delete(prefix)
 
     def stop(self, error: Exception) -> ImportStopped:
         """Record why the run stopped: a warehouse that could not be reached may answer later (parked); a query
@@ -352,10 +524,14 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
             code, why, parked = "read_failed", f"the warehouse stopped answering: {reason(error)}", True
         elif isinstance(error, SQLAlchemyError):
             code, why, parked = "query_failed", f"the warehouse refused the import's query: {reason(error)}", False
+        elif isinstance(error, OrderMismatch):
+            code, why, parked = "order_mismatch", str(error), False
         elif isinstance(error, _SourceGone):
             code, why, parked = "source_deleted", str(error), False
         else:
             code, why, parked = "import_failed", f"{type(error).__name__}: {error}", True
+        if self.committed is not None:  # what the failed page had counted is not kept: it is read again
+            self.run = self.committed
         self.halt(code, why, parked)
         return ImportStopped(self.message, code, why, parked)
 

@@ -139,9 +139,12 @@ class ImportQuery:
         return sa.text(self.query).columns(*columns).subquery("q")
 
     def full(self, after: str | None) -> sa.Select[Any]:
-        """Every row in identifier order, from after the identifier `after` (a resumed run)."""
+        """Every row in identifier order, byte by byte (as Python compares text: the import diffs the result
+        against the previous one in one pass), from after the identifier `after` (a resumed run)."""
         q = self._source()
-        ident = sa.cast(q.c[self.identifier], sa.String)
+        ident: ColumnElement[Any] = sa.cast(q.c[self.identifier], sa.String)
+        if self.dialect is Dialect.POSTGRES:  # its default collation follows the locale, not the bytes
+            ident = ident.collate("C")
         select = self._select(q, ident).order_by(ident)
         return select.where(ident > sa.bindparam("after", after)) if after is not None else select
 

@@ -3,7 +3,7 @@
 A source is one saved query of one warehouse connection: the kind it imports, its unique identifier, an optional
 timestamp field (then incremental), and its column mapping. Its state holds the mark (the newest cursor, as the
 warehouse wrote it), the identifiers committed at the newest cursors (so the lookback's re-reads are skipped),
-and the size of the last full snapshot (the shrink guard compares against it).
+and which full run's result the next full run diffs against, and its size (the shrink guard compares against it).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class WarehouseSource(BaseModel):
     lookback_minutes: int = Field(default=10, ge=0, le=24 * 60)
     incremental_minutes: int = Field(default=15, ge=5, le=24 * 60)
     full_hours: int = Field(default=12, ge=1, le=24 * 7)
+    #: With a timestamp field, a full run this often too, so rows deleted in the warehouse lose their links.
+    full_days: int = Field(default=7, ge=1, le=90)
     shrink_limit: float = Field(default=0.5, gt=0, le=1)  # a full result this much smaller needs confirmation
 
     @field_validator("source")
@@ -82,7 +84,17 @@ class WarehouseRun(Run):
     newest: str | None = None  # full: the newest cursor when it started (the mark once it finishes)
     after_cursor: str | None = None  # the last committed row's cursor (incremental) …
     after_id: str | None = None  # … and identifier: the run resumes strictly after them
-    parts: int = 0  # snapshot parts written (one per committed page; full runs)
+    read_done: bool = False  # the whole result was read
+    parts: int = 0  # full runs: parts of the new snapshot written (one per committed page) …
+    kept: int = 0  # … the identifiers they hold …
+    last_kept: str | None = None  # … and the last of them (identifiers stream in order)
+    previous_part: int = 0  # where in the previous snapshot the diff stands (part, index)
+    previous_index: int = 0
+    gone: int = 0  # identifiers of the previous snapshot that left the result …
+    gone_parts: int = 0  # … written in this many parts
+    removing: bool = False  # the result is diffed: the removals run (after the shrink guard)
+    removed_part: int = 0  # where the removals stand (part, index of the gone parts)
+    removed_index: int = 0
     confirm_removals: bool = False  # the user confirmed a shrunken result may remove rows
     problems: list[str] = Field(default_factory=list)  # the first rejected rows, with reasons
 
@@ -91,7 +103,8 @@ class SourceState(RunState):
     enabled: bool = True
     mark: str | None = None  # the newest cursor committed, as the warehouse wrote it
     recent: dict[str, str] = Field(default_factory=dict)  # identifier → cursor of the newest rows committed
-    snapshot: str | None = None  # the S3 key of the last full result's identifier → hash
+    snapshot_run: str | None = None  # the full run whose result (identifier → hash, sorted) the next one diffs
+    snapshot_parts: int = 0  # against, on S3 in this many parts
     snapshot_rows: int | None = None
     last_full: str | None = None
     awaiting_confirmation: str | None = None  # why the last full run did not remove rows
@@ -117,6 +130,16 @@ class WarehouseStore(RunItems[WarehouseRun, SourceState, str]):
         state = self.state(workspace, source.source)
         if state.enabled != source.enabled or state.version is None:
             self.put_state(state.model_copy(update={"enabled": source.enabled}))
+
+    def delete_source(self, workspace: str, source: str) -> None:
+        """A source's settings, state and run history, and its place on the schedule. A run in progress finds its
+        state gone at its next commit and stops (Stale)."""
+        self._items.set_enabled(jobs.WAREHOUSE_ENABLED, workspace, source, False)
+        self._items.delete(
+            jobs.warehouse_state(workspace, source),
+            jobs.warehouse_source(workspace, source),
+            prefix=(workspace, jobs.warehouse_runs(source)),
+        )
 
     def put_state(self, state: SourceState) -> SourceState:
         return self._put_state(state, state.enabled)
