@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from roster_dev.cli.actions import actions, destinations
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console
 from roster_dev.cli.enrich import enrich
 from roster_dev.cli.hubspot import hubspot
@@ -28,6 +29,8 @@ app.add_typer(salesforce, name="salesforce")
 app.add_typer(hubspot, name="hubspot")
 app.add_typer(signals, name="signals")
 app.add_typer(warehouse, name="warehouse")
+app.add_typer(destinations, name="destinations")
+app.add_typer(actions, name="actions")
 FilterOption = Annotated[
     str | None, typer.Option("--filter", help='Filter JSON, or @file.json: {"match": "all", "conditions": [...]}')
 ]
