@@ -151,12 +151,13 @@ def call(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
         return Refusal(OutcomeStatus.RETRY, f"connection failed ({type(error).__name__})")
 
 
-def refusal(response: requests.Response, *, retry_after: float | None = None) -> Refusal:
+def refusal(response: requests.Response, *, retry_after: float | None = None, said: str | None = None) -> Refusal:
     """The usual meaning of a failed answer: 401/403 disable the destination (credentials or access gone, the
     reason in the answer), 404 too (the audience is gone), 409/429/5xx retry (after `Retry-After` or the
-    platform's own hint), any other 4xx fails the request's deliveries."""
+    platform's own hint), any other 4xx fails the request's deliveries. `said` summarizes the answer (else its
+    status and first characters)."""
     status = response.status_code
-    text = answer(response)
+    text = said or answer(response)
     if status in (401, 403, 404):
         return Refusal(OutcomeStatus.DISABLED, text)
     if status in (409, 429) or status >= 500:
