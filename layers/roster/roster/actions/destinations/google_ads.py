@@ -31,12 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from roster.actions.destinations.audiences import (
     AudienceUnreadable,
     Person,
+    PlatformSettings,
     Refusal,
     call,
     json_of,
     person,
     refusal,
     sha256_hex,
+    trusting,
     unusable,
 )
 from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
@@ -61,10 +63,8 @@ def _customer(value: str) -> str:
     return digits
 
 
-class GoogleAdsSettings(BaseModel):
+class GoogleAdsSettings(PlatformSettings):
     """The Google Ads account the lists live in, and the manager account it is reached through (if any)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     customer_id: str = Field(description="the account's customer id, 10 digits (dashes allowed)")
     login_customer_id: str | None = Field(default=None, description="the manager account's id, when one is used")
@@ -314,4 +314,4 @@ def credentials_of(secret: str) -> GoogleAdsCredentials:
 def build(
     settings: GoogleAdsSettings, options: GoogleAdsOptions, secret: str, session: requests.Session
 ) -> GoogleAdsAdapter:
-    return GoogleAdsAdapter(settings, options, credentials_of(secret), session)
+    return GoogleAdsAdapter(settings, options, credentials_of(secret), trusting(settings, session))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roster.actions.destinations.audiences import (
     AudienceUnreadable,
+    PlatformSettings,
     Refusal,
     call,
     chunks,
@@ -29,6 +30,7 @@ from roster.actions.destinations.audiences import (
     person,
     refusal,
     sha256_hex,
+    trusting,
     unusable,
 )
 from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
@@ -42,10 +44,8 @@ MAX_NAME = 35
 ACTIONS = {Transition.ENTERED: "ADD", Transition.EXITED: "REMOVE"}
 
 
-class LinkedInSettings(BaseModel):
+class LinkedInSettings(PlatformSettings):
     """LinkedIn's Marketing API and the monthly version Roster speaks (LinkedIn serves each for about a year)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     api_url: str = Field(default=API_URL, description="the API's base URL (another only for a test double)")
     linkedin_version: str = Field(default=LINKEDIN_VERSION, pattern=r"^20\d{4}$", description="YYYYMM")
@@ -162,4 +162,4 @@ def build(
     settings: LinkedInSettings, options: LinkedInOptions, secret: str, session: requests.Session
 ) -> LinkedInAdapter:
     """The secret is the OAuth access token (scope `rw_dmp_segments`)."""
-    return LinkedInAdapter(settings, options, secret.strip(), session)
+    return LinkedInAdapter(settings, options, secret.strip(), trusting(settings, session))

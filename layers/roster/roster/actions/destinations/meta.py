@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.actions.destinations.audiences import (
     AudienceUnreadable,
     Person,
+    PlatformSettings,
     Refusal,
     call,
     chunks,
@@ -33,6 +34,7 @@ from roster.actions.destinations.audiences import (
     person,
     refusal,
     sha256_hex,
+    trusting,
     unusable,
 )
 from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
@@ -50,10 +52,8 @@ TRANSIENT_CODES = frozenset({1, 2})
 Identifier = Literal["email", "phone", "name"]
 
 
-class MetaSettings(BaseModel):
+class MetaSettings(PlatformSettings):
     """Meta's Graph API (another base URL only for a test double such as the local emulator)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     api_url: str = Field(default=API_URL, description="the Graph API's base URL")
     api_version: str = Field(default=API_VERSION, pattern=r"^v\d+\.\d+$")
@@ -179,4 +179,4 @@ class MetaAdapter:
 
 def build(settings: MetaSettings, options: MetaOptions, secret: str, session: requests.Session) -> MetaAdapter:
     """The secret is the access token (a system user's, so it does not expire with a person's session)."""
-    return MetaAdapter(settings, options, secret.strip(), session)
+    return MetaAdapter(settings, options, secret.strip(), trusting(settings, session))
