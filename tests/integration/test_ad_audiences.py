@@ -11,8 +11,10 @@ import requests
 from roster.actions.destinations import google_ads, linkedin, meta
 from roster.actions.destinations.audiences import AudienceUnreadable, sha256_hex
 from roster.actions.destinations.base import AudienceStatus, Delivery, OutcomeStatus, Transition
-from roster.outbound import guard
+from roster.actions.destinations.registry import destination_kind
+from roster.outbound import OutboundRefused, guard
 from roster.profiles.fields import Kind
+from roster_dev.emulators.ads import AdPlatforms
 from roster_dev.emulators.google_ads import GoogleAdsEmulator
 from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
@@ -433,3 +435,28 @@ def test_google_without_the_manager_header_is_refused_and_disables(google_platfo
 def test_google_secret_must_be_the_four_values() -> None:
     with pytest.raises(ValueError, match="client_id, client_secret, developer_token, refresh_token"):
         google_ads.credentials_of('{"refresh_token": "x"}')
+
+
+# -- the local stack's ad platforms, through the registry ---------------------------------------------------
+
+
+def test_each_registered_kind_reaches_its_local_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROSTER_LOCAL_STACK", "1")  # a CA bundle is accepted on a local stack only
+    platforms = AdPlatforms().start()
+    try:
+        for kind, destination in platforms.destinations().items():
+            entry = destination_kind(kind)
+            settings = entry.settings.model_validate(destination["settings"])
+            options = entry.options.model_validate(destination["options"])
+            assert entry.check is not None and entry.audience is not None
+            entry.check(settings)  # the emulator is exempt from the address check while it runs
+            with pytest.raises(OutboundRefused, match="private address"):
+                entry.check(settings.model_copy(update={"api_url": "https://10.1.2.3"}))
+            adapter = entry.build(settings, options, destination["secret"], guard(requests.Session()))
+            assert [outcome.status for outcome in adapter.send([enter("ada@example.com")])] == ["delivered"], kind
+            status = entry.audience(settings, options, destination["secret"], guard(requests.Session()))
+            assert status.size == 1 and status.minimum > 1, kind
+            adapter.send([leave("ada@example.com")])
+            assert entry.audience(settings, options, destination["secret"], guard(requests.Session())).size == 0
+    finally:
+        platforms.stop()
