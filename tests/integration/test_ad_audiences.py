@@ -432,6 +432,24 @@ def test_google_without_the_manager_header_is_refused_and_disables(google_platfo
     assert refused.status is OutcomeStatus.DISABLED and "USER_PERMISSION_DENIED" in refused.answer
 
 
+def test_google_a_list_that_is_gone_disables(google_platform: GoogleAdsEmulator) -> None:
+    adapter = google_ads.build(
+        google_ads.GoogleAdsSettings(
+            customer_id="1234567890",
+            login_customer_id="9876543210",
+            api_url=google_platform.url,
+            token_url=f"{google_platform.url}/token",
+        ),
+        google_ads.GoogleAdsOptions(user_list_id="404"),
+        google_platform.secret(),
+        session_for(google_platform.ca_path),
+    )
+    [gone] = adapter.send([enter("ada@example.com")])
+    assert gone.status is OutcomeStatus.DISABLED and "INVALID_USER_LIST_ID" in gone.answer
+    with pytest.raises(AudienceUnreadable, match="no user list"):
+        adapter.audience_status()
+
+
 def test_google_secret_must_be_the_four_values() -> None:
     with pytest.raises(ValueError, match="client_id, client_secret, developer_token, refresh_token"):
         google_ads.credentials_of('{"refresh_token": "x"}')

@@ -281,7 +281,10 @@ class GoogleAdsAdapter:
     def _refused(response: requests.Response | Refusal, deliveries: Sequence[Delivery]) -> list[Outcome]:
         if isinstance(response, Refusal):
             return response.outcomes(deliveries)
-        return refusal(response, retry_after=retry_delay(response), said=google_answer(response)).outcomes(deliveries)
+        said = google_answer(response)
+        if "INVALID_USER_LIST_ID" in said:  # the list was removed (or never was in this account)
+            return Refusal(OutcomeStatus.DISABLED, said).outcomes(deliveries)
+        return refusal(response, retry_after=retry_delay(response), said=said).outcomes(deliveries)
 
     def audience_status(self) -> AudienceStatus:
         fields = "user_list.size_for_search, user_list.size_for_display"
