@@ -3,8 +3,9 @@
 An entry says how a destination of that kind is configured (`settings`: account, URL; `options`: what an action
 chooses, e.g. which audience or sequence) and how to build its adapter from those and the destination's secret
 (the string kept in Secrets Manager: a `whsec_` key, an access token, or JSON when a platform needs several values).
-The optional hooks let the API check settings when they are saved, answer `POST /v1/destinations/{id}/test`
-without sending a record, make a secret when the user gives none, and show an ad audience's size and minimum.
+The optional hooks let the API check settings and the secret when they are saved, answer
+`POST /v1/destinations/{id}/test` without sending a record, make a secret when the user gives none, and show an ad
+audience's size and minimum.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class DestinationKind:
     build: Callable[[Any, Any, str, requests.Session], Adapter]  # (settings, options, secret, session)
     requests_per_second: float  # the default rate budget of one destination (a user may set a lower one)
     check: Callable[[Any], None] | None = None  # (settings): raise ValueError / OutboundRefused when unusable
+    check_secret: Callable[[str], None] | None = None  # (secret): raise ValueError saying what is wrong with it
     probe: Callable[[Any, str, requests.Session], Outcome] | None = None  # (settings, secret, session)
     new_secret: Callable[[], str] | None = None  # a secret Roster makes when the user gives none
     audience: Callable[[Any, Any, str, requests.Session], AudienceStatus] | None = None  # ad audiences only
@@ -39,6 +41,7 @@ KINDS: dict[str, DestinationKind] = {
         build=webhook.build,
         requests_per_second=10.0,
         check=webhook.check,
+        check_secret=webhook.check_secret,
         probe=webhook.probe,
         new_secret=webhook.new_secret,
     ),

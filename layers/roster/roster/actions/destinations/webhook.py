@@ -175,6 +175,10 @@ def check(settings: WebhookSettings) -> None:
     check_url(settings.url)
 
 
+def check_secret(secret: str) -> None:
+    secret_keys(secret)
+
+
 def probe(settings: WebhookSettings, secret: str, session: requests.Session) -> Outcome:
     """A signed `roster.test` event, to see the receiver answer and check its signature verification."""
     body = json.dumps(
