@@ -458,8 +458,7 @@ def test_google_secret_must_be_the_four_values() -> None:
 # -- the local stack's ad platforms, through the registry ---------------------------------------------------
 
 
-def test_each_registered_kind_reaches_its_local_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROSTER_LOCAL_STACK", "1")  # a CA bundle is accepted on a local stack only
+def test_each_registered_kind_reaches_its_local_emulator() -> None:
     platforms = AdPlatforms().start()
     try:
         for kind, destination in platforms.destinations().items():
@@ -470,11 +469,12 @@ def test_each_registered_kind_reaches_its_local_emulator(monkeypatch: pytest.Mon
             entry.check(settings)  # the emulator is exempt from the address check while it runs
             with pytest.raises(OutboundRefused, match="private address"):
                 entry.check(settings.model_copy(update={"api_url": "https://10.1.2.3"}))
-            adapter = entry.build(settings, options, destination["secret"], guard(requests.Session()))
+            session = session_for(destination["ca_bundle"])  # as the delivery core trusts it on a local stack
+            adapter = entry.build(settings, options, destination["secret"], session)
             assert [outcome.status for outcome in adapter.send([enter("ada@example.com")])] == ["delivered"], kind
-            status = entry.audience(settings, options, destination["secret"], guard(requests.Session()))
+            status = entry.audience(settings, options, destination["secret"], session)
             assert status.size == 1 and status.minimum > 1, kind
             adapter.send([leave("ada@example.com")])
-            assert entry.audience(settings, options, destination["secret"], guard(requests.Session())).size == 0
+            assert entry.audience(settings, options, destination["secret"], session).size == 0
     finally:
         platforms.stop()

@@ -20,11 +20,10 @@ from typing import Any, Protocol, TypeVar
 import phonenumbers
 import requests
 from phonenumbers import NumberParseException, PhoneNumberFormat
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from roster.actions.destinations.base import Adapter, AudienceStatus, Delivery, Outcome, OutcomeStatus
 from roster.actions.destinations.webhook import answer
-from roster.connectors.core.trust import check_ca_bundle
 from roster.enrich.providers.http import retry_after_seconds
 from roster.enrich.providers.phones import region_of
 from roster.identity.aliases import normalize_email
@@ -35,18 +34,9 @@ T = TypeVar("T")
 
 
 class PlatformSettings(BaseModel):
-    """What every ad platform's settings carry besides its own: a CA to trust, on a local stack only."""
+    """What every ad platform's settings share: nothing unknown, and every `*_url` an https:// URL."""
 
     model_config = ConfigDict(extra="forbid")
-
-    ca_bundle: str | None = Field(
-        default=None, description="local stacks only: the .pem of the platform emulator's CA (refused elsewhere)"
-    )
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _local_only(cls, value: str | None) -> str | None:
-        return check_ca_bundle(value) if value else None
 
     @field_validator("*")
     @classmethod
@@ -61,13 +51,6 @@ def check(settings: BaseModel) -> None:
     for name, value in settings:
         if name.endswith("_url") and isinstance(value, str):
             check_url(value)
-
-
-def trusting(settings: PlatformSettings, session: requests.Session) -> requests.Session:
-    """The session, trusting the local emulator's CA when the settings name one."""
-    if settings.ca_bundle:
-        session.verify = settings.ca_bundle
-    return session
 
 
 class AudienceUnreadable(Exception):

@@ -38,7 +38,6 @@ from roster.actions.destinations.audiences import (
     person,
     refusal,
     sha256_hex,
-    trusting,
     unusable,
 )
 from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
@@ -317,4 +316,4 @@ def credentials_of(secret: str) -> GoogleAdsCredentials:
 def build(
     settings: GoogleAdsSettings, options: GoogleAdsOptions, secret: str, session: requests.Session
 ) -> GoogleAdsAdapter:
-    return GoogleAdsAdapter(settings, options, credentials_of(secret), trusting(settings, session))
+    return GoogleAdsAdapter(settings, options, credentials_of(secret), session)

@@ -30,7 +30,6 @@ from roster.actions.destinations.audiences import (
     person,
     refusal,
     sha256_hex,
-    trusting,
     unusable,
 )
 from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
@@ -162,4 +161,4 @@ def build(
     settings: LinkedInSettings, options: LinkedInOptions, secret: str, session: requests.Session
 ) -> LinkedInAdapter:
     """The secret is the OAuth access token (scope `rw_dmp_segments`)."""
-    return LinkedInAdapter(settings, options, secret.strip(), trusting(settings, session))
+    return LinkedInAdapter(settings, options, secret.strip(), session)

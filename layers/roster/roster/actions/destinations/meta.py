@@ -34,7 +34,6 @@ from roster.actions.destinations.audiences import (
     person,
     refusal,
     sha256_hex,
-    trusting,
     unusable,
 )
 from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
@@ -179,4 +178,4 @@ class MetaAdapter:
 
 def build(settings: MetaSettings, options: MetaOptions, secret: str, session: requests.Session) -> MetaAdapter:
     """The secret is the access token (a system user's, so it does not expire with a person's session)."""
-    return MetaAdapter(settings, options, secret.strip(), trusting(settings, session))
+    return MetaAdapter(settings, options, secret.strip(), session)
