@@ -55,6 +55,7 @@ def local_up(
         if not host or not number.isdigit():
             raise typer.BadParameter(f"{target!r} is not HOST:PORT", param_hint="--allow")
         outbound.allow(host, int(number))
+    from roster_dev.emulators.ads import AdPlatforms
     from roster_dev.emulators.signals import SignalsEmulator
     from roster_dev.emulators.signals.server import FEED_OF_SIGNAL
 
@@ -67,8 +68,11 @@ def local_up(
     provider_files = Path(tempfile.mkdtemp(prefix="roster-signals-"))
     for signal in FEED_OF_SIGNAL:
         (provider_files / f"{signal}.json").write_text(json.dumps(vendor.provider(signal), indent=2))
+    ads = AdPlatforms().start()  # Google Ads, Meta, LinkedIn: one audience each, `destinations.json` says how
+    (provider_files / "destinations.json").write_text(json.dumps(ads.destinations(), indent=2))
     console.print(f"Roster API:     {base_url}")
     console.print(f"Signals vendor: {vendor.url} (providers: {provider_files}/<signal type>.json)")
+    console.print(f"Ad platforms:   {', '.join(ads.urls())} (destinations: {provider_files}/destinations.json)")
     console.print(f"AWS endpoint:   {stack.endpoint}")
     console.print(f"Admin key:      {stack.admin_key}")
     console.print(f"API key (demo): {api_key}")
@@ -78,6 +82,7 @@ def local_up(
     except KeyboardInterrupt:
         pass
     finally:
+        ads.stop()
         vendor.stop()
         runner.stop()
         stack.stop()
