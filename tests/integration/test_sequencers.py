@@ -1,0 +1,349 @@
+"""The sequencer destinations (Outreach, Salesloft, Apollo) against their emulators, over real HTTPS.
+
+Each platform is run through the same behaviour a user relies on: find or create the person, then enrol; a second
+delivery of an entry enrols nobody twice; exits are ignored unless the action says `remove`; 429 and 5xx are
+retried (after the platform's wait), a refused token disables the destination; a bad record fails alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from roster.actions.destinations import apollo, outreach, salesloft
+from roster.actions.destinations.base import Adapter, Delivery, OutcomeStatus, Transition
+from roster.connectors.core.trust import LOCAL_STACK_FLAG
+from roster.outbound import guard
+from roster.profiles.fields import Kind
+from roster_dev.emulators.apollo import ApolloEmulator
+from roster_dev.emulators.outreach import OutreachEmulator
+from roster_dev.emulators.salesloft import SalesloftEmulator
+from roster_dev.emulators.sequencing import SequencerEmulator
+
+
+@dataclass
+class Platform:
+    """One sequencer and its emulator, seen the same way: build an adapter, add a person, read who is enrolled."""
+
+    name: str
+    emulator: Any
+    build: Callable[..., Adapter]  # (on_exit=..., secret=...) -> adapter
+    enrolled: Callable[[], list[str]]  # e-mail addresses currently in the action's sequence
+    people: Callable[[], int]  # person records on the platform
+    add_person: Callable[[str], None]
+    retry_after: tuple[float, float]  # the wait an injected 429 asks for, as a range
+
+
+def _session() -> requests.Session:
+    return guard(requests.Session())
+
+
+def _outreach(emulator: OutreachEmulator) -> Platform:
+    def build(on_exit: str = "ignore", secret: str | None = None) -> Adapter:
+        settings = outreach.OutreachSettings(api_url=emulator.url, ca_bundle=emulator.ca_path)
+        options = outreach.OutreachOptions(
+            sequence_id=emulator.sequence_id, mailbox_id=emulator.mailbox_id, on_exit=on_exit
+        )
+        return outreach.build(settings, options, secret or emulator.token, _session())
+
+    def add_person(email: str) -> None:
+        prospect = emulator.ids.take("prospect")
+        emulator.prospects[prospect] = {"emails": [email], "firstName": "Known"}
+
+    return Platform(
+        "outreach",
+        emulator,
+        build,
+        lambda: sorted(s["emails"][0] for s in emulator.enrolled(emulator.sequence_id) if s["state"] == "active"),
+        lambda: len(emulator.prospects),
+        add_person,
+        (1.0, 3600.0),  # until the hour's X-RateLimit-Reset
+    )
+
+
+def _salesloft(emulator: SalesloftEmulator) -> Platform:
+    def build(on_exit: str = "ignore", secret: str | None = None) -> Adapter:
+        settings = salesloft.SalesloftSettings(api_url=emulator.url, ca_bundle=emulator.ca_path)
+        options = salesloft.SalesloftOptions(cadence_id=emulator.cadence_id, on_exit=on_exit)
+        return salesloft.build(settings, options, secret or emulator.token, _session())
+
+    def add_person(email: str) -> None:
+        emulator.people[emulator.ids.take("person")] = {"email_address": email, "first_name": "Known"}
+
+    return Platform(
+        "salesloft",
+        emulator,
+        build,
+        lambda: sorted(m["email"] for m in emulator.on_cadence(emulator.cadence_id)),
+        lambda: len(emulator.people),
+        add_person,
+        (30.0, 30.0),  # Retry-After
+    )
+
+
+def _apollo(emulator: ApolloEmulator) -> Platform:
+    def build(on_exit: str = "ignore", secret: str | None = None) -> Adapter:
+        settings = apollo.ApolloSettings(api_url=emulator.url, ca_bundle=emulator.ca_path)
+        options = apollo.ApolloOptions(
+            sequence_id=emulator.sequence_id, email_account_id=emulator.email_account_id, on_exit=on_exit
+        )
+        return apollo.build(settings, options, secret or emulator.token, _session())
+
+    def add_person(email: str) -> None:
+        emulator.contacts[f"{len(emulator.contacts):024x}"] = {"email": email, "first_name": "Known"}
+
+    return Platform(
+        "apollo",
+        emulator,
+        build,
+        lambda: sorted(e for e, status in emulator.in_sequence(emulator.sequence_id).items() if status == "active"),
+        lambda: len(emulator.contacts),
+        add_person,
+        (60.0, 60.0),  # the minute x-minute-requests-left says is used up
+    )
+
+
+EMULATORS: dict[str, tuple[type[SequencerEmulator], Callable[[Any], Platform]]] = {
+    "outreach": (OutreachEmulator, _outreach),
+    "salesloft": (SalesloftEmulator, _salesloft),
+    "apollo": (ApolloEmulator, _apollo),
+}
+
+
+@pytest.fixture(params=sorted(EMULATORS))
+def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")  # an emulator's URL and CA are accepted on the local stack only
+    emulator_class, view = EMULATORS[request.param]
+    with emulator_class() as emulator:
+        yield view(emulator)
+
+
+def change(
+    email: str | None, transition: Transition = Transition.ENTERED, record: str | None = None, **fields: Any
+) -> Delivery:
+    record = record or f"p-{email}"
+    values = {"email": email, "first_name": "Ada", "last_name": "Lovelace", "job_title": "CTO", **fields}
+    return Delivery(
+        delivery_id=f"a1:{record}:{transition}",
+        action_id="a1",
+        segment_id="s1",
+        kind=Kind.PEOPLE,
+        profile_id=record,
+        transition=transition,
+        occurred_at="2026-11-29T12:00:00Z",
+        fields={name: value for name, value in values.items() if value is not None},
+    )
+
+
+def test_an_entry_finds_the_person_or_creates_them_then_enrols(platform: Platform) -> None:
+    platform.add_person("known@acme.com")
+    adapter = platform.build()
+    outcomes = adapter.send([change("Known@Acme.com"), change("new@acme.com")])
+
+    assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 2, outcomes
+    assert platform.enrolled() == ["known@acme.com", "new@acme.com"]
+    assert platform.people() == 2  # the known person was found, not duplicated; the new one created once
+    assert [o.delivery_id for o in outcomes] == ["a1:p-Known@Acme.com:entered", "a1:p-new@acme.com:entered"]
+
+
+def test_a_redelivered_entry_enrols_once_and_counts_as_delivered(platform: Platform) -> None:
+    adapter = platform.build()
+    first = adapter.send([change("ada@acme.com")])
+    again = platform.build().send([change("ada@acme.com")])
+
+    assert first[0].status == again[0].status == OutcomeStatus.DELIVERED
+    assert "already" in again[0].answer
+    assert platform.enrolled() == ["ada@acme.com"]
+    assert platform.people() == 1
+
+
+def test_an_exit_is_ignored_by_default(platform: Platform) -> None:
+    adapter = platform.build()
+    adapter.send([change("ada@acme.com")])
+    calls = sum(platform.emulator.calls.values())
+    [outcome] = adapter.send([change("ada@acme.com", Transition.EXITED)])
+
+    assert outcome.status == OutcomeStatus.DELIVERED
+    assert "ignored" in outcome.answer
+    assert platform.enrolled() == ["ada@acme.com"]
+    assert sum(platform.emulator.calls.values()) == calls  # nothing was asked of the platform
+
+
+def test_an_exit_removes_the_person_when_the_action_says_so(platform: Platform) -> None:
+    adapter = platform.build(on_exit="remove")
+    adapter.send([change("ada@acme.com"), change("bob@acme.com")])
+    outcomes = adapter.send([change("ada@acme.com", Transition.EXITED), change("nobody@acme.com", Transition.EXITED)])
+
+    assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 2, outcomes
+    assert "nothing to remove" in outcomes[1].answer  # never on the platform: nothing created just to remove
+    assert platform.enrolled() == ["bob@acme.com"]
+    assert platform.people() == 2
+    # removing twice (a redelivered exit) is still delivered and changes nothing
+    [again] = adapter.send([change("ada@acme.com", Transition.EXITED)])
+    assert again.status == OutcomeStatus.DELIVERED
+    assert platform.enrolled() == ["bob@acme.com"]
+
+
+def test_enter_exit_enter_leaves_the_person_enrolled_once(platform: Platform) -> None:
+    adapter = platform.build(on_exit="remove")
+    for transition in (Transition.ENTERED, Transition.EXITED, Transition.ENTERED):
+        [outcome] = adapter.send([change("ada@acme.com", transition)])
+        assert outcome.status == OutcomeStatus.DELIVERED, outcome
+    # Outreach keeps the finished state and refuses a second one; Salesloft and Apollo add the person again
+    expected = [] if platform.name == "outreach" else ["ada@acme.com"]
+    assert platform.enrolled() == expected
+    assert platform.people() == 1
+
+
+def test_429_is_retried_after_the_platforms_wait_and_stops_the_batch(platform: Platform) -> None:
+    adapter = platform.build()
+    platform.emulator.fail_next("rate_limit")
+    outcomes = adapter.send([change("ada@acme.com"), change("bob@acme.com")])
+
+    assert [o.status for o in outcomes] == [OutcomeStatus.RETRY] * 2, outcomes
+    low, high = platform.retry_after
+    assert all(o.retry_after is not None and low <= o.retry_after <= high for o in outcomes), outcomes
+    assert outcomes[0].answer.startswith("429")
+    assert "batch stopped" in outcomes[1].answer
+    assert platform.emulator.calls["find"] == 1  # bob was not sent into the limit
+    assert platform.enrolled() == []
+    # once the platform takes requests again, the same changes go through
+    assert [o.status for o in adapter.send([change("ada@acme.com"), change("bob@acme.com")])] == [
+        OutcomeStatus.DELIVERED
+    ] * 2
+    assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
+
+
+def test_a_server_error_is_retried_and_the_retry_enrols_once(platform: Platform) -> None:
+    adapter = platform.build()
+    platform.emulator.fail_next("server_error", on="enrol")
+    [outcome] = adapter.send([change("ada@acme.com")])
+    assert outcome.status == OutcomeStatus.RETRY
+    assert outcome.answer.startswith("500")
+
+    [retried] = adapter.send([change("ada@acme.com")])
+    assert retried.status == OutcomeStatus.DELIVERED
+    assert platform.enrolled() == ["ada@acme.com"]
+    assert platform.people() == 1  # the retry found the person the first attempt created
+
+
+@pytest.mark.parametrize("failure", ["expired", "revoked", "wrong"])
+def test_a_refused_credential_disables_the_destination(platform: Platform, failure: str) -> None:
+    secret = "not-the-token" if failure == "wrong" else None
+    adapter = platform.build(secret=secret)
+    if failure == "expired":
+        platform.emulator.fail_next("expired_token")
+    if failure == "revoked":
+        platform.emulator.revoke()
+    outcomes = adapter.send([change("ada@acme.com"), change("bob@acme.com")])
+
+    assert [o.status for o in outcomes] == [OutcomeStatus.DISABLED] * 2, outcomes
+    assert "refused the credentials" in outcomes[0].answer
+    assert sum(platform.emulator.calls.values()) == 1  # the rest of the batch was not sent
+    assert platform.emulator.token not in " ".join(o.answer for o in outcomes)
+
+
+def test_a_bad_record_fails_alone_with_the_reason(platform: Platform) -> None:
+    company = Delivery(
+        delivery_id="a1:c1:entered",
+        action_id="a1",
+        segment_id="s1",
+        kind=Kind.COMPANIES,
+        profile_id="c1",
+        transition=Transition.ENTERED,
+        occurred_at="2026-11-29T12:00:00Z",
+        fields={"domain": "acme.com"},
+    )
+    outcomes = platform.build().send(
+        [change(None, record="p-none"), company, change("not-an-address", record="p-bad"), change("ada@acme.com")]
+    )
+
+    assert [o.status for o in outcomes] == [OutcomeStatus.FAILED] * 3 + [OutcomeStatus.DELIVERED], outcomes
+    assert "no e-mail address" in outcomes[0].answer
+    assert "company" in outcomes[1].answer
+    assert "not an e-mail address" in outcomes[2].answer
+    assert platform.enrolled() == ["ada@acme.com"]
+
+
+def test_an_emulator_url_is_refused_outside_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(LOCAL_STACK_FLAG, raising=False)
+    for settings in (outreach.OutreachSettings, salesloft.SalesloftSettings, apollo.ApolloSettings):
+        with pytest.raises(ValueError, match="local stack"):
+            settings(api_url="https://127.0.0.1:8443")
+        assert settings().api_url is None  # the platform's own API
+
+
+def test_outreach_refuses_a_request_without_the_json_api_media_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    with OutreachEmulator() as org:
+        answer = requests.post(
+            f"{org.url}/api/v2/prospects",
+            json={"data": {"type": "prospect", "attributes": {"emails": ["ada@acme.com"]}}},
+            headers={"Authorization": f"Bearer {org.token}"},
+            verify=org.ca_path,
+            timeout=10,
+        )
+    assert answer.status_code == 415
+    assert answer.json()["errors"][0]["id"] == "unsupportedMediaType"
+    assert org.prospects == {}
+
+
+def test_outreach_429_without_retry_after_waits_for_the_rate_limit_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with OutreachEmulator(clock=lambda: 7_200.0 + 90) as org:  # 90 s into an hour: it resets in 3,510 s
+        platform = _outreach(org)
+        adapter = outreach.OutreachAdapter(
+            _session(),
+            outreach.OutreachSettings(api_url=org.url, ca_bundle=org.ca_path),
+            outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id),
+            org.token,
+            clock=lambda: 7_200.0 + 90,
+        )
+        org.fail_next("rate_limit")
+        [outcome] = adapter.send([change("ada@acme.com")])
+    assert outcome.status == OutcomeStatus.RETRY
+    assert outcome.retry_after == 3_510.0
+    assert platform.enrolled() == []
+
+
+def test_apollo_without_a_master_key_disables_the_destination(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with ApolloEmulator() as team:
+        [outcome] = _apollo(team).build(secret=team.plain_key).send([change("ada@acme.com")])
+        assert outcome.status == OutcomeStatus.DISABLED
+        assert "403" in outcome.answer
+        assert team.in_sequence(team.sequence_id) == {}
+
+
+def test_apollo_adds_a_batch_in_one_request_and_reports_each_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with ApolloEmulator() as team:
+        platform = _apollo(team)
+        other = team.add_sequence("Another")
+        platform.add_person("busy@acme.com")
+        busy = next(iter(team.contacts))
+        team.statuses[(busy, other)] = "active"
+        adapter = platform.build()
+        assert adapter.max_batch == 100
+        outcomes = adapter.send([change(f"p{i}@acme.com") for i in range(20)] + [change("busy@acme.com")])
+
+        assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 20 + [OutcomeStatus.FAILED]
+        assert "contacts_active_in_other_campaigns" in outcomes[-1].answer
+        assert team.calls["enrol"] == 1
+        assert len(platform.enrolled()) == 20
+
+
+def test_salesloft_adds_the_membership_for_the_chosen_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with SalesloftEmulator() as team:
+        user = team.add_user("rep@example.com")
+        settings = salesloft.SalesloftSettings(api_url=team.url, ca_bundle=team.ca_path)
+        options = salesloft.SalesloftOptions(cadence_id=team.cadence_id, user_id=user)
+        [outcome] = salesloft.build(settings, options, team.token, _session()).send([change("ada@acme.com")])
+        assert outcome.status == OutcomeStatus.DELIVERED
+        [membership] = team.on_cadence()
+        assert membership["user_id"] == user
+        assert team.people[membership["person_id"]]["first_name"] == "Ada"
