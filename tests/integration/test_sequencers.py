@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from pydantic import BaseModel
 
 from roster.actions.destinations import apollo, outreach, salesloft
 from roster.actions.destinations.base import Adapter, Delivery, OutcomeStatus, Transition
@@ -42,14 +43,28 @@ def _session() -> requests.Session:
     return guard(requests.Session())
 
 
-def _outreach(emulator: OutreachEmulator) -> Platform:
-    def build(on_exit: str = "ignore", secret: str | None = None) -> Adapter:
-        settings = outreach.OutreachSettings(api_url=emulator.url, ca_bundle=emulator.ca_path)
-        options = outreach.OutreachOptions(
-            sequence_id=emulator.sequence_id, mailbox_id=emulator.mailbox_id, on_exit=on_exit
-        )
-        return outreach.build(settings, options, secret or emulator.token, _session())
+#: Each kind's settings model, options model and factory, as the destination registry holds them.
+KINDS: dict[str, tuple[type[BaseModel], type[BaseModel], Callable[..., Adapter]]] = {
+    "outreach": (outreach.OutreachSettings, outreach.OutreachOptions, outreach.build),
+    "salesloft": (salesloft.SalesloftSettings, salesloft.SalesloftOptions, salesloft.build),
+    "apollo": (apollo.ApolloSettings, apollo.ApolloOptions, apollo.build),
+}
 
+
+def _builder(emulator: SequencerEmulator) -> Callable[..., Adapter]:
+    """Adapters configured the way `roster local up` describes the emulator (its `destination()`)."""
+
+    def build(on_exit: str = "ignore", secret: str | None = None, **options: Any) -> Adapter:
+        destination = emulator.destination()
+        settings_model, options_model, factory = KINDS[destination["kind"]]
+        settings = settings_model.model_validate(destination["settings"])
+        chosen = options_model.model_validate({**destination["options"], "on_exit": on_exit, **options})
+        return factory(settings, chosen, secret or destination["secret"], _session())
+
+    return build
+
+
+def _outreach(emulator: OutreachEmulator) -> Platform:
     def add_person(email: str) -> None:
         prospect = emulator.ids.take("prospect")
         emulator.prospects[prospect] = {"emails": [email], "firstName": "Known"}
@@ -57,7 +72,7 @@ def _outreach(emulator: OutreachEmulator) -> Platform:
     return Platform(
         "outreach",
         emulator,
-        build,
+        _builder(emulator),
         lambda: sorted(s["emails"][0] for s in emulator.enrolled(emulator.sequence_id) if s["state"] == "active"),
         lambda: len(emulator.prospects),
         add_person,
@@ -66,18 +81,13 @@ def _outreach(emulator: OutreachEmulator) -> Platform:
 
 
 def _salesloft(emulator: SalesloftEmulator) -> Platform:
-    def build(on_exit: str = "ignore", secret: str | None = None) -> Adapter:
-        settings = salesloft.SalesloftSettings(api_url=emulator.url, ca_bundle=emulator.ca_path)
-        options = salesloft.SalesloftOptions(cadence_id=emulator.cadence_id, on_exit=on_exit)
-        return salesloft.build(settings, options, secret or emulator.token, _session())
-
     def add_person(email: str) -> None:
         emulator.people[emulator.ids.take("person")] = {"email_address": email, "first_name": "Known"}
 
     return Platform(
         "salesloft",
         emulator,
-        build,
+        _builder(emulator),
         lambda: sorted(m["email"] for m in emulator.on_cadence(emulator.cadence_id)),
         lambda: len(emulator.people),
         add_person,
@@ -86,20 +96,13 @@ def _salesloft(emulator: SalesloftEmulator) -> Platform:
 
 
 def _apollo(emulator: ApolloEmulator) -> Platform:
-    def build(on_exit: str = "ignore", secret: str | None = None) -> Adapter:
-        settings = apollo.ApolloSettings(api_url=emulator.url, ca_bundle=emulator.ca_path)
-        options = apollo.ApolloOptions(
-            sequence_id=emulator.sequence_id, email_account_id=emulator.email_account_id, on_exit=on_exit
-        )
-        return apollo.build(settings, options, secret or emulator.token, _session())
-
     def add_person(email: str) -> None:
         emulator.contacts[f"{len(emulator.contacts):024x}"] = {"email": email, "first_name": "Known"}
 
     return Platform(
         "apollo",
         emulator,
-        build,
+        _builder(emulator),
         lambda: sorted(e for e, status in emulator.in_sequence(emulator.sequence_id).items() if status == "active"),
         lambda: len(emulator.contacts),
         add_person,
@@ -340,9 +343,7 @@ def test_salesloft_adds_the_membership_for_the_chosen_user(monkeypatch: pytest.M
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     with SalesloftEmulator() as team:
         user = team.add_user("rep@example.com")
-        settings = salesloft.SalesloftSettings(api_url=team.url, ca_bundle=team.ca_path)
-        options = salesloft.SalesloftOptions(cadence_id=team.cadence_id, user_id=user)
-        [outcome] = salesloft.build(settings, options, team.token, _session()).send([change("ada@acme.com")])
+        [outcome] = _builder(team)(user_id=user).send([change("ada@acme.com")])
         assert outcome.status == OutcomeStatus.DELIVERED
         [membership] = team.on_cadence()
         assert membership["user_id"] == user

@@ -87,6 +87,7 @@ class Ids:
 class SequencerEmulator(Served):
     """The shared HTTPS face; subclasses give `routes()`, `authenticated()` and the platform's failure answers."""
 
+    kind: ClassVar[str]  # the destination kind Roster knows this platform by
     organization: ClassVar[str]
     content_type: ClassVar[str] = "application/json; charset=utf-8"
 
@@ -112,7 +113,17 @@ class SequencerEmulator(Served):
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
 
+    def destination(self) -> dict[str, Any]:
+        """How Roster reaches this emulator (local stack only): the destination's kind, settings and secret, and
+        the options of an action that enrols people in the emulator's ready-made sequence."""
+        settings = {"api_url": self.url, "ca_bundle": self.ca_path}
+        return {"kind": self.kind, "settings": settings, "secret": self.token, "options": self.options()}
+
     # -- what a platform supplies --------------------------------------------------------------------------
+
+    def options(self) -> dict[str, Any]:
+        """An action's options naming the ready-made sequence (and sender)."""
+        raise NotImplementedError
 
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         """(method, name, path pattern, handler(request, **groups))."""

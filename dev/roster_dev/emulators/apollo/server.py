@@ -40,6 +40,7 @@ def _truthy(value: Any) -> bool:
 class ApolloEmulator(SequencerEmulator):
     """`with ApolloEmulator() as apollo:` — `apollo.token` (a master key), `.sequence_id`, `.email_account_id`."""
 
+    kind = "apollo"
     organization = "Roster Apollo emulator"
     thread_name = "apollo-emulator"
 
@@ -73,6 +74,9 @@ class ApolloEmulator(SequencerEmulator):
                 for (contact, sequence), status in self.statuses.items()
                 if sequence == sequence_id
             }
+
+    def options(self) -> dict[str, Any]:
+        return {"sequence_id": self.sequence_id, "email_account_id": self.email_account_id}
 
     # -- protocol --------------------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ def _identifier(relationships: Any, name: str) -> int:
 class OutreachEmulator(SequencerEmulator):
     """`with OutreachEmulator() as outreach:` — `outreach.token`, `.sequence_id` and `.mailbox_id` are ready to use."""
 
+    kind = "outreach"
     organization = "Roster Outreach emulator"
     thread_name = "outreach-emulator"
     content_type = JSON_API
@@ -78,6 +79,9 @@ class OutreachEmulator(SequencerEmulator):
                 for state_id, state in self.sequence_states.items()
                 if sequence_id is None or state["sequence"] == sequence_id
             ]
+
+    def options(self) -> dict[str, Any]:
+        return {"sequence_id": self.sequence_id, "mailbox_id": self.mailbox_id}
 
     # -- protocol --------------------------------------------------------------------------------------------
 

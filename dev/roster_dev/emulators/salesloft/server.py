@@ -38,6 +38,7 @@ def _integer(request: Request, name: str) -> int:
 class SalesloftEmulator(SequencerEmulator):
     """`with SalesloftEmulator() as salesloft:` — `salesloft.token` and `salesloft.cadence_id` are ready to use."""
 
+    kind = "salesloft"
     organization = "Roster Salesloft emulator"
     thread_name = "salesloft-emulator"
 
@@ -70,6 +71,9 @@ class SalesloftEmulator(SequencerEmulator):
                 for membership_id, membership in self.memberships.items()
                 if membership["currently_on_cadence"] and (cadence_id is None or membership["cadence_id"] == cadence_id)
             ]
+
+    def options(self) -> dict[str, Any]:
+        return {"cadence_id": self.cadence_id}
 
     # -- protocol --------------------------------------------------------------------------------------------
 
