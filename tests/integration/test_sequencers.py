@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from roster.actions.destinations import apollo, outreach, salesloft
@@ -274,10 +276,10 @@ def test_a_bad_record_fails_alone_with_the_reason(platform: Platform) -> None:
 
 def test_an_emulator_url_is_refused_outside_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(LOCAL_STACK_FLAG, raising=False)
-    for settings in (outreach.OutreachSettings, salesloft.SalesloftSettings, apollo.ApolloSettings):
+    for model in (outreach.OutreachSettings, salesloft.SalesloftSettings, apollo.ApolloSettings):
         with pytest.raises(ValueError, match="local stack"):
-            settings(api_url="https://127.0.0.1:8443")
-        assert settings().api_url is None  # the platform's own API
+            model(api_url="https://127.0.0.1:8443")
+        assert model().api_url is None  # the platform's own API
 
 
 def test_outreach_refuses_a_request_without_the_json_api_media_type(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -348,3 +350,64 @@ def test_salesloft_adds_the_membership_for_the_chosen_user(monkeypatch: pytest.M
         [membership] = team.on_cadence()
         assert membership["user_id"] == user
         assert team.people[membership["person_id"]]["first_name"] == "Ada"
+
+
+def test_a_person_created_meanwhile_is_used_not_duplicated(platform: Platform) -> None:
+    """Two deliveries racing for one new person: the one whose create is refused uses the person the other made."""
+    platform.add_person("ada@acme.com")
+    adapter = platform.build()
+    found = adapter.find  # type: ignore[attr-defined]
+    misses = iter([None])  # the first look-up runs before the other delivery's create lands
+    adapter.find = lambda person: next(misses, None) or found(person)  # type: ignore[attr-defined]
+    [outcome] = adapter.send([change("ada@acme.com")])
+
+    assert outcome.status == OutcomeStatus.DELIVERED, outcome
+    assert platform.enrolled() == ["ada@acme.com"]
+    assert platform.people() == 1
+
+
+TRANSITIONS = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from([Transition.ENTERED, Transition.EXITED]), st.booleans()),
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("kind", sorted(EMULATORS))
+def test_enrolment_follows_each_records_changes_delivered_in_order_and_twice(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: whatever entries and exits arrive (each record's in order, any of them delivered twice), a person
+    is in the sequence exactly when their last change was an entry (on Outreach: when no exit followed their first
+    entry, since Outreach never re-enrols a finished prospect), and each person exists once on the platform."""
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    emulator_class, view = EMULATORS[kind]
+    with emulator_class() as emulator:
+        platform = view(emulator)
+        adapter = platform.build(on_exit="remove")
+        runs = iter(range(10_000))
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(TRANSITIONS)
+        def check(changes: list[tuple[int, Transition, bool]]) -> None:
+            run = next(runs)
+            before, people = set(platform.enrolled()), platform.people()
+            history: dict[int, list[Transition]] = {}
+            for person, transition, twice in changes:
+                email = f"r{run}p{person}@acme.com"
+                for _ in range(2 if twice else 1):
+                    [outcome] = adapter.send([change(email, transition)])
+                    assert outcome.status == OutcomeStatus.DELIVERED, outcome
+                history.setdefault(person, []).append(transition)
+
+            def enrolled(transitions: list[Transition]) -> bool:
+                if kind != "outreach":
+                    return transitions[-1] == Transition.ENTERED
+                first = transitions.index(Transition.ENTERED) if Transition.ENTERED in transitions else None
+                return first is not None and Transition.EXITED not in transitions[first:]
+
+            expected = {f"r{run}p{person}@acme.com" for person, seen in history.items() if enrolled(seen)}
+            assert set(platform.enrolled()) - before == expected
+            # a person is created by their first entry, once; an exit never creates anyone
+            assert platform.people() - people == sum(Transition.ENTERED in seen for seen in history.values())
+
+        check()

@@ -204,9 +204,21 @@ class SequencerAdapter:
                 return self.delivered(delivery, f"{person.email} is not in {self.platform}: nothing to remove")
             exits.append(Step(delivery, person, person_id))
             return None
-        person_id = self.find(person) or self.create(person)
-        entries.append(Step(delivery, person, person_id))
+        entries.append(Step(delivery, person, self.find(person) or self._create(person)))
         return None
+
+    def _create(self, person: Person) -> str:
+        """Create the person; when the platform refuses because someone created them meanwhile (a concurrent
+        delivery), use that one."""
+        try:
+            return self.create(person)
+        except Refused as refused:
+            if refused.status != OutcomeStatus.FAILED:
+                raise
+            found = self.find(person)
+            if found is None:
+                raise
+            return found
 
     def attempt(self, delivery: Delivery, work: Callable[[], Outcome | None]) -> Outcome | None:
         """Run one change's work; a refusal becomes its outcome, and a halting one (401, 429) every later one's."""
