@@ -15,10 +15,10 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
 from roster.actions.destinations import apollo, outreach, salesloft
 from roster.actions.destinations.base import Adapter, Delivery, OutcomeStatus, Transition
+from roster.actions.destinations.registry import destination_kind
 from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.outbound import guard
 from roster.profiles.fields import Kind
@@ -45,23 +45,16 @@ def _session() -> requests.Session:
     return guard(requests.Session())
 
 
-#: Each kind's settings model, options model and factory, as the destination registry holds them.
-KINDS: dict[str, tuple[type[BaseModel], type[BaseModel], Callable[..., Adapter]]] = {
-    "outreach": (outreach.OutreachSettings, outreach.OutreachOptions, outreach.build),
-    "salesloft": (salesloft.SalesloftSettings, salesloft.SalesloftOptions, salesloft.build),
-    "apollo": (apollo.ApolloSettings, apollo.ApolloOptions, apollo.build),
-}
-
-
 def _builder(emulator: SequencerEmulator) -> Callable[..., Adapter]:
-    """Adapters configured the way `roster local up` describes the emulator (its `destination()`)."""
+    """Adapters made through the destination registry, configured the way `roster local up` describes the
+    emulator (its `destination()`)."""
 
     def build(on_exit: str = "ignore", secret: str | None = None, **options: Any) -> Adapter:
         destination = emulator.destination()
-        settings_model, options_model, factory = KINDS[destination["kind"]]
-        settings = settings_model.model_validate(destination["settings"])
-        chosen = options_model.model_validate({**destination["options"], "on_exit": on_exit, **options})
-        return factory(settings, chosen, secret or destination["secret"], _session())
+        entry = destination_kind(destination["kind"])
+        settings = entry.settings.model_validate(destination["settings"])
+        chosen = entry.options.model_validate({**destination["options"], "on_exit": on_exit, **options})
+        return entry.build(settings, chosen, secret or destination["secret"], _session())
 
     return build
 
@@ -300,12 +293,10 @@ def test_outreach_429_without_retry_after_waits_for_the_rate_limit_reset(monkeyp
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     with OutreachEmulator(clock=lambda: 7_200.0 + 90) as org:  # 90 s into an hour: it resets in 3,510 s
         platform = _outreach(org)
+        settings = outreach.OutreachSettings(api_url=org.url, ca_bundle=org.ca_path)
         adapter = outreach.OutreachAdapter(
-            _session(),
-            outreach.OutreachSettings(api_url=org.url, ca_bundle=org.ca_path),
+            outreach.OutreachConnection(_session(), settings, org.token, clock=lambda: 7_200.0 + 90),
             outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id),
-            org.token,
-            clock=lambda: 7_200.0 + 90,
         )
         org.fail_next("rate_limit")
         [outcome] = adapter.send([change("ada@acme.com")])
@@ -411,3 +402,29 @@ def test_enrolment_follows_each_records_changes_delivered_in_order_and_twice(
             assert platform.people() - people == sum(Transition.ENTERED in seen for seen in history.values())
 
         check()
+
+
+@pytest.mark.parametrize("credential", ["valid", "wrong"])
+def test_the_destination_test_checks_the_credentials_without_sending_a_record(
+    platform: Platform, credential: str
+) -> None:
+    destination = platform.emulator.destination()
+    entry = destination_kind(destination["kind"])
+    settings = entry.settings.model_validate(destination["settings"])
+    secret = destination["secret"] if credential == "valid" else "not-the-token"
+    assert entry.probe is not None
+    outcome = entry.probe(settings, secret, _session())
+
+    expected = OutcomeStatus.DELIVERED if credential == "valid" else OutcomeStatus.DISABLED
+    assert outcome.status == expected, outcome
+    assert platform.people() == 0 and platform.enrolled() == []
+
+
+@pytest.mark.parametrize("kind", sorted(EMULATORS))
+def test_a_secret_with_spaces_or_nothing_in_it_is_refused_when_saved(kind: str) -> None:
+    check = destination_kind(kind).check_secret
+    assert check is not None
+    check("a-token_123")
+    for bad, reason in (("", "empty"), ("  ", "empty"), ("Bearer abc", "spaces"), ("abc\n", "spaces")):
+        with pytest.raises(ValueError, match=reason):
+            check(bad)

@@ -83,6 +83,7 @@ class ApolloEmulator(SequencerEmulator):
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         campaigns = r"/api/v1/emailer_campaigns"
         return [
+            ("GET", "health", r"/api/v1/auth/health", self._health),
             ("POST", "find", r"/api/v1/contacts/search", self._search),
             ("POST", "create", r"/api/v1/contacts", self._create),
             ("POST", "remove", rf"{campaigns}/remove_or_stop_contact_ids", self._remove),
@@ -135,6 +136,9 @@ class ApolloEmulator(SequencerEmulator):
             if contact == contact_id
         ]
         return {"id": contact_id, **self.contacts[contact_id], "contact_campaign_statuses": statuses}
+
+    def _health(self, request: Request) -> Response:
+        return reply(200, {"healthy": True, "is_logged_in": True})
 
     def _search(self, request: Request) -> Response:
         keywords = str(self._params(request).get("q_keywords") or "").strip().lower()

@@ -87,6 +87,7 @@ class OutreachEmulator(SequencerEmulator):
 
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         return [
+            ("GET", "users", r"/api/v2/users", self._list_users),
             ("GET", "find", r"/api/v2/prospects", self._list_prospects),
             ("POST", "create", r"/api/v2/prospects", self._create_prospect),
             ("GET", "states", r"/api/v2/sequenceStates", self._list_states),
@@ -148,6 +149,10 @@ class OutreachEmulator(SequencerEmulator):
             name: {"data": {"type": name, "id": state[name]}} for name in ("prospect", "sequence", "mailbox")
         }
         return self._resource("sequenceState", state_id, {"state": state["state"]}, relationships)
+
+    def _list_users(self, request: Request) -> Response:
+        user = self._resource("user", 1, {"email": "owner@example.com", "name": "Org Owner"}, {})
+        return reply(200, {"data": [user], "meta": {"count": 1}}, JSON_API)
 
     def _list_prospects(self, request: Request) -> Response:
         wanted = {email.strip().lower() for email in (request.one("filter[emails]") or "").split(",") if email.strip()}

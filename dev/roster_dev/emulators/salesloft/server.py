@@ -80,6 +80,7 @@ class SalesloftEmulator(SequencerEmulator):
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         json = r"(?:\.json)?"
         return [
+            ("GET", "me", rf"/v2/me{json}", self._me),
             ("GET", "find", rf"/v2/people{json}", self._list_people),
             ("POST", "create", rf"/v2/people{json}", self._create_person),
             ("GET", "memberships", rf"/v2/cadence_memberships{json}", self._list_memberships),
@@ -115,6 +116,9 @@ class SalesloftEmulator(SequencerEmulator):
     def _page(records: list[dict[str, Any]]) -> Response:
         paging = {"per_page": 25, "current_page": 1, "next_page": None, "prev_page": None}
         return reply(200, {"metadata": {"filtering": {}, "paging": paging, "sorting": {}}, "data": records[:25]})
+
+    def _me(self, request: Request) -> Response:
+        return reply(200, {"data": {"id": self.user_id, **self.users[self.user_id]}})
 
     def _list_people(self, request: Request) -> Response:
         wanted = {email.strip().lower() for email in request.query.get("email_addresses[]", [])}

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from roster.actions.destinations.base import Outcome, OutcomeStatus
 from roster.actions.destinations.sequencer import (
+    Connection,
     Person,
     SequencerAdapter,
     SequencerOptions,
@@ -44,14 +45,13 @@ class ApolloOptions(SequencerOptions):
     )
 
 
-class ApolloAdapter(SequencerAdapter):
+class ApolloConnection(Connection):
     platform = "Apollo"
     default_url = "https://api.apollo.io"
-    max_batch = BATCH
-    options: ApolloOptions
+    probe_path = "/api/v1/auth/health"
 
-    def __init__(self, session: requests.Session, settings: ApolloSettings, options: ApolloOptions, key: str) -> None:
-        super().__init__(session, settings, options)
+    def __init__(self, session: requests.Session, settings: ApolloSettings, key: str) -> None:
+        super().__init__(session, settings)
         self._key = key
 
     def headers(self) -> dict[str, str]:
@@ -73,6 +73,18 @@ class ApolloAdapter(SequencerAdapter):
             if response.headers.get(header, "").strip() == "0":
                 return seconds
         return None
+
+    def probe_accepted(self, response: requests.Response) -> bool:
+        """`auth/health` says in `is_logged_in` whether the key was taken."""
+        try:
+            return bool(response.json().get("is_logged_in") is True)
+        except (ValueError, AttributeError):
+            return False
+
+
+class ApolloAdapter(SequencerAdapter):
+    max_batch = BATCH
+    options: ApolloOptions
 
     def find(self, person: Person) -> str | None:
         found = self.call("POST", "/api/v1/contacts/search", json={"q_keywords": person.email, "per_page": 10}).json()
@@ -142,4 +154,10 @@ class ApolloAdapter(SequencerAdapter):
 
 def build(settings: ApolloSettings, options: ApolloOptions, secret: str, session: requests.Session) -> ApolloAdapter:
     """The adapter for one action; `secret` is the master API key."""
-    return ApolloAdapter(session, settings, options, secret)
+    return ApolloAdapter(ApolloConnection(session, settings, secret), options)
+
+
+def probe(settings: ApolloSettings, secret: str, session: requests.Session) -> Outcome:
+    """Whether Apollo takes the key (`GET /api/v1/auth/health`), sending no record. A key that is not a master
+    key passes here and is refused (403) by the sequence endpoints on the first delivery."""
+    return ApolloConnection(session, settings, secret).probe()

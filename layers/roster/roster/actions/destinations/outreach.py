@@ -19,6 +19,7 @@ from pydantic import Field
 
 from roster.actions.destinations.base import Outcome, OutcomeStatus
 from roster.actions.destinations.sequencer import (
+    Connection,
     Person,
     Refused,
     SequencerAdapter,
@@ -42,20 +43,19 @@ class OutreachOptions(SequencerOptions):
     mailbox_id: int = Field(gt=0, description="The mailbox the sequence's e-mails are sent from")
 
 
-class OutreachAdapter(SequencerAdapter):
+class OutreachConnection(Connection):
     platform = "Outreach"
     default_url = "https://api.outreach.io"
-    options: OutreachOptions
+    probe_path = "/api/v2/users?page[size]=1"
 
     def __init__(
         self,
         session: requests.Session,
         settings: OutreachSettings,
-        options: OutreachOptions,
         token: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(session, settings, options)
+        super().__init__(session, settings)
         self._token = token
         self._clock = clock
 
@@ -68,6 +68,10 @@ class OutreachAdapter(SequencerAdapter):
         if asked is None and reset.strip().isdigit():
             return max(0.0, float(reset) - self._clock())
         return asked
+
+
+class OutreachAdapter(SequencerAdapter):
+    options: OutreachOptions
 
     def find(self, person: Person) -> str | None:
         found = self.call("GET", "/api/v2/prospects", params={"filter[emails]": person.email}).json()
@@ -138,4 +142,9 @@ def build(
     settings: OutreachSettings, options: OutreachOptions, secret: str, session: requests.Session
 ) -> OutreachAdapter:
     """The adapter for one action; `secret` is the OAuth access token."""
-    return OutreachAdapter(session, settings, options, secret)
+    return OutreachAdapter(OutreachConnection(session, settings, secret), options)
+
+
+def probe(settings: OutreachSettings, secret: str, session: requests.Session) -> Outcome:
+    """Whether Outreach takes the token (`GET /api/v2/users`), sending no record."""
+    return OutreachConnection(session, settings, secret).probe()

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from pydantic import BaseModel
 
-from roster.actions.destinations import webhook
+from roster.actions.destinations import apollo, outreach, salesloft, sequencer, webhook
 from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome
 
 
@@ -44,6 +44,32 @@ KINDS: dict[str, DestinationKind] = {
         check_secret=webhook.check_secret,
         probe=webhook.probe,
         new_secret=webhook.new_secret,
+    ),
+    # Sequencers: each entry costs 2-3 requests (find, maybe create, enrol); the budgets are the platforms' limits
+    # with room to spare: Outreach 10,000 an hour per user, Salesloft 600 a minute per team, Apollo by plan.
+    "outreach": DestinationKind(
+        settings=outreach.OutreachSettings,
+        options=outreach.OutreachOptions,
+        build=outreach.build,
+        requests_per_second=2.5,
+        check_secret=sequencer.check_secret,
+        probe=outreach.probe,
+    ),
+    "salesloft": DestinationKind(
+        settings=salesloft.SalesloftSettings,
+        options=salesloft.SalesloftOptions,
+        build=salesloft.build,
+        requests_per_second=8.0,
+        check_secret=sequencer.check_secret,
+        probe=salesloft.probe,
+    ),
+    "apollo": DestinationKind(
+        settings=apollo.ApolloSettings,
+        options=apollo.ApolloOptions,
+        build=apollo.build,
+        requests_per_second=3.0,
+        check_secret=sequencer.check_secret,
+        probe=apollo.probe,
     ),
 }
 

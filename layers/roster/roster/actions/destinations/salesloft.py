@@ -18,6 +18,7 @@ from pydantic import Field
 
 from roster.actions.destinations.base import Outcome, OutcomeStatus
 from roster.actions.destinations.sequencer import (
+    Connection,
     Person,
     Refused,
     SequencerAdapter,
@@ -39,19 +40,21 @@ class SalesloftOptions(SequencerOptions):
     )
 
 
-class SalesloftAdapter(SequencerAdapter):
+class SalesloftConnection(Connection):
     platform = "Salesloft"
     default_url = "https://api.salesloft.com"
-    options: SalesloftOptions
+    probe_path = "/v2/me"
 
-    def __init__(
-        self, session: requests.Session, settings: SalesloftSettings, options: SalesloftOptions, token: str
-    ) -> None:
-        super().__init__(session, settings, options)
+    def __init__(self, session: requests.Session, settings: SalesloftSettings, token: str) -> None:
+        super().__init__(session, settings)
         self._token = token
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+
+
+class SalesloftAdapter(SequencerAdapter):
+    options: SalesloftOptions
 
     def find(self, person: Person) -> str | None:
         people = self.call("GET", "/v2/people", params={"email_addresses[]": person.email}).json().get("data") or []
@@ -108,4 +111,9 @@ def build(
     settings: SalesloftSettings, options: SalesloftOptions, secret: str, session: requests.Session
 ) -> SalesloftAdapter:
     """The adapter for one action; `secret` is the API key or OAuth access token."""
-    return SalesloftAdapter(session, settings, options, secret)
+    return SalesloftAdapter(SalesloftConnection(session, settings, secret), options)
+
+
+def probe(settings: SalesloftSettings, secret: str, session: requests.Session) -> Outcome:
+    """Whether Salesloft takes the key (`GET /v2/me`), sending no record."""
+    return SalesloftConnection(session, settings, secret).probe()

@@ -131,19 +131,85 @@ class Step:
     person_id: str | None = None
 
 
+class Connection:
+    """One platform's HTTP side: its URL, credentials, how it is called and what its refusals mean."""
+
+    platform = "the sequencer"
+    default_url = ""
+    probe_path = ""  # a GET that needs valid credentials and changes nothing
+
+    def __init__(self, session: requests.Session, settings: SequencerSettings) -> None:
+        self.session = session
+        self.base_url = str(settings.api_url or self.default_url).rstrip("/")
+        self.verify: str | bool = settings.ca_bundle or True  # per request: the session may serve others too
+
+    def headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def wait_asked(self, response: requests.Response) -> float | None:
+        """Seconds a 429 asks to wait: `Retry-After` unless the platform says it another way."""
+        return retry_after_seconds(response.headers.get("Retry-After"))
+
+    def auth_refused(self, response: requests.Response) -> bool:
+        """Whether an answer means the credentials no longer work (then the destination is disabled)."""
+        return response.status_code == 401
+
+    def probe(self) -> Outcome:
+        """Whether the platform takes the credentials, without sending a record (`POST /v1/destinations/{id}/test`)."""
+        try:
+            response = self.call("GET", self.probe_path)
+        except Refused as refused:
+            return Outcome("probe", refused.status, refused.answer, refused.retry_after)
+        if not self.probe_accepted(response):
+            return Outcome(
+                "probe", OutcomeStatus.DISABLED, f"{self.platform} refused the credentials: {excerpt(response)}"
+            )
+        return Outcome(
+            "probe", OutcomeStatus.DELIVERED, f"{self.platform} accepted the credentials: {excerpt(response)}"
+        )
+
+    def probe_accepted(self, response: requests.Response) -> bool:
+        """Whether a 2xx answer to the probe means the credentials work (it does unless the platform says)."""
+        return True
+
+    def call(self, method: str, path: str, *, accept: Sequence[int] = (), **kwargs: Any) -> requests.Response:
+        """One request; a 2xx (or a status in `accept`, for the caller to read) is returned, anything else refused."""
+        try:
+            response = self.session.request(
+                method, self.base_url + path, headers=self.headers(), timeout=TIMEOUT, verify=self.verify, **kwargs
+            )
+        except OutboundRefused as error:
+            raise Refused(OutcomeStatus.DISABLED, f"{self.platform} cannot be called: {error}", halts=True) from None
+        except requests.RequestException as error:
+            raise Refused(OutcomeStatus.RETRY, f"no answer from {self.platform}: {type(error).__name__}") from None
+        if response.ok or response.status_code in accept:
+            return response
+        raise self.refusal(response)
+
+    def refusal(self, response: requests.Response) -> Refused:
+        """What a non-2xx answer means for the change."""
+        status = response.status_code
+        if self.auth_refused(response):
+            answer = f"{self.platform} refused the credentials (reconnect the destination): {excerpt(response)}"
+            return Refused(OutcomeStatus.DISABLED, answer, halts=True)
+        if status == 429:
+            return Refused(OutcomeStatus.RETRY, excerpt(response), self.wait_asked(response), halts=True)
+        if status >= 500:
+            asked = retry_after_seconds(response.headers.get("Retry-After"))
+            return Refused(OutcomeStatus.RETRY, excerpt(response), asked)
+        return Refused(OutcomeStatus.FAILED, excerpt(response))
+
+
 class SequencerAdapter:
     """The shared flow; a platform supplies `find`, `create`, `enrol` and `remove` (and how it answers a refusal)."""
 
     max_batch = 1
-    platform = "the sequencer"
-    default_url = ""
 
-    def __init__(self, session: requests.Session, settings: SequencerSettings, options: SequencerOptions) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, options: SequencerOptions) -> None:
+        self.connection = connection
+        self.platform = connection.platform
+        self.call = connection.call
         self.options = options
-        self.base_url = str(settings.api_url or self.default_url).rstrip("/")
-        if settings.ca_bundle:
-            session.verify = settings.ca_bundle
         self._halt: Refused | None = None
 
     # -- what a platform supplies ------------------------------------------------------------------------
@@ -162,17 +228,6 @@ class SequencerAdapter:
     def remove(self, steps: Sequence[Step]) -> dict[str, Outcome]:
         """Take each step's person out of the sequence; an outcome per delivery id."""
         raise NotImplementedError
-
-    def headers(self) -> dict[str, str]:
-        raise NotImplementedError
-
-    def wait_asked(self, response: requests.Response) -> float | None:
-        """Seconds a 429 asks to wait: `Retry-After` unless the platform says it another way."""
-        return retry_after_seconds(response.headers.get("Retry-After"))
-
-    def auth_refused(self, response: requests.Response) -> bool:
-        """Whether an answer means the credentials no longer work (then the destination is disabled)."""
-        return response.status_code == 401
 
     # -- the shared flow ---------------------------------------------------------------------------------
 
@@ -251,33 +306,14 @@ class SequencerAdapter:
     def delivered(delivery: Delivery, answer: str) -> Outcome:
         return Outcome(delivery.delivery_id, OutcomeStatus.DELIVERED, answer)
 
-    def call(self, method: str, path: str, *, accept: Sequence[int] = (), **kwargs: Any) -> requests.Response:
-        """One request; a 2xx (or a status in `accept`, for the caller to read) is returned, anything else refused."""
-        try:
-            response = self.session.request(
-                method, self.base_url + path, headers=self.headers(), timeout=TIMEOUT, **kwargs
-            )
-        except OutboundRefused as error:
-            raise Refused(OutcomeStatus.DISABLED, f"{self.platform} cannot be called: {error}", halts=True) from None
-        except requests.RequestException as error:
-            raise Refused(OutcomeStatus.RETRY, f"no answer from {self.platform}: {type(error).__name__}") from None
-        if response.ok or response.status_code in accept:
-            return response
-        raise self.refusal(response)
-
-    def refusal(self, response: requests.Response) -> Refused:
-        """What a non-2xx answer means for the change."""
-        status = response.status_code
-        if self.auth_refused(response):
-            answer = f"{self.platform} refused the credentials (reconnect the destination): {excerpt(response)}"
-            return Refused(OutcomeStatus.DISABLED, answer, halts=True)
-        if status == 429:
-            return Refused(OutcomeStatus.RETRY, excerpt(response), self.wait_asked(response), halts=True)
-        if status >= 500:
-            asked = retry_after_seconds(response.headers.get("Retry-After"))
-            return Refused(OutcomeStatus.RETRY, excerpt(response), asked)
-        return Refused(OutcomeStatus.FAILED, excerpt(response))
-
 
 def replace_refused(refused: Refused, answer: str) -> Refused:
     return Refused(refused.status, answer, refused.retry_after, refused.halts)
+
+
+def check_secret(secret: str) -> None:
+    """At save time: the secret is the token or key itself (one line, no spaces), as the platform issued it."""
+    if not secret.strip():
+        raise ValueError("the secret is empty: give the platform's access token or API key")
+    if any(character.isspace() for character in secret):
+        raise ValueError("the secret contains spaces or line breaks: give only the access token or API key")
