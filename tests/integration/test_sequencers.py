@@ -229,6 +229,20 @@ def test_a_server_error_is_retried_and_the_retry_enrols_once(platform: Platform)
     assert platform.people() == 1  # the retry found the person the first attempt created
 
 
+@pytest.mark.parametrize("step", ["find", "enrol"])
+def test_an_unreadable_answer_is_retried_and_the_retry_enrols_once(platform: Platform, step: str) -> None:
+    adapter = platform.build()
+    platform.emulator.fail_next("garbled", on=step)
+    outcomes = adapter.send([change("ada@acme.com"), change("bob@acme.com")])
+    assert outcomes[0].status == OutcomeStatus.RETRY, outcomes
+    assert "cannot read" in outcomes[0].answer
+
+    retried = adapter.send([change("ada@acme.com"), change("bob@acme.com")])
+    assert [o.status for o in retried] == [OutcomeStatus.DELIVERED] * 2, retried
+    assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
+    assert platform.people() == 2
+
+
 @pytest.mark.parametrize("failure", ["expired", "revoked", "wrong"])
 def test_a_refused_credential_disables_the_destination(platform: Platform, failure: str) -> None:
     secret = "not-the-token" if failure == "wrong" else None

@@ -3,8 +3,8 @@ failure injection and request counting. Each platform's package supplies its rou
 shapes of its answers (errors, rate-limit headers).
 
 Failures are injected for the next N requests (of one route, if named): `rate_limit` (429 with the platform's
-rate-limit headers), `server_error` (500), `expired_token` (401, as an expired access token gets). `revoke()` makes
-the credential fail for good.
+rate-limit headers), `server_error` (500), `expired_token` (401, as an expired access token gets), `garbled` (200
+with an HTML page, as a proxy in front of a platform may send). `revoke()` makes the credential fail for good.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from roster_dev.emulators.https import Certificate, Handler, PayloadTooLarge, Response, Server
 from roster_dev.emulators.serving import Served
 
-FailureKind = Literal["rate_limit", "server_error", "expired_token"]
-FAILURE_KINDS: tuple[FailureKind, ...] = ("rate_limit", "server_error", "expired_token")
+FailureKind = Literal["rate_limit", "server_error", "expired_token", "garbled"]
+FAILURE_KINDS: tuple[FailureKind, ...] = ("rate_limit", "server_error", "expired_token", "garbled")
 MAX_BODY = 1024 * 1024
 
 
@@ -213,6 +213,8 @@ class SequencerEmulator(Served):
             return self.too_many()
         if injection is not None and injection.kind == "server_error":
             return self.server_error()
+        if injection is not None and injection.kind == "garbled":
+            return Response(200, b"<html><body>Down for maintenance</body></html>", "text/html")
         credential = self.credential(request)
         with self.lock:
             revoked = credential in self._revoked

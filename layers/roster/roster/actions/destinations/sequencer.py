@@ -30,6 +30,8 @@ from roster.profiles.fields import Kind
 
 TIMEOUT = 30.0  # seconds a platform may take to answer one call
 EXCERPT = 300  # characters of a platform's answer kept for the delivery log
+#: What reading a 2xx answer that is not the JSON it should be raises (no body, HTML, a missing key).
+UNREADABLE = (ValueError, LookupError, TypeError)
 
 
 class SequencerSettings(BaseModel):
@@ -245,6 +247,9 @@ class SequencerAdapter:
                 continue
             try:
                 outcomes.update(self._halted(steps) if self._halt else action(steps))
+            except UNREADABLE as error:
+                refused = self._unreadable(error)
+                outcomes.update({step.delivery.delivery_id: self._outcome(step.delivery, refused) for step in steps})
             except Refused as refused:
                 outcomes.update({step.delivery.delivery_id: self._outcome(step.delivery, refused) for step in steps})
         return [outcomes[delivery.delivery_id] for delivery in deliveries]
@@ -281,8 +286,16 @@ class SequencerAdapter:
             return self._outcome(delivery, self._halt)
         try:
             return work()
+        except UNREADABLE as error:
+            return self._outcome(delivery, self._unreadable(error))
         except Refused as refused:
             return self._outcome(delivery, refused)
+
+    def _unreadable(self, error: Exception) -> Refused:
+        """A 2xx answer without the JSON it should carry (e.g. a proxy's HTML page): sent again later, which is
+        safe because every step first looks at what the platform already has."""
+        answer = f"{self.platform} sent an answer Roster cannot read ({type(error).__name__}: {error})"
+        return Refused(OutcomeStatus.RETRY, answer[:EXCERPT])
 
     def each(self, steps: Sequence[Step], work: Callable[[Step], Outcome]) -> dict[str, Outcome]:
         """For platforms that take one person a request: each refusal settles its own change (401, 429 the rest)."""
@@ -295,7 +308,8 @@ class SequencerAdapter:
 
     def _outcome(self, delivery: Delivery, refused: Refused) -> Outcome:
         if refused.halts and self._halt is None:
-            self._halt = replace_refused(refused, f"not sent, the batch stopped at: {refused.answer}")
+            stopped = f"not sent, the batch stopped at: {refused.answer}"
+            self._halt = Refused(refused.status, stopped, refused.retry_after, halts=True)
         return Outcome(delivery.delivery_id, refused.status, refused.answer, refused.retry_after)
 
     def _halted(self, steps: Sequence[Step]) -> dict[str, Outcome]:
@@ -305,10 +319,6 @@ class SequencerAdapter:
     @staticmethod
     def delivered(delivery: Delivery, answer: str) -> Outcome:
         return Outcome(delivery.delivery_id, OutcomeStatus.DELIVERED, answer)
-
-
-def replace_refused(refused: Refused, answer: str) -> Refused:
-    return Refused(refused.status, answer, refused.retry_after, refused.halts)
 
 
 def check_secret(secret: str) -> None:
