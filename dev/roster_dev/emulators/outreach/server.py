@@ -164,7 +164,8 @@ class OutreachEmulator(SequencerEmulator):
         return reply(200, {"data": found[:50], "meta": {"count": len(found)}}, JSON_API)
 
     def _create_prospect(self, request: Request) -> Response:
-        data = (request.json() or {}).get("data") if isinstance(request.json(), dict) else None
+        body = request.json()
+        data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or data.get("type") != "prospect":
             raise _error(422, "validationError", "Validation Error", "data.type must be 'prospect'")
         attributes = data.get("attributes")
