@@ -34,7 +34,9 @@ def adapter(emulator: SequencerEmulator) -> Adapter:
     entry = destination_kind(destination["kind"])
     settings = entry.settings.model_validate(destination["settings"])
     options = entry.options.model_validate({**destination["options"], "on_exit": "remove"})
-    return entry.build(settings, options, destination["secret"], guard(requests.Session()))
+    session = guard(requests.Session())
+    session.verify = destination["ca_bundle"]
+    return entry.build(settings, options, destination["secret"], session)
 
 
 def change(number: int, transition: Transition) -> Delivery:

@@ -41,8 +41,11 @@ class Platform:
     retry_after: tuple[float, float]  # the wait an injected 429 asks for, as a range
 
 
-def _session() -> requests.Session:
-    return guard(requests.Session())
+def _session(ca_bundle: str) -> requests.Session:
+    """As Roster makes one for a destination: public addresses only (emulators exempt), its `ca_bundle` trusted."""
+    session = guard(requests.Session())
+    session.verify = ca_bundle
+    return session
 
 
 def _builder(emulator: SequencerEmulator) -> Callable[..., Adapter]:
@@ -54,7 +57,7 @@ def _builder(emulator: SequencerEmulator) -> Callable[..., Adapter]:
         entry = destination_kind(destination["kind"])
         settings = entry.settings.model_validate(destination["settings"])
         chosen = entry.options.model_validate({**destination["options"], "on_exit": on_exit, **options})
-        return entry.build(settings, chosen, secret or destination["secret"], _session())
+        return entry.build(settings, chosen, secret or destination["secret"], _session(destination["ca_bundle"]))
 
     return build
 
@@ -307,9 +310,9 @@ def test_outreach_429_without_retry_after_waits_for_the_rate_limit_reset(monkeyp
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     with OutreachEmulator(clock=lambda: 7_200.0 + 90) as org:  # 90 s into an hour: it resets in 3,510 s
         platform = _outreach(org)
-        settings = outreach.OutreachSettings(api_url=org.url, ca_bundle=org.ca_path)
+        settings = outreach.OutreachSettings(api_url=org.url)
         adapter = outreach.OutreachAdapter(
-            outreach.OutreachConnection(_session(), settings, org.token, clock=lambda: 7_200.0 + 90),
+            outreach.OutreachConnection(_session(org.ca_path), settings, org.token, clock=lambda: 7_200.0 + 90),
             outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id),
         )
         org.fail_next("rate_limit")
@@ -427,7 +430,7 @@ def test_the_destination_test_checks_the_credentials_without_sending_a_record(
     settings = entry.settings.model_validate(destination["settings"])
     secret = destination["secret"] if credential == "valid" else "not-the-token"
     assert entry.probe is not None
-    outcome = entry.probe(settings, secret, _session())
+    outcome = entry.probe(settings, secret, _session(destination["ca_bundle"]))
 
     expected = OutcomeStatus.DELIVERED if credential == "valid" else OutcomeStatus.DISABLED
     assert outcome.status == expected, outcome

@@ -114,10 +114,15 @@ class SequencerEmulator(Served):
         return f"https://{self.host}:{self.port}"
 
     def destination(self) -> dict[str, Any]:
-        """How Roster reaches this emulator (local stack only): the destination's kind, settings and secret, and
-        the options of an action that enrols people in the emulator's ready-made sequence."""
-        settings = {"api_url": self.url, "ca_bundle": self.ca_path}
-        return {"kind": self.kind, "settings": settings, "secret": self.token, "options": self.options()}
+        """How Roster reaches this emulator (local stack only): the destination's kind, settings, secret and CA
+        bundle, and the options of an action that enrols people in the emulator's ready-made sequence."""
+        return {
+            "kind": self.kind,
+            "settings": {"api_url": self.url},
+            "secret": self.token,
+            "ca_bundle": self.ca_path,
+            "options": self.options(),
+        }
 
     # -- what a platform supplies --------------------------------------------------------------------------
 

@@ -45,13 +45,15 @@ KINDS: dict[str, DestinationKind] = {
         probe=webhook.probe,
         new_secret=webhook.new_secret,
     ),
-    # Sequencers: each entry costs 2-3 requests (find, maybe create, enrol); the budgets are the platforms' limits
-    # with room to spare: Outreach 10,000 an hour per user, Salesloft 600 a minute per team, Apollo by plan.
+    # Sequencers: the budget counts `send` calls, and one change costs 2-3 platform requests (find, maybe create,
+    # enrol; Apollo: 1-2 per person plus one enrolment per batch of 100), so the budgets keep within each
+    # platform's limit: Outreach 10,000 requests an hour per user, Salesloft 600 a minute per team, Apollo's
+    # per-minute limit by plan (a 429 still pauses the destination for as long as the platform asks).
     "outreach": DestinationKind(
         settings=outreach.OutreachSettings,
         options=outreach.OutreachOptions,
         build=outreach.build,
-        requests_per_second=2.5,
+        requests_per_second=0.9,
         check_secret=sequencer.check_secret,
         probe=outreach.probe,
     ),
@@ -59,7 +61,7 @@ KINDS: dict[str, DestinationKind] = {
         settings=salesloft.SalesloftSettings,
         options=salesloft.SalesloftOptions,
         build=salesloft.build,
-        requests_per_second=8.0,
+        requests_per_second=3.0,
         check_secret=sequencer.check_secret,
         probe=salesloft.probe,
     ),
@@ -67,7 +69,7 @@ KINDS: dict[str, DestinationKind] = {
         settings=apollo.ApolloSettings,
         options=apollo.ApolloOptions,
         build=apollo.build,
-        requests_per_second=3.0,
+        requests_per_second=0.02,
         check_secret=sequencer.check_secret,
         probe=apollo.probe,
     ),

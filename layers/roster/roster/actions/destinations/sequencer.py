@@ -22,7 +22,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from roster.actions.destinations.base import Delivery, Outcome, OutcomeStatus, Transition
-from roster.connectors.core.trust import check_ca_bundle, local_stack
+from roster.connectors.core.trust import local_stack
 from roster.enrich.providers.http import retry_after_seconds
 from roster.identity.aliases import normalize_email
 from roster.outbound import OutboundRefused
@@ -35,12 +35,12 @@ UNREADABLE = (ValueError, LookupError, TypeError)
 
 
 class SequencerSettings(BaseModel):
-    """Where the platform is. Both fields exist for the local stack's emulators and are refused anywhere else."""
+    """Where the platform is: its own API, or (local stack only) an emulator. Which CA to trust is the
+    destination's `ca_bundle`, set on the session Roster hands the adapter."""
 
     model_config = ConfigDict(extra="forbid")
 
     api_url: HttpUrl | None = Field(default=None, description="Another API base URL (local stack only: an emulator)")
-    ca_bundle: str | None = Field(default=None, description="A CA bundle to trust (local stack only: an emulator's)")
 
     @field_validator("api_url")
     @classmethod
@@ -48,11 +48,6 @@ class SequencerSettings(BaseModel):
         if value is not None and not local_stack():
             raise ValueError("api_url can be changed only on a local stack (to reach an emulator)")
         return value
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _local_ca_bundle(cls, value: str | None) -> str | None:
-        return check_ca_bundle(value) if value else None
 
 
 class SequencerOptions(BaseModel):
@@ -143,7 +138,6 @@ class Connection:
     def __init__(self, session: requests.Session, settings: SequencerSettings) -> None:
         self.session = session
         self.base_url = str(settings.api_url or self.default_url).rstrip("/")
-        self.verify: str | bool = settings.ca_bundle or True  # per request: the session may serve others too
 
     def headers(self) -> dict[str, str]:
         raise NotImplementedError
@@ -178,7 +172,7 @@ class Connection:
         """One request; a 2xx (or a status in `accept`, for the caller to read) is returned, anything else refused."""
         try:
             response = self.session.request(
-                method, self.base_url + path, headers=self.headers(), timeout=TIMEOUT, verify=self.verify, **kwargs
+                method, self.base_url + path, headers=self.headers(), timeout=TIMEOUT, **kwargs
             )
         except OutboundRefused as error:
             raise Refused(OutcomeStatus.DISABLED, f"{self.platform} cannot be called: {error}", halts=True) from None
