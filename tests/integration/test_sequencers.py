@@ -22,10 +22,13 @@ from roster.actions.destinations.registry import destination_kind
 from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.outbound import guard
 from roster.profiles.fields import Kind
+from roster.services import services
 from roster_dev.emulators.apollo import ApolloEmulator
 from roster_dev.emulators.outreach import OutreachEmulator
 from roster_dev.emulators.salesloft import SalesloftEmulator
 from roster_dev.emulators.sequencing import SequencerEmulator
+from roster_dev.local.runner import Runner
+from tests.conftest import Api
 
 
 @dataclass
@@ -445,3 +448,64 @@ def test_a_secret_with_spaces_or_nothing_in_it_is_refused_when_saved(kind: str) 
     for bad, reason in (("", "empty"), ("  ", "empty"), ("Bearer abc", "spaces"), ("abc\n", "spaces")):
         with pytest.raises(ValueError, match=reason):
             check(bad)
+
+
+def test_a_person_entering_and_leaving_a_segment_is_enrolled_then_removed_through_the_local_stack(
+    platform: Platform, api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path: a destination and an action saved through the API, a person upserted into the segment and
+    out again, the deliveries drained into the emulator, and the answers in the record's delivery log."""
+    monkeypatch.setattr(services.actions, "sleep", lambda seconds: None)  # the rate budget's pacing
+    described = platform.emulator.destination()
+    status, created = api.call(
+        "POST",
+        "/v1/destinations",
+        {
+            "name": platform.name,
+            "kind": described["kind"],
+            "settings": described["settings"],
+            "secret": described["secret"],
+            "ca_bundle": described["ca_bundle"],
+        },
+    )
+    assert status == 201, created
+    assert described["secret"] not in str(created)  # the user's token is kept, never shown again
+    status, tested = api.call("POST", f"/v1/destinations/{created['destination']['destination_id']}/test")
+    assert status == 200 and tested["status"] == "delivered", tested
+    filter_ = {"match": "all", "conditions": [{"field": "job_title", "op": "contains", "value": "vp"}]}
+    status, segment = api.call("POST", "/v1/segments", {"name": "VPs", "kind": "people", "filter": filter_})
+    assert status == 201, segment
+    runner.drain()
+    status, action = api.call(
+        "POST",
+        "/v1/actions",
+        {
+            "name": "nurture",
+            "segment_id": segment["segment_id"],
+            "destination_id": created["destination"]["destination_id"],
+            "trigger": "both",
+            "fields": ["first_name", "last_name", "job_title"],
+            "options": {**described["options"], "on_exit": "remove"},
+        },
+    )
+    assert status == 201, action
+
+    def upsert(title: str) -> str:
+        record = {"email": "ada@acme.com", "first_name": "Ada", "last_name": "Lovelace", "job_title": title}
+        status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "test", "fields": record}]})
+        assert status == 200, body
+        runner.drain()
+        return str(body["results"][0]["profile_id"])
+
+    ada = upsert("VP Engineering")
+    assert platform.enrolled() == ["ada@acme.com"]
+    assert platform.people() == 1
+    upsert("Engineer")
+    assert platform.enrolled() == []
+
+    status, log = api.call("GET", f"/v1/people/{ada}/deliveries")
+    assert status == 200, log
+    assert [(each["transition"], each["status"]) for each in log["deliveries"]] == [
+        ("exited", "delivered"),
+        ("entered", "delivered"),
+    ]
