@@ -321,3 +321,24 @@ def test_an_ad_audience_follows_the_segment_through_the_whole_pipeline(api: Api,
         status, shown = api.call("GET", f"/v1/actions/{action_id}")
         assert status == 200, shown
         assert shown["audience"] == {"size": 2, "minimum": 100}
+
+
+def test_a_destination_keeps_to_its_rate_budget(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    elapsed = [0.0]  # time passes only while the drain sleeps: the test measures the pacing, not the machine
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        elapsed[0] += seconds
+
+    monkeypatch.setattr(services.actions, "sleep", sleep)
+    monkeypatch.setattr(services.actions, "monotonic", lambda: elapsed[0])
+    sid = segment(api, runner)
+    destination = webhook(api, receiver, requests_per_second=2)
+    action(api, sid, destination)
+    upsert(api, *({"email": f"r{n}@x.co", "job_title": "VP"} for n in range(4)))
+    runner.drain()
+    assert len(receiver.received) == 4
+    assert waits == [0.5, 0.5, 0.5]  # 2 a second: half a second apart

@@ -100,6 +100,7 @@ class Actions:
     queue: Callable[[BaseModel, str], None]  # (message, group): the delivery queue, one group per destination
     clock: Callable[[], datetime] = _now
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic  # paces requests within the rate budget
     _gates: dict[tuple[str, str, str], CompiledFilter | None] = field(default_factory=dict)
 
     # --- destinations -----------------------------------------------------------------------
@@ -422,6 +423,7 @@ class Actions:
             save_destination=lambda changed: self.save_destination(workspace, changed),
             clock=self.clock,
             sleep=self.sleep,
+            monotonic=self.monotonic,
         )
         mine = [each.action_id for each in self.actions(workspace) if each.destination_id == destination_id]
         report = drain.run(DRAIN_SECONDS if seconds is None else seconds, mine)
