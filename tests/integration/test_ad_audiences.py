@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,8 +119,6 @@ def test_meta_refuses_an_oversize_or_unhashed_request(meta_platform: MetaEmulato
 
 
 def _payload(schema: list[str], rows: list[list[str]]) -> str:
-    import json
-
     return json.dumps({"schema": schema, "data": rows})
 
 
@@ -357,7 +356,7 @@ def test_google_keeps_within_100000_identifiers_a_request(google_platform: Googl
 
 def test_google_refuses_too_many_identifiers_and_unhashed_ones(google_platform: GoogleAdsEmulator) -> None:
     adapter, user_list = google_adapter(google_platform)
-    token = adapter._access_token()
+    token = adapter.api.access_token()
     assert isinstance(token, str)
     headers = {
         "Authorization": f"Bearer {token}",
@@ -476,5 +475,14 @@ def test_each_registered_kind_reaches_its_local_emulator() -> None:
             assert status.size == 1 and status.minimum > 1, kind
             adapter.send([leave("ada@example.com")])
             assert entry.audience(settings, options, destination["secret"], session).size == 0
+            assert entry.probe is not None and entry.check_secret is not None
+            assert entry.probe(settings, destination["secret"], session).status == "delivered", kind
+            wrong = "not-the-token"
+            if kind == "google_ads":
+                wrong = json.dumps({**json.loads(destination["secret"]), "refresh_token": "1//not-the-token"})
+            assert entry.probe(settings, wrong, session).status == "disabled", kind
+            entry.check_secret(destination["secret"])
+            with pytest.raises(ValueError, match="secret"):
+                entry.check_secret("two words")
     finally:
         platforms.stop()

@@ -9,7 +9,7 @@
   `hold_jobs`, leaves it RUNNING until `finish_jobs()`; running a second job on a list meanwhile answers 409
   CONCURRENT_MODIFICATION).
 - `POST /{version}/customers/{id}/googleAds:search` answers the GAQL query for a list's `size_for_search` and
-  `size_for_display` (here exact; int64 values as strings).
+  `size_for_display` (here exact; int64 values as strings), and `SELECT customer.id FROM customer`.
 
 Every API call needs `Authorization: Bearer <access token>` and the `developer-token`; with `manager_id` set the
 account is reached only through that manager, named in `login-customer-id`. Failures in Google's shapes:
@@ -35,6 +35,7 @@ _QUERY = re.compile(
     r"SELECT\s+(?P<fields>[\w.,\s]+?)\s+FROM\s+user_list\s+WHERE\s+user_list\.resource_name\s*=\s*'(?P<name>[^']+)'",
     re.IGNORECASE,
 )
+_CUSTOMER_QUERY = re.compile(r"SELECT\s+customer\.id\s+FROM\s+customer(\s+LIMIT\s+1)?", re.IGNORECASE)
 _FIELDS = {"user_list.size_for_search": "sizeForSearch", "user_list.size_for_display": "sizeForDisplay"}
 
 
@@ -312,7 +313,11 @@ class GoogleAdsEmulator(AudienceEmulator):
         job["status"] = "SUCCESS"
 
     def _search(self, body: dict[str, Any]) -> Response:
-        match = _QUERY.fullmatch(str(body.get("query") or "").strip())
+        query = str(body.get("query") or "").strip()
+        if _CUSTOMER_QUERY.fullmatch(query):
+            customer = {"resourceName": f"customers/{self.customer_id}", "id": self.customer_id}
+            return json_response(200, {"results": [{"customer": customer}], "fieldMask": "customer.id"})
+        match = _QUERY.fullmatch(query)
         if not match:
             return _error(
                 400,

@@ -13,6 +13,7 @@ an answer about the whole request (auth refused, throttled, platform down) appli
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -51,6 +52,21 @@ def check(settings: BaseModel) -> None:
     for name, value in settings:
         if name.endswith("_url") and isinstance(value, str):
             check_url(value)
+
+
+def check_token(secret: str) -> None:
+    """An access token: one value, no spaces (the value itself is never echoed)."""
+    if not secret.strip() or len(secret.split()) != 1:
+        raise ValueError("the secret is the platform's access token: one value without spaces")
+
+
+def probed(answered: requests.Response | Refusal, said: Callable[[requests.Response], str]) -> Outcome:
+    """A test call's outcome: DELIVERED with `said(answer)` when the platform accepted the credentials, else what
+    its refusal means (a test is never retried, so a RETRY just reports the answer)."""
+    test_id = f"test_{secrets.token_hex(8)}"
+    if isinstance(answered, Refusal):
+        return Outcome(test_id, answered.status, answered.answer, answered.retry_after)
+    return Outcome(test_id, OutcomeStatus.DELIVERED, said(answered))
 
 
 class AudienceUnreadable(Exception):

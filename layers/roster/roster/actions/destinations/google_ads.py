@@ -36,6 +36,7 @@ from roster.actions.destinations.audiences import (
     call,
     json_of,
     person,
+    probed,
     refusal,
     sha256_hex,
     unusable,
@@ -162,32 +163,26 @@ def partial_failures(body: Any) -> dict[int, str]:
     return failures
 
 
-class GoogleAdsAdapter:
-    """Adds entries to and removes exits from one Customer Match list through offline user data jobs."""
-
-    max_batch = MAX_BATCH
+class GoogleAdsApi:
+    """Calls to one Google Ads account: the access token refreshed from the refresh token before it expires (and
+    once more on a 401), the developer token and the manager's `login-customer-id` on every request."""
 
     def __init__(
         self,
         settings: GoogleAdsSettings,
-        options: GoogleAdsOptions,
         credentials: GoogleAdsCredentials,
         session: requests.Session,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.identifiers = options.identifiers
         self.credentials = credentials
         self.session = session
         self.clock = clock
         self.base = f"{settings.api_url.rstrip('/')}/{settings.api_version}"
         self.customer = f"customers/{settings.customer_id}"
-        self.user_list = f"{self.customer}/userLists/{options.user_list_id}"
         self._token: tuple[str, float] | None = None  # access token, monotonic expiry
 
-    # -- auth -----------------------------------------------------------------------------------------------
-
-    def _access_token(self) -> str | Refusal:
+    def access_token(self) -> str | Refusal:
         if self._token is not None and self.clock() < self._token[1]:
             return self._token[0]
         form = {
@@ -208,10 +203,10 @@ class GoogleAdsAdapter:
         self._token = (str(body["access_token"]), self.clock() + lifetime - TOKEN_MARGIN_SECONDS)
         return self._token[0]
 
-    def _post(self, path: str, payload: dict[str, Any]) -> requests.Response | Refusal:
-        """POST to the API with fresh credentials; a 401 on a kept token refreshes it once."""
+    def post(self, path: str, payload: dict[str, Any]) -> requests.Response | Refusal:
+        """POST to `{version}/{path}`; a 401 on a kept token refreshes it once."""
         for attempt in range(2):
-            token = self._access_token()
+            token = self.access_token()
             if isinstance(token, Refusal):
                 return token
             headers = {"Authorization": f"Bearer {token}", "developer-token": self.credentials.developer_token}
@@ -222,6 +217,32 @@ class GoogleAdsAdapter:
                 return response
             self._token = None
         raise AssertionError("unreachable")
+
+    def search(self, query: str) -> requests.Response | Refusal:
+        """A GAQL query; a failed answer comes back as what it means (a Refusal)."""
+        response = self.post(f"{self.customer}/googleAds:search", {"query": query})
+        if isinstance(response, Refusal) or response.ok:
+            return response
+        return google_refusal(response)
+
+
+def google_refusal(response: requests.Response) -> Refusal:
+    """What Google's answer means: a list that is gone disables; quota errors retry after Google's retryDelay."""
+    said = google_answer(response)
+    if "INVALID_USER_LIST_ID" in said:  # the list was removed (or never was in this account)
+        return Refusal(OutcomeStatus.DISABLED, said)
+    return refusal(response, retry_after=retry_delay(response), said=said)
+
+
+class GoogleAdsAdapter:
+    """Adds entries to and removes exits from one Customer Match list through offline user data jobs."""
+
+    max_batch = MAX_BATCH
+
+    def __init__(self, api: GoogleAdsApi, options: GoogleAdsOptions) -> None:
+        self.api = api
+        self.identifiers = options.identifiers
+        self.user_list = f"{api.customer}/userLists/{options.user_list_id}"
 
     # -- sending --------------------------------------------------------------------------------------------
 
@@ -244,7 +265,7 @@ class GoogleAdsAdapter:
     def _job(self, batch: list[tuple[Delivery, dict[str, Any]]]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in batch]
         job = {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": {"userList": self.user_list}}
-        created = self._post(f"{self.customer}/offlineUserDataJobs:create", {"job": job})
+        created = self.api.post(f"{self.api.customer}/offlineUserDataJobs:create", {"job": job})
         if isinstance(created, Refusal) or not created.ok:
             return self._refused(created, deliveries)
         name = (json_of(created) or {}).get("resourceName")
@@ -258,7 +279,7 @@ class GoogleAdsAdapter:
                 identifiers += _count(batch[end][1])
                 end += 1
             part = batch[start:end]
-            added = self._post(
+            added = self.api.post(
                 f"{name}:addOperations", {"enablePartialFailure": True, "operations": [op for _, op in part]}
             )
             if isinstance(added, Refusal) or not added.ok:
@@ -270,7 +291,7 @@ class GoogleAdsAdapter:
         sent = [delivery for delivery in deliveries if delivery.delivery_id not in failed]
         if not sent:
             return list(failed.values())
-        ran = self._post(f"{name}:run", {})
+        ran = self.api.post(f"{name}:run", {})
         if isinstance(ran, Refusal) or not ran.ok:
             return [*failed.values(), *self._refused(ran, sent)]
         said = f"{ran.status_code}: job {name} running"
@@ -278,21 +299,15 @@ class GoogleAdsAdapter:
 
     @staticmethod
     def _refused(response: requests.Response | Refusal, deliveries: Sequence[Delivery]) -> list[Outcome]:
-        if isinstance(response, Refusal):
-            return response.outcomes(deliveries)
-        said = google_answer(response)
-        if "INVALID_USER_LIST_ID" in said:  # the list was removed (or never was in this account)
-            return Refusal(OutcomeStatus.DISABLED, said).outcomes(deliveries)
-        return refusal(response, retry_after=retry_delay(response), said=said).outcomes(deliveries)
+        refused = response if isinstance(response, Refusal) else google_refusal(response)
+        return refused.outcomes(deliveries)
 
     def audience_status(self) -> AudienceStatus:
         fields = "user_list.size_for_search, user_list.size_for_display"
         query = f"SELECT {fields} FROM user_list WHERE user_list.resource_name = '{self.user_list}'"  # noqa: S608 (GAQL; ids are digits)
-        response = self._post(f"{self.customer}/googleAds:search", {"query": query})
+        response = self.api.search(query)
         if isinstance(response, Refusal):
             raise AudienceUnreadable(response.answer)
-        if not response.ok:
-            raise AudienceUnreadable(google_answer(response))
         results = (json_of(response) or {}).get("results") or []
         if not results:
             raise AudienceUnreadable(f"no user list {self.user_list} in the account")
@@ -316,4 +331,14 @@ def credentials_of(secret: str) -> GoogleAdsCredentials:
 def build(
     settings: GoogleAdsSettings, options: GoogleAdsOptions, secret: str, session: requests.Session
 ) -> GoogleAdsAdapter:
-    return GoogleAdsAdapter(settings, options, credentials_of(secret), session)
+    return GoogleAdsAdapter(GoogleAdsApi(settings, credentials_of(secret), session), options)
+
+
+def check_secret(secret: str) -> None:
+    credentials_of(secret)
+
+
+def probe(settings: GoogleAdsSettings, secret: str, session: requests.Session) -> Outcome:
+    """The credentials reach the account: a GAQL query for the customer (no list is touched)."""
+    answered = GoogleAdsApi(settings, credentials_of(secret), session).search("SELECT customer.id FROM customer")
+    return probed(answered, lambda ok: f"{ok.status_code}: the credentials reach customer {settings.customer_id}")

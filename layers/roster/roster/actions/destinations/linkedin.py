@@ -28,6 +28,7 @@ from roster.actions.destinations.audiences import (
     chunks,
     json_of,
     person,
+    probed,
     refusal,
     sha256_hex,
     unusable,
@@ -162,3 +163,22 @@ def build(
 ) -> LinkedInAdapter:
     """The secret is the OAuth access token (scope `rw_dmp_segments`)."""
     return LinkedInAdapter(settings, options, secret.strip(), session)
+
+
+def probe(settings: LinkedInSettings, secret: str, session: requests.Session) -> Outcome:
+    """`GET /rest/adAccountUsers?q=authenticatedUser`: the token and version work, and which ad accounts it reaches."""
+    headers = {
+        "Authorization": f"Bearer {secret.strip()}",
+        "LinkedIn-Version": settings.linkedin_version,
+        "X-Restli-Protocol-Version": "2.0.0",
+    }
+    url = f"{settings.api_url.rstrip('/')}/rest/adAccountUsers"
+    response = call(session, "GET", url, params={"q": "authenticatedUser"}, headers=headers)
+    if not isinstance(response, Refusal) and not response.ok:
+        response = linkedin_refusal(response)
+
+    def said(ok: requests.Response) -> str:
+        accounts = [item.get("account") for item in (json_of(ok) or {}).get("elements") or []]
+        return f"{ok.status_code}: the token reaches {len(accounts)} ad account(s): {', '.join(map(str, accounts))}"
+
+    return probed(response, said)

@@ -32,6 +32,7 @@ from roster.actions.destinations.audiences import (
     chunks,
     json_of,
     person,
+    probed,
     refusal,
     sha256_hex,
     unusable,
@@ -179,3 +180,12 @@ class MetaAdapter:
 def build(settings: MetaSettings, options: MetaOptions, secret: str, session: requests.Session) -> MetaAdapter:
     """The secret is the access token (a system user's, so it does not expire with a person's session)."""
     return MetaAdapter(settings, options, secret.strip(), session)
+
+
+def probe(settings: MetaSettings, secret: str, session: requests.Session) -> Outcome:
+    """`GET /me`: does Meta take the token (no audience is touched)."""
+    url = f"{settings.api_url.rstrip('/')}/{settings.api_version}/me"
+    response = call(session, "GET", url, params={"fields": "id,name", "access_token": secret.strip()})
+    if not isinstance(response, Refusal) and not response.ok:
+        response = meta_refusal(response)
+    return probed(response, lambda ok: f"{ok.status_code}: token of {(json_of(ok) or {}).get('name', '?')}")
