@@ -173,11 +173,11 @@ def linkedin_platform() -> Iterator[LinkedInEmulator]:
         yield running
 
 
-def linkedin_adapter(platform: LinkedInEmulator, **options: Any) -> tuple[linkedin.LinkedInAdapter, str]:
+def linkedin_adapter(platform: LinkedInEmulator) -> tuple[linkedin.LinkedInAdapter, str]:
     segment = platform.create_segment()
     adapter = linkedin.build(
         linkedin.LinkedInSettings(api_url=platform.url),
-        linkedin.LinkedInOptions(segment_id=segment, **options),
+        linkedin.LinkedInOptions(segment_id=segment),
         platform.token,
         session_for(platform.ca_path),
     )
@@ -229,7 +229,7 @@ def test_linkedin_refuses_oversize_batches_unhashed_emails_and_missing_versions(
     assert linkedin_platform.size(segment) == 1
 
 
-def test_linkedin_a_record_without_email_fails_alone_and_names_go_only_when_asked(
+def test_linkedin_a_record_without_email_fails_alone_and_names_go_in_clear_when_sent(
     linkedin_platform: LinkedInEmulator,
 ) -> None:
     adapter, segment = linkedin_adapter(linkedin_platform)
@@ -237,11 +237,11 @@ def test_linkedin_a_record_without_email_fails_alone_and_names_go_only_when_aske
     assert linkedin_platform.size(segment) == 1
     assert [outcome.status for outcome in outcomes] == [OutcomeStatus.DELIVERED, OutcomeStatus.FAILED]
     assert "no e-mail" in outcomes[1].answer
-    assert linkedin.element(enter("ada@example.com", first_name=" Ada "), send_names=False) == {
+    assert linkedin.element(enter("ada@example.com")) == {
         "action": "ADD",
         "userIds": [{"idType": "SHA256_EMAIL", "idValue": sha256_hex("ada@example.com")}],
     }
-    named = linkedin.element(leave("ada@example.com", first_name=" Ada ", last_name="Lovelace"), send_names=True)
+    named = linkedin.element(leave("ada@example.com", first_name=" Ada ", last_name="Lovelace"))
     assert named is not None and (named["action"], named["firstName"], named["lastName"]) == (
         "REMOVE",
         "Ada",

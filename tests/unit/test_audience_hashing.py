@@ -44,7 +44,7 @@ def test_google_customer_match_vectors() -> None:
             "postal_code": "10011",
         }
     )
-    assert google_ads.user_identifiers(record, ["email", "phone", "address"]) == [
+    assert google_ads.user_identifiers(record) == [
         {"hashedEmail": GMAIL},
         {"hashedPhoneNumber": PHONE_E164},
         {
@@ -56,7 +56,7 @@ def test_google_customer_match_vectors() -> None:
             }
         },
     ]
-    assert google_ads.user_identifiers(record, ["phone"]) == [{"hashedPhoneNumber": PHONE_E164}]
+    assert google_ads.user_identifiers(person({"phone": "+1 415 555 2671"})) == [{"hashedPhoneNumber": PHONE_E164}]
 
 
 def test_meta_vectors_phone_without_plus_names_letters_only() -> None:
@@ -68,13 +68,13 @@ def test_meta_vectors_phone_without_plus_names_letters_only() -> None:
             "last_name": "Zoë",
         }
     )
-    assert meta.meta_row(record, ["email", "phone", "name"]) == [GMAIL, PHONE_DIGITS, MARYANN, ZOE]
-    assert meta.meta_row(record, ["email"]) == [GMAIL, "", "", ""]
-    assert meta.meta_row(person({"first_name": "Ada"}), ["email", "phone", "name"]) is None
+    assert meta.meta_row(record) == [GMAIL, PHONE_DIGITS, MARYANN, ZOE]
+    assert meta.meta_row(person({"email": "Ada.Lovelace+ads@gmail.com"})) == [GMAIL, "", "", ""]
+    assert meta.meta_row(person({"first_name": "Ada"})) is None
 
 
-def test_linkedin_vector_email_only_unless_names_asked() -> None:
-    assert linkedin.element(delivery(email=" Ada.Lovelace+ads@GMAIL.com"), send_names=False) == {
+def test_linkedin_vector() -> None:
+    assert linkedin.element(delivery(email=" Ada.Lovelace+ads@GMAIL.com")) == {
         "action": "ADD",
         "userIds": [{"idType": "SHA256_EMAIL", "idValue": GMAIL}],
     }
@@ -125,8 +125,8 @@ def test_case_and_surrounding_space_never_change_an_email_digest(email: str, bef
     shouted = person({"email": f"{before}{email.upper()}{after}"})
     assert plain.email == shouted.email == email.lower()
     for record in (plain, shouted):
-        [identifier] = google_ads.user_identifiers(record, ["email"])
-        row = meta.meta_row(record, ["email"])
+        [identifier] = google_ads.user_identifiers(record)
+        row = meta.meta_row(record)
         assert identifier["hashedEmail"] == sha256_hex(email.lower())
         assert row is not None and row[0] == sha256_hex(email.lower())
 

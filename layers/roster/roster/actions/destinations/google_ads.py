@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,8 +53,6 @@ MAX_IDENTIFIERS_PER_PERSON = 20
 MINIMUM = 1_000
 TOKEN_MARGIN_SECONDS = 60.0  # refresh this long before Google says the access token expires
 
-Identifier = Literal["email", "phone", "address"]
-
 
 def _customer(value: str) -> str:
     digits = value.replace("-", "").strip()
@@ -79,12 +77,11 @@ class GoogleAdsSettings(PlatformSettings):
 
 
 class GoogleAdsOptions(BaseModel):
-    """Which Customer Match list the action keeps, and which identifiers it sends."""
+    """Which Customer Match list the action keeps (the action's `identifiers` say which fields go)."""
 
     model_config = ConfigDict(extra="forbid")
 
     user_list_id: str = Field(pattern=r"^\d{1,20}$", description="the Customer Match user list's id")
-    identifiers: list[Identifier] = Field(default=["email", "phone", "address"], min_length=1)
 
 
 class GoogleAdsCredentials(BaseModel):
@@ -103,14 +100,14 @@ def google_name(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def user_identifiers(record: Person, identifiers: Sequence[Identifier]) -> list[dict[str, Any]]:
-    """The person's UserIdentifiers (REST JSON), empty when none of the chosen ones is usable."""
+def user_identifiers(record: Person) -> list[dict[str, Any]]:
+    """The person's UserIdentifiers (REST JSON), empty when none is usable."""
     found: list[dict[str, Any]] = []
-    if "email" in identifiers and record.email:
+    if record.email:
         found.append({"hashedEmail": sha256_hex(record.email)})
-    if "phone" in identifiers and record.phone:
+    if record.phone:
         found.append({"hashedPhoneNumber": sha256_hex(record.phone)})
-    if "address" in identifiers and record.first_name and record.last_name and record.country and record.postal_code:
+    if record.first_name and record.last_name and record.country and record.postal_code:
         address = {
             "hashedFirstName": sha256_hex(google_name(record.first_name)),
             "hashedLastName": sha256_hex(google_name(record.last_name)),
@@ -241,7 +238,6 @@ class GoogleAdsAdapter:
 
     def __init__(self, api: GoogleAdsApi, options: GoogleAdsOptions) -> None:
         self.api = api
-        self.identifiers = options.identifiers
         self.user_list = f"{api.customer}/userLists/{options.user_list_id}"
 
     # -- sending --------------------------------------------------------------------------------------------
@@ -251,7 +247,7 @@ class GoogleAdsAdapter:
         batch: list[tuple[Delivery, dict[str, Any]]] = []
         for delivery in deliveries:
             record = person(delivery.fields)
-            found = user_identifiers(record, self.identifiers)
+            found = user_identifiers(record)
             if not found:
                 outcomes[delivery.delivery_id] = unusable(delivery, record, "e-mail, phone or full address")
                 continue
