@@ -17,7 +17,17 @@ from typing import Any
 import requests
 from pydantic import BaseModel
 
-from roster.actions.destinations import audiences, google_ads, linkedin, meta, webhook
+from roster.actions.destinations import (
+    apollo,
+    audiences,
+    google_ads,
+    linkedin,
+    meta,
+    outreach,
+    salesloft,
+    sequencer,
+    webhook,
+)
 from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome
 
 
@@ -74,6 +84,34 @@ KINDS: dict[str, DestinationKind] = {
         check_secret=audiences.check_token,
         probe=linkedin.probe,
         audience=audiences.audience_reader(linkedin.build),
+    ),
+    # Sequencers: the budget counts `send` calls, and one change costs 2-3 platform requests (find, maybe create,
+    # enrol; Apollo: 1-2 per person plus one enrolment per batch of 100), so the budgets keep within each
+    # platform's limit: Outreach 10,000 requests an hour per user, Salesloft 600 a minute per team, Apollo's
+    # per-minute limit by plan (a 429 still pauses the destination for as long as the platform asks).
+    "outreach": DestinationKind(
+        settings=outreach.OutreachSettings,
+        options=outreach.OutreachOptions,
+        build=outreach.build,
+        requests_per_second=0.9,
+        check_secret=sequencer.check_secret,
+        probe=outreach.probe,
+    ),
+    "salesloft": DestinationKind(
+        settings=salesloft.SalesloftSettings,
+        options=salesloft.SalesloftOptions,
+        build=salesloft.build,
+        requests_per_second=3.0,
+        check_secret=sequencer.check_secret,
+        probe=salesloft.probe,
+    ),
+    "apollo": DestinationKind(
+        settings=apollo.ApolloSettings,
+        options=apollo.ApolloOptions,
+        build=apollo.build,
+        requests_per_second=0.02,
+        check_secret=sequencer.check_secret,
+        probe=apollo.probe,
     ),
 }
 
