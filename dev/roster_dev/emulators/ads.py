@@ -37,12 +37,13 @@ class AdPlatforms:
         for platform in (self.google, self.meta, self.linkedin):
             platform.stop()
 
-    def urls(self) -> list[str]:
-        return [self.google.url, self.meta.url, self.linkedin.url]
+    def urls(self) -> dict[str, str]:
+        return {"google_ads": self.google.url, "meta": self.meta.url, "linkedin": self.linkedin.url}
 
     def destinations(self) -> dict[str, dict[str, Any]]:
-        """Per kind: `settings`, `secret`, `ca_bundle` and the action `options` that reach this emulator's audience."""
-        return {
+        """Per kind: the `kind`, `settings`, `secret`, `ca_bundle` and the action `options` that reach this
+        emulator's audience (the shape the sequencer emulators give too)."""
+        found = {
             "google_ads": {
                 "settings": {
                     "customer_id": self.google.customer_id,
@@ -66,3 +67,4 @@ class AdPlatforms:
                 "ca_bundle": self.linkedin.ca_path,
             },
         }
+        return {kind: {"kind": kind, **destination} for kind, destination in found.items()}
