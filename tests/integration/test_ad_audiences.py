@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from roster.actions.destinations import google_ads, linkedin, meta
 from roster.actions.destinations.audiences import AudienceUnreadable, sha256_hex
@@ -486,3 +488,47 @@ def test_each_registered_kind_reaches_its_local_emulator() -> None:
                 entry.check_secret("two words")
     finally:
         platforms.stop()
+
+
+# -- in step whatever the sequence --------------------------------------------------------------------------
+
+PEOPLE = [f"person{index}@example.com" for index in range(6)]
+# batches of changes, each batch at most one change per person (the delivery core's promise), True = enters
+batches = st.lists(
+    st.dictionaries(st.sampled_from(PEOPLE), st.booleans(), min_size=1, max_size=len(PEOPLE)), min_size=1, max_size=5
+)
+
+
+@pytest.fixture(scope="module")
+def all_platforms() -> Iterator[AdPlatforms]:
+    running = AdPlatforms().start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("kind", ["google_ads", "meta", "linkedin"])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=batches)
+def test_the_audience_holds_exactly_the_people_whose_last_change_was_an_entry(
+    all_platforms: AdPlatforms, kind: str, plan: list[dict[str, bool]]
+) -> None:
+    destination = all_platforms.destinations()[kind]
+    entry = destination_kind(kind)
+    emulator = all_platforms.emulator(kind)
+    audience = all_platforms.new_audience(kind)
+    options = entry.options.model_validate({**destination["options"], next(iter(destination["options"])): audience})
+    adapter = entry.build(
+        entry.settings.model_validate(destination["settings"]),
+        options,
+        destination["secret"],
+        session_for(destination["ca_bundle"]),
+    )
+    last: dict[str, bool] = {}
+    for batch in plan:
+        outcomes = adapter.send([enter(email) if entering else leave(email) for email, entering in batch.items()])
+        assert {outcome.status for outcome in outcomes} == {OutcomeStatus.DELIVERED}
+        last.update(batch)
+    expected = {sha256_hex(email) for email, entering in last.items() if entering}
+    held = {sha256_hex(email) for email in PEOPLE if emulator.has(audience, sha256_hex(email))}
+    assert held == expected
+    assert emulator.size(audience) == len(expected)

@@ -8,11 +8,15 @@ is exempt from the outbound check while it runs (`Served`), and only then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
+from roster_dev.emulators.audiences import AudienceEmulator
 from roster_dev.emulators.google_ads import GoogleAdsEmulator
 from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
+
+KINDS = ("google_ads", "meta", "linkedin")
 
 
 class AdPlatforms:
@@ -26,12 +30,20 @@ class AdPlatforms:
         self.google.start()
         self.meta.start()
         self.linkedin.start()
-        self.audiences = {
-            "google_ads": self.google.create_user_list(),
-            "meta": self.meta.create_audience(),
-            "linkedin": self.linkedin.create_segment(),
-        }
+        self.audiences = {kind: self.new_audience(kind) for kind in KINDS}
         return self
+
+    def emulator(self, kind: str) -> AudienceEmulator:
+        return {"google_ads": self.google, "meta": self.meta, "linkedin": self.linkedin}[kind]
+
+    def new_audience(self, kind: str) -> str:
+        """A new empty audience on the kind's platform (a user list, a Custom Audience, a DMP segment): its id."""
+        made: dict[str, Callable[[], str]] = {
+            "google_ads": self.google.create_user_list,
+            "meta": self.meta.create_audience,
+            "linkedin": self.linkedin.create_segment,
+        }
+        return made[kind]()
 
     def stop(self) -> None:
         for platform in (self.google, self.meta, self.linkedin):
