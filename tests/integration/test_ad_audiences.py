@@ -336,9 +336,9 @@ def test_google_sends_an_address_only_whole_with_names_normalized(google_platfor
     assert partial.status is OutcomeStatus.FAILED and "no e-mail, phone or full address" in partial.answer
 
 
-def test_google_keeps_within_100000_identifiers_a_request(google_platform: GoogleAdsEmulator) -> None:
+def test_google_adds_at_most_the_recommended_10000_identifiers_a_request(google_platform: GoogleAdsEmulator) -> None:
     adapter, user_list = google_adapter(google_platform)
-    before = google_platform.requests["add_operations"]
+    before = len(google_platform.identifiers_per_request)
     deliveries = [
         enter(
             f"person{index}@example.com",
@@ -352,8 +352,20 @@ def test_google_keeps_within_100000_identifiers_a_request(google_platform: Googl
     ]
     outcomes = adapter.send(deliveries)
     assert {outcome.status for outcome in outcomes} == {OutcomeStatus.DELIVERED}
-    assert google_platform.requests["add_operations"] - before == 1  # 30,000 identifiers fit one request
+    sent = google_platform.identifiers_per_request[before:]
+    assert sent == [9_999, 9_999, 9_999, 3]  # 30,000 identifiers, 3 a person, in requests of at most 10,000
     assert google_platform.size(user_list) == 10_000
+
+
+def test_google_jobs_carry_consent_only_when_the_destination_says_it_was_granted(
+    google_platform: GoogleAdsEmulator,
+) -> None:
+    silent, _ = google_adapter(google_platform)
+    silent.send([enter("ada@example.com")])
+    assert google_platform.jobs()[-1]["consent"] == {}
+    granted, _ = google_adapter(google_platform, consent_granted=True)
+    granted.send([enter("ada@example.com")])
+    assert google_platform.jobs()[-1]["consent"] == {"adUserData": "GRANTED", "adPersonalization": "GRANTED"}
 
 
 def test_google_refuses_too_many_identifiers_and_unhashed_ones(google_platform: GoogleAdsEmulator) -> None:

@@ -3,9 +3,12 @@
 A send is one offline user data job (OfflineUserDataJobService, REST): `offlineUserDataJobs:create` for the user
 list, `:addOperations` with one `create` (entry) or `remove` (exit) operation a person (partial failure on, so one
 refused person does not sink the rest), then `:run`. Google takes at most 100,000 user identifiers a request and
-20 a person; Roster sends at most three a person (e-mail, phone, address), so 10,000 changes (the adapter's batch)
-take three requests. The job runs on Google's side; while one runs, another job on the same list is refused
-(CONCURRENT_MODIFICATION) and the send is retried, so an exit never overtakes its entry.
+20 a person, and recommends about 10,000 identifiers a request: Roster sends at most three a person (e-mail,
+phone, address) and adds operations in requests of up to 10,000 identifiers, so 10,000 changes (the adapter's
+batch) with an e-mail each take three requests (create, add, run). With `consent_granted`, jobs carry the
+people's consent (ad_user_data and ad_personalization GRANTED), as Google asks since API v15. The job runs on
+Google's side; while one runs, another job on the same list is refused (CONCURRENT_MODIFICATION) and the send is
+retried, so an exit never overtakes its entry.
 
 Customer Match normalization (Google's Customer Match guide and client-library examples): e-mails trimmed and
 lower-cased (no other change: dropping dots in gmail.com addresses is Google's rule for enhanced conversions,
@@ -48,7 +51,8 @@ API_URL = "https://googleads.googleapis.com"
 TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (an address, not a secret)
 API_VERSION = "v22"
 MAX_BATCH = 10_000
-MAX_IDENTIFIERS_PER_REQUEST = 100_000
+MAX_IDENTIFIERS_PER_REQUEST = 100_000  # Google's limit
+IDENTIFIERS_PER_REQUEST = 10_000  # what Google recommends a request carry "for optimal processing"
 MAX_IDENTIFIERS_PER_PERSON = 20
 MINIMUM = 1_000
 TOKEN_MARGIN_SECONDS = 60.0  # refresh this long before Google says the access token expires
@@ -69,6 +73,11 @@ class GoogleAdsSettings(PlatformSettings):
     api_url: str = Field(default=API_URL, description="the API's base URL (another only for a test double)")
     token_url: str = Field(default=TOKEN_URL, description="Google's OAuth token endpoint")
     api_version: str = Field(default=API_VERSION, pattern=r"^v\d+$")
+    consent_granted: bool = Field(
+        default=False,
+        description="the people sent consented to ad_user_data and ad_personalization (Google's EU user consent "
+        "policy): jobs say so; otherwise jobs carry no consent and Google applies its own default",
+    )
 
     @field_validator("customer_id", "login_customer_id")
     @classmethod
@@ -238,6 +247,7 @@ class GoogleAdsAdapter:
 
     def __init__(self, api: GoogleAdsApi, options: GoogleAdsOptions) -> None:
         self.api = api
+        self.consent = "GRANTED" if api.settings.consent_granted else None
         self.user_list = f"{api.customer}/userLists/{options.user_list_id}"
 
     # -- sending --------------------------------------------------------------------------------------------
@@ -260,7 +270,10 @@ class GoogleAdsAdapter:
 
     def _job(self, batch: list[tuple[Delivery, dict[str, Any]]]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in batch]
-        job = {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": {"userList": self.user_list}}
+        metadata: dict[str, Any] = {"userList": self.user_list}
+        if self.consent is not None:
+            metadata["consent"] = {"adUserData": self.consent, "adPersonalization": self.consent}
+        job = {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": metadata}
         created = self.api.post(f"{self.api.customer}/offlineUserDataJobs:create", {"job": job})
         if isinstance(created, Refusal) or not created.ok:
             return self._refused(created, deliveries)
@@ -271,7 +284,7 @@ class GoogleAdsAdapter:
         start = 0
         while start < len(batch):
             end, identifiers = start, 0
-            while end < len(batch) and identifiers + _count(batch[end][1]) <= MAX_IDENTIFIERS_PER_REQUEST:
+            while end < len(batch) and (end == start or identifiers + _count(batch[end][1]) <= IDENTIFIERS_PER_REQUEST):
                 identifiers += _count(batch[end][1])
                 end += 1
             part = batch[start:end]
