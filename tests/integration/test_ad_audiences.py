@@ -136,6 +136,9 @@ def test_meta_a_record_without_email_or_phone_fails_alone(
     assert "no e-mail or phone" in outcomes[1].answer
     assert "'not an address' is not an e-mail address" in outcomes[2].answer
     assert meta_platform.size(meta_audience(meta_adapter)) == 1
+    [partly] = meta_adapter.send([enter("ben@example.com", phone="555")])
+    assert partly.status is OutcomeStatus.DELIVERED
+    assert partly.answer.endswith("left out: phone '555' is not a valid number (give +country code, or a country)")
 
 
 def test_meta_throttling_and_outages_retry_and_an_expired_token_disables(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 import phonenumbers
@@ -160,6 +160,13 @@ def unusable(delivery: Delivery, person: Person, needs: str) -> Outcome:
     """The FAILED outcome of a record that has none of the identifiers the platform matches on."""
     reasons = "; ".join(person.problems) if person.problems else f"the record has no {needs}"
     return Outcome(delivery.delivery_id, OutcomeStatus.FAILED, f"not sent: {reasons}")
+
+
+def noting(outcome: Outcome, problems: Sequence[str]) -> Outcome:
+    """A delivered outcome that also says which of the record's identifiers were left out, and why."""
+    if not problems or outcome.status is not OutcomeStatus.DELIVERED:
+        return outcome
+    return replace(outcome, answer=f"{outcome.answer}; left out: {'; '.join(problems)}")
 
 
 @dataclass(frozen=True)

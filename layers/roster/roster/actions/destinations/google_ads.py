@@ -38,6 +38,7 @@ from roster.actions.destinations.audiences import (
     Refusal,
     call,
     json_of,
+    noting,
     person,
     probed,
     refusal,
@@ -254,9 +255,11 @@ class GoogleAdsAdapter:
 
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         outcomes: dict[str, Outcome] = {}
+        problems: dict[str, tuple[str, ...]] = {}
         batch: list[tuple[Delivery, dict[str, Any]]] = []
         for delivery in deliveries:
             record = person(delivery.fields)
+            problems[delivery.delivery_id] = record.problems
             found = user_identifiers(record)
             if not found:
                 outcomes[delivery.delivery_id] = unusable(delivery, record, "e-mail, phone or full address")
@@ -266,7 +269,7 @@ class GoogleAdsAdapter:
         if batch:
             for outcome in self._job(batch):
                 outcomes[outcome.delivery_id] = outcome
-        return [outcomes[delivery.delivery_id] for delivery in deliveries]
+        return [noting(outcomes[d.delivery_id], problems[d.delivery_id]) for d in deliveries]
 
     def _job(self, batch: list[tuple[Delivery, dict[str, Any]]]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in batch]

@@ -31,6 +31,7 @@ from roster.actions.destinations.audiences import (
     call,
     chunks,
     json_of,
+    noting,
     person,
     probed,
     refusal,
@@ -123,9 +124,11 @@ class MetaAdapter:
 
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         outcomes: dict[str, Outcome] = {}
+        problems: dict[str, tuple[str, ...]] = {}
         rows: dict[Transition, list[tuple[Delivery, list[str]]]] = {Transition.ENTERED: [], Transition.EXITED: []}
         for delivery in deliveries:
             record = person(delivery.fields)
+            problems[delivery.delivery_id] = record.problems
             row = meta_row(record)
             if row is None:
                 outcomes[delivery.delivery_id] = unusable(delivery, record, "e-mail or phone")
@@ -144,7 +147,7 @@ class MetaAdapter:
                 }
                 for outcome in self._upload(method, part, upload):
                     outcomes[outcome.delivery_id] = outcome
-        return [outcomes[delivery.delivery_id] for delivery in deliveries]
+        return [noting(outcomes[d.delivery_id], problems[d.delivery_id]) for d in deliveries]
 
     def _upload(self, method: str, part: Sequence[tuple[Delivery, list[str]]], upload: dict[str, Any]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in part]
