@@ -12,6 +12,7 @@ and checks the audience ends in step (members = entered - left).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -120,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=50_000)
     args = parser.parse_args()
+    os.environ["ROSTER_LOCAL_STACK"] = "1"  # settings may name an emulator's URL only on a local stack
     deliveries = changes(args.changes)
     bench_meta(deliveries)
     bench_linkedin(deliveries)

@@ -25,6 +25,12 @@ from roster_dev.emulators.meta import MetaEmulator
 _serial = iter(range(10**9))
 
 
+@pytest.fixture(autouse=True)
+def local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings may point at an emulator only on a local stack."""
+    monkeypatch.setenv("ROSTER_LOCAL_STACK", "1")
+
+
 def change(transition: Transition, email: str | None = None, **fields: Any) -> Delivery:
     number = next(_serial)
     values = {"email": email, **fields} if email is not None else fields

@@ -104,7 +104,13 @@ def test_a_bad_email_is_named_in_the_problem() -> None:
     assert person({"email": "ada at example"}).problems == ("email 'ada at example' is not an e-mail address",)
 
 
-def test_settings_take_https_urls_and_ten_digit_customer_ids() -> None:
+def test_settings_take_the_platforms_urls_and_ten_digit_customer_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROSTER_LOCAL_STACK", raising=False)
+    assert meta.MetaSettings().api_url == "https://graph.facebook.com"
+    with pytest.raises(ValidationError, match="only on a local stack"):
+        meta.MetaSettings(api_url="https://graph.example.com")
+    monkeypatch.setenv("ROSTER_LOCAL_STACK", "1")
+    assert meta.MetaSettings(api_url="https://127.0.0.1:4443").api_url == "https://127.0.0.1:4443"
     with pytest.raises(ValidationError, match="https://"):
         linkedin.LinkedInSettings(api_url="http://api.linkedin.com")
     with pytest.raises(ValidationError, match="10 digits"):

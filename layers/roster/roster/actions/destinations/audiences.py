@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from roster.actions.destinations.base import Adapter, AudienceStatus, Delivery, Outcome, OutcomeStatus
 from roster.actions.destinations.webhook import answer
+from roster.connectors.core.trust import local_stack
 from roster.enrich.providers.http import retry_after_seconds
 from roster.enrich.providers.phones import region_of
 from roster.identity.aliases import normalize_email
@@ -35,15 +36,21 @@ T = TypeVar("T")
 
 
 class PlatformSettings(BaseModel):
-    """What every ad platform's settings share: nothing unknown, and every `*_url` an https:// URL."""
+    """What every ad platform's settings share: nothing unknown, and every `*_url` the platform's own (https), or
+    on a local stack only another https:// URL (an emulator's)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*")
     @classmethod
-    def _https(cls, value: Any, info: ValidationInfo) -> Any:
-        if str(info.field_name).endswith("_url") and not str(value).startswith("https://"):
-            raise ValueError(f"{info.field_name} must be an https:// URL")
+    def _platform_urls(cls, value: Any, info: ValidationInfo) -> Any:
+        name = str(info.field_name)
+        if not name.endswith("_url"):
+            return value
+        if not str(value).startswith("https://"):
+            raise ValueError(f"{name} must be an https:// URL")
+        if value != cls.model_fields[name].default and not local_stack():
+            raise ValueError(f"{name} can be changed only on a local stack (to reach an emulator)")
         return value
 
 
