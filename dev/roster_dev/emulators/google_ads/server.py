@@ -251,9 +251,9 @@ class GoogleAdsEmulator(AudienceEmulator):
                 "Request contains an invalid argument.",
                 [_ads_error("offlineUserDataJobError", "INVALID_USER_LIST_ID", f"No user list {user_list}")],
             )
-        job_id = str(100_000 + len(self._jobs) + secrets.randbelow(1000) * 10**7)
-        name = f"customers/{self.customer_id}/offlineUserDataJobs/{job_id}"
         with self._lock:
+            job_id = str(100_000 + len(self._jobs))
+            name = f"customers/{self.customer_id}/offlineUserDataJobs/{job_id}"
             self._jobs[job_id] = {
                 "name": name,
                 "list": list_id,
