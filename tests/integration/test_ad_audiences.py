@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -553,3 +554,19 @@ def test_the_audience_holds_exactly_the_people_whose_last_change_was_an_entry(
     held = {sha256_hex(email) for email in PEOPLE if emulator.has(audience, sha256_hex(email))}
     assert held == expected
     assert emulator.size(audience) == len(expected)
+
+
+@pytest.mark.parametrize("kind", ["google_ads", "meta", "linkedin"])
+def test_a_company_record_fails_alone(all_platforms: AdPlatforms, kind: str) -> None:
+    destination = all_platforms.destinations()[kind]
+    entry = destination_kind(kind)
+    adapter = entry.build(
+        entry.settings.model_validate(destination["settings"]),
+        entry.options.model_validate(destination["options"]),
+        destination["secret"],
+        session_for(destination["ca_bundle"]),
+    )
+    company = replace(enter(phone="+14155552671"), kind=Kind.COMPANIES)
+    outcomes = adapter.send([company, enter(f"{kind}.person@example.com")])
+    assert [outcome.status for outcome in outcomes] == [OutcomeStatus.FAILED, OutcomeStatus.DELIVERED]
+    assert outcomes[0].answer == "not sent: an ad audience holds people, not companies"

@@ -30,6 +30,7 @@ from roster.enrich.providers.http import retry_after_seconds
 from roster.enrich.providers.phones import region_of
 from roster.identity.aliases import normalize_email
 from roster.outbound import OutboundRefused, Unresolvable, check_url
+from roster.profiles.fields import Kind
 
 TIMEOUT_SECONDS = 30.0
 T = TypeVar("T")
@@ -161,6 +162,13 @@ def e164(text: str, region: str | None) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def not_a_person(delivery: Delivery) -> Outcome | None:
+    """The FAILED outcome of a company record: an ad audience holds people (match keys are a person's)."""
+    if delivery.kind is Kind.PEOPLE:
+        return None
+    return Outcome(delivery.delivery_id, OutcomeStatus.FAILED, "not sent: an ad audience holds people, not companies")
 
 
 def unusable(delivery: Delivery, person: Person, needs: str) -> Outcome:

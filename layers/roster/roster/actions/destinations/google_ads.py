@@ -38,6 +38,7 @@ from roster.actions.destinations.audiences import (
     Refusal,
     call,
     json_of,
+    not_a_person,
     noting,
     person,
     probed,
@@ -258,6 +259,10 @@ class GoogleAdsAdapter:
         problems: dict[str, tuple[str, ...]] = {}
         batch: list[tuple[Delivery, dict[str, Any]]] = []
         for delivery in deliveries:
+            refused = not_a_person(delivery)
+            if refused is not None:
+                outcomes[delivery.delivery_id] = refused
+                continue
             record = person(delivery.fields)
             problems[delivery.delivery_id] = record.problems
             found = user_identifiers(record)
@@ -269,7 +274,7 @@ class GoogleAdsAdapter:
         if batch:
             for outcome in self._job(batch):
                 outcomes[outcome.delivery_id] = outcome
-        return [noting(outcomes[d.delivery_id], problems[d.delivery_id]) for d in deliveries]
+        return [noting(outcomes[d.delivery_id], problems.get(d.delivery_id, ())) for d in deliveries]
 
     def _job(self, batch: list[tuple[Delivery, dict[str, Any]]]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in batch]

@@ -27,6 +27,7 @@ from roster.actions.destinations.audiences import (
     call,
     chunks,
     json_of,
+    not_a_person,
     person,
     probed,
     refusal,
@@ -103,6 +104,10 @@ class LinkedInAdapter:
         outcomes: dict[str, Outcome] = {}
         batch: list[tuple[Delivery, dict[str, Any]]] = []
         for delivery in deliveries:
+            refused = not_a_person(delivery)
+            if refused is not None:
+                outcomes[delivery.delivery_id] = refused
+                continue
             item = element(delivery)
             if item is None:
                 outcomes[delivery.delivery_id] = unusable(delivery, person(delivery.fields), "e-mail")

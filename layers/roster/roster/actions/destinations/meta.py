@@ -31,6 +31,7 @@ from roster.actions.destinations.audiences import (
     call,
     chunks,
     json_of,
+    not_a_person,
     noting,
     person,
     probed,
@@ -127,6 +128,10 @@ class MetaAdapter:
         problems: dict[str, tuple[str, ...]] = {}
         rows: dict[Transition, list[tuple[Delivery, list[str]]]] = {Transition.ENTERED: [], Transition.EXITED: []}
         for delivery in deliveries:
+            refused = not_a_person(delivery)
+            if refused is not None:
+                outcomes[delivery.delivery_id] = refused
+                continue
             record = person(delivery.fields)
             problems[delivery.delivery_id] = record.problems
             row = meta_row(record)
@@ -147,7 +152,7 @@ class MetaAdapter:
                 }
                 for outcome in self._upload(method, part, upload):
                     outcomes[outcome.delivery_id] = outcome
-        return [noting(outcomes[d.delivery_id], problems[d.delivery_id]) for d in deliveries]
+        return [noting(outcomes[d.delivery_id], problems.get(d.delivery_id, ())) for d in deliveries]
 
     def _upload(self, method: str, part: Sequence[tuple[Delivery, list[str]]], upload: dict[str, Any]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in part]
