@@ -12,6 +12,7 @@ and checks the audience ends in step (members = entered - left).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -26,6 +27,8 @@ from roster_dev.emulators.google_ads import GoogleAdsEmulator
 from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
 
+AREAS = [201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228]
+
 
 def changes(count: int) -> list[Delivery]:
     """Entries, then exits of every third person (an exit never shares a batch with its own entry)."""
@@ -38,7 +41,7 @@ def changes(count: int) -> list[Delivery]:
 def _change(index: int, transition: Transition) -> Delivery:
     fields = {
         "email": f"Person.{index}@Example.com",
-        "phone": f"+1415{index % 10_000_000:07d}",
+        "phone": f"+1{AREAS[index // 10_000 % len(AREAS)]}555{index % 10_000:04d}",  # one number a person
         "first_name": "Ada",
         "last_name": f"Lovelace{index}",
         "country": "US",
@@ -48,7 +51,7 @@ def _change(index: int, transition: Transition) -> Delivery:
 
 
 def run(name: str, platform: AudienceEmulator, adapter: Any, audience: str, deliveries: list[Delivery]) -> None:
-    before = sum(platform.requests.values())
+    before = dict(platform.requests)
     started = time.perf_counter()
     for start in range(0, len(deliveries), adapter.max_batch):
         outcomes = adapter.send(deliveries[start : start + adapter.max_batch])
@@ -56,14 +59,17 @@ def run(name: str, platform: AudienceEmulator, adapter: Any, audience: str, deli
         if failed:
             raise SystemExit(f"{name}: {len(failed)} not delivered, e.g. {failed[0]}")
     elapsed = time.perf_counter() - started
-    calls = sum(platform.requests.values()) - before
+    by_kind = {
+        name: count - before.get(name, 0) for name, count in platform.requests.items() if count > before.get(name, 0)
+    }
+    calls = sum(by_kind.values())
     entered = sum(1 for delivery in deliveries if delivery.transition is Transition.ENTERED)
     left = len(deliveries) - entered
     in_step = platform.size(audience) == entered - left
     print(
         f"{name:<10} {len(deliveries):>7} changes  {calls:>4} requests  "
         f"{calls * 10_000 / len(deliveries):6.2f} requests/10,000  {len(deliveries) / elapsed:8.0f} changes/s  "
-        f"batch {adapter.max_batch}  in step: {in_step} ({platform.size(audience)} members)"
+        f"batch {adapter.max_batch}  in step: {in_step} ({platform.size(audience)} members)  {by_kind}"
     )
 
 
@@ -115,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=50_000)
     args = parser.parse_args()
+    os.environ["ROSTER_LOCAL_STACK"] = "1"  # settings may name an emulator's URL only on a local stack
     deliveries = changes(args.changes)
     bench_meta(deliveries)
     bench_linkedin(deliveries)

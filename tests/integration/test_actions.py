@@ -306,7 +306,7 @@ def test_an_ad_audience_follows_the_segment_through_the_whole_pipeline(api: Api,
             destination,
             trigger="both",
             entry="every",
-            options={"audience_id": audience, "identifiers": ["email"]},
+            options={"audience_id": audience},
         )
         ada, ben = "ada@example.com", "ben@example.com"
         upsert(api, {"email": ada, "job_title": "VP"}, {"email": ben, "job_title": "VP"})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from roster.actions.destinations import google_ads, linkedin, meta
 from roster.actions.destinations.audiences import AudienceUnreadable, sha256_hex
@@ -20,6 +24,12 @@ from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
 
 _serial = iter(range(10**9))
+
+
+@pytest.fixture(autouse=True)
+def local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings may point at an emulator only on a local stack."""
+    monkeypatch.setenv("ROSTER_LOCAL_STACK", "1")
 
 
 def change(transition: Transition, email: str | None = None, **fields: Any) -> Delivery:
@@ -118,8 +128,6 @@ def test_meta_refuses_an_oversize_or_unhashed_request(meta_platform: MetaEmulato
 
 
 def _payload(schema: list[str], rows: list[list[str]]) -> str:
-    import json
-
     return json.dumps({"schema": schema, "data": rows})
 
 
@@ -135,6 +143,9 @@ def test_meta_a_record_without_email_or_phone_fails_alone(
     assert "no e-mail or phone" in outcomes[1].answer
     assert "'not an address' is not an e-mail address" in outcomes[2].answer
     assert meta_platform.size(meta_audience(meta_adapter)) == 1
+    [partly] = meta_adapter.send([enter("ben@example.com", phone="555")])
+    assert partly.status is OutcomeStatus.DELIVERED
+    assert partly.answer.endswith("left out: phone '555' is not a valid number (give +country code, or a country)")
 
 
 def test_meta_throttling_and_outages_retry_and_an_expired_token_disables(
@@ -174,11 +185,11 @@ def linkedin_platform() -> Iterator[LinkedInEmulator]:
         yield running
 
 
-def linkedin_adapter(platform: LinkedInEmulator, **options: Any) -> tuple[linkedin.LinkedInAdapter, str]:
+def linkedin_adapter(platform: LinkedInEmulator) -> tuple[linkedin.LinkedInAdapter, str]:
     segment = platform.create_segment()
     adapter = linkedin.build(
         linkedin.LinkedInSettings(api_url=platform.url),
-        linkedin.LinkedInOptions(segment_id=segment, **options),
+        linkedin.LinkedInOptions(segment_id=segment),
         platform.token,
         session_for(platform.ca_path),
     )
@@ -230,7 +241,7 @@ def test_linkedin_refuses_oversize_batches_unhashed_emails_and_missing_versions(
     assert linkedin_platform.size(segment) == 1
 
 
-def test_linkedin_a_record_without_email_fails_alone_and_names_go_only_when_asked(
+def test_linkedin_a_record_without_email_fails_alone_and_names_go_in_clear_when_sent(
     linkedin_platform: LinkedInEmulator,
 ) -> None:
     adapter, segment = linkedin_adapter(linkedin_platform)
@@ -238,11 +249,11 @@ def test_linkedin_a_record_without_email_fails_alone_and_names_go_only_when_aske
     assert linkedin_platform.size(segment) == 1
     assert [outcome.status for outcome in outcomes] == [OutcomeStatus.DELIVERED, OutcomeStatus.FAILED]
     assert "no e-mail" in outcomes[1].answer
-    assert linkedin.element(enter("ada@example.com", first_name=" Ada "), send_names=False) == {
+    assert linkedin.element(enter("ada@example.com")) == {
         "action": "ADD",
         "userIds": [{"idType": "SHA256_EMAIL", "idValue": sha256_hex("ada@example.com")}],
     }
-    named = linkedin.element(leave("ada@example.com", first_name=" Ada ", last_name="Lovelace"), send_names=True)
+    named = linkedin.element(leave("ada@example.com", first_name=" Ada ", last_name="Lovelace"))
     assert named is not None and (named["action"], named["firstName"], named["lastName"]) == (
         "REMOVE",
         "Ada",
@@ -335,9 +346,9 @@ def test_google_sends_an_address_only_whole_with_names_normalized(google_platfor
     assert partial.status is OutcomeStatus.FAILED and "no e-mail, phone or full address" in partial.answer
 
 
-def test_google_keeps_within_100000_identifiers_a_request(google_platform: GoogleAdsEmulator) -> None:
+def test_google_adds_at_most_the_recommended_10000_identifiers_a_request(google_platform: GoogleAdsEmulator) -> None:
     adapter, user_list = google_adapter(google_platform)
-    before = google_platform.requests["add_operations"]
+    before = len(google_platform.identifiers_per_request)
     deliveries = [
         enter(
             f"person{index}@example.com",
@@ -351,13 +362,25 @@ def test_google_keeps_within_100000_identifiers_a_request(google_platform: Googl
     ]
     outcomes = adapter.send(deliveries)
     assert {outcome.status for outcome in outcomes} == {OutcomeStatus.DELIVERED}
-    assert google_platform.requests["add_operations"] - before == 1  # 30,000 identifiers fit one request
+    sent = google_platform.identifiers_per_request[before:]
+    assert sent == [9_999, 9_999, 9_999, 3]  # 30,000 identifiers, 3 a person, in requests of at most 10,000
     assert google_platform.size(user_list) == 10_000
+
+
+def test_google_jobs_carry_consent_only_when_the_destination_says_it_was_granted(
+    google_platform: GoogleAdsEmulator,
+) -> None:
+    silent, _ = google_adapter(google_platform)
+    silent.send([enter("ada@example.com")])
+    assert google_platform.jobs()[-1]["consent"] == {}
+    granted, _ = google_adapter(google_platform, consent_granted=True)
+    granted.send([enter("ada@example.com")])
+    assert google_platform.jobs()[-1]["consent"] == {"adUserData": "GRANTED", "adPersonalization": "GRANTED"}
 
 
 def test_google_refuses_too_many_identifiers_and_unhashed_ones(google_platform: GoogleAdsEmulator) -> None:
     adapter, user_list = google_adapter(google_platform)
-    token = adapter._access_token()
+    token = adapter.api.access_token()
     assert isinstance(token, str)
     headers = {
         "Authorization": f"Bearer {token}",
@@ -476,5 +499,74 @@ def test_each_registered_kind_reaches_its_local_emulator() -> None:
             assert status.size == 1 and status.minimum > 1, kind
             adapter.send([leave("ada@example.com")])
             assert entry.audience(settings, options, destination["secret"], session).size == 0
+            assert entry.probe is not None and entry.check_secret is not None
+            assert entry.probe(settings, destination["secret"], session).status == "delivered", kind
+            wrong = "not-the-token"
+            if kind == "google_ads":
+                wrong = json.dumps({**json.loads(destination["secret"]), "refresh_token": "1//not-the-token"})
+            assert entry.probe(settings, wrong, session).status == "disabled", kind
+            entry.check_secret(destination["secret"])
+            with pytest.raises(ValueError, match="secret"):
+                entry.check_secret("two words")
     finally:
         platforms.stop()
+
+
+# -- in step whatever the sequence --------------------------------------------------------------------------
+
+PEOPLE = [f"person{index}@example.com" for index in range(6)]
+# batches of changes, each batch at most one change per person (the delivery core's promise), True = enters
+batches = st.lists(
+    st.dictionaries(st.sampled_from(PEOPLE), st.booleans(), min_size=1, max_size=len(PEOPLE)), min_size=1, max_size=5
+)
+
+
+@pytest.fixture(scope="module")
+def all_platforms() -> Iterator[AdPlatforms]:
+    running = AdPlatforms().start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("kind", ["google_ads", "meta", "linkedin"])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=batches)
+def test_the_audience_holds_exactly_the_people_whose_last_change_was_an_entry(
+    all_platforms: AdPlatforms, kind: str, plan: list[dict[str, bool]]
+) -> None:
+    destination = all_platforms.destinations()[kind]
+    entry = destination_kind(kind)
+    emulator = all_platforms.emulator(kind)
+    audience = all_platforms.new_audience(kind)
+    options = entry.options.model_validate({**destination["options"], next(iter(destination["options"])): audience})
+    adapter = entry.build(
+        entry.settings.model_validate(destination["settings"]),
+        options,
+        destination["secret"],
+        session_for(destination["ca_bundle"]),
+    )
+    last: dict[str, bool] = {}
+    for batch in plan:
+        outcomes = adapter.send([enter(email) if entering else leave(email) for email, entering in batch.items()])
+        assert {outcome.status for outcome in outcomes} == {OutcomeStatus.DELIVERED}
+        last.update(batch)
+    expected = {sha256_hex(email) for email, entering in last.items() if entering}
+    held = {sha256_hex(email) for email in PEOPLE if emulator.has(audience, sha256_hex(email))}
+    assert held == expected
+    assert emulator.size(audience) == len(expected)
+
+
+@pytest.mark.parametrize("kind", ["google_ads", "meta", "linkedin"])
+def test_a_company_record_fails_alone(all_platforms: AdPlatforms, kind: str) -> None:
+    destination = all_platforms.destinations()[kind]
+    entry = destination_kind(kind)
+    adapter = entry.build(
+        entry.settings.model_validate(destination["settings"]),
+        entry.options.model_validate(destination["options"]),
+        destination["secret"],
+        session_for(destination["ca_bundle"]),
+    )
+    company = replace(enter(phone="+14155552671"), kind=Kind.COMPANIES)
+    outcomes = adapter.send([company, enter(f"{kind}.person@example.com")])
+    assert [outcome.status for outcome in outcomes] == [OutcomeStatus.FAILED, OutcomeStatus.DELIVERED]
+    assert outcomes[0].answer == "not sent: an ad audience holds people, not companies"

@@ -44,7 +44,7 @@ def test_google_customer_match_vectors() -> None:
             "postal_code": "10011",
         }
     )
-    assert google_ads.user_identifiers(record, ["email", "phone", "address"]) == [
+    assert google_ads.user_identifiers(record) == [
         {"hashedEmail": GMAIL},
         {"hashedPhoneNumber": PHONE_E164},
         {
@@ -56,7 +56,7 @@ def test_google_customer_match_vectors() -> None:
             }
         },
     ]
-    assert google_ads.user_identifiers(record, ["phone"]) == [{"hashedPhoneNumber": PHONE_E164}]
+    assert google_ads.user_identifiers(person({"phone": "+1 415 555 2671"})) == [{"hashedPhoneNumber": PHONE_E164}]
 
 
 def test_meta_vectors_phone_without_plus_names_letters_only() -> None:
@@ -68,13 +68,13 @@ def test_meta_vectors_phone_without_plus_names_letters_only() -> None:
             "last_name": "Zoë",
         }
     )
-    assert meta.meta_row(record, ["email", "phone", "name"]) == [GMAIL, PHONE_DIGITS, MARYANN, ZOE]
-    assert meta.meta_row(record, ["email"]) == [GMAIL, "", "", ""]
-    assert meta.meta_row(person({"first_name": "Ada"}), ["email", "phone", "name"]) is None
+    assert meta.meta_row(record) == [GMAIL, PHONE_DIGITS, MARYANN, ZOE]
+    assert meta.meta_row(person({"email": "Ada.Lovelace+ads@gmail.com"})) == [GMAIL, "", "", ""]
+    assert meta.meta_row(person({"first_name": "Ada"})) is None
 
 
-def test_linkedin_vector_email_only_unless_names_asked() -> None:
-    assert linkedin.element(delivery(email=" Ada.Lovelace+ads@GMAIL.com"), send_names=False) == {
+def test_linkedin_vector() -> None:
+    assert linkedin.element(delivery(email=" Ada.Lovelace+ads@GMAIL.com")) == {
         "action": "ADD",
         "userIds": [{"idType": "SHA256_EMAIL", "idValue": GMAIL}],
     }
@@ -104,7 +104,13 @@ def test_a_bad_email_is_named_in_the_problem() -> None:
     assert person({"email": "ada at example"}).problems == ("email 'ada at example' is not an e-mail address",)
 
 
-def test_settings_take_https_urls_and_ten_digit_customer_ids() -> None:
+def test_settings_take_the_platforms_urls_and_ten_digit_customer_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROSTER_LOCAL_STACK", raising=False)
+    assert meta.MetaSettings().api_url == "https://graph.facebook.com"
+    with pytest.raises(ValidationError, match="only on a local stack"):
+        meta.MetaSettings(api_url="https://graph.example.com")
+    monkeypatch.setenv("ROSTER_LOCAL_STACK", "1")
+    assert meta.MetaSettings(api_url="https://127.0.0.1:4443").api_url == "https://127.0.0.1:4443"
     with pytest.raises(ValidationError, match="https://"):
         linkedin.LinkedInSettings(api_url="http://api.linkedin.com")
     with pytest.raises(ValidationError, match="10 digits"):
@@ -125,8 +131,8 @@ def test_case_and_surrounding_space_never_change_an_email_digest(email: str, bef
     shouted = person({"email": f"{before}{email.upper()}{after}"})
     assert plain.email == shouted.email == email.lower()
     for record in (plain, shouted):
-        [identifier] = google_ads.user_identifiers(record, ["email"])
-        row = meta.meta_row(record, ["email"])
+        [identifier] = google_ads.user_identifiers(record)
+        row = meta.meta_row(record)
         assert identifier["hashedEmail"] == sha256_hex(email.lower())
         assert row is not None and row[0] == sha256_hex(email.lower())
 

@@ -71,17 +71,19 @@ def local_up(
     provider_files = Path(tempfile.mkdtemp(prefix="roster-signals-"))
     for signal in FEED_OF_SIGNAL:
         (provider_files / f"{signal}.json").write_text(json.dumps(vendor.provider(signal), indent=2))
-    ads = AdPlatforms().start()  # Google Ads, Meta, LinkedIn: one audience each, `destinations.json` says how
-    (provider_files / "destinations.json").write_text(json.dumps(ads.destinations(), indent=2))
     console.print(f"Roster API:     {base_url}")
     console.print(f"Signals vendor: {vendor.url} (providers: {provider_files}/<signal type>.json)")
-    console.print(f"Ad platforms:   {', '.join(ads.urls())} (destinations: {provider_files}/destinations.json)")
     sequencers = [OutreachEmulator().start(), SalesloftEmulator().start(), ApolloEmulator().start()]
     destination_files = Path(tempfile.mkdtemp(prefix="roster-sequencers-"))
     for sequencer in sequencers:
         (destination_files / f"{sequencer.kind}.json").write_text(json.dumps(sequencer.destination(), indent=2))
         label = f"{sequencer.kind.capitalize()}:"
         console.print(f"{label:<15} {sequencer.url} (destination: {destination_files}/{sequencer.kind}.json)")
+    ads = AdPlatforms().start()  # Google Ads, Meta, LinkedIn: one audience each
+    for kind, destination in ads.destinations().items():
+        (destination_files / f"{kind}.json").write_text(json.dumps(destination, indent=2))
+        label = {"google_ads": "Google Ads:", "meta": "Meta:", "linkedin": "LinkedIn:"}[kind]
+        console.print(f"{label:<15} {ads.urls()[kind]} (destination: {destination_files}/{kind}.json)")
     console.print(f"AWS endpoint:   {stack.endpoint}")
     console.print(f"Admin key:      {stack.admin_key}")
     console.print(f"API key (demo): {api_key}")

@@ -48,7 +48,7 @@ def run_actions_demo(client: RosterClient, runner: Runner, console: Console) -> 
                 "name": "Advertise to CROs",
                 "destination_id": ad["destination"]["destination_id"],
                 "entry": "every",
-                "options": {"audience_id": audience, "identifiers": ["email"]},
+                "options": {"audience_id": audience},
             },
         )
         hashed = sha256_hex(email.strip().lower())

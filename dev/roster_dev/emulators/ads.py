@@ -8,11 +8,15 @@ is exempt from the outbound check while it runs (`Served`), and only then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
+from roster_dev.emulators.audiences import AudienceEmulator
 from roster_dev.emulators.google_ads import GoogleAdsEmulator
 from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
+
+KINDS = ("google_ads", "meta", "linkedin")
 
 
 class AdPlatforms:
@@ -26,23 +30,32 @@ class AdPlatforms:
         self.google.start()
         self.meta.start()
         self.linkedin.start()
-        self.audiences = {
-            "google_ads": self.google.create_user_list(),
-            "meta": self.meta.create_audience(),
-            "linkedin": self.linkedin.create_segment(),
-        }
+        self.audiences = {kind: self.new_audience(kind) for kind in KINDS}
         return self
+
+    def emulator(self, kind: str) -> AudienceEmulator:
+        return {"google_ads": self.google, "meta": self.meta, "linkedin": self.linkedin}[kind]
+
+    def new_audience(self, kind: str) -> str:
+        """A new empty audience on the kind's platform (a user list, a Custom Audience, a DMP segment): its id."""
+        made: dict[str, Callable[[], str]] = {
+            "google_ads": self.google.create_user_list,
+            "meta": self.meta.create_audience,
+            "linkedin": self.linkedin.create_segment,
+        }
+        return made[kind]()
 
     def stop(self) -> None:
         for platform in (self.google, self.meta, self.linkedin):
             platform.stop()
 
-    def urls(self) -> list[str]:
-        return [self.google.url, self.meta.url, self.linkedin.url]
+    def urls(self) -> dict[str, str]:
+        return {"google_ads": self.google.url, "meta": self.meta.url, "linkedin": self.linkedin.url}
 
     def destinations(self) -> dict[str, dict[str, Any]]:
-        """Per kind: `settings`, `secret`, `ca_bundle` and the action `options` that reach this emulator's audience."""
-        return {
+        """Per kind: the `kind`, `settings`, `secret`, `ca_bundle` and the action `options` that reach this
+        emulator's audience (the shape the sequencer emulators give too)."""
+        found = {
             "google_ads": {
                 "settings": {
                     "customer_id": self.google.customer_id,
@@ -66,3 +79,4 @@ class AdPlatforms:
                 "ca_bundle": self.linkedin.ca_path,
             },
         }
+        return {kind: {"kind": kind, **destination} for kind, destination in found.items()}

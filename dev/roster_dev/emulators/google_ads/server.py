@@ -7,9 +7,10 @@
   identifiers a request and 20 an operation, each hash a SHA-256 hex digest (with `enablePartialFailure` a bad
   operation is reported by index and skipped, else the request fails); `...:run` applies the job (or, with
   `hold_jobs`, leaves it RUNNING until `finish_jobs()`; running a second job on a list meanwhile answers 409
-  CONCURRENT_MODIFICATION).
+  CONCURRENT_MODIFICATION). A job's `consent` (adUserData, adPersonalization) DENIED is refused
+  (CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS).
 - `POST /{version}/customers/{id}/googleAds:search` answers the GAQL query for a list's `size_for_search` and
-  `size_for_display` (here exact; int64 values as strings).
+  `size_for_display` (here exact; int64 values as strings), and `SELECT customer.id FROM customer`.
 
 Every API call needs `Authorization: Bearer <access token>` and the `developer-token`; with `manager_id` set the
 account is reached only through that manager, named in `login-customer-id`. Failures in Google's shapes:
@@ -30,11 +31,13 @@ from roster_dev.emulators.https import Response
 
 MAX_IDENTIFIERS_PER_REQUEST = 100_000
 MAX_IDENTIFIERS_PER_OPERATION = 20
+CONSENT = frozenset({"GRANTED", "DENIED", "UNSPECIFIED", "UNKNOWN"})
 IDENTIFIER_KINDS = ("hashedEmail", "hashedPhoneNumber", "addressInfo")
 _QUERY = re.compile(
     r"SELECT\s+(?P<fields>[\w.,\s]+?)\s+FROM\s+user_list\s+WHERE\s+user_list\.resource_name\s*=\s*'(?P<name>[^']+)'",
     re.IGNORECASE,
 )
+_CUSTOMER_QUERY = re.compile(r"SELECT\s+customer\.id\s+FROM\s+customer(\s+LIMIT\s+1)?", re.IGNORECASE)
 _FIELDS = {"user_list.size_for_search": "sizeForSearch", "user_list.size_for_display": "sizeForDisplay"}
 
 
@@ -77,6 +80,7 @@ class GoogleAdsEmulator(AudienceEmulator):
         self.refresh_token = "1//" + secrets.token_urlsafe(40)
         self.developer_token = secrets.token_urlsafe(16)
         self.hold_jobs = False
+        self.identifiers_per_request: list[int] = []  # of every addOperations request, in order
         self._access_tokens: set[str] = set()
         self._jobs: dict[str, dict[str, Any]] = {}
 
@@ -96,9 +100,10 @@ class GoogleAdsEmulator(AudienceEmulator):
         self.audience(list_id)
         return list_id
 
-    def job_status(self, name: str) -> str:
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job so far (name, list, status, consent, operations), oldest first."""
         with self._lock:
-            return str(self._jobs[name.rsplit("/", 1)[1]]["status"])
+            return [dict(job) for job in self._jobs.values()]
 
     def finish_jobs(self) -> None:
         """Let every RUNNING job finish (applies its operations)."""
@@ -221,9 +226,21 @@ class GoogleAdsEmulator(AudienceEmulator):
 
     def _create(self, body: dict[str, Any]) -> Response:
         job = body.get("job") or {}
-        user_list = ((job.get("customerMatchUserListMetadata") or {}).get("userList")) or ""
+        metadata = job.get("customerMatchUserListMetadata") or {}
+        user_list = metadata.get("userList") or ""
         if job.get("type") != "CUSTOMER_MATCH_USER_LIST":
             return _error(400, "INVALID_ARGUMENT", "job.type must be CUSTOMER_MATCH_USER_LIST")
+        consent = metadata.get("consent") or {}
+        if not set(consent) <= {"adUserData", "adPersonalization"} or not set(consent.values()) <= CONSENT:
+            return _error(400, "INVALID_ARGUMENT", f"Invalid consent: {consent}")
+        if "DENIED" in consent.values():
+            message = "The customer has not accepted the customer data terms (consent DENIED)."
+            return _error(
+                400,
+                "INVALID_ARGUMENT",
+                message,
+                [_ads_error("offlineUserDataJobError", "CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS", message)],
+            )
         list_id = user_list.rsplit("/", 1)[-1]
         with self._lock:
             known = user_list == f"customers/{self.customer_id}/userLists/{list_id}" and list_id in self._audiences
@@ -234,10 +251,16 @@ class GoogleAdsEmulator(AudienceEmulator):
                 "Request contains an invalid argument.",
                 [_ads_error("offlineUserDataJobError", "INVALID_USER_LIST_ID", f"No user list {user_list}")],
             )
-        job_id = str(100_000 + len(self._jobs) + secrets.randbelow(1000) * 10**7)
-        name = f"customers/{self.customer_id}/offlineUserDataJobs/{job_id}"
         with self._lock:
-            self._jobs[job_id] = {"name": name, "list": list_id, "status": "PENDING", "operations": []}
+            job_id = str(100_000 + len(self._jobs))
+            name = f"customers/{self.customer_id}/offlineUserDataJobs/{job_id}"
+            self._jobs[job_id] = {
+                "name": name,
+                "list": list_id,
+                "status": "PENDING",
+                "operations": [],
+                "consent": consent,
+            }
         return json_response(200, {"resourceName": name})
 
     def _add(self, job: dict[str, Any], body: dict[str, Any]) -> Response:
@@ -252,6 +275,8 @@ class GoogleAdsEmulator(AudienceEmulator):
                 [_ads_error("offlineUserDataJobError", "INVALID_JOB_STATUS", "The job is not PENDING")],
             )
         total = sum(_identifier_count(operation) for operation in operations)
+        with self._lock:
+            self.identifiers_per_request.append(total)
         if total > MAX_IDENTIFIERS_PER_REQUEST:
             message = (
                 f"Maximum number of user identifiers allowed per request is {MAX_IDENTIFIERS_PER_REQUEST:,} "
@@ -312,7 +337,11 @@ class GoogleAdsEmulator(AudienceEmulator):
         job["status"] = "SUCCESS"
 
     def _search(self, body: dict[str, Any]) -> Response:
-        match = _QUERY.fullmatch(str(body.get("query") or "").strip())
+        query = str(body.get("query") or "").strip()
+        if _CUSTOMER_QUERY.fullmatch(query):
+            customer = {"resourceName": f"customers/{self.customer_id}", "id": self.customer_id}
+            return json_response(200, {"results": [{"customer": customer}], "fieldMask": "customer.id"})
+        match = _QUERY.fullmatch(query)
         if not match:
             return _error(
                 400,

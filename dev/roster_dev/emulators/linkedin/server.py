@@ -7,6 +7,8 @@ and answers each element's status (201, or 400 with a message: an `SHA256_EMAIL`
 300 members, READY from there) and `audienceSize`. Every request needs `Authorization: Bearer <token>` and a
 `LinkedIn-Version` header naming an active monthly version (missing: 400 VERSION_MISSING; not active: 426).
 
+`GET /rest/adAccountUsers?q=authenticatedUser` lists the token's ad account.
+
 Failures in LinkedIn's shape: `throttled` (429 with Retry-After), `server_error` (500), `expired_token` (401).
 """
 
@@ -42,6 +44,7 @@ class LinkedInEmulator(AudienceEmulator):
             f"{year}{month:02d}" for year in (2025, 2026) for month in range(1, 13)
         )
         self.token = "AQ" + secrets.token_urlsafe(40)
+        self.account_id = "512345678"
 
     def create_segment(self) -> str:
         segment_id = str(10_000_000 + secrets.randbelow(90_000_000))
@@ -49,6 +52,8 @@ class LinkedInEmulator(AudienceEmulator):
         return segment_id
 
     def route(self, request: Request) -> Response:
+        if request.path == "/rest/adAccountUsers" and request.method == "GET":
+            return self._account_users(request)
         if not request.path.startswith(PREFIX):
             return _error(404, f"No virtual resource found for {request.path}", "RESOURCE_NOT_FOUND")
         segment_id, _, edge = request.path[len(PREFIX) :].partition("/")
@@ -90,6 +95,23 @@ class LinkedInEmulator(AudienceEmulator):
         if request.header("X-Restli-Protocol-Version") != "2.0.0":
             return _error(400, "X-Restli-Protocol-Version must be 2.0.0")
         return self._users(segment_id, request.json())
+
+    def _account_users(self, request: Request) -> Response:
+        self.count("account_users")
+        if request.bearer() != self.token:
+            return _error(401, "Invalid access token", "INVALID_ACCESS_TOKEN")
+        if request.header("LinkedIn-Version") not in self.active_versions:
+            return _error(
+                426, f"Requested version {request.header('LinkedIn-Version')} is not active", "NONEXISTENT_VERSION"
+            )
+        if request.query.get("q") != ["authenticatedUser"]:
+            return _error(400, "q must be authenticatedUser")
+        user = {
+            "account": f"urn:li:sponsoredAccount:{self.account_id}",
+            "role": "CAMPAIGN_MANAGER",
+            "user": "urn:li:person:roster",
+        }
+        return json_response(200, {"elements": [user], "paging": {"count": 1, "start": 0}})
 
     def _read(self, segment_id: str) -> Response:
         size = self.size(segment_id)

@@ -4,7 +4,8 @@
 FN, LN, ...; `data`: one list of values a person, each a SHA-256 hex digest or `""`), at most 10,000 rows a
 request, authenticated by `access_token`; an optional `session` (`session_id`, `batch_seq`, `last_batch_flag`)
 is checked for its shape. `GET /{version}/{audience_id}` reports `approximate_count_lower_bound`/`_upper_bound`
-(here exact) and `delivery_status` (code 300 below Meta's minimum of 100 people).
+(here exact) and `delivery_status` (code 300 below Meta's minimum of 100 people); `GET /{version}/me` names the
+token's user.
 
 Failures answer in Meta's error shape: `throttled` (code 80003 with `X-Business-Use-Case-Usage` naming the wait),
 `server_error` (500, code 2, transient), `expired_token` (code 190, subcode 463).
@@ -69,6 +70,11 @@ class MetaEmulator(AudienceEmulator):
         if len(parts) < 2 or parts[0] != self.version:
             return _error(f"Unknown path components: {request.path}", 2500)
         audience_id, edge = parts[1], "/".join(parts[2:])
+        if audience_id == "me" and not edge and request.method == "GET":
+            self.count("me")
+            if request.form().get("access_token") != self.token:
+                return _error("Invalid OAuth access token - Cannot parse access token", 190)
+            return json_response(200, {"id": "100000000000001", "name": "Roster system user"})
         name = {"users": {"POST": "add_users", "DELETE": "remove_users"}, "": {"GET": "read_audience"}}
         call = name.get(edge, {}).get(request.method)
         if call is None:

@@ -13,8 +13,9 @@ an answer about the whole request (auth refused, throttled, platform down) appli
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 import phonenumbers
@@ -24,25 +25,33 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from roster.actions.destinations.base import Adapter, AudienceStatus, Delivery, Outcome, OutcomeStatus
 from roster.actions.destinations.webhook import answer
+from roster.connectors.core.trust import local_stack
 from roster.enrich.providers.http import retry_after_seconds
 from roster.enrich.providers.phones import region_of
 from roster.identity.aliases import normalize_email
 from roster.outbound import OutboundRefused, Unresolvable, check_url
+from roster.profiles.fields import Kind
 
 TIMEOUT_SECONDS = 30.0
 T = TypeVar("T")
 
 
 class PlatformSettings(BaseModel):
-    """What every ad platform's settings share: nothing unknown, and every `*_url` an https:// URL."""
+    """What every ad platform's settings share: nothing unknown, and every `*_url` the platform's own (https), or
+    on a local stack only another https:// URL (an emulator's)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*")
     @classmethod
-    def _https(cls, value: Any, info: ValidationInfo) -> Any:
-        if str(info.field_name).endswith("_url") and not str(value).startswith("https://"):
-            raise ValueError(f"{info.field_name} must be an https:// URL")
+    def _platform_urls(cls, value: Any, info: ValidationInfo) -> Any:
+        name = str(info.field_name)
+        if not name.endswith("_url"):
+            return value
+        if not str(value).startswith("https://"):
+            raise ValueError(f"{name} must be an https:// URL")
+        if value != cls.model_fields[name].default and not local_stack():
+            raise ValueError(f"{name} can be changed only on a local stack (to reach an emulator)")
         return value
 
 
@@ -51,6 +60,21 @@ def check(settings: BaseModel) -> None:
     for name, value in settings:
         if name.endswith("_url") and isinstance(value, str):
             check_url(value)
+
+
+def check_token(secret: str) -> None:
+    """An access token: one value, no spaces (the value itself is never echoed)."""
+    if not secret.strip() or len(secret.split()) != 1:
+        raise ValueError("the secret is the platform's access token: one value without spaces")
+
+
+def probed(answered: requests.Response | Refusal, said: Callable[[requests.Response], str]) -> Outcome:
+    """A test call's outcome: DELIVERED with `said(answer)` when the platform accepted the credentials, else what
+    its refusal means (a test is never retried, so a RETRY just reports the answer)."""
+    test_id = f"test_{secrets.token_hex(8)}"
+    if isinstance(answered, Refusal):
+        return Outcome(test_id, answered.status, answered.answer, answered.retry_after)
+    return Outcome(test_id, OutcomeStatus.DELIVERED, said(answered))
 
 
 class AudienceUnreadable(Exception):
@@ -140,10 +164,24 @@ def e164(text: str, region: str | None) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def not_a_person(delivery: Delivery) -> Outcome | None:
+    """The FAILED outcome of a company record: an ad audience holds people (match keys are a person's)."""
+    if delivery.kind is Kind.PEOPLE:
+        return None
+    return Outcome(delivery.delivery_id, OutcomeStatus.FAILED, "not sent: an ad audience holds people, not companies")
+
+
 def unusable(delivery: Delivery, person: Person, needs: str) -> Outcome:
     """The FAILED outcome of a record that has none of the identifiers the platform matches on."""
     reasons = "; ".join(person.problems) if person.problems else f"the record has no {needs}"
     return Outcome(delivery.delivery_id, OutcomeStatus.FAILED, f"not sent: {reasons}")
+
+
+def noting(outcome: Outcome, problems: Sequence[str]) -> Outcome:
+    """A delivered outcome that also says which of the record's identifiers were left out, and why."""
+    if not problems or outcome.status is not OutcomeStatus.DELIVERED:
+        return outcome
+    return replace(outcome, answer=f"{outcome.answer}; left out: {'; '.join(problems)}")
 
 
 @dataclass(frozen=True)

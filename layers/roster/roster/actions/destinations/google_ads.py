@@ -3,9 +3,12 @@
 A send is one offline user data job (OfflineUserDataJobService, REST): `offlineUserDataJobs:create` for the user
 list, `:addOperations` with one `create` (entry) or `remove` (exit) operation a person (partial failure on, so one
 refused person does not sink the rest), then `:run`. Google takes at most 100,000 user identifiers a request and
-20 a person; Roster sends at most three a person (e-mail, phone, address), so 10,000 changes (the adapter's batch)
-take three requests. The job runs on Google's side; while one runs, another job on the same list is refused
-(CONCURRENT_MODIFICATION) and the send is retried, so an exit never overtakes its entry.
+20 a person, and recommends about 10,000 identifiers a request: Roster sends at most three a person (e-mail,
+phone, address) and adds operations in requests of up to 10,000 identifiers, so 10,000 changes (the adapter's
+batch) with an e-mail each take three requests (create, add, run). With `consent_granted`, jobs carry the
+people's consent (ad_user_data and ad_personalization GRANTED), as Google asks since API v15. The job runs on
+Google's side; while one runs, another job on the same list is refused (CONCURRENT_MODIFICATION) and the send is
+retried, so an exit never overtakes its entry.
 
 Customer Match normalization (Google's Customer Match guide and client-library examples): e-mails trimmed and
 lower-cased (no other change: dropping dots in gmail.com addresses is Google's rule for enhanced conversions,
@@ -23,7 +26,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,7 +38,10 @@ from roster.actions.destinations.audiences import (
     Refusal,
     call,
     json_of,
+    not_a_person,
+    noting,
     person,
+    probed,
     refusal,
     sha256_hex,
     unusable,
@@ -47,12 +53,11 @@ API_URL = "https://googleads.googleapis.com"
 TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (an address, not a secret)
 API_VERSION = "v22"
 MAX_BATCH = 10_000
-MAX_IDENTIFIERS_PER_REQUEST = 100_000
+MAX_IDENTIFIERS_PER_REQUEST = 100_000  # Google's limit
+IDENTIFIERS_PER_REQUEST = 10_000  # what Google recommends a request carry "for optimal processing"
 MAX_IDENTIFIERS_PER_PERSON = 20
 MINIMUM = 1_000
 TOKEN_MARGIN_SECONDS = 60.0  # refresh this long before Google says the access token expires
-
-Identifier = Literal["email", "phone", "address"]
 
 
 def _customer(value: str) -> str:
@@ -70,6 +75,11 @@ class GoogleAdsSettings(PlatformSettings):
     api_url: str = Field(default=API_URL, description="the API's base URL (another only for a test double)")
     token_url: str = Field(default=TOKEN_URL, description="Google's OAuth token endpoint")
     api_version: str = Field(default=API_VERSION, pattern=r"^v\d+$")
+    consent_granted: bool = Field(
+        default=False,
+        description="the people sent consented to ad_user_data and ad_personalization (Google's EU user consent "
+        "policy): jobs say so; otherwise jobs carry no consent and Google applies its own default",
+    )
 
     @field_validator("customer_id", "login_customer_id")
     @classmethod
@@ -78,12 +88,11 @@ class GoogleAdsSettings(PlatformSettings):
 
 
 class GoogleAdsOptions(BaseModel):
-    """Which Customer Match list the action keeps, and which identifiers it sends."""
+    """Which Customer Match list the action keeps (the action's `identifiers` say which fields go)."""
 
     model_config = ConfigDict(extra="forbid")
 
     user_list_id: str = Field(pattern=r"^\d{1,20}$", description="the Customer Match user list's id")
-    identifiers: list[Identifier] = Field(default=["email", "phone", "address"], min_length=1)
 
 
 class GoogleAdsCredentials(BaseModel):
@@ -102,14 +111,14 @@ def google_name(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def user_identifiers(record: Person, identifiers: Sequence[Identifier]) -> list[dict[str, Any]]:
-    """The person's UserIdentifiers (REST JSON), empty when none of the chosen ones is usable."""
+def user_identifiers(record: Person) -> list[dict[str, Any]]:
+    """The person's UserIdentifiers (REST JSON), empty when none is usable."""
     found: list[dict[str, Any]] = []
-    if "email" in identifiers and record.email:
+    if record.email:
         found.append({"hashedEmail": sha256_hex(record.email)})
-    if "phone" in identifiers and record.phone:
+    if record.phone:
         found.append({"hashedPhoneNumber": sha256_hex(record.phone)})
-    if "address" in identifiers and record.first_name and record.last_name and record.country and record.postal_code:
+    if record.first_name and record.last_name and record.country and record.postal_code:
         address = {
             "hashedFirstName": sha256_hex(google_name(record.first_name)),
             "hashedLastName": sha256_hex(google_name(record.last_name)),
@@ -162,32 +171,26 @@ def partial_failures(body: Any) -> dict[int, str]:
     return failures
 
 
-class GoogleAdsAdapter:
-    """Adds entries to and removes exits from one Customer Match list through offline user data jobs."""
-
-    max_batch = MAX_BATCH
+class GoogleAdsApi:
+    """Calls to one Google Ads account: the access token refreshed from the refresh token before it expires (and
+    once more on a 401), the developer token and the manager's `login-customer-id` on every request."""
 
     def __init__(
         self,
         settings: GoogleAdsSettings,
-        options: GoogleAdsOptions,
         credentials: GoogleAdsCredentials,
         session: requests.Session,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.identifiers = options.identifiers
         self.credentials = credentials
         self.session = session
         self.clock = clock
         self.base = f"{settings.api_url.rstrip('/')}/{settings.api_version}"
         self.customer = f"customers/{settings.customer_id}"
-        self.user_list = f"{self.customer}/userLists/{options.user_list_id}"
         self._token: tuple[str, float] | None = None  # access token, monotonic expiry
 
-    # -- auth -----------------------------------------------------------------------------------------------
-
-    def _access_token(self) -> str | Refusal:
+    def access_token(self) -> str | Refusal:
         if self._token is not None and self.clock() < self._token[1]:
             return self._token[0]
         form = {
@@ -208,10 +211,10 @@ class GoogleAdsAdapter:
         self._token = (str(body["access_token"]), self.clock() + lifetime - TOKEN_MARGIN_SECONDS)
         return self._token[0]
 
-    def _post(self, path: str, payload: dict[str, Any]) -> requests.Response | Refusal:
-        """POST to the API with fresh credentials; a 401 on a kept token refreshes it once."""
+    def post(self, path: str, payload: dict[str, Any]) -> requests.Response | Refusal:
+        """POST to `{version}/{path}`; a 401 on a kept token refreshes it once."""
         for attempt in range(2):
-            token = self._access_token()
+            token = self.access_token()
             if isinstance(token, Refusal):
                 return token
             headers = {"Authorization": f"Bearer {token}", "developer-token": self.credentials.developer_token}
@@ -223,14 +226,46 @@ class GoogleAdsAdapter:
             self._token = None
         raise AssertionError("unreachable")
 
+    def search(self, query: str) -> requests.Response | Refusal:
+        """A GAQL query; a failed answer comes back as what it means (a Refusal)."""
+        response = self.post(f"{self.customer}/googleAds:search", {"query": query})
+        if isinstance(response, Refusal) or response.ok:
+            return response
+        return google_refusal(response)
+
+
+def google_refusal(response: requests.Response) -> Refusal:
+    """What Google's answer means: a list that is gone disables; quota errors retry after Google's retryDelay."""
+    said = google_answer(response)
+    if "INVALID_USER_LIST_ID" in said:  # the list was removed (or never was in this account)
+        return Refusal(OutcomeStatus.DISABLED, said)
+    return refusal(response, retry_after=retry_delay(response), said=said)
+
+
+class GoogleAdsAdapter:
+    """Adds entries to and removes exits from one Customer Match list through offline user data jobs."""
+
+    max_batch = MAX_BATCH
+
+    def __init__(self, api: GoogleAdsApi, options: GoogleAdsOptions) -> None:
+        self.api = api
+        self.consent = "GRANTED" if api.settings.consent_granted else None
+        self.user_list = f"{api.customer}/userLists/{options.user_list_id}"
+
     # -- sending --------------------------------------------------------------------------------------------
 
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         outcomes: dict[str, Outcome] = {}
+        problems: dict[str, tuple[str, ...]] = {}
         batch: list[tuple[Delivery, dict[str, Any]]] = []
         for delivery in deliveries:
+            refused = not_a_person(delivery)
+            if refused is not None:
+                outcomes[delivery.delivery_id] = refused
+                continue
             record = person(delivery.fields)
-            found = user_identifiers(record, self.identifiers)
+            problems[delivery.delivery_id] = record.problems
+            found = user_identifiers(record)
             if not found:
                 outcomes[delivery.delivery_id] = unusable(delivery, record, "e-mail, phone or full address")
                 continue
@@ -239,12 +274,15 @@ class GoogleAdsAdapter:
         if batch:
             for outcome in self._job(batch):
                 outcomes[outcome.delivery_id] = outcome
-        return [outcomes[delivery.delivery_id] for delivery in deliveries]
+        return [noting(outcomes[d.delivery_id], problems.get(d.delivery_id, ())) for d in deliveries]
 
     def _job(self, batch: list[tuple[Delivery, dict[str, Any]]]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in batch]
-        job = {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": {"userList": self.user_list}}
-        created = self._post(f"{self.customer}/offlineUserDataJobs:create", {"job": job})
+        metadata: dict[str, Any] = {"userList": self.user_list}
+        if self.consent is not None:
+            metadata["consent"] = {"adUserData": self.consent, "adPersonalization": self.consent}
+        job = {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": metadata}
+        created = self.api.post(f"{self.api.customer}/offlineUserDataJobs:create", {"job": job})
         if isinstance(created, Refusal) or not created.ok:
             return self._refused(created, deliveries)
         name = (json_of(created) or {}).get("resourceName")
@@ -254,11 +292,11 @@ class GoogleAdsAdapter:
         start = 0
         while start < len(batch):
             end, identifiers = start, 0
-            while end < len(batch) and identifiers + _count(batch[end][1]) <= MAX_IDENTIFIERS_PER_REQUEST:
+            while end < len(batch) and (end == start or identifiers + _count(batch[end][1]) <= IDENTIFIERS_PER_REQUEST):
                 identifiers += _count(batch[end][1])
                 end += 1
             part = batch[start:end]
-            added = self._post(
+            added = self.api.post(
                 f"{name}:addOperations", {"enablePartialFailure": True, "operations": [op for _, op in part]}
             )
             if isinstance(added, Refusal) or not added.ok:
@@ -270,7 +308,7 @@ class GoogleAdsAdapter:
         sent = [delivery for delivery in deliveries if delivery.delivery_id not in failed]
         if not sent:
             return list(failed.values())
-        ran = self._post(f"{name}:run", {})
+        ran = self.api.post(f"{name}:run", {})
         if isinstance(ran, Refusal) or not ran.ok:
             return [*failed.values(), *self._refused(ran, sent)]
         said = f"{ran.status_code}: job {name} running"
@@ -278,21 +316,15 @@ class GoogleAdsAdapter:
 
     @staticmethod
     def _refused(response: requests.Response | Refusal, deliveries: Sequence[Delivery]) -> list[Outcome]:
-        if isinstance(response, Refusal):
-            return response.outcomes(deliveries)
-        said = google_answer(response)
-        if "INVALID_USER_LIST_ID" in said:  # the list was removed (or never was in this account)
-            return Refusal(OutcomeStatus.DISABLED, said).outcomes(deliveries)
-        return refusal(response, retry_after=retry_delay(response), said=said).outcomes(deliveries)
+        refused = response if isinstance(response, Refusal) else google_refusal(response)
+        return refused.outcomes(deliveries)
 
     def audience_status(self) -> AudienceStatus:
         fields = "user_list.size_for_search, user_list.size_for_display"
         query = f"SELECT {fields} FROM user_list WHERE user_list.resource_name = '{self.user_list}'"  # noqa: S608 (GAQL; ids are digits)
-        response = self._post(f"{self.customer}/googleAds:search", {"query": query})
+        response = self.api.search(query)
         if isinstance(response, Refusal):
             raise AudienceUnreadable(response.answer)
-        if not response.ok:
-            raise AudienceUnreadable(google_answer(response))
         results = (json_of(response) or {}).get("results") or []
         if not results:
             raise AudienceUnreadable(f"no user list {self.user_list} in the account")
@@ -316,4 +348,14 @@ def credentials_of(secret: str) -> GoogleAdsCredentials:
 def build(
     settings: GoogleAdsSettings, options: GoogleAdsOptions, secret: str, session: requests.Session
 ) -> GoogleAdsAdapter:
-    return GoogleAdsAdapter(settings, options, credentials_of(secret), session)
+    return GoogleAdsAdapter(GoogleAdsApi(settings, credentials_of(secret), session), options)
+
+
+def check_secret(secret: str) -> None:
+    credentials_of(secret)
+
+
+def probe(settings: GoogleAdsSettings, secret: str, session: requests.Session) -> Outcome:
+    """The credentials reach the account: a GAQL query for the customer (no list is touched)."""
+    answered = GoogleAdsApi(settings, credentials_of(secret), session).search("SELECT customer.id FROM customer")
+    return probed(answered, lambda ok: f"{ok.status_code}: the credentials reach customer {settings.customer_id}")

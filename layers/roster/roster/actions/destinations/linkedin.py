@@ -4,7 +4,7 @@ Entries and exits go as one batch, `POST /rest/dmpSegments/{id}/users` with `X-R
 `{"elements": [{"action": "ADD" | "REMOVE", "userIds": [{"idType": "SHA256_EMAIL", "idValue": ...}]}]}`, at most
 5,000 elements a request, with a bearer token and the `LinkedIn-Version` (YYYYMM) the request is written for.
 LinkedIn matches people on e-mail: the SHA-256 hex of the address trimmed and lower-cased. `firstName` and
-`lastName` travel in clear text, so they are sent only when the action asks for them (`send_names`).
+`lastName` travel in clear text, so they go only when the action's identifiers include `first_name`/`last_name`.
 
 Each element gets its own status in the answer (201 done, 4xx refused with a message). 401 (token expired or
 revoked), 403 (no access to the segment) and 426 (an API version LinkedIn no longer serves) disable the
@@ -27,7 +27,9 @@ from roster.actions.destinations.audiences import (
     call,
     chunks,
     json_of,
+    not_a_person,
     person,
+    probed,
     refusal,
     sha256_hex,
     unusable,
@@ -51,15 +53,14 @@ class LinkedInSettings(PlatformSettings):
 
 
 class LinkedInOptions(BaseModel):
-    """Which DMP segment the action keeps, and whether names go along (LinkedIn takes them unhashed)."""
+    """Which DMP segment the action keeps (the action's `identifiers` say which fields go)."""
 
     model_config = ConfigDict(extra="forbid")
 
     segment_id: str = Field(pattern=r"^\d{1,20}$", description="the DMP segment's id")
-    send_names: bool = Field(default=False, description="also send firstName/lastName, in clear text")
 
 
-def element(delivery: Delivery, send_names: bool) -> dict[str, Any] | None:
+def element(delivery: Delivery) -> dict[str, Any] | None:
     """The batch element for a change, or None when the record has no usable e-mail."""
     record = person(delivery.fields)
     if record.email is None:
@@ -68,10 +69,9 @@ def element(delivery: Delivery, send_names: bool) -> dict[str, Any] | None:
         "action": ACTIONS[delivery.transition],
         "userIds": [{"idType": "SHA256_EMAIL", "idValue": sha256_hex(record.email)}],
     }
-    if send_names:
-        for key, value in (("firstName", record.first_name), ("lastName", record.last_name)):
-            if value:
-                item[key] = value[:MAX_NAME]
+    for key, value in (("firstName", record.first_name), ("lastName", record.last_name)):
+        if value:
+            item[key] = value[:MAX_NAME]
     return item
 
 
@@ -93,7 +93,6 @@ class LinkedInAdapter:
         self, settings: LinkedInSettings, options: LinkedInOptions, token: str, session: requests.Session
     ) -> None:
         self.segment = f"{settings.api_url.rstrip('/')}/rest/dmpSegments/{options.segment_id}"
-        self.send_names = options.send_names
         self.headers = {
             "Authorization": f"Bearer {token}",
             "LinkedIn-Version": settings.linkedin_version,
@@ -105,7 +104,11 @@ class LinkedInAdapter:
         outcomes: dict[str, Outcome] = {}
         batch: list[tuple[Delivery, dict[str, Any]]] = []
         for delivery in deliveries:
-            item = element(delivery, self.send_names)
+            refused = not_a_person(delivery)
+            if refused is not None:
+                outcomes[delivery.delivery_id] = refused
+                continue
+            item = element(delivery)
             if item is None:
                 outcomes[delivery.delivery_id] = unusable(delivery, person(delivery.fields), "e-mail")
             else:
@@ -162,3 +165,22 @@ def build(
 ) -> LinkedInAdapter:
     """The secret is the OAuth access token (scope `rw_dmp_segments`)."""
     return LinkedInAdapter(settings, options, secret.strip(), session)
+
+
+def probe(settings: LinkedInSettings, secret: str, session: requests.Session) -> Outcome:
+    """`GET /rest/adAccountUsers?q=authenticatedUser`: the token and version work, and which ad accounts it reaches."""
+    headers = {
+        "Authorization": f"Bearer {secret.strip()}",
+        "LinkedIn-Version": settings.linkedin_version,
+        "X-Restli-Protocol-Version": "2.0.0",
+    }
+    url = f"{settings.api_url.rstrip('/')}/rest/adAccountUsers"
+    response = call(session, "GET", url, params={"q": "authenticatedUser"}, headers=headers)
+    if not isinstance(response, Refusal) and not response.ok:
+        response = linkedin_refusal(response)
+
+    def said(ok: requests.Response) -> str:
+        accounts = [item.get("account") for item in (json_of(ok) or {}).get("elements") or []]
+        return f"{ok.status_code}: the token reaches {len(accounts)} ad account(s): {', '.join(map(str, accounts))}"
+
+    return probed(response, said)

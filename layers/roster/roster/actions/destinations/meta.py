@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +31,10 @@ from roster.actions.destinations.audiences import (
     call,
     chunks,
     json_of,
+    not_a_person,
+    noting,
     person,
+    probed,
     refusal,
     sha256_hex,
     unusable,
@@ -48,8 +51,6 @@ TOKEN_CODES = frozenset({102, 190})  # session or access token invalid, expired 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80003})
 TRANSIENT_CODES = frozenset({1, 2})
 
-Identifier = Literal["email", "phone", "name"]
-
 
 class MetaSettings(PlatformSettings):
     """Meta's Graph API (another base URL only for a test double such as the local emulator)."""
@@ -59,12 +60,11 @@ class MetaSettings(PlatformSettings):
 
 
 class MetaOptions(BaseModel):
-    """Which customer-list audience the action keeps, and which identifiers it sends."""
+    """Which customer-list audience the action keeps (the action's `identifiers` say which fields go)."""
 
     model_config = ConfigDict(extra="forbid")
 
     audience_id: str = Field(pattern=r"^\d{1,20}$", description="the Custom Audience's id")
-    identifiers: list[Identifier] = Field(default=["email", "phone", "name"], min_length=1)
 
 
 def meta_name(text: str) -> str:
@@ -72,15 +72,14 @@ def meta_name(text: str) -> str:
     return "".join(character for character in text.lower() if character.isalpha())
 
 
-def meta_row(record: Person, identifiers: Sequence[Identifier]) -> list[str] | None:
+def meta_row(record: Person) -> list[str] | None:
     """The person's row under SCHEMA (digests, `""` where missing), or None without an e-mail or a phone."""
-    email = record.email if "email" in identifiers else None
-    phone = record.phone[1:] if record.phone and "phone" in identifiers else None
-    if email is None and phone is None:
+    phone = record.phone[1:] if record.phone else None
+    if record.email is None and phone is None:
         return None
-    first = meta_name(record.first_name) if record.first_name and "name" in identifiers else ""
-    last = meta_name(record.last_name) if record.last_name and "name" in identifiers else ""
-    return [sha256_hex(value) if value else "" for value in (email, phone, first, last)]
+    first = meta_name(record.first_name) if record.first_name else ""
+    last = meta_name(record.last_name) if record.last_name else ""
+    return [sha256_hex(value) if value else "" for value in (record.email, phone, first, last)]
 
 
 def regain_seconds(response: requests.Response) -> float | None:
@@ -121,16 +120,21 @@ class MetaAdapter:
 
     def __init__(self, settings: MetaSettings, options: MetaOptions, token: str, session: requests.Session) -> None:
         self.edge = f"{settings.api_url.rstrip('/')}/{settings.api_version}/{options.audience_id}"
-        self.identifiers = options.identifiers
         self.token = token
         self.session = session
 
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         outcomes: dict[str, Outcome] = {}
+        problems: dict[str, tuple[str, ...]] = {}
         rows: dict[Transition, list[tuple[Delivery, list[str]]]] = {Transition.ENTERED: [], Transition.EXITED: []}
         for delivery in deliveries:
+            refused = not_a_person(delivery)
+            if refused is not None:
+                outcomes[delivery.delivery_id] = refused
+                continue
             record = person(delivery.fields)
-            row = meta_row(record, self.identifiers)
+            problems[delivery.delivery_id] = record.problems
+            row = meta_row(record)
             if row is None:
                 outcomes[delivery.delivery_id] = unusable(delivery, record, "e-mail or phone")
             else:
@@ -148,7 +152,7 @@ class MetaAdapter:
                 }
                 for outcome in self._upload(method, part, upload):
                     outcomes[outcome.delivery_id] = outcome
-        return [outcomes[delivery.delivery_id] for delivery in deliveries]
+        return [noting(outcomes[d.delivery_id], problems.get(d.delivery_id, ())) for d in deliveries]
 
     def _upload(self, method: str, part: Sequence[tuple[Delivery, list[str]]], upload: dict[str, Any]) -> list[Outcome]:
         deliveries = [delivery for delivery, _ in part]
@@ -179,3 +183,12 @@ class MetaAdapter:
 def build(settings: MetaSettings, options: MetaOptions, secret: str, session: requests.Session) -> MetaAdapter:
     """The secret is the access token (a system user's, so it does not expire with a person's session)."""
     return MetaAdapter(settings, options, secret.strip(), session)
+
+
+def probe(settings: MetaSettings, secret: str, session: requests.Session) -> Outcome:
+    """`GET /me`: does Meta take the token (no audience is touched)."""
+    url = f"{settings.api_url.rstrip('/')}/{settings.api_version}/me"
+    response = call(session, "GET", url, params={"fields": "id,name", "access_token": secret.strip()})
+    if not isinstance(response, Refusal) and not response.ok:
+        response = meta_refusal(response)
+    return probed(response, lambda ok: f"{ok.status_code}: token of {(json_of(ok) or {}).get('name', '?')}")

@@ -61,6 +61,8 @@ KINDS: dict[str, DestinationKind] = {
         build=google_ads.build,
         requests_per_second=1.0,  # three requests a send (create, add, run); one job at a time per list anyway
         check=audiences.check,
+        check_secret=google_ads.check_secret,
+        probe=google_ads.probe,
         audience=audiences.audience_reader(google_ads.build),
     ),
     "meta": DestinationKind(
@@ -69,6 +71,8 @@ KINDS: dict[str, DestinationKind] = {
         build=meta.build,
         requests_per_second=2.0,  # custom-audience calls are throttled per ad account (code 80003)
         check=audiences.check,
+        check_secret=audiences.check_token,
+        probe=meta.probe,
         audience=audiences.audience_reader(meta.build),
     ),
     "linkedin": DestinationKind(
@@ -77,6 +81,8 @@ KINDS: dict[str, DestinationKind] = {
         build=linkedin.build,
         requests_per_second=5.0,  # LinkedIn allows 500-600 /users requests a minute per member
         check=audiences.check,
+        check_secret=audiences.check_token,
+        probe=linkedin.probe,
         audience=audiences.audience_reader(linkedin.build),
     ),
     # Sequencers: the budget counts `send` calls, and one change costs 2-3 platform requests (find, maybe create,
