@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_segments.py
 	$(BIN)/python tests/bench/bench_export.py
 	$(BIN)/python tests/bench/bench_signals.py
+	$(BIN)/python tests/bench/bench_audiences.py
 	$(BIN)/python tests/bench/bench_sequencers.py
 
 clean:

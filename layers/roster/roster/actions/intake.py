@@ -144,17 +144,17 @@ def plan(
         after.last_fired_at = change.at
         return True
 
-    if change.transition is Transition.ENTERED:
+    newer_stay = change.stint != state.stint
+    if newer_stay:
         if state.phase == Transition.ENTERED and state.fired and action.trigger is Trigger.BOTH:
-            owe(Transition.EXITED, state.stint, change.at)  # the exit of the previous stay never arrived
-        after.fired = action.trigger is not Trigger.EXIT and fire_new_stay(Transition.ENTERED)
-    else:
-        same_stay = state.stint == change.stint and state.phase == Transition.ENTERED
-        if action.trigger is Trigger.BOTH and same_stay and state.fired:
-            owe(Transition.EXITED, change.stint, change.at)
-        elif action.trigger is Trigger.EXIT:
-            after.fired = fire_new_stay(Transition.EXITED)
-        if not same_stay:
-            after.fired = action.trigger is Trigger.EXIT and after.fired
+            owe(Transition.EXITED, state.stint, change.at)  # the previous stay's own exit has not arrived (yet)
+        after.fired = False
+    if change.transition is Transition.ENTERED:
+        if action.trigger is not Trigger.EXIT:
+            after.fired = fire_new_stay(Transition.ENTERED)
+    elif action.trigger is Trigger.EXIT:
+        after.fired = fire_new_stay(Transition.EXITED)
+    elif action.trigger is Trigger.BOTH and not newer_stay and state.fired:
+        owe(Transition.EXITED, change.stint, change.at)
     after.stint, after.phase = change.stint, str(change.transition)
     return result

@@ -54,7 +54,6 @@ class ConfigItem(ActionsTableItem):
     """A destination or an action as JSON, or a destination's entry in the sweep's index."""
 
     data = JSONAttribute()
-    version = VersionAttribute()
 
 
 class StateItem(ActionsTableItem):

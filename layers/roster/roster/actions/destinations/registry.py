@@ -17,7 +17,17 @@ from typing import Any
 import requests
 from pydantic import BaseModel
 
-from roster.actions.destinations import apollo, outreach, salesloft, sequencer, webhook
+from roster.actions.destinations import (
+    apollo,
+    audiences,
+    google_ads,
+    linkedin,
+    meta,
+    outreach,
+    salesloft,
+    sequencer,
+    webhook,
+)
 from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome
 
 
@@ -44,6 +54,30 @@ KINDS: dict[str, DestinationKind] = {
         check_secret=webhook.check_secret,
         probe=webhook.probe,
         new_secret=webhook.new_secret,
+    ),
+    "google_ads": DestinationKind(
+        settings=google_ads.GoogleAdsSettings,
+        options=google_ads.GoogleAdsOptions,
+        build=google_ads.build,
+        requests_per_second=1.0,  # three requests a send (create, add, run); one job at a time per list anyway
+        check=audiences.check,
+        audience=audiences.audience_reader(google_ads.build),
+    ),
+    "meta": DestinationKind(
+        settings=meta.MetaSettings,
+        options=meta.MetaOptions,
+        build=meta.build,
+        requests_per_second=2.0,  # custom-audience calls are throttled per ad account (code 80003)
+        check=audiences.check,
+        audience=audiences.audience_reader(meta.build),
+    ),
+    "linkedin": DestinationKind(
+        settings=linkedin.LinkedInSettings,
+        options=linkedin.LinkedInOptions,
+        build=linkedin.build,
+        requests_per_second=5.0,  # LinkedIn allows 500-600 /users requests a minute per member
+        check=audiences.check,
+        audience=audiences.audience_reader(linkedin.build),
     ),
     # Sequencers: the budget counts `send` calls, and one change costs 2-3 platform requests (find, maybe create,
     # enrol; Apollo: 1-2 per person plus one enrolment per batch of 100), so the budgets keep within each
