@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from roster.actions.destinations.audiences import sha256_hex
 from roster.profiles.fields import Kind
 from roster.segments.events import Change, MembershipChange, MembershipEvent
 from roster.services import services
+from roster_dev.emulators.meta import MetaEmulator
 from roster_dev.emulators.webhooks import Failure, WebhookReceiver
 from roster_dev.local.runner import Runner
 from tests.conftest import Api, fill
@@ -285,3 +287,58 @@ def test_a_rotated_secret_signs_with_both_until_the_receiver_switches(
     assert len(receiver.received[0].signature.split()) == 2
     status, shown = api.call("GET", f"/v1/destinations/{destination}")
     assert old not in shown["secret"] and rotated["secret"] not in shown["secret"]
+
+
+def test_an_ad_audience_follows_the_segment_through_the_whole_pipeline(api: Api, runner: Runner, clock: Clock) -> None:
+    sid = segment(api, runner)
+    with MetaEmulator() as meta:
+        audience = meta.create_audience()
+        body = {"name": "ads", "kind": "meta", "settings": {"api_url": meta.url}, "secret": meta.token}
+        status, made = api.call("POST", "/v1/destinations", body | {"ca_bundle": meta.ca_path})
+        assert status == 201, made
+        assert meta.token not in made["secret"]
+        destination = made["destination"]["destination_id"]
+        refused = {"name": "x", "segment_id": sid, "destination_id": destination, "options": {"audience_id": audience}}
+        assert api.call("POST", "/v1/actions", refused)[0] == 422  # an audience follows its segment: both, every
+        action_id = action(
+            api,
+            sid,
+            destination,
+            trigger="both",
+            entry="every",
+            options={"audience_id": audience, "identifiers": ["email"]},
+        )
+        ada, ben = "ada@example.com", "ben@example.com"
+        upsert(api, {"email": ada, "job_title": "VP"}, {"email": ben, "job_title": "VP"})
+        runner.drain()
+        assert meta.size(audience) == 2
+        upsert(api, {"email": ada, "job_title": "Engineer"})
+        runner.drain()
+        assert not meta.has(audience, sha256_hex(ada)) and meta.has(audience, sha256_hex(ben))
+        upsert(api, {"email": ada, "job_title": "VP Sales"})
+        runner.drain()
+        assert meta.has(audience, sha256_hex(ada)) and meta.size(audience) == 2
+        status, shown = api.call("GET", f"/v1/actions/{action_id}")
+        assert status == 200, shown
+        assert shown["audience"] == {"size": 2, "minimum": 100}
+
+
+def test_a_destination_keeps_to_its_rate_budget(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    elapsed = [0.0]  # time passes only while the drain sleeps: the test measures the pacing, not the machine
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        elapsed[0] += seconds
+
+    monkeypatch.setattr(services.actions, "sleep", sleep)
+    monkeypatch.setattr(services.actions, "monotonic", lambda: elapsed[0])
+    sid = segment(api, runner)
+    destination = webhook(api, receiver, requests_per_second=2)
+    action(api, sid, destination)
+    upsert(api, *({"email": f"r{n}@x.co", "job_title": "VP"} for n in range(4)))
+    runner.drain()
+    assert len(receiver.received) == 4
+    assert waits == [0.5, 0.5, 0.5]  # 2 a second: half a second apart

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,7 +33,8 @@ from roster.store.actions import ActionStore, State, StoredDelivery
 RETRY_SCHEDULE = (60, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000)  # seconds before attempt 2, 3, ...
 JITTER = 0.2  # each wait is stretched or shrunk by up to 20%, so retries of many records spread out
 DRAIN_SECONDS = 240.0  # then the drain hands over to a fresh invocation (the function's timeout is 300 s)
-PAGE = 100
+PAGE = 100  # due deliveries read a round, at least; a batching adapter's batch size when larger
+MAX_PAGE = 10_000
 LOG_ENTRIES = 10  # attempts kept per delivery
 COMMIT_ATTEMPTS = 5
 
@@ -86,9 +87,13 @@ class Drain:
     rand: Callable[[float, float], float] = random.uniform
     report: DrainReport = field(default_factory=DrainReport)
     _adapters: dict[str, Adapter | None] = field(default_factory=dict)
+    _states: dict[tuple[str, str], State] = field(default_factory=dict)  # read with the page, used once to settle
     _next_request: float = 0.0
 
-    def run(self, seconds: float = DRAIN_SECONDS) -> DrainReport:
+    def run(self, seconds: float = DRAIN_SECONDS, action_ids: Iterable[str] = ()) -> DrainReport:
+        """Drain for about `seconds`; `action_ids` (the destination's actions) size the pages to their batches."""
+        for action_id in action_ids:
+            self._adapter(action_id)
         started = self.monotonic()
         while self.monotonic() - started < seconds:
             if self.report.stopped or not self._page():
@@ -99,7 +104,9 @@ class Drain:
     def _page(self) -> bool:
         """Send one page of due deliveries; False when nothing was due."""
         now = format_time(self.clock())
-        due = self.store.due(self.workspace, self.destination.destination_id, now, PAGE)
+        batches = [adapter.max_batch for adapter in self._adapters.values() if adapter is not None]
+        page = min(MAX_PAGE, max([PAGE, *batches]))
+        due = self.store.due(self.workspace, self.destination.destination_id, now, page)
         if not due:
             return False
         by_action: dict[str, list[StoredDelivery]] = {}
@@ -120,6 +127,7 @@ class Drain:
     def _send_action(self, action_id: str, listed: list[StoredDelivery]) -> None:
         action, adapter = self._adapter(action_id)
         states = self.store.states(self.workspace, action_id, [each.profile_id for each in listed])
+        self._states.update({(action_id, profile_id): state for profile_id, state in states.items()})
         current = self.store.deliveries_of(self.workspace, action_id, [each.delivery_id for each in listed])
         heads: list[StoredDelivery] = []
         for each in listed:  # the index lags the table: send only what is still due and first in its record's line
@@ -210,13 +218,18 @@ class Drain:
             self.store.save_delivery(delivery)
             return
         delivery.due_at = None
-        self.settle_in_line(self.store, self.workspace, delivery, at)
+        state = self._states.pop((delivery.action_id, delivery.profile_id), None)
+        self.settle_in_line(self.store, self.workspace, delivery, at, state)
 
     @staticmethod
-    def settle_in_line(store: ActionStore, workspace: str, delivery: StoredDelivery, at: str) -> None:
-        """Save a settled delivery, take it out of its record's line and make the next one due."""
+    def settle_in_line(
+        store: ActionStore, workspace: str, delivery: StoredDelivery, at: str, state: State | None = None
+    ) -> None:
+        """Save a settled delivery, take it out of its record's line and make the next one due (`state`: the
+        record's state if just read; read again when another writer changed it meanwhile)."""
         for _ in range(COMMIT_ATTEMPTS):
-            state = store.state(workspace, delivery.action_id, delivery.profile_id)
+            if state is None:
+                state = store.state(workspace, delivery.action_id, delivery.profile_id)
             state.backlog = [each for each in state.backlog if each != delivery.delivery_id]
             changed = [delivery]
             if state.backlog:
@@ -228,6 +241,7 @@ class Drain:
                 return
             fresh = store.delivery(workspace, delivery.action_id, delivery.delivery_id)
             delivery.version = fresh.version if fresh else None
+            state = None
         raise RuntimeError(f"delivery {delivery.delivery_id} kept losing races to settle")
 
     def _disable(self, reason: str) -> None:

@@ -124,6 +124,7 @@ def plan(
             profile_id=change.profile_id,
             transition=str(transition),
             occurred_at=at,
+            stint=stint,
             status=str(status),
             created_at=now,
             updated_at=now,

@@ -21,7 +21,7 @@ import requests
 from pydantic import BaseModel, Field
 
 from roster.actions.config import Action, ActionSpec, Destination, DestinationStatus
-from roster.actions.delivery import Drain, DrainReport, sendable
+from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, sendable
 from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
 from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan
@@ -34,7 +34,7 @@ from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.events import Change as SegmentChange
 from roster.segments.events import MembershipChange
 from roster.segments.filters import catalog_for
-from roster.store.actions import ACTIONS, DESTINATIONS, ActionStore, StoredDelivery
+from roster.store.actions import ACTIONS, DESTINATIONS, ActionStore, State, StoredDelivery
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore, custom_fields
@@ -100,6 +100,7 @@ class Actions:
     queue: Callable[[BaseModel, str], None]  # (message, group): the delivery queue, one group per destination
     clock: Callable[[], datetime] = _now
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic  # paces requests within the rate budget
     _gates: dict[tuple[str, str, str], CompiledFilter | None] = field(default_factory=dict)
 
     # --- destinations -----------------------------------------------------------------------
@@ -323,14 +324,13 @@ class Actions:
         written = 0
         keyed = sorted(changes, key=lambda change: change.event.workspace)
         for workspace, group in itertools.groupby(keyed, key=lambda change: change.event.workspace):
-            by_segment: dict[str, list[Action]] = {}
-            for action in self.actions(workspace):
-                if action.enabled:
-                    by_segment.setdefault(action.segment_id, []).append(action)
-            nudged: set[str] = set()
+            by_segment: dict[str, list[Change]] = {}
             for change in group:
-                for action in by_segment.get(change.event.segment_id, []):
-                    created = self._take(workspace, action, self._change(change))
+                by_segment.setdefault(change.event.segment_id, []).append(self._change(change))
+            nudged: set[str] = set()
+            for action in self.actions(workspace):
+                if action.enabled and action.segment_id in by_segment:
+                    created = self._take_all(workspace, action, by_segment[action.segment_id])
                     written += created
                     if created:
                         nudged.add(action.destination_id)
@@ -345,41 +345,43 @@ class Actions:
             return Change(event.profile_id, Transition.ENTERED, event.time, event.time)
         return Change(event.profile_id, Transition.EXITED, event.entered_at or "", event.time)
 
-    def _take(self, workspace: str, action: Action, change: Change) -> int:
-        """Apply one change to one action's record state; returns the deliveries written (0 when stale)."""
+    def _take_all(self, workspace: str, action: Action, changes: list[Change]) -> int:
+        """Apply a batch of changes to one action, reading what they need a batch at a time (states, profiles,
+        the segment), each record's changes in the order they happened."""
+        ids = [change.profile_id for change in changes]
+        states = self.store.states(workspace, action.action_id, ids)
+        profiles = self.profiles.get_many(workspace, action.kind, ids)
+        segment = self.segments.get(workspace, action.segment_id)
+        rebuilding = bool(segment and segment.rebuilding)
+        written = 0
+        for change in sorted(changes, key=lambda each: (each.stint, each.transition is Transition.EXITED)):
+            profile = profiles.get(change.profile_id)
+            fields = dict(profile.fields) if profile else {}
+            merged = list(profile.merged_from) if profile else []
+            history = tuple(self.store.states(workspace, action.action_id, merged).values()) if merged else ()
+            context = Context(fields, history, rebuilding, self._gate(workspace, action))
+            written += self._take(workspace, action, change, context, states)
+        return written
+
+    def _take(self, workspace: str, action: Action, change: Change, context: Context, states: dict[str, State]) -> int:
+        """Apply one change to one record's state (read before, in `states`, and kept up to date there); returns
+        the deliveries written (0 when stale)."""
+        state = states.get(change.profile_id, State())
         for _ in range(INTAKE_ATTEMPTS):
-            state = self.store.state(workspace, action.action_id, change.profile_id)
             if not change.stint:  # an exit from before exits named their stay: it ends the current one
                 change = Change(change.profile_id, change.transition, state.stint, change.at)
                 if not state.stint:
                     return 0
-            result = plan(
-                workspace,
-                action,
-                action.destination_id,
-                state,
-                change,
-                self._context(workspace, action, change),
-                format_time(self.clock()),
-            )
+            now = format_time(self.clock())
+            result = plan(workspace, action, action.destination_id, state, change, context, now)
             if result is None:
                 return 0
             if self.store.commit(workspace, action.action_id, change.profile_id, result.state, new=result.new):
+                result.state.version = (state.version or 0) + 1
+                states[change.profile_id] = result.state
                 return len(result.new)
+            state = self.store.state(workspace, action.action_id, change.profile_id)  # another writer was first
         raise RuntimeError(f"record {change.profile_id} of action {action.action_id} kept changing under the intake")
-
-    def _context(self, workspace: str, action: Action, change: Change) -> Context:
-        profile = self.profiles.get(workspace, action.kind, change.profile_id)
-        fields = dict(profile.fields) if profile else {}
-        merged = list(profile.merged_from) if profile else []
-        history = tuple(self.store.states(workspace, action.action_id, merged).values()) if merged else ()
-        segment = self.segments.get(workspace, action.segment_id)
-        return Context(
-            fields=fields,
-            history=history,
-            rebuilding=bool(segment and segment.rebuilding),
-            gate=self._gate(workspace, action),
-        )
 
     def _gate(self, workspace: str, action: Action) -> CompiledFilter | None:
         key = (workspace, action.action_id, action.created_at)
@@ -421,8 +423,10 @@ class Actions:
             save_destination=lambda changed: self.save_destination(workspace, changed),
             clock=self.clock,
             sleep=self.sleep,
+            monotonic=self.monotonic,
         )
-        report = drain.run() if seconds is None else drain.run(seconds)
+        mine = [each.action_id for each in self.actions(workspace) if each.destination_id == destination_id]
+        report = drain.run(DRAIN_SECONDS if seconds is None else seconds, mine)
         if report.more:
             self.nudge(workspace, destination_id)
         return report
@@ -459,10 +463,8 @@ class Actions:
         if action is None:
             return 0
         entries, cursor = self.segments.member_entries(work.workspace, action.segment_id, work.cursor, BACKFILL_PAGE)
-        written = sum(
-            self._take(work.workspace, action, Change(profile_id, Transition.ENTERED, entered_at, entered_at))
-            for profile_id, entered_at in entries
-        )
+        changes = [Change(profile_id, Transition.ENTERED, at, at) for profile_id, at in entries]
+        written = self._take_all(work.workspace, action, changes)
         if cursor is not None:
             self.queue(work.model_copy(update={"cursor": cursor}), f"{work.workspace}#{work.destination_id}")
         if written:

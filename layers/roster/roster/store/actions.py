@@ -13,7 +13,7 @@ destinations                    {ws}#{destination}          ConfigItem       eve
 A record's state holds its `backlog`: the deliveries not yet settled, oldest first. Only the first one is due
 (listed in the `Due` index by destination and due time); the next becomes due when it settles, so an exit never
 overtakes its entry. State and deliveries change together in one transaction, conditioned on the state's version.
-The `ByRecord` index lists a record's deliveries across actions, newest first.
+The `ByRecord` index lists a record's deliveries across actions, in the order their changes happened.
 """
 
 from __future__ import annotations
@@ -79,14 +79,14 @@ class Due(GlobalSecondaryIndex["DeliveryItem"]):  # type: ignore[no-untyped-call
 
 
 class ByRecord(GlobalSecondaryIndex["DeliveryItem"]):  # type: ignore[no-untyped-call]
-    """A record's deliveries (`{ws}#{kind}#{profile}`) across actions, by creation time."""
+    """A record's deliveries (`{ws}#{kind}#{profile}`) across actions, in the order their changes happened."""
 
     class Meta:
         index_name = "ByRecord"
         projection = AllProjection()
 
     record_key = UnicodeAttribute(hash_key=True)
-    created_at = UnicodeAttribute(range_key=True)
+    record_order = UnicodeAttribute(range_key=True)
 
 
 class DeliveryItem(ActionsTableItem):
@@ -99,6 +99,8 @@ class DeliveryItem(ActionsTableItem):
     profile_id = UnicodeAttribute()
     transition = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
+    stint = UnicodeAttribute()  # when the stay the change belongs to began
+    record_order = UnicodeAttribute()  # `{occurred_at}#{stint}#{0 entry | 1 exit}`
     status = UnicodeAttribute()
     attempts = NumberAttribute(default=0)
     fields = JSONAttribute(default=dict)
@@ -134,6 +136,7 @@ class StoredDelivery:
     profile_id: str
     transition: str
     occurred_at: str
+    stint: str
     status: str
     created_at: str
     updated_at: str
@@ -172,6 +175,7 @@ def _to_delivery(item: DeliveryItem) -> StoredDelivery:
         profile_id=item.profile_id,
         transition=item.transition,
         occurred_at=item.occurred_at,
+        stint=item.stint,
         status=item.status,
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -196,6 +200,8 @@ def _to_item(delivery: StoredDelivery) -> DeliveryItem:
         profile_id=delivery.profile_id,
         transition=delivery.transition,
         occurred_at=delivery.occurred_at,
+        stint=delivery.stint,
+        record_order=f"{delivery.occurred_at}#{delivery.stint}#{int(delivery.transition == 'exited')}",
         status=delivery.status,
         attempts=delivery.attempts,
         fields=delivery.fields,
