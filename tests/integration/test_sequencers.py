@@ -351,6 +351,11 @@ def test_apollo_adds_a_batch_in_one_request_and_reports_each_skip(monkeypatch: p
         assert team.calls["enrol"] == 1
         assert len(platform.enrolled()) == 20
 
+        # the action may say to enrol people who are in another sequence too
+        [outcome] = platform.build(while_in_other_sequences=True).send([change("busy@acme.com")])
+        assert outcome.status == OutcomeStatus.DELIVERED, outcome
+        assert "busy@acme.com" in platform.enrolled()
+
 
 def test_salesloft_adds_the_membership_for_the_chosen_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")

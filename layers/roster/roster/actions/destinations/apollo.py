@@ -43,6 +43,11 @@ class ApolloOptions(SequencerOptions):
     email_account_id: str = Field(
         min_length=1, max_length=64, description="The Apollo email account the sequence sends from"
     )
+    while_in_other_sequences: bool = Field(
+        default=False,
+        description="Enrol people active in another sequence too (Apollo's `sequence_active_in_other_campaigns`; "
+        "by default Apollo skips them and the change fails with that reason)",
+    )
 
 
 class ApolloConnection(Connection):
@@ -111,6 +116,7 @@ class ApolloAdapter(SequencerAdapter):
             "emailer_campaign_id": self.options.sequence_id,
             "contact_ids[]": sorted({str(step.person_id) for step in steps}),
             "send_email_from_email_account_id": self.options.email_account_id,
+            "sequence_active_in_other_campaigns": str(self.options.while_in_other_sequences).lower(),
         }
         path = f"/api/v1/emailer_campaigns/{self.options.sequence_id}/add_contact_ids"
         response = self.call("POST", path, params=params)
