@@ -342,3 +342,28 @@ def test_a_destination_keeps_to_its_rate_budget(
     runner.drain()
     assert len(receiver.received) == 4
     assert waits == [0.5, 0.5, 0.5]  # 2 a second: half a second apart
+
+
+def test_records_failing_the_quality_gate_are_skipped_and_say_so(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    sid = segment(api, runner)
+    destination = webhook(api, receiver)
+    gate = {"match": "all", "conditions": [{"field": "phone", "op": "is_not_empty"}]}
+    company_gate = {"match": "all", "conditions": [{"field": "company.employee_count", "op": "gt", "value": 5}]}
+    status, refused = api.call(
+        "POST",
+        "/v1/actions",
+        {"name": "x", "segment_id": sid, "destination_id": destination, "quality_gate": company_gate},
+    )
+    assert status == 422 and "own fields" in refused["message"]
+    action(api, sid, destination, quality_gate=gate)
+    [ada, ben] = upsert(
+        api, {"email": "ada@x.co", "job_title": "VP", "phone": "+14155552671"}, {"email": "ben@x.co", "job_title": "VP"}
+    )
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", ada)]
+    status, log = api.call("GET", f"/v1/people/{ben}/deliveries")
+    [skipped] = log["deliveries"]
+    assert (skipped["transition"], skipped["status"]) == ("entered", "skipped")
+    assert skipped["log"][0]["answer"] == "not sent: failed the action's quality gate"

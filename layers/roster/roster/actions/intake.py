@@ -130,6 +130,9 @@ def plan(
             updated_at=now,
             fields=sent,
             due_at=now if status == DeliveryStatus.PENDING else None,
+            log=[{"at": now, "status": status, "answer": "not sent: failed the action's quality gate"}]
+            if status == DeliveryStatus.SKIPPED
+            else [],
         )
         if queued:
             after.backlog.append(delivery.delivery_id)

@@ -33,7 +33,7 @@ from roster.profiles.values import format_time
 from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.events import Change as SegmentChange
 from roster.segments.events import MembershipChange
-from roster.segments.filters import catalog_for
+from roster.segments.filters import COMPANY_PREFIX, FilterProblem, catalog_for, check_filter, referenced_fields
 from roster.store.actions import ACTIONS, DESTINATIONS, ActionStore, State, StoredDelivery
 from roster.store.profiles import ProfileStore
 from roster.store.segments import SegmentStore
@@ -259,8 +259,6 @@ class Actions:
             raise Refused("an ad audience follows its segment: trigger must be both and entry every")
         gate = spec.quality_gate
         if gate is not None:
-            from roster.segments.filters import COMPANY_PREFIX, FilterProblem, check_filter, referenced_fields
-
             if any(name.startswith(COMPANY_PREFIX) for name in referenced_fields(gate)):
                 raise Refused("a quality gate reads the record's own fields, not its company's")
             try:
