@@ -13,7 +13,7 @@ from roster.actions.destinations.audiences import sha256_hex
 from roster.profiles.fields import Kind
 from roster.segments.events import Change, MembershipChange, MembershipEvent
 from roster.services import services
-from roster_dev.emulators.meta import MetaEmulator
+from roster_dev.emulators.ads import AdPlatforms
 from roster_dev.emulators.webhooks import Failure, WebhookReceiver
 from roster_dev.local.runner import Runner
 from tests.conftest import Api, fill
@@ -289,38 +289,43 @@ def test_a_rotated_secret_signs_with_both_until_the_receiver_switches(
     assert old not in shown["secret"] and rotated["secret"] not in shown["secret"]
 
 
-def test_an_ad_audience_follows_the_segment_through_the_whole_pipeline(api: Api, runner: Runner, clock: Clock) -> None:
+@pytest.fixture(scope="module")
+def ad_platforms() -> Iterator[AdPlatforms]:
+    platforms = AdPlatforms().start()
+    yield platforms
+    platforms.stop()
+
+
+@pytest.mark.parametrize(("kind", "minimum"), [("meta", 100), ("google_ads", 1000), ("linkedin", 300)])
+def test_an_ad_audience_follows_the_segment_through_the_whole_pipeline(
+    api: Api, runner: Runner, clock: Clock, ad_platforms: AdPlatforms, kind: str, minimum: int
+) -> None:
     sid = segment(api, runner)
-    with MetaEmulator() as meta:
-        audience = meta.create_audience()
-        body = {"name": "ads", "kind": "meta", "settings": {"api_url": meta.url}, "secret": meta.token}
-        status, made = api.call("POST", "/v1/destinations", body | {"ca_bundle": meta.ca_path})
-        assert status == 201, made
-        assert meta.token not in made["secret"]
-        destination = made["destination"]["destination_id"]
-        refused = {"name": "x", "segment_id": sid, "destination_id": destination, "options": {"audience_id": audience}}
-        assert api.call("POST", "/v1/actions", refused)[0] == 422  # an audience follows its segment: both, every
-        action_id = action(
-            api,
-            sid,
-            destination,
-            trigger="both",
-            entry="every",
-            options={"audience_id": audience},
-        )
-        ada, ben = "ada@example.com", "ben@example.com"
-        upsert(api, {"email": ada, "job_title": "VP"}, {"email": ben, "job_title": "VP"})
-        runner.drain()
-        assert meta.size(audience) == 2
-        upsert(api, {"email": ada, "job_title": "Engineer"})
-        runner.drain()
-        assert not meta.has(audience, sha256_hex(ada)) and meta.has(audience, sha256_hex(ben))
-        upsert(api, {"email": ada, "job_title": "VP Sales"})
-        runner.drain()
-        assert meta.has(audience, sha256_hex(ada)) and meta.size(audience) == 2
-        status, shown = api.call("GET", f"/v1/actions/{action_id}")
-        assert status == 200, shown
-        assert shown["audience"] == {"size": 2, "minimum": 100}
+    platform = {"meta": ad_platforms.meta, "google_ads": ad_platforms.google, "linkedin": ad_platforms.linkedin}[kind]
+    reach = ad_platforms.destinations()[kind]
+    audience = next(iter(reach["options"].values()))
+    body = {"name": "ads", "kind": kind} | {key: reach[key] for key in ("settings", "secret", "ca_bundle")}
+    status, made = api.call("POST", "/v1/destinations", body)
+    assert status == 201, made
+    assert reach["secret"] not in made["secret"]
+    destination = made["destination"]["destination_id"]
+    refused = {"name": "x", "segment_id": sid, "destination_id": destination, "options": reach["options"]}
+    assert api.call("POST", "/v1/actions", refused)[0] == 422  # an audience follows its segment: both, every
+    action_id = action(api, sid, destination, trigger="both", entry="every", options=reach["options"])
+    before = platform.size(audience)
+    ada, ben = "ada@pipeline.example", "ben@pipeline.example"
+    upsert(api, {"email": ada, "job_title": "VP"}, {"email": ben, "job_title": "VP"})
+    runner.drain()
+    assert platform.has(audience, sha256_hex(ada)) and platform.has(audience, sha256_hex(ben))
+    upsert(api, {"email": ada, "job_title": "Engineer"})
+    runner.drain()
+    assert not platform.has(audience, sha256_hex(ada)) and platform.has(audience, sha256_hex(ben))
+    upsert(api, {"email": ada, "job_title": "VP Sales"})
+    runner.drain()
+    assert platform.has(audience, sha256_hex(ada)) and platform.size(audience) == before + 2
+    status, shown = api.call("GET", f"/v1/actions/{action_id}")
+    assert status == 200, shown
+    assert shown["audience"]["minimum"] == minimum
 
 
 def test_a_destination_keeps_to_its_rate_budget(
