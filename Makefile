@@ -64,6 +64,8 @@ bench: install
 	$(BIN)/python tests/bench/bench_segments.py
 	$(BIN)/python tests/bench/bench_export.py
 	$(BIN)/python tests/bench/bench_signals.py
+	$(BIN)/python tests/bench/bench_audiences.py
+	$(BIN)/python tests/bench/bench_sequencers.py
 
 clean:
 	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis

@@ -39,7 +39,8 @@ def test_local_stack_creates_every_table_queue_bucket_and_secret(stack: LocalSta
     buses = {bus["Name"] for bus in stack.client("events").list_event_buses()["EventBuses"]}
     assert {stack.refs[name] for name in TEMPLATE.resources("AWS::Events::EventBus")} <= buses
     queues = {url.rsplit("/", 1)[1] for url in stack.client("sqs").list_queues()["QueueUrls"]}
-    assert set(TEMPLATE.resources("AWS::SQS::Queue")) <= queues  # tests may add queues of their own
+    named = {stack.attributes[(name, "QueueName")] for name in TEMPLATE.resources("AWS::SQS::Queue")}
+    assert named <= queues  # FIFO queues end in .fifo, as CloudFormation names them; tests may add queues of their own
     buckets = {bucket["Name"] for bucket in stack.client("s3").list_buckets()["Buckets"]}
     assert buckets == {f"roster-{name.lower()}" for name in TEMPLATE.resources("AWS::S3::Bucket")}
     assert stack.admin_key

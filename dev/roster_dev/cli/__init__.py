@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from roster_dev.cli.actions import actions, destinations
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, client, console, fit_console
 from roster_dev.cli.enrich import enrich
 from roster_dev.cli.hubspot import hubspot
@@ -30,6 +31,8 @@ app.add_typer(salesforce, name="salesforce")
 app.add_typer(hubspot, name="hubspot")
 app.add_typer(signals, name="signals")
 app.add_typer(warehouse, name="warehouse")
+app.add_typer(destinations, name="destinations")
+app.add_typer(actions, name="actions")
 FilterOption = Annotated[
     str | None, typer.Option("--filter", help='Filter JSON, or @file.json: {"match": "all", "conditions": [...]}')
 ]
@@ -54,6 +57,10 @@ def local_up(
         if not host or not number.isdigit():
             raise typer.BadParameter(f"{target!r} is not HOST:PORT", param_hint="--allow")
         outbound.allow(host, int(number))
+    from roster_dev.emulators.ads import AdPlatforms
+    from roster_dev.emulators.apollo import ApolloEmulator
+    from roster_dev.emulators.outreach import OutreachEmulator
+    from roster_dev.emulators.salesloft import SalesloftEmulator
     from roster_dev.emulators.signals import SignalsEmulator
     from roster_dev.emulators.signals.server import FEED_OF_SIGNAL
 
@@ -68,6 +75,17 @@ def local_up(
         (provider_files / f"{signal}.json").write_text(json.dumps(vendor.provider(signal), indent=2))
     console.print(f"Roster API:     {base_url}")
     console.print(f"Signals vendor: {vendor.url} (providers: {provider_files}/<signal type>.json)")
+    sequencers = [OutreachEmulator().start(), SalesloftEmulator().start(), ApolloEmulator().start()]
+    destination_files = Path(tempfile.mkdtemp(prefix="roster-sequencers-"))
+    for sequencer in sequencers:
+        (destination_files / f"{sequencer.kind}.json").write_text(json.dumps(sequencer.destination(), indent=2))
+        label = f"{sequencer.kind.capitalize()}:"
+        console.print(f"{label:<15} {sequencer.url} (destination: {destination_files}/{sequencer.kind}.json)")
+    ads = AdPlatforms().start()  # Google Ads, Meta, LinkedIn: one audience each
+    for kind, destination in ads.destinations().items():
+        (destination_files / f"{kind}.json").write_text(json.dumps(destination, indent=2))
+        label = {"google_ads": "Google Ads:", "meta": "Meta:", "linkedin": "LinkedIn:"}[kind]
+        console.print(f"{label:<15} {ads.urls()[kind]} (destination: {destination_files}/{kind}.json)")
     console.print(f"AWS endpoint:   {stack.endpoint}")
     console.print(f"Admin key:      {stack.admin_key}")
     console.print(f"API key (demo): {api_key}")
@@ -77,6 +95,9 @@ def local_up(
     except KeyboardInterrupt:
         pass
     finally:
+        ads.stop()
+        for sequencer in sequencers:
+            sequencer.stop()
         vendor.stop()
         runner.stop()
         stack.stop()

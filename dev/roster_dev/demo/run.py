@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from roster_dev.client import RosterClient
+from roster_dev.demo.actions import run_actions_demo
 from roster_dev.demo.enrichment import run_enrichment_demo
 from roster_dev.demo.hubspot import run_hubspot_demo
 from roster_dev.demo.salesforce import run_salesforce_demo
@@ -51,6 +52,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         )
         run_enrichment_demo(client, runner, console)
         run_signals_demo(client, runner, console)
+        run_actions_demo(client, runner, console)
         run_salesforce_demo(client, runner, console)
         run_hubspot_demo(client, runner, console)
         run_warehouse_demo(client, runner, console)

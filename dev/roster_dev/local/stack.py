@@ -45,6 +45,8 @@ QUEUE_ATTRIBUTES = (
     "RedrivePolicy",
     "SqsManagedSseEnabled",
     "KmsMasterKeyId",
+    "FifoQueue",
+    "ContentBasedDeduplication",
 )
 
 
@@ -172,10 +174,11 @@ class LocalStack:
             }
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(resolve(props["RedrivePolicy"], self.refs, self.attributes))
-            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-            self.refs[name] = url
-            self.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-            self.attributes[(name, "QueueName")] = name
+            queue_name = f"{name}.fifo" if props.get("FifoQueue") else name  # as CloudFormation names FIFO queues
+            url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+            self.refs[name] = self.refs[queue_name] = url
+            self.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}"
+            self.attributes[(name, "QueueName")] = queue_name
 
     def _create_buckets(self) -> None:
         s3 = self.client("s3")

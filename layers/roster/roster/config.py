@@ -34,6 +34,7 @@ class Settings(BaseModel):
     segments_table: str
     memberships_table: str
     idempotency_table: str
+    actions_table: str
     uploads_bucket: str
     import_queue_url: str
     ingest_queue_url: str
@@ -41,6 +42,7 @@ class Settings(BaseModel):
     enrich_queue_url: str
     salesforce_queue_url: str
     hubspot_queue_url: str
+    action_delivery_queue_url: str  # FIFO: one message group per destination
     export_queue_url: str
     hubspot_export_queue_url: str
     warehouse_queue_url: str  # DuckDB and Postgres imports (the warehouse layer)

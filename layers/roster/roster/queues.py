@@ -3,6 +3,7 @@ and is parsed back at the edge (Powertools' batch processor), where a malformed 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -40,3 +41,19 @@ class WorkQueue:
         if delay_seconds > 0:
             request["DelaySeconds"] = min(delay_seconds, MAX_DELAY_SECONDS)
         self.sqs.send_message(**request)
+
+
+@dataclass(frozen=True)
+class FifoQueue:
+    """A FIFO queue: messages of one group are handled one at a time, in order; groups run side by side."""
+
+    sqs: Any
+    url: str
+
+    def send(self, message: BaseModel, group: str) -> None:
+        self.sqs.send_message(
+            QueueUrl=self.url,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=group,
+            MessageDeduplicationId=uuid.uuid4().hex,  # every nudge counts: work may have arrived since the last
+        )

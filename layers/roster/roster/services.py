@@ -24,6 +24,7 @@ from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:  # imported when first used: functions that never enrich skip the providers' imports
+    from roster.actions.service import Actions
     from roster.connectors.hubspot.connection import Connection as HubSpotConnection
     from roster.connectors.hubspot.exporter import HubSpotExport
     from roster.connectors.hubspot.importer import HubSpotSync
@@ -102,6 +103,22 @@ class Services:
         from roster.enrich.continuous import ContinuousEnrichment
 
         return ContinuousEnrichment(self.enrichments.store, self.enrichments.definitions, self.enrichments.runs)
+
+    @cached_property
+    def actions(self) -> Actions:
+        from roster.actions.service import Actions, DestinationSecrets
+        from roster.queues import FifoQueue
+        from roster.store.actions import ActionStore
+
+        aws = clients()
+        return Actions(
+            ActionStore(),
+            self.profiles,
+            self.segment_store,
+            self.workspaces,
+            DestinationSecrets(aws.secrets),
+            FifoQueue(aws.sqs, aws.settings.action_delivery_queue_url).send,
+        )
 
     @cached_property
     def import_queue(self) -> WorkQueue:

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from roster.api import (
+    actions,
     admin,
     enrichments,
     hubspot,
@@ -246,4 +247,5 @@ app.include_router(hubspot.router)
 app.include_router(warehouse.router)
 app.include_router(enrichments.router)
 app.include_router(signals.router)
+app.include_router(actions.router)  # holds `/v1/<kind>/<profile_id>/deliveries`: after every other area
 app.include_router(profiles.one_profile)

@@ -35,7 +35,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from roster.eventbus import Event, EventPublisher
 from roster.profiles.fields import Kind
@@ -64,6 +64,7 @@ class MembershipEvent(BaseModel):
     kind: Kind
     profile_id: str
     time: str
+    entered_at: str | None = None  # an exit's: when the stay it ends began (an entry's is its `time`)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def membership_change(
         kind=Kind(image["kind"]),
         profile_id=str(image["profile_id"]),
         time=at,
+        entered_at=str(image["entered_at"]) if change is Change.EXITED and image.get("entered_at") else None,
     )
     return MembershipChange(change, event)
 
@@ -207,7 +209,14 @@ class SegmentEvents:
         raise CommitFailed(f"{len(chunk)} segment event(s) kept losing races for their counts")
 
 
+class ChangeDetail(EventDetail[MembershipEvent]):
+    """A segment event as a rule queues it, with its detail-type (entered or exited)."""
+
+    detail_type: Change = Field(alias="detail-type")
+
+
 QueuedMembershipEvent = QueueRecord[EventDetail[MembershipEvent]]
+QueuedMembershipChange = QueueRecord[ChangeDetail]
 
 
 def read_queued_events(
@@ -222,6 +231,22 @@ def read_queued_events(
 
     def take(record: QueuedMembershipEvent) -> None:
         found.append(record.body.detail)
+
+    failed = process_partial_response(event=event, record_handler=take, processor=processor, context=context)
+    return found, failed
+
+
+def read_queued_changes(
+    event: dict[str, Any], context: LambdaContext
+) -> tuple[list[MembershipChange], PartialItemFailureResponse]:
+    """As `read_queued_events`, keeping whether each is an entry or an exit."""
+    processor = BatchProcessor(
+        event_type=EventType.SQS, model=QueuedMembershipChange, raise_on_entire_batch_failure=False
+    )
+    found: list[MembershipChange] = []
+
+    def take(record: QueuedMembershipChange) -> None:
+        found.append(MembershipChange(record.body.detail_type, record.body.detail))
 
     failed = process_partial_response(event=event, record_handler=take, processor=processor, context=context)
     return found, failed

@@ -17,6 +17,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from roster.config import Settings
+from roster.store.actions import ActionsTableItem
 from roster.store.jobs import JobsItem
 
 
@@ -162,6 +163,7 @@ MODELS: dict[str, type[Model]] = {
     "segments_table": SegmentItem,
     "memberships_table": MembershipItem,
     "idempotency_table": EventMarkItem,
+    "actions_table": ActionsTableItem,
 }
 
 

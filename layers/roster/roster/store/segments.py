@@ -253,6 +253,16 @@ class SegmentStore:
         last = result.last_evaluated_key
         return ids, (last["profile_id"]["S"] if last else None)
 
+    def member_entries(
+        self, workspace: str, segment_id: str, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[str, str]], str | None]:
+        """A page of (member id, when it entered), and the cursor of the next page."""
+        start = {"pk": {"S": _membership_key(workspace, segment_id)}, "profile_id": {"S": cursor}} if cursor else None
+        result = MembershipItem.query(_membership_key(workspace, segment_id), last_evaluated_key=start, limit=limit)
+        entries = [(item.profile_id, item.entered_at) for item in result]
+        last = result.last_evaluated_key
+        return entries, (last["profile_id"]["S"] if last else None)
+
     def count_members(self, workspace: str, segment_id: str) -> int:
         return int(MembershipItem.count(_membership_key(workspace, segment_id)))
 

@@ -1,0 +1,164 @@
+"""From membership changes to deliveries: which changes an action sends, each once, in the order they happened.
+
+A record's stays in a segment are told apart by when they began (`entered_at`); an exit names the stay it ends.
+Ordering one record's changes by (stay, entry before exit) makes every late or repeated event harmless: a change
+at or before the record's state is dropped, so a duplicate writes nothing and a late event never undoes a newer
+one. A delivery's id is derived from (action, record, transition, stay), so the same change is one delivery.
+
+Which stays fire: `once` (the record's first), `cooldown` (again once `cooldown_hours` passed since it last fired)
+or `every`. A record merged into another brings its history: a survivor entering because of the merge does not
+fire again for a person who already fired. A record re-entering while its segment is rebuilt does not fire again
+either (unless the action fires on `every` entry, as ad audiences do, which must follow the segment). An exit is
+sent when the stay's entry fired (trigger `both`), or as the stay's firing moment (trigger `exit`). A record that
+fails the action's quality gate is not sent; the skip is logged as a delivery with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from roster.actions.config import Action, Entry, Trigger
+from roster.actions.destinations.base import Transition
+from roster.segments.compiler import CompiledFilter
+from roster.store.actions import State, StoredDelivery
+
+
+class DeliveryStatus:
+    PENDING = "pending"  # due (now, or after a retry's wait)
+    BLOCKED = "blocked"  # waits for an earlier change of the same record
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the destination refused it for good
+    DEAD = "dead"  # retries ran out (about 3 days): replay it by hand
+    SKIPPED = "skipped"  # failed the quality gate: not sent
+    COLLAPSED = "collapsed"  # an entry and its exit both still unsent: neither needed sending
+
+
+SETTLED = {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.COLLAPSED}
+_RANK = {Transition.ENTERED: 0, Transition.EXITED: 1}
+
+
+def delivery_id(action_id: str, profile_id: str, transition: Transition, stint: str) -> str:
+    digest = hashlib.sha256(f"{action_id}|{profile_id}|{transition}|{stint}".encode()).hexdigest()
+    return f"dlv_{digest[:26]}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One membership change as an action sees it."""
+
+    profile_id: str
+    transition: Transition
+    stint: str  # when the stay began
+    at: str  # when the change happened
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an intake decision reads besides the record's own state."""
+
+    fields: Mapping[str, Any]  # the record's current values
+    history: tuple[State, ...] = ()  # the states of records merged into this one
+    rebuilding: bool = False
+    gate: CompiledFilter | None = None
+
+
+@dataclass
+class Plan:
+    state: State
+    new: list[StoredDelivery] = field(default_factory=list)
+
+
+def _key(stint: str, phase: str) -> tuple[str, int]:
+    return stint, _RANK[Transition(phase)] if phase else -1
+
+
+def _hours_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds() / 3600
+
+
+def _may_fire(action: Action, state: State, context: Context, at: str) -> bool:
+    """Whether a new stay fires, by the action's entry rule and the record's (and its merged records') history."""
+    if action.entry is Entry.EVERY:
+        return True
+    fired = [each.last_fired_at for each in (state, *context.history) if each.last_fired_at]
+    if not fired:
+        return True
+    if context.rebuilding:
+        return False
+    if action.entry is Entry.ONCE:
+        return False
+    return _hours_between(max(fired), at) >= float(action.cooldown_hours or 0)
+
+
+def plan(
+    workspace: str,
+    action: Action,
+    destination_id: str,
+    state: State,
+    change: Change,
+    context: Context,
+    now: str,
+) -> Plan | None:
+    """The record's next state and the deliveries the change creates; None when the change is stale or repeated."""
+    if state.phase and _key(change.stint, change.transition) <= _key(state.stint, state.phase):
+        return None
+    after = State(state.stint, state.phase, state.fired, state.last_fired_at, list(state.backlog), state.version)
+    result = Plan(after)
+
+    def owe(transition: Transition, stint: str, at: str, status: str | None = None) -> None:
+        sent = {name: context.fields.get(name) for name in action.sent_fields()}
+        queued = status is None
+        if queued:
+            status = DeliveryStatus.BLOCKED if after.backlog else DeliveryStatus.PENDING
+        delivery = StoredDelivery(
+            delivery_id=delivery_id(action.action_id, change.profile_id, transition, stint),
+            workspace=workspace,
+            action_id=action.action_id,
+            destination_id=destination_id,
+            segment_id=action.segment_id,
+            kind=str(action.kind),
+            profile_id=change.profile_id,
+            transition=str(transition),
+            occurred_at=at,
+            stint=stint,
+            status=str(status),
+            created_at=now,
+            updated_at=now,
+            fields=sent,
+            due_at=now if status == DeliveryStatus.PENDING else None,
+            log=[{"at": now, "status": status, "answer": "not sent: failed the action's quality gate"}]
+            if status == DeliveryStatus.SKIPPED
+            else [],
+        )
+        if queued:
+            after.backlog.append(delivery.delivery_id)
+        result.new.append(delivery)
+
+    def fire_new_stay(transition: Transition) -> bool:
+        if not _may_fire(action, state, context, change.at):
+            return False
+        if context.gate is not None and not context.gate.matches(context.fields, {}):
+            owe(transition, change.stint, change.at, DeliveryStatus.SKIPPED)
+            return False
+        owe(transition, change.stint, change.at)
+        after.last_fired_at = change.at
+        return True
+
+    newer_stay = change.stint != state.stint
+    if newer_stay:
+        if state.phase == Transition.ENTERED and state.fired and action.trigger is Trigger.BOTH:
+            owe(Transition.EXITED, state.stint, change.at)  # the previous stay's own exit has not arrived (yet)
+        after.fired = False
+    if change.transition is Transition.ENTERED:
+        if action.trigger is not Trigger.EXIT:
+            after.fired = fire_new_stay(Transition.ENTERED)
+    elif action.trigger is Trigger.EXIT:
+        after.fired = fire_new_stay(Transition.EXITED)
+    elif action.trigger is Trigger.BOTH and not newer_stay and state.fired:
+        owe(Transition.EXITED, change.stint, change.at)
+    after.stint, after.phase = change.stint, str(change.transition)
+    return result
