@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
@@ -100,6 +101,17 @@ class ConnectFailed(Exception):
     """The warehouse could not be reached or refused the credentials; the reason is for the user."""
 
 
+#: DuckDB runs inside the worker, and sorts and counts the whole result there (ORDER BY the identifier, the
+#: duplicate check): bounded, it spills to local disk, so the worker's memory stays flat. Streaming such a query
+#: over 1M / 3M / 10M rows peaked at 246 / 728 MB RSS unbounded, 200 / 212 / 222 MB with these (64 MB is too
+#: little for its window operator).
+DUCKDB_MEMORY = {
+    "memory_limit": "128MB",
+    "threads": 1,
+    "temp_directory": os.path.join(tempfile.gettempdir(), "roster-duckdb-spill"),
+}
+
+
 def engine_for(credentials: Credentials, timeout_seconds: int = TIMEOUT_SECONDS) -> Engine:
     """An engine for the credentials; raises ConnectFailed when its dialect is not installed."""
     try:
@@ -115,7 +127,7 @@ def _engine(credentials: Credentials, timeout: int) -> Engine:
         if not os.path.isfile(credentials.path):
             raise ConnectFailed(f"no DuckDB file at {credentials.path}")
         # read-only, and a query may read nothing but the database: no files, no URLs, no extensions
-        args = {"read_only": True, "config": {"enable_external_access": False}}
+        args = {"read_only": True, "config": {"enable_external_access": False, **DUCKDB_MEMORY}}
         return sa.create_engine(f"duckdb:///{credentials.path}", connect_args=args, poolclass=sa.NullPool)
     if isinstance(credentials, PostgresCredentials):
         try:  # public addresses only, and the one checked is the one connected to (see roster.outbound)
