@@ -374,3 +374,31 @@ def test_records_failing_the_quality_gate_are_skipped_and_say_so(
     [skipped] = log["deliveries"]
     assert (skipped["transition"], skipped["status"]) == ("entered", "skipped")
     assert skipped["log"][0]["answer"] == "not sent: failed the action's quality gate"
+
+
+def test_an_entry_and_exit_both_unsent_never_reach_an_ad_audience(
+    api: Api, runner: Runner, clock: Clock, ad_platforms: AdPlatforms
+) -> None:
+    """Adding and removing the same person is a no-op the platform need not see: both are settled as collapsed."""
+    sid = segment(api, runner)
+    reach = ad_platforms.destinations()["meta"]
+    audience = next(iter(reach["options"].values()))
+    body = {"name": "ads", "kind": "meta"} | {key: reach[key] for key in ("settings", "secret", "ca_bundle")}
+    status, made = api.call("POST", "/v1/destinations", body)
+    assert status == 201, made
+    destination = made["destination"]["destination_id"]
+    action_id = action(api, sid, destination, trigger="both", entry="every", options=reach["options"])
+    [cal] = upsert(api, {"email": "cal@collapse.example", "job_title": "Engineer"})
+    runner.drain()
+    stay = "2026-11-01T10:00:00.000000Z"
+
+    def change(kind: Change, at: str) -> MembershipChange:
+        event = MembershipEvent(
+            workspace=api.workspace, segment_id=sid, kind=Kind.PEOPLE, profile_id=cal, time=at, entered_at=stay
+        )
+        return MembershipChange(kind, event)
+
+    services.actions.intake([change(Change.ENTERED, stay), change(Change.EXITED, "2026-11-01T10:05:00.000000Z")])
+    runner.drain()
+    assert not ad_platforms.meta.has(audience, sha256_hex("cal@collapse.example"))
+    assert sorted(each["status"] for each in deliveries(api, action_id)) == ["collapsed", "collapsed"]

@@ -22,6 +22,7 @@ from roster.actions.destinations.registry import destination_kind
 from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.outbound import guard
 from roster.profiles.fields import Kind
+from roster.segments.events import Change, MembershipChange, MembershipEvent
 from roster.services import services
 from roster_dev.emulators.apollo import ApolloEmulator
 from roster_dev.emulators.outreach import OutreachEmulator
@@ -455,12 +456,8 @@ def test_a_secret_with_spaces_or_nothing_in_it_is_refused_when_saved(kind: str) 
             check(bad)
 
 
-def test_a_person_entering_and_leaving_a_segment_is_enrolled_then_removed_through_the_local_stack(
-    platform: Platform, api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The whole path: a destination and an action saved through the API, a person upserted into the segment and
-    out again, the deliveries drained into the emulator, and the answers in the record's delivery log."""
-    monkeypatch.setattr(services.actions, "sleep", lambda seconds: None)  # the rate budget's pacing
+def pipeline(platform: Platform, api: Api, runner: Runner, on_exit: str) -> str:
+    """A destination and an action (trigger both) saved through the API on a segment of VPs; returns the segment."""
     described = platform.emulator.destination()
     status, created = api.call(
         "POST",
@@ -490,10 +487,20 @@ def test_a_person_entering_and_leaving_a_segment_is_enrolled_then_removed_throug
             "destination_id": created["destination"]["destination_id"],
             "trigger": "both",
             "fields": ["first_name", "last_name", "job_title"],
-            "options": {**described["options"], "on_exit": "remove"},
+            "options": {**described["options"], "on_exit": on_exit},
         },
     )
     assert status == 201, action
+    return str(segment["segment_id"])
+
+
+def test_a_person_entering_and_leaving_a_segment_is_enrolled_then_removed_through_the_local_stack(
+    platform: Platform, api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path: a destination and an action saved through the API, a person upserted into the segment and
+    out again, the deliveries drained into the emulator, and the answers in the record's delivery log."""
+    monkeypatch.setattr(services.actions, "sleep", lambda seconds: None)  # the rate budget's pacing
+    pipeline(platform, api, runner, on_exit="remove")
 
     def upsert(title: str) -> str:
         record = {"email": "ada@acme.com", "first_name": "Ada", "last_name": "Lovelace", "job_title": title}
@@ -514,3 +521,29 @@ def test_a_person_entering_and_leaving_a_segment_is_enrolled_then_removed_throug
         ("exited", "delivered"),
         ("entered", "delivered"),
     ]
+
+
+@pytest.mark.parametrize(("on_exit", "enrolled"), [("ignore", ["ada@acme.com"]), ("remove", [])])
+def test_an_entry_and_exit_both_unsent_enrol_unless_exits_remove(
+    platform: Platform, api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch, on_exit: str, enrolled: list[str]
+) -> None:
+    """A person who entered and left before anything was sent: where exits are ignored the sequence still runs
+    (the entry is sent, even by a batching platform); where exits remove, the person ends up not enrolled."""
+    monkeypatch.setattr(services.actions, "sleep", lambda seconds: None)
+    segment_id = pipeline(platform, api, runner, on_exit=on_exit)
+    record = {"email": "ada@acme.com", "first_name": "Ada", "last_name": "Lovelace", "job_title": "Engineer"}
+    status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "test", "fields": record}]})
+    assert status == 200, body
+    runner.drain()
+    ada = str(body["results"][0]["profile_id"])
+    stay, left = "2026-11-01T10:00:00.000000Z", "2026-11-01T10:05:00.000000Z"
+
+    def change(kind: Change, at: str) -> MembershipChange:
+        event = MembershipEvent(
+            workspace=api.workspace, segment_id=segment_id, kind=Kind.PEOPLE, profile_id=ada, time=at, entered_at=stay
+        )
+        return MembershipChange(kind, event)
+
+    services.actions.intake([change(Change.ENTERED, stay), change(Change.EXITED, left)])  # both queued, none sent
+    runner.drain()
+    assert platform.enrolled() == enrolled

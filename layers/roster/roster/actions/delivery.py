@@ -11,8 +11,9 @@ settles each by the adapter's outcome:
   after the last attempt it is `dead` (settled, listed, replayable by hand);
 - disabled: the destination is disabled (webhook 410); nothing is lost, its deliveries wait until it is enabled.
 
-When a batching adapter (ad audiences) would get a record's entry and that stay's exit both unsent, neither is
-sent (`collapsed`): adding and removing the same person is a no-op the platform need not see.
+When a batching adapter whose exits undo entries (ad audiences; a sequencer told to remove on exit) would get a
+record's entry and that stay's exit both unsent, neither is sent (`collapsed`): adding and removing the same person
+is a no-op the platform need not see. Where exits are ignored (a sequence runs its course), the entry is sent.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class Drain:
             for delivery in heads:
                 self._settle(delivery, Outcome(delivery.delivery_id, OutcomeStatus.FAILED, "the action was deleted"))
             return
-        if adapter.max_batch > 1:
+        if adapter.max_batch > 1 and adapter.exits_undo_entries:
             heads = [delivery for delivery in heads if not self._collapsed(delivery, states[delivery.profile_id])]
         for start in range(0, len(heads), adapter.max_batch):
             batch = heads[start : start + adapter.max_batch]

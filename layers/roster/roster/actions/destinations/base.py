@@ -65,4 +65,11 @@ class Adapter(Protocol):
 
     max_batch: int  # the platform's batch size (1 where it takes one record a request)
 
+    @property
+    def exits_undo_entries(self) -> bool:
+        """An exit takes its entry back (an audience drops the person; a sequence removes them): an entry and its
+        exit both still unsent may then be skipped together. False where the platform must hear both (a webhook)
+        or ignores exits (a sequence that runs its course)."""
+        ...
+
     def send(self, deliveries: Sequence[Delivery]) -> list[Outcome]: ...

@@ -246,6 +246,7 @@ class GoogleAdsAdapter:
     """Adds entries to and removes exits from one Customer Match list through offline user data jobs."""
 
     max_batch = MAX_BATCH
+    exits_undo_entries = True
 
     def __init__(self, api: GoogleAdsApi, options: GoogleAdsOptions) -> None:
         self.api = api

@@ -88,6 +88,7 @@ class LinkedInAdapter:
     """Adds entries to and removes exits from one DMP segment."""
 
     max_batch = MAX_ELEMENTS
+    exits_undo_entries = True
 
     def __init__(
         self, settings: LinkedInSettings, options: LinkedInOptions, token: str, session: requests.Session

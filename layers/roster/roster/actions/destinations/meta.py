@@ -117,6 +117,7 @@ class MetaAdapter:
     """Adds entries to and removes exits from one Custom Audience."""
 
     max_batch = MAX_ROWS
+    exits_undo_entries = True
 
     def __init__(self, settings: MetaSettings, options: MetaOptions, token: str, session: requests.Session) -> None:
         self.edge = f"{settings.api_url.rstrip('/')}/{settings.api_version}/{options.audience_id}"

@@ -208,6 +208,10 @@ class SequencerAdapter:
         self.options = options
         self._halt: Refused | None = None
 
+    @property
+    def exits_undo_entries(self) -> bool:
+        return self.options.on_exit == "remove"
+
     # -- what a platform supplies ------------------------------------------------------------------------
 
     def find(self, person: Person) -> str | None:

@@ -130,6 +130,7 @@ class WebhookAdapter:
     """Posts each change to one URL, signed with the destination's secret(s)."""
 
     max_batch = 1
+    exits_undo_entries = False  # the receiver hears every change
 
     def __init__(
         self, url: str, keys: Sequence[bytes], session: requests.Session, clock: Callable[[], float] = time.time
