@@ -241,7 +241,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             if args.store_rows:
                 bench_storage(stack, Path(folder), args.store_rows)
-            for size in (int(value) for value in args.sizes.split(",")):
+            for size in (int(value) for value in args.sizes.split(",") if value):
                 bench_size(stack, Path(folder), size, args.changed)
     finally:
         stack.stop()
