@@ -21,6 +21,7 @@ and tried again by the next export, without holding up the others.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,8 +35,17 @@ from ulid import ULID
 from roster.connectors.core.items import JobKeys, RunItems
 from roster.connectors.core.mapping import FieldMapping, exported_fields
 from roster.connectors.core.planner import ExportPlanner, ObjectRules, PlannedWrite
-from roster.connectors.core.runs import Refresh, RunLoop, RunWorker, busy, parse_stamp
-from roster.connectors.core.state import ExportCounts, Run, RunState, Status
+from roster.connectors.core.runs import (
+    Refresh,
+    RunLoop,
+    RunWorker,
+    Scheduled,
+    SyncRefused,
+    busy,
+    due_syncs,
+    parse_stamp,
+)
+from roster.connectors.core.state import ExportCounts, Mode, Run, RunState, Status
 from roster.identity.resolver import Resolver
 from roster.profiles.fields import Kind
 from roster.profiles.model import IncomingRecord, Profile
@@ -482,6 +492,38 @@ class Sender(ABC, Generic[R, S, M]):
         if records:
             resolver = self.loop.sync.resolver(self.worker.run.workspace, self.worker.kind)
             resolver.upsert(records, extra_aliases=links)
+
+
+class _ScheduledImport(Protocol):
+    @property
+    def store(self) -> Scheduled: ...
+    def start(self, workspace: str, obj: Any, mode: Mode | None = None) -> Any: ...
+
+
+def start_due_work(
+    sync: _ScheduledImport,
+    sync_queue: Callable[[BaseModel], None],
+    export: ExportLoop[Any, Any, Any],
+    export_queue: Callable[[BaseModel], None],
+    now: datetime,
+) -> dict[str, list[dict[str, str]]]:
+    """A CRM schedule tick: queue the import syncs and the exports that are due now; says what it started."""
+    started, exports = [], []
+    for due in due_syncs(sync.store, now):
+        message = None
+        with contextlib.suppress(SyncRefused):  # turned off since due_syncs read it
+            message = sync.start(due.workspace, due.object, due.mode)
+        if message is not None:
+            sync_queue(message)
+            started.append({"workspace": due.workspace, "object": str(due.object), "mode": str(message.mode)})
+    for workspace, obj in export.due(now):
+        run = None
+        with contextlib.suppress(ExportRefused):  # turned off, or its mapping removed, since due() read it
+            run = export.start(workspace, obj)
+        if run is not None:
+            export_queue(run)
+            exports.append({"workspace": workspace, "object": str(obj), "run_id": run.run_id})
+    return {"started": started, "exports": exports}
 
 
 def export_on(
