@@ -8,13 +8,15 @@ similarity auto-map falls back on, so every CRM maps fields the same way.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
 from roster.profiles.fields import FieldType, Kind
+from roster.profiles.values import ValueProblem, coerce_value
 
 SIMILARITY = 0.85
 
@@ -53,6 +55,33 @@ class ObjectSpec:
 
 class MappingError(ValueError):
     """A mapping that cannot be saved, naming the field at fault."""
+
+
+def mapped_values(
+    obj: str,
+    kind: Kind | None,
+    fields: Mapping[str, FieldMapping],
+    row: Mapping[str, Any],
+    read_value: Callable[[str, Any], Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """The mapped values of one CRM record (`read_value` turns the CRM's value of a type into Python) and the
+    problems of values that were dropped. A value that cannot be stored (a malformed e-mail, say) drops that field,
+    not the whole record, so one bad field in a CRM never hides a contact. Fields of people and companies come back
+    canonical."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, field in fields.items():
+        if name not in row:
+            continue
+        try:
+            value = read_value(field.sf_type, row[name])
+            if kind is not None and value is not None:
+                value = coerce_value(kind, field.field, value)
+        except (ValueError, ValueProblem) as problem:
+            problems.append(f"{obj}.{name}: {problem}")
+            continue
+        values[field.field] = value
+    return values, problems
 
 
 def exported_fields(fields: Mapping[str, FieldMapping]) -> dict[str, FieldMapping]:

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest, mapped_values
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, Kind
-from roster.profiles.values import ValueProblem, coerce_value, format_time, parse_time
+from roster.profiles.values import format_time, parse_time
 
 SOURCE = "hubspot"  # the source name of every HubSpot record in Roster
 HubSpotObject = Literal["contacts", "companies", "deals"]
@@ -266,20 +266,5 @@ def read_value(hs_type: str, value: Any) -> Any:
 
 
 def apply_mapping(mapping: ObjectMapping, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The mapped values of one HubSpot record and the problems of values that were dropped (one bad value drops
-    that field, never the record)."""
-    kind = SPECS[mapping.object].kind
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for name, field in mapping.fields.items():
-        if name not in row:
-            continue
-        try:
-            value = read_value(field.sf_type, row[name])
-            if kind is not None and value is not None:
-                value = coerce_value(kind, field.field, value)
-        except (ValueError, ValueProblem) as problem:
-            problems.append(f"{mapping.object}.{name}: {problem}")
-            continue
-        values[field.field] = value
-    return values, problems
+    """The mapped values of one HubSpot record and the problems of values that were dropped."""
+    return mapped_values(mapping.object, SPECS[mapping.object].kind, mapping.fields, row, read_value)

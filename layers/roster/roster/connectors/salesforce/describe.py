@@ -16,10 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from simple_salesforce.api import Salesforce
 
-from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest
+from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest, mapped_values
 from roster.connectors.salesforce import soql
 from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
-from roster.profiles.values import ValueProblem, coerce_value
 
 SOURCE = "salesforce"  # the source name of every Salesforce record in Roster
 SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", "Event"]
@@ -285,25 +284,8 @@ def read_value(sf_type: str, value: Any) -> Any:
 
 
 def apply_mapping(mapping: ObjectMapping, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The mapped values of one Salesforce row and the problems of values that were dropped.
-
-    A value that cannot be stored (a malformed e-mail, say) drops that field, not the whole record, so one bad
-    field in a CRM never hides a contact. Fields of people and companies come back canonical."""
-    kind = SPECS[mapping.object].kind
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for sf_name, field in mapping.fields.items():
-        if sf_name not in row:
-            continue
-        try:
-            value = read_value(field.sf_type, row[sf_name])
-            if kind is not None and value is not None:
-                value = coerce_value(kind, field.field, value)
-        except (ValueError, ValueProblem) as problem:
-            problems.append(f"{mapping.object}.{sf_name}: {problem}")
-            continue
-        values[field.field] = value
-    return values, problems
+    """The mapped values of one Salesforce row and the problems of values that were dropped."""
+    return mapped_values(mapping.object, SPECS[mapping.object].kind, mapping.fields, row, read_value)
 
 
 class PreviewRecord(BaseModel):
