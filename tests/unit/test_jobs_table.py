@@ -34,14 +34,14 @@ KEYS = [
     (jobs.listing(jobs.ENRICHMENT_SCHEDULED, "ws", "e1"), ("enrichment-scheduled", "ws#e1")),
     (jobs.salesforce_config("ws"), ("ws", "salesforce#config")),
     (jobs.salesforce_mapping("ws", "Contact"), ("ws", "salesforce#mapping#Contact")),
-    (jobs.salesforce_state("ws", "Contact"), ("ws", "salesforce#state#Contact")),
-    (jobs.salesforce_runs("Contact"), "salesforce#run#Contact#"),
-    (jobs.salesforce_run("ws", "Contact", "r1"), ("ws", "salesforce#run#Contact#r1")),
-    (jobs.listing(jobs.SALESFORCE_ENABLED, "ws", "Contact"), ("salesforce#enabled", "ws#Contact")),
-    (jobs.export_state("ws", "Account"), ("ws", "export#state#Account")),
-    (jobs.export_runs("Account"), "export#run#Account#"),
-    (jobs.export_run("ws", "Account", "r1"), ("ws", "export#run#Account#r1")),
-    (jobs.listing(jobs.EXPORT_ENABLED, "ws", "Account"), ("export#enabled", "ws#Account")),
+    (jobs.SALESFORCE_IMPORT.state("ws", "Contact"), ("ws", "salesforce#state#Contact")),
+    (jobs.SALESFORCE_IMPORT.runs("Contact"), "salesforce#run#Contact#"),
+    (jobs.SALESFORCE_IMPORT.run("ws", "Contact", "r1"), ("ws", "salesforce#run#Contact#r1")),
+    (jobs.listing(jobs.SALESFORCE_IMPORT.enabled, "ws", "Contact"), ("salesforce#enabled", "ws#Contact")),
+    (jobs.SALESFORCE_EXPORT.state("ws", "Account"), ("ws", "export#state#Account")),
+    (jobs.SALESFORCE_EXPORT.runs("Account"), "export#run#Account#"),
+    (jobs.SALESFORCE_EXPORT.run("ws", "Account", "r1"), ("ws", "export#run#Account#r1")),
+    (jobs.listing(jobs.SALESFORCE_EXPORT.enabled, "ws", "Account"), ("export#enabled", "ws#Account")),
     (jobs.export_pending("ws", Kind.PEOPLE), "ws#export#pending#people"),
 ]
 
@@ -62,17 +62,17 @@ def test_a_prefix_query_reads_only_its_own_kind() -> None:
         jobs.IMPORT_JOBS: jobs.import_job("ws", "x").sk,
         jobs.ENRICHMENT_DEFINITIONS: jobs.enrichment_definition("ws", "x").sk,
         jobs.ENRICHMENT_RUNS: jobs.enrichment_run("ws", "x").sk,
-        jobs.SALESFORCE_STATES: jobs.salesforce_state("ws", "Contact").sk,
-        jobs.salesforce_runs("Contact"): jobs.salesforce_run("ws", "Contact", "x").sk,
-        jobs.export_runs("Contact"): jobs.export_run("ws", "Contact", "x").sk,
+        jobs.SALESFORCE_IMPORT.states: jobs.SALESFORCE_IMPORT.state("ws", "Contact").sk,
+        jobs.SALESFORCE_IMPORT.runs("Contact"): jobs.SALESFORCE_IMPORT.run("ws", "Contact", "x").sk,
+        jobs.SALESFORCE_EXPORT.runs("Contact"): jobs.SALESFORCE_EXPORT.run("ws", "Contact", "x").sk,
     }
     in_workspace = [
         *listed.values(),
         jobs.salesforce_config("ws").sk,
         jobs.salesforce_mapping("ws", "Contact").sk,
-        jobs.salesforce_run("ws", "Account", "x").sk,
-        jobs.export_state("ws", "Contact").sk,
-        jobs.export_run("ws", "Account", "x").sk,
+        jobs.SALESFORCE_IMPORT.run("ws", "Account", "x").sk,
+        jobs.SALESFORCE_EXPORT.state("ws", "Contact").sk,
+        jobs.SALESFORCE_EXPORT.run("ws", "Account", "x").sk,
     ]
     for prefix, own in listed.items():
         assert [sk for sk in in_workspace if sk.startswith(prefix)] == [own], prefix

@@ -46,6 +46,7 @@ Import and run ids are ULIDs, so imports and runs page newest first. The `*-pend
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
@@ -244,10 +245,44 @@ def enrichment_pending_entry(workspace: str, enrichment_id: str, profile_id: str
     return Key(enrichment_pending(workspace, enrichment_id), f"{profile_id}#{segment_id}")
 
 
-# Salesforce import
+# Object states and runs of each kind of connector job, each under its own prefix in the workspace's partition
 
-SALESFORCE_STATES = "salesforce#state#"  # the sort-key prefix of a workspace's object states
-SALESFORCE_ENABLED = "salesforce#enabled"  # index partition
+
+@dataclass(frozen=True)
+class JobLayout:
+    """Where one kind of job (an import or an export of one system) keeps its object states and runs."""
+
+    prefix: str
+
+    @property
+    def states(self) -> str:
+        """The sort-key prefix of a workspace's object states."""
+        return f"{self.prefix}#state#"
+
+    @property
+    def enabled(self) -> str:
+        """The index partition of the objects switched on."""
+        return f"{self.prefix}#enabled"
+
+    def state(self, workspace: str, obj: str) -> Key:
+        return Key(workspace, f"{self.states}{obj}")
+
+    def runs(self, obj: str) -> str:
+        """The sort-key prefix of an object's runs."""
+        return f"{self.prefix}#run#{obj}#"
+
+    def run(self, workspace: str, obj: str, run_id: str) -> Key:
+        return Key(workspace, f"{self.runs(obj)}{run_id}")
+
+
+SALESFORCE_IMPORT = JobLayout("salesforce")
+SALESFORCE_EXPORT = JobLayout("export")
+HUBSPOT_IMPORT = JobLayout("hubspot")
+HUBSPOT_EXPORT = JobLayout("hubspot-export")
+WAREHOUSE_IMPORT = JobLayout("warehouse")
+
+
+# Salesforce import
 
 
 def salesforce_config(workspace: str) -> Key:
@@ -258,23 +293,7 @@ def salesforce_mapping(workspace: str, obj: str) -> Key:
     return Key(workspace, f"salesforce#mapping#{obj}")
 
 
-def salesforce_state(workspace: str, obj: str) -> Key:
-    return Key(workspace, f"{SALESFORCE_STATES}{obj}")
-
-
-def salesforce_runs(obj: str) -> str:
-    """The sort-key prefix of an object's import runs."""
-    return f"salesforce#run#{obj}#"
-
-
-def salesforce_run(workspace: str, obj: str, run_id: str) -> Key:
-    return Key(workspace, f"{salesforce_runs(obj)}{run_id}")
-
-
 # HubSpot import
-
-HUBSPOT_STATES = "hubspot#state#"
-HUBSPOT_ENABLED = "hubspot#enabled"
 
 
 def hubspot_config(workspace: str) -> Key:
@@ -285,18 +304,6 @@ def hubspot_mapping(workspace: str, obj: str) -> Key:
     return Key(workspace, f"hubspot#mapping#{obj}")
 
 
-def hubspot_state(workspace: str, obj: str) -> Key:
-    return Key(workspace, f"{HUBSPOT_STATES}{obj}")
-
-
-def hubspot_runs(obj: str) -> str:
-    return f"hubspot#run#{obj}#"
-
-
-def hubspot_run(workspace: str, obj: str, run_id: str) -> Key:
-    return Key(workspace, f"{hubspot_runs(obj)}{run_id}")
-
-
 def hubspot_budget(workspace: str, window: str) -> Key:
     """A window of the portal's API budget (`day#2026-11-29`, `ten#…`, `search#…`), apart from the workspace's
     partition so its many short-lived counters never crowd a listing."""
@@ -305,20 +312,6 @@ def hubspot_budget(workspace: str, window: str) -> Key:
 
 # HubSpot export
 
-HUBSPOT_EXPORT_ENABLED = "hubspot-export#enabled"  # index partition
-
-
-def hubspot_export_state(workspace: str, obj: str) -> Key:
-    return Key(workspace, f"hubspot-export#state#{obj}")
-
-
-def hubspot_export_runs(obj: str) -> str:
-    return f"hubspot-export#run#{obj}#"
-
-
-def hubspot_export_run(workspace: str, obj: str, run_id: str) -> Key:
-    return Key(workspace, f"{hubspot_export_runs(obj)}{run_id}")
-
 
 def hubspot_export_pending(workspace: str, kind: str) -> str:
     """The partition of the profiles owed to the next HubSpot export of a kind."""
@@ -326,21 +319,6 @@ def hubspot_export_pending(workspace: str, kind: str) -> str:
 
 
 # Salesforce export
-
-EXPORT_ENABLED = "export#enabled"  # index partition
-
-
-def export_state(workspace: str, obj: str) -> Key:
-    return Key(workspace, f"export#state#{obj}")
-
-
-def export_runs(obj: str) -> str:
-    """The sort-key prefix of an object's export runs."""
-    return f"export#run#{obj}#"
-
-
-def export_run(workspace: str, obj: str, run_id: str) -> Key:
-    return Key(workspace, f"{export_runs(obj)}{run_id}")
 
 
 def export_pending(workspace: str, kind: str) -> str:
@@ -351,22 +329,7 @@ def export_pending(workspace: str, kind: str) -> str:
 # Warehouse imports
 
 WAREHOUSE_SOURCES = "warehouse#source#"  # the sort-key prefix of a workspace's warehouse sources
-WAREHOUSE_STATES = "warehouse#state#"
-WAREHOUSE_ENABLED = "warehouse#enabled"  # index partition
 
 
 def warehouse_source(workspace: str, source: str) -> Key:
     return Key(workspace, f"{WAREHOUSE_SOURCES}{source}")
-
-
-def warehouse_state(workspace: str, source: str) -> Key:
-    return Key(workspace, f"{WAREHOUSE_STATES}{source}")
-
-
-def warehouse_runs(source: str) -> str:
-    """The sort-key prefix of a source's import runs."""
-    return f"warehouse#run#{source}#"
-
-
-def warehouse_run(workspace: str, source: str, run_id: str) -> Key:
-    return Key(workspace, f"{warehouse_runs(source)}{run_id}")

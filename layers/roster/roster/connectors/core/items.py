@@ -6,12 +6,11 @@ version read (Stale), and a run commits together with its object's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from roster.connectors.core.state import Run, RunState
-from roster.store.jobs import Key
+from roster.store.jobs import JobLayout
 from roster.store.salesforce import RunKeys, SalesforceItems
 
 R = TypeVar("R", bound=Run)
@@ -23,10 +22,7 @@ ObjectT = TypeVar("ObjectT", bound=str)
 class JobKeys:
     """Where one kind of job (import or export) keeps its object states and runs, and what errors call them."""
 
-    state: Callable[[str, str], Key]
-    run: Callable[[str, str, str], Key]
-    runs: Callable[[str], str]  # the sort-key prefix of an object's runs
-    enabled: str  # the index partition of the objects switched on
+    layout: JobLayout
     state_name: str
     run_name: str
 
@@ -39,32 +35,32 @@ class RunItems(Generic[R, S, ObjectT]):
         self._run, self._state, self._keys = run, state, keys
 
     def state(self, workspace: str, obj: ObjectT) -> S:
-        state = self._items.read(self._state, self._keys.state(workspace, obj))
+        state = self._items.read(self._state, self._keys.layout.state(workspace, obj))
         return state or self._state(workspace=workspace, object=obj)
 
     def enabled(self) -> list[tuple[str, ObjectT]]:
         """Every (workspace, object) switched on, from the one index partition."""
-        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(self._keys.enabled)]
+        return [(entry["workspace"], entry["object"]) for entry in self._items.enabled(self._keys.layout.enabled)]
 
     def _put_state(self, state: S, enabled: bool) -> S:
         """Write the state at the version read (raises Stale) and keep the scheduler's index in step."""
         what = f"{state.workspace} {state.object} {self._keys.state_name}"
-        saved = self._items.put_versioned(self._keys.state(state.workspace, state.object), state, what)
-        self._items.set_enabled(self._keys.enabled, state.workspace, state.object, enabled)
+        saved = self._items.put_versioned(self._keys.layout.state(state.workspace, state.object), state, what)
+        self._items.set_enabled(self._keys.layout.enabled, state.workspace, state.object, enabled)
         return saved
 
     def run(self, workspace: str, obj: ObjectT, run_id: str) -> R | None:
-        return self._items.read(self._run, self._keys.run(workspace, obj, run_id))
+        return self._items.read(self._run, self._keys.layout.run(workspace, obj, run_id))
 
     def runs(self, workspace: str, obj: ObjectT, limit: int = 20) -> list[R]:
         """History, newest first."""
-        return self._items.read_all(self._run, workspace, self._keys.runs(obj), newest_first=True, limit=limit)
+        return self._items.read_all(self._run, workspace, self._keys.layout.runs(obj), newest_first=True, limit=limit)
 
     def commit(self, run: R, state: S | None = None) -> tuple[R, S | None]:
         """Write a run (and the object's state) at the versions read, all or nothing; raises Stale."""
         keys = RunKeys(
-            self._keys.run(run.workspace, run.object, run.run_id),
-            self._keys.state(run.workspace, run.object),
+            self._keys.layout.run(run.workspace, run.object, run.run_id),
+            self._keys.layout.state(run.workspace, run.object),
             run.started_at,
             f"{self._keys.run_name} {run.run_id} of {run.workspace} {run.object}",
         )

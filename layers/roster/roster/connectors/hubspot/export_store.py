@@ -18,10 +18,7 @@ EXPORT_OBJECTS: dict[ExportObject, Kind] = {"companies": Kind.COMPANIES, "contac
 #: The unique property a created record is upserted on when the settings name none.
 DEFAULT_ID_PROPERTY: dict[ExportObject, str] = {"contacts": "email", "companies": "roster_id"}
 EXPORT_KEYS = JobKeys(
-    jobs.hubspot_export_state,
-    jobs.hubspot_export_run,
-    jobs.hubspot_export_runs,
-    jobs.HUBSPOT_EXPORT_ENABLED,
+    jobs.HUBSPOT_EXPORT,
     "HubSpot export",
     "HubSpot export run",
 )

@@ -66,9 +66,7 @@ class HubSpotRun(ImportRun):
     problems: list[str] = Field(default_factory=list)
 
 
-IMPORT_KEYS = JobKeys(
-    jobs.hubspot_state, jobs.hubspot_run, jobs.hubspot_runs, jobs.HUBSPOT_ENABLED, "HubSpot state", "HubSpot run"
-)
+IMPORT_KEYS = JobKeys(jobs.HUBSPOT_IMPORT, "HubSpot state", "HubSpot run")
 
 
 class HubSpotStore(RunItems[HubSpotRun, HubSpotState, HubSpotObject]):
@@ -88,7 +86,7 @@ class HubSpotStore(RunItems[HubSpotRun, HubSpotState, HubSpotObject]):
         self._items.put(jobs.hubspot_mapping(workspace, mapping.object), mapping)
 
     def states(self, workspace: str) -> list[HubSpotState]:
-        return self._items.read_all(HubSpotState, workspace, jobs.HUBSPOT_STATES)
+        return self._items.read_all(HubSpotState, workspace, jobs.HUBSPOT_IMPORT.states)
 
     def put_state(self, state: HubSpotState) -> HubSpotState:
         return self._put_state(state, state.enabled)

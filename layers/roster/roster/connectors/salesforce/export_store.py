@@ -22,7 +22,7 @@ from roster.store import jobs
 
 __all__ = ["MAX_REJECTIONS", "Phase"]
 
-EXPORT_KEYS = JobKeys(jobs.export_state, jobs.export_run, jobs.export_runs, jobs.EXPORT_ENABLED, "export", "export run")
+EXPORT_KEYS = JobKeys(jobs.SALESFORCE_EXPORT, "export", "export run")
 ExportObject = Literal["Account", "Contact"]
 EXPORT_OBJECTS: dict[ExportObject, Kind] = {"Account": Kind.COMPANIES, "Contact": Kind.PEOPLE}
 

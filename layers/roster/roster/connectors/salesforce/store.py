@@ -81,12 +81,10 @@ class SyncStore(RunItems[SyncRun, ObjectState, SalesforceObject]):
         self._items.put(jobs.salesforce_mapping(workspace, mapping.object), mapping)
 
     def states(self, workspace: str) -> list[ObjectState]:
-        return self._items.read_all(ObjectState, workspace, jobs.SALESFORCE_STATES)
+        return self._items.read_all(ObjectState, workspace, jobs.SALESFORCE_IMPORT.states)
 
     def put_state(self, state: ObjectState) -> ObjectState:
         return self._put_state(state, state.enabled)
 
 
-IMPORT_KEYS = JobKeys(
-    jobs.salesforce_state, jobs.salesforce_run, jobs.salesforce_runs, jobs.SALESFORCE_ENABLED, "state", "run"
-)
+IMPORT_KEYS = JobKeys(jobs.SALESFORCE_IMPORT, "state", "run")

@@ -110,7 +110,7 @@ class SourceState(RunState):
     awaiting_confirmation: str | None = None  # why the last full run did not remove rows
 
 
-KEYS = JobKeys(jobs.warehouse_state, jobs.warehouse_run, jobs.warehouse_runs, jobs.WAREHOUSE_ENABLED, "state", "run")
+KEYS = JobKeys(jobs.WAREHOUSE_IMPORT, "state", "run")
 
 
 class WarehouseStore(RunItems[WarehouseRun, SourceState, str]):
@@ -134,15 +134,15 @@ class WarehouseStore(RunItems[WarehouseRun, SourceState, str]):
     def delete_source(self, workspace: str, source: str) -> None:
         """A source's settings, state and run history, and its place on the schedule. A run in progress finds its
         state gone at its next commit and stops (Stale)."""
-        self._items.set_enabled(jobs.WAREHOUSE_ENABLED, workspace, source, False)
+        self._items.set_enabled(jobs.WAREHOUSE_IMPORT.enabled, workspace, source, False)
         self._items.delete(
-            jobs.warehouse_state(workspace, source),
+            jobs.WAREHOUSE_IMPORT.state(workspace, source),
             jobs.warehouse_source(workspace, source),
-            prefix=(workspace, jobs.warehouse_runs(source)),
+            prefix=(workspace, jobs.WAREHOUSE_IMPORT.runs(source)),
         )
 
     def put_state(self, state: SourceState) -> SourceState:
         return self._put_state(state, state.enabled)
 
     def states(self, workspace: str) -> list[SourceState]:
-        return self._items.read_all(SourceState, workspace, jobs.WAREHOUSE_STATES)
+        return self._items.read_all(SourceState, workspace, jobs.WAREHOUSE_IMPORT.states)
