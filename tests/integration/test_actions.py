@@ -365,6 +365,7 @@ def test_records_failing_the_quality_gate_are_skipped_and_say_so(
     )
     assert status == 422 and "own fields" in refused["message"]
     action(api, sid, destination, quality_gate=gate)
+    runner.drain()  # the gate's kept segment is built (empty: the members at creation are backfill's)
     [ada, ben] = upsert(
         api, {"email": "ada@x.co", "job_title": "VP", "phone": "+14155552671"}, {"email": "ben@x.co", "job_title": "VP"}
     )
@@ -375,19 +376,111 @@ def test_records_failing_the_quality_gate_are_skipped_and_say_so(
     assert (skipped["transition"], skipped["status"]) == ("entered", "skipped")
     assert skipped["log"][0]["answer"] == "not sent: failed the action's quality gate"
 
+    upsert(api, {"email": "ben@x.co", "phone": "+14155552672"})  # ben passes the gate now: he is sent
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", ada), ("segment.entered", ben)]
+
+
+def meta_action(api: Api, ad_platforms: AdPlatforms, segment_id: str, **extra: Any) -> tuple[str, str]:
+    """A Meta audience destination and an action keeping it in step with the segment: (action, audience)."""
+    reach = ad_platforms.destinations()["meta"]
+    audience = str(next(iter(reach["options"].values())))
+    body = {"name": "ads", "kind": "meta"} | {key: reach[key] for key in ("settings", "secret", "ca_bundle")}
+    status, made = api.call("POST", "/v1/destinations", body)
+    assert status == 201, made
+    destination = made["destination"]["destination_id"]
+    return action(api, segment_id, destination, trigger="both", entry="every", options=reach["options"], **extra), (
+        audience
+    )
+
+
+def test_a_member_that_stops_passing_the_quality_gate_leaves_the_audience(
+    api: Api, runner: Runner, clock: Clock, ad_platforms: AdPlatforms
+) -> None:
+    """The gate is kept up to date like the segment: failing it later is an exit, and so the audience loses the
+    person while they stay in the segment; passing it again brings them back."""
+    sid = segment(api, runner)
+    consent = {"match": "all", "conditions": [{"field": "country", "op": "in", "value": ["US", "CA"]}]}
+    action_id, audience = meta_action(api, ad_platforms, sid, quality_gate=consent)
+    runner.drain()
+    status, shown = api.call("GET", f"/v1/actions/{action_id}")
+    kept = shown["action"]["gate_segment_id"]
+    status, listed = api.call("GET", f"/v1/segments/{kept}")
+    assert status == 200 and listed["based_on"] == sid and listed["kept_by"].startswith(f"action {action_id}")
+
+    upsert(api, {"email": "dee@gate.example", "job_title": "VP Sales", "country": "US"})
+    runner.drain()
+    assert ad_platforms.meta.has(audience, sha256_hex("dee@gate.example"))
+
+    upsert(api, {"email": "dee@gate.example", "country": "DE"})  # still a VP, no longer passes the gate
+    runner.drain()
+    assert not ad_platforms.meta.has(audience, sha256_hex("dee@gate.example"))
+    status, member = api.call("GET", f"/v1/segments/{sid}/count")
+    assert member["count"] == 1, "she is still in the segment"
+
+    upsert(api, {"email": "dee@gate.example", "country": "CA"})
+    runner.drain()
+    assert ad_platforms.meta.has(audience, sha256_hex("dee@gate.example"))
+    sent = [(each["transition"], each["status"]) for each in deliveries(api, action_id)]
+    assert sorted(sent) == [("entered", "delivered"), ("entered", "delivered"), ("exited", "delivered")]
+
+
+def test_the_gate_follows_edits_of_its_segment_and_goes_with_its_action(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    sid = segment(api, runner)
+    [eve] = upsert(api, {"email": "eve@x.co", "job_title": "Director", "phone": "+14155552673"})
+    destination = webhook(api, receiver)
+    gate = {"match": "all", "conditions": [{"field": "phone", "op": "is_not_empty"}]}
+    action_id = action(api, sid, destination, trigger="both", quality_gate=gate)
+    runner.drain()
+    _status, shown = api.call("GET", f"/v1/actions/{action_id}")
+    kept = shown["action"]["gate_segment_id"]
+
+    status, refused = api.call("PATCH", f"/v1/segments/{kept}", {"filter": gate})
+    assert status == 409 and refused["error"] == "kept" and sid in refused["message"]
+    status, refused = api.call("DELETE", f"/v1/segments/{kept}")
+    assert status == 409 and refused["error"] == "kept"
+
+    directors = {"match": "any", "conditions": [VP, {"field": "job_title", "op": "contains", "value": "director"}]}
+    status, edited = api.call("PATCH", f"/v1/segments/{sid}", {"filter": directors})
+    assert status == 200, edited
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", eve)], "an edit of the segment moves the gate's members"
+
+    status, _ = api.call("DELETE", f"/v1/actions/{action_id}")
+    assert status == 204
+    runner.drain()
+    status, _ = api.call("GET", f"/v1/segments/{kept}")
+    assert status == 404
+
+
+def test_backfill_of_a_gated_action_counts_and_sends_only_members_passing_the_gate(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    sid = segment(api, runner)
+    [fay, _gus] = upsert(
+        api, {"email": "fay@x.co", "job_title": "VP", "phone": "+14155552674"}, {"email": "gus@x.co", "job_title": "VP"}
+    )
+    runner.drain()
+    destination = webhook(api, receiver)
+    gate = {"match": "all", "conditions": [{"field": "phone", "op": "is_not_empty"}]}
+    action_id = action(api, sid, destination, quality_gate=gate)
+    runner.drain()
+    assert receiver.received == [], "members at creation are sent only by a backfill"
+    status, counted = api.call("POST", f"/v1/actions/{action_id}/backfill", {})
+    assert status == 200 and counted["members"] == 1, counted
+    status, _ = api.call("POST", f"/v1/actions/{action_id}/backfill", {"dry_run": False})
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", fay)]
+
 
 def test_an_entry_and_exit_both_unsent_never_reach_an_ad_audience(
     api: Api, runner: Runner, clock: Clock, ad_platforms: AdPlatforms
 ) -> None:
     """Adding and removing the same person is a no-op the platform need not see: both are settled as collapsed."""
     sid = segment(api, runner)
-    reach = ad_platforms.destinations()["meta"]
-    audience = next(iter(reach["options"].values()))
-    body = {"name": "ads", "kind": "meta"} | {key: reach[key] for key in ("settings", "secret", "ca_bundle")}
-    status, made = api.call("POST", "/v1/destinations", body)
-    assert status == 201, made
-    destination = made["destination"]["destination_id"]
-    action_id = action(api, sid, destination, trigger="both", entry="every", options=reach["options"])
+    action_id, audience = meta_action(api, ad_platforms, sid)
     [cal] = upsert(api, {"email": "cal@collapse.example", "job_title": "Engineer"})
     runner.drain()
     stay = "2026-11-01T10:00:00.000000Z"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ulid import ULID
 
 from roster.profiles.fields import Kind
+from roster.segments.filters import Group
 from roster.services import services
 from roster.store.segments import Segment
 from roster_dev.local.metering import count_aws_calls
@@ -177,6 +178,45 @@ def test_editing_a_filter_applies_only_the_difference(api: Api, runner: Runner, 
     assert members(api, sid) == set(ids[1:4])
     changes = Counter(change for change, segment, _ in event_log.read(api.workspace) if segment == sid)
     assert changes == {"segment.entered": 4 + 1, "segment.exited": 2}  # then c2 entered, c5 and c6 left
+
+
+def test_an_entry_names_the_rebuild_run_that_made_it(api: Api, runner: Runner, event_log: EventLog) -> None:
+    """Consumers tell members found by a filter being saved from records that changed (actions do not fire again
+    for a re-entry by a rebuild, nor send a gate's members at creation)."""
+    [ann] = upsert(api, "people", {"email": "ann@run.co", "job_title": "VP"})
+    runner.drain()
+    sid = create(api, "VPs", "people", {"conditions": [{"field": "job_title", "op": "contains", "value": "vp"}]})[
+        "segment_id"
+    ]
+    runner.drain()
+    [bo] = upsert(api, "people", {"email": "bo@run.co", "job_title": "VP"})
+    runner.drain()
+    event_log.read(api.workspace)
+    mine = [event["detail"] for event in event_log.seen if event["detail"]["workspace"] == api.workspace]
+    runs = {detail["profile_id"]: detail["run"] for detail in mine}
+    saved = services.segment_store.get(api.workspace, sid)
+    assert saved is not None and saved.rebuild_run is not None
+    assert runs == {ann: saved.rebuild_run, bo: None}
+
+
+def test_a_kept_segment_follows_its_base_through_edits_drafts_and_deletion(api: Api, runner: Runner) -> None:
+    ids = upsert(api, "companies", *({"domain": f"k{n}.com", "employee_count": n * 10} for n in range(1, 7)))
+    over_25 = {"conditions": [{"field": "employee_count", "op": "gt", "value": 25}]}
+    sid = create(api, "Over 25", "companies", over_25)["segment_id"]
+    even = Group.model_validate({"match": "any", "conditions": [{"field": "domain", "op": "in", "value": ["k4.com"]}]})
+    kept = services.segments.create_kept(api.workspace, sid, even, name="k4", kept_by="a test", created_by="t")
+    runner.drain()
+    assert members(api, kept.segment_id) == {ids[3]}
+    assert api.call("PATCH", f"/v1/segments/{sid}", {"filter": {"conditions": []}, "draft": True})[0] == 200
+    runner.drain()
+    assert api.call("GET", f"/v1/segments/{kept.segment_id}")[1]["draft"] is True
+    assert members(api, kept.segment_id) == set()
+    assert api.call("PATCH", f"/v1/segments/{sid}", {"filter": {"conditions": []}, "draft": False})[0] == 200
+    runner.drain()
+    assert members(api, kept.segment_id) == {ids[3]}
+    assert api.call("DELETE", f"/v1/segments/{sid}")[0] == 204
+    runner.drain()
+    assert api.call("GET", f"/v1/segments/{kept.segment_id}")[0] == 404
 
 
 def test_company_segments_filter_on_opportunities(api: Api, runner: Runner) -> None:

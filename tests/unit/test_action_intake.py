@@ -11,15 +11,12 @@ from hypothesis import strategies as st
 
 from roster.actions.config import Action, Entry, Trigger
 from roster.actions.destinations.base import Transition
-from roster.actions.intake import Change, Context, DeliveryStatus, plan
+from roster.actions.intake import Change, Context, DeliveryStatus, plan, skipped
 from roster.profiles.fields import Kind
 from roster.profiles.values import format_time
-from roster.segments.compiler import compile_filter
-from roster.segments.filters import Group, catalog_for
 from roster.store.actions import State, StoredDelivery
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
-HAS_EMAIL = Group.model_validate({"match": "all", "conditions": [{"field": "email", "op": "is_not_empty"}]})
 
 
 def make_action(trigger: Trigger = Trigger.BOTH, entry: Entry = Entry.EVERY, hours: float | None = None) -> Action:
@@ -52,7 +49,7 @@ def take(action: Action, arrivals: list[Change], fields: dict[str, str] | None =
     state = State()
     made: dict[str, StoredDelivery] = {}
     for change in arrivals:
-        result = plan("ws", action, "dst", state, change, Context(fields or {"email": "a@b.co"}), change.at)
+        result = plan("ws", action, state, change, Context(fields or {"email": "a@b.co"}), change.at)
         if result is None:
             continue
         for delivery in result.new:
@@ -103,28 +100,27 @@ def test_a_record_merged_into_another_brings_its_history() -> None:
     fired = State(stint="2026-10-01T00:00:00.000000Z", phase="exited", last_fired_at="2026-10-01T00:00:00.000000Z")
     change = Change("survivor", Transition.ENTERED, began, began)
     action = make_action(Trigger.ENTER, Entry.ONCE)
-    merged = plan("ws", action, "dst", State(), change, Context({}, history=(fired,)), began)
+    merged = plan("ws", action, State(), change, Context({}, history=(fired,)), began)
     assert merged is not None and merged.new == []
-    alone = plan("ws", action, "dst", State(), change, Context({}), began)
+    alone = plan("ws", action, State(), change, Context({}), began)
     assert alone is not None and len(alone.new) == 1
 
 
-def test_a_reentry_during_a_rebuild_does_not_fire_again() -> None:
+def test_a_reentry_by_a_rebuild_does_not_fire_again() -> None:
     action = make_action(Trigger.ENTER, Entry.COOLDOWN, hours=1)
     first, _, again = history(2, open_at_end=True)
     state = State(stint=first.stint, phase="exited", last_fired_at=first.at)
-    during = plan("ws", action, "dst", state, again, Context({}, rebuilding=True), again.at)
+    by_rebuild = Change(again.profile_id, again.transition, again.stint, again.at, run="01RUN")
+    during = plan("ws", action, state, by_rebuild, Context({}), again.at)
     assert during is not None and during.new == []
-    after = plan("ws", action, "dst", state, again, Context({}), again.at)
+    after = plan("ws", action, state, again, Context({}), again.at)
     assert after is not None and len(after.new) == 1
 
 
-def test_a_record_failing_the_quality_gate_is_skipped_and_logged() -> None:
-    gate = compile_filter(HAS_EMAIL, catalog_for(Kind.PEOPLE))
+def test_an_entry_failing_the_quality_gate_is_logged_as_skipped_and_not_queued() -> None:
     [entry] = history(1, open_at_end=True)
-    result = plan("ws", make_action(Trigger.BOTH, Entry.ONCE), "dst", State(), entry, Context({}, gate=gate), entry.at)
-    assert result is not None
-    [skipped] = result.new
-    assert skipped.status == DeliveryStatus.SKIPPED and result.state.backlog == [] and not result.state.fired
-    passing = plan("ws", make_action(), "dst", State(), entry, Context({"email": "a@b.co"}, gate=gate), entry.at)
-    assert passing is not None and [each.status for each in passing.new] == [DeliveryStatus.PENDING]
+    skip = skipped("ws", make_action(Trigger.BOTH, Entry.ONCE), entry, {"email": None, "phone": "1"}, entry.at)
+    assert skip.status == DeliveryStatus.SKIPPED and skip.due_at is None
+    assert skip.log[0]["answer"] == "not sent: failed the action's quality gate"
+    sent = take(make_action(Trigger.BOTH, Entry.ONCE), [entry])
+    assert skip.delivery_id == sent[0].delivery_id, "one id per (action, record, transition, stay)"

@@ -114,7 +114,7 @@ class Services:
         return Actions(
             ActionStore(),
             self.profiles,
-            self.segment_store,
+            self.segments,
             self.workspaces,
             DestinationSecrets(aws.secrets),
             FifoQueue(aws.sqs, aws.settings.action_delivery_queue_url).send,

@@ -87,3 +87,18 @@ class Action(ActionSpec):
     action_id: str
     kind: Kind  # the segment's kind
     created_at: str
+    gate_segment_id: str | None = Field(
+        default=None,
+        description="With a quality gate: the kept segment of the segment's members that pass it, which the action "
+        "follows (a member that stops passing the gate leaves it: an exit)",
+    )
+    gate_first_run: str | None = Field(
+        default=None,
+        description="That segment's first build: the members it found are the members at creation, sent only by a "
+        "backfill",
+    )
+
+    @property
+    def followed_segment_id(self) -> str:
+        """The segment whose entries and exits the action sends."""
+        return self.gate_segment_id or self.segment_id

@@ -7,10 +7,13 @@ one. A delivery's id is derived from (action, record, transition, stay), so the 
 
 Which stays fire: `once` (the record's first), `cooldown` (again once `cooldown_hours` passed since it last fired)
 or `every`. A record merged into another brings its history: a survivor entering because of the merge does not
-fire again for a person who already fired. A record re-entering while its segment is rebuilt does not fire again
-either (unless the action fires on `every` entry, as ad audiences do, which must follow the segment). An exit is
-sent when the stay's entry fired (trigger `both`), or as the stay's firing moment (trigger `exit`). A record that
-fails the action's quality gate is not sent; the skip is logged as a delivery with the reason.
+fire again for a person who already fired. A record re-entering by a rebuild of its segment (a filter saved) does
+not fire again either (unless the action fires on `every` entry, as ad audiences do, which must follow the segment).
+An exit is sent when the stay's entry fired (trigger `both`), or as the stay's firing moment (trigger `exit`).
+
+An action with a quality gate follows a kept segment, its segment's members that pass the gate (see
+`Actions.create_action`), so a member that stops passing it leaves that segment, and an audience loses it. A record
+that enters the action's own segment but fails the gate is logged as a `skipped` delivery with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from typing import Any
 
 from roster.actions.config import Action, Entry, Trigger
 from roster.actions.destinations.base import Transition
-from roster.segments.compiler import CompiledFilter
 from roster.store.actions import State, StoredDelivery
 
 
@@ -54,6 +56,7 @@ class Change:
     transition: Transition
     stint: str  # when the stay began
     at: str  # when the change happened
+    run: str | None = None  # an entry made by a rebuild of the segment: that run
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,6 @@ class Context:
 
     fields: Mapping[str, Any]  # the record's current values
     history: tuple[State, ...] = ()  # the states of records merged into this one
-    rebuilding: bool = False
-    gate: CompiledFilter | None = None
 
 
 @dataclass
@@ -80,78 +81,80 @@ def _hours_between(earlier: str, later: str) -> float:
     return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds() / 3600
 
 
-def _may_fire(action: Action, state: State, context: Context, at: str) -> bool:
+def _may_fire(action: Action, state: State, context: Context, change: Change) -> bool:
     """Whether a new stay fires, by the action's entry rule and the record's (and its merged records') history."""
     if action.entry is Entry.EVERY:
         return True
     fired = [each.last_fired_at for each in (state, *context.history) if each.last_fired_at]
     if not fired:
         return True
-    if context.rebuilding:
+    if change.run is not None or action.entry is Entry.ONCE:
         return False
-    if action.entry is Entry.ONCE:
-        return False
-    return _hours_between(max(fired), at) >= float(action.cooldown_hours or 0)
+    return _hours_between(max(fired), change.at) >= float(action.cooldown_hours or 0)
 
 
-def plan(
+def new_delivery(
     workspace: str,
     action: Action,
-    destination_id: str,
-    state: State,
     change: Change,
-    context: Context,
+    transition: Transition,
+    stint: str,
+    fields: Mapping[str, Any],
     now: str,
-) -> Plan | None:
+) -> StoredDelivery:
+    """A delivery of `transition` of the stay `stint`, carrying the action's fields, pending."""
+    return StoredDelivery(
+        delivery_id=delivery_id(action.action_id, change.profile_id, transition, stint),
+        workspace=workspace,
+        action_id=action.action_id,
+        destination_id=action.destination_id,
+        segment_id=action.segment_id,
+        kind=str(action.kind),
+        profile_id=change.profile_id,
+        transition=str(transition),
+        occurred_at=change.at,
+        stint=stint,
+        status=DeliveryStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        fields={name: fields.get(name) for name in action.sent_fields()},
+        due_at=now,
+    )
+
+
+def skipped(workspace: str, action: Action, change: Change, fields: Mapping[str, Any], now: str) -> StoredDelivery:
+    """The log of an entry into the action's segment by a record that fails its quality gate: not sent."""
+    delivery = new_delivery(workspace, action, change, Transition.ENTERED, change.stint, fields, now)
+    delivery.status, delivery.due_at = DeliveryStatus.SKIPPED, None
+    delivery.log = [{"at": now, "status": delivery.status, "answer": "not sent: failed the action's quality gate"}]
+    return delivery
+
+
+def plan(workspace: str, action: Action, state: State, change: Change, context: Context, now: str) -> Plan | None:
     """The record's next state and the deliveries the change creates; None when the change is stale or repeated."""
     if state.phase and _key(change.stint, change.transition) <= _key(state.stint, state.phase):
         return None
     after = State(state.stint, state.phase, state.fired, state.last_fired_at, list(state.backlog), state.version)
     result = Plan(after)
 
-    def owe(transition: Transition, stint: str, at: str, status: str | None = None) -> None:
-        sent = {name: context.fields.get(name) for name in action.sent_fields()}
-        queued = status is None
-        if queued:
-            status = DeliveryStatus.BLOCKED if after.backlog else DeliveryStatus.PENDING
-        delivery = StoredDelivery(
-            delivery_id=delivery_id(action.action_id, change.profile_id, transition, stint),
-            workspace=workspace,
-            action_id=action.action_id,
-            destination_id=destination_id,
-            segment_id=action.segment_id,
-            kind=str(action.kind),
-            profile_id=change.profile_id,
-            transition=str(transition),
-            occurred_at=at,
-            stint=stint,
-            status=str(status),
-            created_at=now,
-            updated_at=now,
-            fields=sent,
-            due_at=now if status == DeliveryStatus.PENDING else None,
-            log=[{"at": now, "status": status, "answer": "not sent: failed the action's quality gate"}]
-            if status == DeliveryStatus.SKIPPED
-            else [],
-        )
-        if queued:
-            after.backlog.append(delivery.delivery_id)
+    def owe(transition: Transition, stint: str) -> None:
+        delivery = new_delivery(workspace, action, change, transition, stint, context.fields, now)
+        if after.backlog:
+            delivery.status, delivery.due_at = DeliveryStatus.BLOCKED, None
+        after.backlog.append(delivery.delivery_id)
         result.new.append(delivery)
 
     def fire_new_stay(transition: Transition) -> bool:
-        if not _may_fire(action, state, context, change.at):
+        if not _may_fire(action, state, context, change):
             return False
-        if context.gate is not None and not context.gate.matches(context.fields, {}):
-            owe(transition, change.stint, change.at, DeliveryStatus.SKIPPED)
-            return False
-        owe(transition, change.stint, change.at)
+        owe(transition, change.stint)
         after.last_fired_at = change.at
         return True
 
     newer_stay = change.stint != state.stint
     if newer_stay:
         if state.phase == Transition.ENTERED and state.fired and action.trigger is Trigger.BOTH:
-            owe(Transition.EXITED, state.stint, change.at)  # the previous stay's own exit has not arrived (yet)
+            owe(Transition.EXITED, state.stint)  # the previous stay's own exit has not arrived (yet)
         after.fired = False
     if change.transition is Transition.ENTERED:
         if action.trigger is not Trigger.EXIT:
@@ -159,6 +162,6 @@ def plan(
     elif action.trigger is Trigger.EXIT:
         after.fired = fire_new_stay(Transition.EXITED)
     elif action.trigger is Trigger.BOTH and not newer_stay and state.fired:
-        owe(Transition.EXITED, change.stint, change.at)
+        owe(Transition.EXITED, change.stint)
     after.stint, after.phase = change.stint, str(change.transition)
     return result

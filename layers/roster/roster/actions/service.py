@@ -9,6 +9,7 @@ not by the template.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 import uuid
@@ -24,7 +25,7 @@ from roster.actions.config import Action, ActionSpec, Destination, DestinationSt
 from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, sendable
 from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
-from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan
+from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan, skipped
 from roster.connectors.core.secrets import SecretValues
 from roster.connectors.core.trust import check_ca_bundle, local_stack
 from roster.outbound import guard
@@ -34,9 +35,9 @@ from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.events import Change as SegmentChange
 from roster.segments.events import MembershipChange
 from roster.segments.filters import COMPANY_PREFIX, FilterProblem, catalog_for, check_filter, referenced_fields
+from roster.segments.manager import SegmentManager, SegmentNotFound
 from roster.store.actions import ACTIONS, DESTINATIONS, ActionStore, State, StoredDelivery
 from roster.store.profiles import ProfileStore
-from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore, custom_fields
 
 BACKFILL_PAGE = 200
@@ -94,14 +95,14 @@ def _now() -> datetime:
 class Actions:
     store: ActionStore
     profiles: ProfileStore
-    segments: SegmentStore
+    segments: SegmentManager
     workspaces: WorkspaceStore
     secrets: DestinationSecrets
     queue: Callable[[BaseModel, str], None]  # (message, group): the delivery queue, one group per destination
     clock: Callable[[], datetime] = _now
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic  # paces requests within the rate budget
-    _gates: dict[tuple[str, str, str], CompiledFilter | None] = field(default_factory=dict)
+    _gates: dict[tuple[str, str, str], CompiledFilter] = field(default_factory=dict)  # per action and day
 
     # --- destinations -----------------------------------------------------------------------
 
@@ -245,8 +246,10 @@ class Actions:
     def actions(self, workspace: str) -> list[Action]:
         return [Action.model_validate(data) for data in self.store.configs(workspace, ACTIONS)]
 
-    def create_action(self, workspace: str, spec: ActionSpec) -> Action:
-        segment = self.segments.get(workspace, spec.segment_id)
+    def create_action(self, workspace: str, spec: ActionSpec, created_by: str = "roster") -> Action:
+        """Check and save an action. With a quality gate, it follows a kept segment of its segment's members
+        that pass the gate; that segment's first build is the members at creation, not sent (see `backfill`)."""
+        segment = self.segments.segments.get(workspace, spec.segment_id)
         if segment is None:
             raise Refused(f"no segment {spec.segment_id!r}", 404)
         destination = self.require_destination(workspace, spec.destination_id)
@@ -277,12 +280,29 @@ class Actions:
             self.adapter(workspace, action)
         except ValueError as refused:
             raise Refused(f"destination: {refused}") from None
+        if gate is not None:
+            try:
+                kept = self.segments.create_kept(
+                    workspace,
+                    segment.segment_id,
+                    gate,
+                    name=f"{segment.name} · passes the quality gate of {action.name}",
+                    kept_by=f"action {action.action_id} ({action.name})",
+                    created_by=created_by,
+                )
+            except FilterProblem as problem:
+                raise Refused(f"quality_gate: {problem}") from None
+            action.gate_segment_id, action.gate_first_run = kept.segment_id, kept.rebuild_run
         self.store.put_config(workspace, ACTIONS + action.action_id, action.model_dump(mode="json"))
         return action
 
     def delete_action(self, workspace: str, action_id: str) -> None:
-        self.require_action(workspace, action_id)
+        """Delete the action and the segment its quality gate kept; deliveries stay listed on the records."""
+        action = self.require_action(workspace, action_id)
         self.store.delete_config(workspace, ACTIONS + action_id)
+        if action.gate_segment_id:
+            with contextlib.suppress(SegmentNotFound):  # gone with the segment it was kept on
+                self.segments.delete(workspace, action.gate_segment_id, by_keeper=True)
 
     def audience(self, workspace: str, action_id: str) -> AudienceStatus | None:
         """The ad audience's size as the platform reports it and its minimum; None for other kinds."""
@@ -327,11 +347,19 @@ class Actions:
                 by_segment.setdefault(change.event.segment_id, []).append(self._change(change))
             nudged: set[str] = set()
             for action in self.actions(workspace):
-                if action.enabled and action.segment_id in by_segment:
-                    created = self._take_all(workspace, action, by_segment[action.segment_id])
-                    written += created
-                    if created:
-                        nudged.add(action.destination_id)
+                if not action.enabled:
+                    continue
+                if action.gate_segment_id and action.segment_id in by_segment:
+                    written += self._log_skips(workspace, action, by_segment[action.segment_id])
+                followed = [
+                    change
+                    for change in by_segment.get(action.followed_segment_id, [])
+                    if change.run is None or change.run != action.gate_first_run  # members at creation: backfill's
+                ]
+                created = self._take_all(workspace, action, followed) if followed else 0
+                written += created
+                if created:
+                    nudged.add(action.destination_id)
             for destination_id in sorted(nudged):
                 self.nudge(workspace, destination_id)
         return written
@@ -340,7 +368,7 @@ class Actions:
     def _change(change: MembershipChange) -> Change:
         event = change.event
         if change.change is SegmentChange.ENTERED:
-            return Change(event.profile_id, Transition.ENTERED, event.time, event.time)
+            return Change(event.profile_id, Transition.ENTERED, event.time, event.time, event.run)
         return Change(event.profile_id, Transition.EXITED, event.entered_at or "", event.time)
 
     def _take_all(self, workspace: str, action: Action, changes: list[Change]) -> int:
@@ -349,15 +377,13 @@ class Actions:
         ids = [change.profile_id for change in changes]
         states = self.store.states(workspace, action.action_id, ids)
         profiles = self.profiles.get_many(workspace, action.kind, ids)
-        segment = self.segments.get(workspace, action.segment_id)
-        rebuilding = bool(segment and segment.rebuilding)
         written = 0
         for change in sorted(changes, key=lambda each: (each.stint, each.transition is Transition.EXITED)):
             profile = profiles.get(change.profile_id)
             fields = dict(profile.fields) if profile else {}
             merged = list(profile.merged_from) if profile else []
             history = tuple(self.store.states(workspace, action.action_id, merged).values()) if merged else ()
-            context = Context(fields, history, rebuilding, self._gate(workspace, action))
+            context = Context(fields, history)
             written += self._take(workspace, action, change, context, states)
         return written
 
@@ -371,7 +397,7 @@ class Actions:
                 if not state.stint:
                     return 0
             now = format_time(self.clock())
-            result = plan(workspace, action, action.destination_id, state, change, context, now)
+            result = plan(workspace, action, state, change, context, now)
             if result is None:
                 return 0
             if self.store.commit(workspace, action.action_id, change.profile_id, result.state, new=result.new):
@@ -381,19 +407,26 @@ class Actions:
             state = self.store.state(workspace, action.action_id, change.profile_id)  # another writer was first
         raise RuntimeError(f"record {change.profile_id} of action {action.action_id} kept changing under the intake")
 
-    def _gate(self, workspace: str, action: Action) -> CompiledFilter | None:
-        key = (workspace, action.action_id, action.created_at)
+    def _log_skips(self, workspace: str, action: Action, changes: list[Change]) -> int:
+        """Log each entry into the action's segment by a record failing its quality gate as a `skipped` delivery
+        (the kept segment it follows never lets it in); returns how many were logged."""
+        assert action.quality_gate is not None
+        entries = [change for change in changes if change.transition is Transition.ENTERED]
+        if not entries:
+            return 0
+        key = (workspace, action.action_id, self.clock().date().isoformat())
         if key not in self._gates:
-            self._gates[key] = (
-                None
-                if action.quality_gate is None
-                else compile_filter(
-                    action.quality_gate,
-                    catalog_for(action.kind, custom_fields(self.workspaces, workspace)),
-                    self.clock().date(),
-                )
-            )
-        return self._gates[key]
+            catalog = catalog_for(action.kind, custom_fields(self.workspaces, workspace))
+            self._gates[key] = compile_filter(action.quality_gate, catalog, self.clock().date())
+        gate = self._gates[key]
+        profiles = self.profiles.get_many(workspace, action.kind, [change.profile_id for change in entries])
+        logged = 0
+        for change in entries:
+            profile = profiles.get(change.profile_id)
+            if profile is not None and not gate.matches(profile.fields, {}):
+                now = format_time(self.clock())
+                logged += self.store.save_delivery(skipped(workspace, action, change, profile.fields, now))
+        return logged
 
     # --- delivery ---------------------------------------------------------------------------
 
@@ -447,7 +480,7 @@ class Actions:
     def backfill(self, workspace: str, action_id: str, dry_run: bool) -> int:
         """How many records are in the action's segment now; unless a dry run, queue them as entries."""
         action = self.require_action(workspace, action_id)
-        members = self.segments.count_members(workspace, action.segment_id)
+        members = self.segments.segments.count_members(workspace, action.followed_segment_id)
         if not dry_run:
             self.queue(
                 BackfillPage(workspace=workspace, action_id=action_id, destination_id=action.destination_id),
@@ -460,7 +493,9 @@ class Actions:
         action = self.action(work.workspace, work.action_id)
         if action is None:
             return 0
-        entries, cursor = self.segments.member_entries(work.workspace, action.segment_id, work.cursor, BACKFILL_PAGE)
+        entries, cursor = self.segments.segments.member_entries(
+            work.workspace, action.followed_segment_id, work.cursor, BACKFILL_PAGE
+        )
         changes = [Change(profile_id, Transition.ENTERED, at, at) for profile_id, at in entries]
         written = self._take_all(work.workspace, action, changes)
         if cursor is not None:

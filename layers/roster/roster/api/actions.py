@@ -78,7 +78,9 @@ class BackfillBody(BaseModel):
 
 
 class Backfill(BaseModel):
-    members: int = Field(description="records in the segment now: what a backfill takes in")
+    members: int = Field(
+        description="records in the segment now (with a quality gate: those passing it): what a backfill takes in"
+    )
     started: bool
 
 
@@ -239,7 +241,7 @@ def rotate_secret(destination_id: DestinationId, body: Annotated[SecretBody, Bod
 @router.post("/v1/actions", summary="Add an action: segment + trigger + destination", responses=answers(201, 404))
 def create_action(body: Annotated[ActionSpec, Body()]) -> Response[ActionView]:
     with _answering():
-        action = services.actions.create_action(_workspace(), body)
+        action = services.actions.create_action(_workspace(), body, created_by=str(router.context["key_id"]))
     return Response(status_code=201, content_type="application/json", body=ActionView(action=action))
 
 

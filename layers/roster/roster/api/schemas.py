@@ -192,6 +192,13 @@ class SegmentRow(BaseModel):
     draft: bool
     built_in: bool
     rebuilding: bool
+    based_on: str | None = Field(
+        default=None, description="A kept segment's base: its filter is this segment's AND its own (`kept_by`)"
+    )
+    kept_by: str | None = Field(
+        default=None,
+        description="What keeps it (an action's quality gate); follows its base, not edited or deleted by hand",
+    )
 
 
 class SegmentDetail(SegmentRow):

@@ -27,7 +27,7 @@ from roster.profiles.fields import FIELD_NAME, STANDARD_FIELDS, FieldType, Kind
 from roster.profiles.model import Profile
 from roster.profiles.values import ValueProblem
 from roster.segments.filters import OPERATORS, catalog_for
-from roster.segments.manager import BUILT_IN, BuiltInSegment, SegmentNotFound
+from roster.segments.manager import BUILT_IN, BuiltInSegment, KeptSegment, SegmentNotFound
 from roster.services import services
 from roster.store.segments import Segment
 from roster.store.workspaces import declare_custom_fields
@@ -59,6 +59,8 @@ def _row_fields(segment: Segment) -> dict[str, object]:
         "draft": segment.draft,
         "built_in": segment.segment_id in BUILT_IN,
         "rebuilding": segment.rebuilding,
+        "based_on": segment.based_on,
+        "kept_by": segment.kept_by,
     }
 
 
@@ -159,18 +161,23 @@ def edit_segment(segment_id: str, body: EditSegment) -> SegmentDetail:
         segment = services.segments.edit(_workspace(), segment_id, name=body.name, tree=body.filter, draft=body.draft)
     except BuiltInSegment:
         raise ApiError(409, "built_in", "built-in audiences cannot be changed") from None
+    except KeptSegment as kept:
+        raise ApiError(409, "kept", str(kept)) from None
     return _detail(segment)
 
 
 @router.delete(
     "/v1/segments/<segment_id>",
-    summary="Delete a segment (its members leave it quietly)",
+    summary="Delete a segment and the segments kept on it (their members leave them quietly)",
     responses=answers(204, 404, 409),
 )
 def delete_segment(segment_id: str) -> Response[None]:
     _not_built_in(segment_id)
     _segment(segment_id)
-    services.segments.delete(_workspace(), segment_id)
+    try:
+        services.segments.delete(_workspace(), segment_id)
+    except KeptSegment as kept:
+        raise ApiError(409, "kept", str(kept)) from None
     return Response(status_code=204)
 
 

@@ -65,6 +65,7 @@ class MembershipEvent(BaseModel):
     profile_id: str
     time: str
     entered_at: str | None = None  # an exit's: when the stay it ends began (an entry's is its `time`)
+    run: str | None = None  # an entry's: the rebuild run that made it (a filter saved or edited), else none
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def membership_change(
         profile_id=str(image["profile_id"]),
         time=at,
         entered_at=str(image["entered_at"]) if change is Change.EXITED and image.get("entered_at") else None,
+        run=str(image["run"]) if change is Change.ENTERED and image.get("run") else None,
     )
     return MembershipChange(change, event)
 

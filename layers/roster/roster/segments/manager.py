@@ -4,6 +4,10 @@ Saving a live segment (or editing its filter) starts a rebuild run: one message 
 workspace's profiles (a parallel scan of just that workspace), each recomputing its slice and
 applying only the difference. The built-in
 audiences "All People" and "All Companies" are every active profile of their kind.
+
+A kept segment is another segment's filter AND a filter of its own, kept by something (an action's quality gate:
+those who may be sent): it follows every edit of the segment it is based on, goes when that segment goes, and is
+neither edited nor deleted by hand.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ulid import ULID
 from roster.profiles.fields import FieldType, Kind
 from roster.profiles.model import Profile, Status
 from roster.segments.compiler import CompiledFilter, compile_filter
-from roster.segments.filters import Group, catalog_for, check_filter, uses_relative_dates
+from roster.segments.filters import FilterProblem, Group, catalog_for, check_filter, uses_relative_dates
 from roster.segments.membership import DropSegment, RebuildPart, today
 from roster.store.profiles import SHARDS, ProfileImage, ProfileStore
 from roster.store.segments import Segment, SegmentStore
@@ -35,6 +39,21 @@ class SegmentNotFound(LookupError):
 
 class BuiltInSegment(ValueError):
     """The built-in audiences cannot be edited or deleted."""
+
+
+class KeptSegment(ValueError):
+    """A kept segment's filter and life follow its base segment and its keeper, not edits by hand."""
+
+
+def _new_id() -> str:
+    return f"seg-{str(ULID()).lower()}"
+
+
+def _kept_message(segment: Segment) -> str:
+    return (
+        f"segment {segment.segment_id} is kept by {segment.kept_by}: it follows segment {segment.based_on}; "
+        f"change that segment, or the {segment.kept_by}"
+    )
 
 
 @dataclass
@@ -64,7 +83,7 @@ class SegmentManager:
         checked = self.check(workspace, kind, tree)
         segment = Segment(
             workspace=workspace,
-            segment_id=f"seg-{str(ULID()).lower()}",
+            segment_id=_new_id(),
             name=name,
             kind=kind,
             filter=checked.model_dump(mode="json"),
@@ -76,6 +95,45 @@ class SegmentManager:
         if not draft:
             self.rebuild(segment)
         return segment
+
+    def create_kept(
+        self, workspace: str, based_on: str, adds: Group, *, name: str, kept_by: str, created_by: str
+    ) -> Segment:
+        """A segment of `based_on`'s members that also match `adds`; raises FilterProblem when the two together
+        are not a filter (too deep, too large)."""
+        base = self.get(workspace, based_on)
+        segment = Segment(
+            workspace=workspace,
+            segment_id=_new_id(),
+            name=name[:200],
+            kind=base.kind,
+            filter={},
+            created_by=created_by,
+            based_on=based_on,
+            adds=adds.model_dump(mode="json"),
+            kept_by=kept_by,
+        )
+        self._follow(segment, base)
+        self.segments.save(segment)
+        if not segment.draft:
+            self.rebuild(segment)
+        return segment
+
+    def _follow(self, kept: Segment, base: Segment) -> None:
+        """Give a kept segment its base's filter (and draft state) AND its own."""
+        tree = Group.model_validate({"match": "all", "conditions": [base.filter, kept.adds]})
+        try:
+            checked = self.check(kept.workspace, kept.kind, tree)
+        except FilterProblem as problem:
+            raise FilterProblem(
+                "filter", f"with the filter of {kept.name!r} ({kept.kept_by}) added it is not a filter: {problem}"
+            ) from None
+        kept.filter = checked.model_dump(mode="json")
+        kept.relative_dates = uses_relative_dates(checked)
+        kept.draft = base.draft
+
+    def _kept_on(self, workspace: str, segment_id: str) -> list[Segment]:
+        return [each for each in self.segments.in_workspace(workspace) if each.based_on == segment_id]
 
     def get(self, workspace: str, segment_id: str) -> Segment:
         if segment_id in BUILT_IN:
@@ -107,6 +165,8 @@ class SegmentManager:
         if segment_id in BUILT_IN:
             raise BuiltInSegment(segment_id)
         segment = self.get(workspace, segment_id)
+        if segment.kept_by and (tree is not None or draft is not None):
+            raise KeptSegment(_kept_message(segment))
         membership_moves = False
         if tree is not None:
             checked = self.check(workspace, segment.kind, tree)
@@ -118,20 +178,31 @@ class SegmentManager:
             segment.draft = draft
         if name is not None:
             segment.name = name
-        self.segments.save(segment)
-        if membership_moves:
-            if segment.draft:
-                self.send(DropSegment(workspace=workspace, segment_id=segment_id))
-            else:
-                self.rebuild(segment)
+        followers = self._kept_on(workspace, segment_id) if membership_moves else []
+        for follower in followers:  # each checked before anything is saved
+            self._follow(follower, segment)
+        for moved in (segment, *followers):
+            self.segments.save(moved)
+            if membership_moves:
+                self._recompute(moved)
         return segment
 
-    def delete(self, workspace: str, segment_id: str) -> None:
+    def _recompute(self, segment: Segment) -> None:
+        if segment.draft:
+            self.send(DropSegment(workspace=segment.workspace, segment_id=segment.segment_id))
+        else:
+            self.rebuild(segment)
+
+    def delete(self, workspace: str, segment_id: str, *, by_keeper: bool = False) -> None:
+        """Delete a segment and the segments kept on it (their members leave them)."""
         if segment_id in BUILT_IN:
             raise BuiltInSegment(segment_id)
-        self.get(workspace, segment_id)
-        self.segments.delete(workspace, segment_id)
-        self.send(DropSegment(workspace=workspace, segment_id=segment_id))
+        segment = self.get(workspace, segment_id)
+        if segment.kept_by and not by_keeper:
+            raise KeptSegment(_kept_message(segment))
+        for gone in (segment, *self._kept_on(workspace, segment_id)):
+            self.segments.delete(workspace, gone.segment_id)
+            self.send(DropSegment(workspace=workspace, segment_id=gone.segment_id))
 
     def rebuild(self, segment: Segment) -> str:
         """Start a rebuild run: one message per shard, read in parallel by the segment workers."""

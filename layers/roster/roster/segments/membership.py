@@ -252,7 +252,9 @@ class MembershipEngine:
         current = self.segments.members_among(segment.workspace, segment.segment_id, (p.profile_id for p in chunk))
         tally = Tally(evaluated=len(chunk))
         for profile_id in sorted(wanted - current):
-            tally.entered += self.segments.enter(segment.workspace, segment.segment_id, segment.kind, profile_id)
+            tally.entered += self.segments.enter(
+                segment.workspace, segment.segment_id, segment.kind, profile_id, segment.rebuild_run
+            )
         for profile_id in sorted(current - wanted):
             tally.exited += self.segments.exit(segment.workspace, segment.segment_id, profile_id)
         return tally

@@ -114,6 +114,9 @@ class SegmentItem(Model):
     rebuild_run = UnicodeAttribute(null=True)
     rebuild_parts = NumberAttribute(default=0)
     rebuild_done = UnicodeSetAttribute(null=True)
+    based_on = UnicodeAttribute(null=True)  # a kept segment: the segment whose filter it follows
+    adds = JSONAttribute(null=True)  # ... and the filter it adds to it
+    kept_by = UnicodeAttribute(null=True)  # ... and what keeps it (e.g. an action's quality gate)
 
 
 class ByProfile(GlobalSecondaryIndex["MembershipItem"]):  # type: ignore[no-untyped-call]
@@ -140,6 +143,7 @@ class MembershipItem(Model):
     segment_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     entered_at = UnicodeAttribute()
+    run = UnicodeAttribute(null=True)  # the rebuild run that put it; none when a change to the profile did
     by_profile = ByProfile()
 
 

@@ -49,6 +49,9 @@ class Segment:
     rebuild_run: str | None = None
     rebuild_parts: int = 0
     rebuild_done: set[str] = field(default_factory=set)
+    based_on: str | None = None  # a kept segment (see SegmentManager.keep): the segment it follows
+    adds: dict[str, Any] | None = None  # ... the filter it adds to that segment's
+    kept_by: str | None = None  # ... and what keeps it, in the user's words
 
     @property
     def rebuilding(self) -> bool:
@@ -71,6 +74,9 @@ def _to_segment(item: SegmentItem) -> Segment:
         rebuild_run=item.rebuild_run,
         rebuild_parts=int(item.rebuild_parts or 0),
         rebuild_done=set(item.rebuild_done or ()),
+        based_on=item.based_on,
+        adds=dict(item.adds) if item.adds is not None else None,
+        kept_by=item.kept_by,
     )
 
 
@@ -103,6 +109,9 @@ class SegmentStore:
             rebuild_run=segment.rebuild_run,
             rebuild_parts=segment.rebuild_parts,
             rebuild_done=segment.rebuild_done or None,
+            based_on=segment.based_on,
+            adds=segment.adds,
+            kept_by=segment.kept_by,
         ).save()
 
     def get(self, workspace: str, segment_id: str) -> Segment | None:
@@ -212,8 +221,8 @@ class SegmentStore:
         found = MembershipItem.batch_get(list(keys), consistent_read=True)
         return {(item.pk.removeprefix(prefix), item.profile_id) for item in found}
 
-    def enter(self, workspace: str, segment_id: str, kind: Kind, profile_id: str) -> bool:
-        """Put a profile in a segment; False when it already was."""
+    def enter(self, workspace: str, segment_id: str, kind: Kind, profile_id: str, run: str | None = None) -> bool:
+        """Put a profile in a segment (`run`: the rebuild run doing it, if one is); False when it already was."""
         item = MembershipItem(
             _membership_key(workspace, segment_id),
             profile_id,
@@ -222,6 +231,7 @@ class SegmentStore:
             segment_id=segment_id,
             kind=str(kind),
             entered_at=utc_now(),
+            run=run,
         )
         try:
             item.save(condition=MembershipItem.pk.does_not_exist())
