@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -486,13 +487,25 @@ def test_any_redeliveries_count_and_publish_each_change_once(
     assert sorted(event_log.read(ws)) == sorted(expected)
 
 
-def test_relative_date_segments_are_rebuilt_by_the_daily_schedule(api: Api, runner: Runner) -> None:
-    create(api, "Recent", "people", {"conditions": [{"field": "created_date", "op": "within_last_days", "value": 30}]})
+def test_relative_date_segments_are_rebuilt_by_the_daily_schedule(
+    api: Api, runner: Runner, event_log: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calendar moves a record in: news like a change to it, so its entry names no run."""
+    today = date.today()
+    [due] = upsert(api, "people", {"email": "due@cal.co", "created_date": (today - timedelta(days=31)).isoformat()})
     runner.drain()
+    recent = {"conditions": [{"field": "created_date", "op": "within_last_days", "value": 30}]}
+    sid = create(api, "Recent", "people", recent)["segment_id"]
+    runner.drain()
+    assert members(api, sid) == set()
+    monkeypatch.setattr(services.membership, "clock", lambda: today - timedelta(days=2))  # as if run 2 days ago
     schedule = json.loads((EVENTS / "segment_schedule.json").read_text())
     started = runner.invoke("SegmentScheduleFunction", schedule)["rebuilds_started"]
     assert started >= 1
     runner.drain()
+    assert members(api, sid) == {due}
+    assert event_log.read(api.workspace) == [("segment.entered", sid, due)]
+    assert [event["detail"]["run"] for event in event_log.seen if event["detail"]["segment_id"] == sid] == [None]
 
 
 # --- membership after any sequence of changes equals membership computed from scratch ----------

@@ -65,7 +65,7 @@ class MembershipEvent(BaseModel):
     profile_id: str
     time: str
     entered_at: str | None = None  # an exit's: when the stay it ends began (an entry's is its `time`)
-    run: str | None = None  # an entry's: the rebuild run that made it (a filter saved or edited), else none
+    run: str | None = None  # an entry's: the rebuild run that made it when a filter was saved; else none
 
 
 @dataclass(frozen=True)

@@ -204,8 +204,9 @@ class SegmentManager:
             self.segments.delete(workspace, gone.segment_id)
             self.send(DropSegment(workspace=workspace, segment_id=gone.segment_id))
 
-    def rebuild(self, segment: Segment) -> str:
-        """Start a rebuild run: one message per shard, read in parallel by the segment workers."""
+    def rebuild(self, segment: Segment, *, calendar: bool = False) -> str:
+        """Start a rebuild run: one message per shard, read in parallel by the segment workers (`calendar`: the
+        daily run of relative dates, whose entries are news like a record's change)."""
         run = str(ULID())
         self.segments.start_rebuild(segment, run, self.rebuild_parts)
         for part in range(self.rebuild_parts):
@@ -216,6 +217,7 @@ class SegmentManager:
                     run=run,
                     part=part,
                     parts=self.rebuild_parts,
+                    calendar=calendar,
                 )
             )
         return run
@@ -224,7 +226,7 @@ class SegmentManager:
         """The daily run: segments with relative dates (`within the last N days`) move with the calendar."""
         started = 0
         for segment in self.segments.with_relative_dates():
-            self.rebuild(segment)
+            self.rebuild(segment, calendar=True)
             started += 1
         return started
 

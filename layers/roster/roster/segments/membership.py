@@ -45,6 +45,7 @@ class RebuildPart(BaseModel):
     run: str
     part: int
     parts: int
+    calendar: bool = False  # the daily run of a segment with relative dates: its entries are news, not a re-save
 
 
 class DropSegment(BaseModel):
@@ -226,18 +227,21 @@ class MembershipEngine:
         if segment is None or segment.draft or segment.rebuild_run != work.run:
             return tally  # deleted, back to draft, or superseded by a newer edit
         compiled = compile_segment(segment, custom_fields(self.workspaces, work.workspace), self.clock())
+        run = None if work.calendar else work.run  # what the entries name: a filter saved, not the calendar
         chunk: list[ProfileImage] = []
         for profile in self.profiles.shard_images(work.workspace, segment.kind, work.part):
             chunk.append(profile)
             if len(chunk) == CHUNK:
-                tally.add(self._rebuild_chunk(segment, compiled, chunk))
+                tally.add(self._rebuild_chunk(segment, compiled, chunk, run))
                 chunk = []
         if chunk:
-            tally.add(self._rebuild_chunk(segment, compiled, chunk))
+            tally.add(self._rebuild_chunk(segment, compiled, chunk, run))
         self.segments.finish_part(work.workspace, work.segment_id, work.run, work.part)
         return tally
 
-    def _rebuild_chunk(self, segment: Segment, compiled: CompiledFilter, chunk: list[ProfileImage]) -> Tally:
+    def _rebuild_chunk(
+        self, segment: Segment, compiled: CompiledFilter, chunk: list[ProfileImage], run: str | None
+    ) -> Tally:
         companies: dict[str, Fields] = {}
         if compiled.reads_company:
             domains = {
@@ -252,9 +256,7 @@ class MembershipEngine:
         current = self.segments.members_among(segment.workspace, segment.segment_id, (p.profile_id for p in chunk))
         tally = Tally(evaluated=len(chunk))
         for profile_id in sorted(wanted - current):
-            tally.entered += self.segments.enter(
-                segment.workspace, segment.segment_id, segment.kind, profile_id, segment.rebuild_run
-            )
+            tally.entered += self.segments.enter(segment.workspace, segment.segment_id, segment.kind, profile_id, run)
         for profile_id in sorted(current - wanted):
             tally.exited += self.segments.exit(segment.workspace, segment.segment_id, profile_id)
         return tally
