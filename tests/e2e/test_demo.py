@@ -48,7 +48,7 @@ def test_demo_imports_the_sample_and_folds_its_duplicates() -> None:
     companion = re.search(r"Companion segment '.+ \+ Job Change \(last 30 days\)': (\d+) people", out)
     assert found and companion and 0 < int(companion.group(1)) <= int(found.group(1)), out[-5000:]
     assert "Webhook receiver: 2 signed deliveries verified (segment.entered, segment.exited), 0 refused" in out
-    assert "Meta audience: 0 → 1 → 0 members" in out
+    assert "Meta audience: 0 → 1 → 0 members (opted out, still a Chief Revenue Officer)" in out
     assert re.search(r"\d+ Salesforce API calls", out)
     exported = re.search(r"In Salesforce now: (\d+) Contacts changed, (\d+) created with their Roster id", out)
     assert exported and int(exported.group(1)) > 0 and int(exported.group(2)) > 0, out[-3000:]

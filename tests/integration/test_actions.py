@@ -11,6 +11,7 @@ import pytest
 
 from roster.actions.destinations.audiences import sha256_hex
 from roster.profiles.fields import Kind
+from roster.profiles.values import format_time
 from roster.segments.events import Change, MembershipChange, MembershipEvent
 from roster.services import services
 from roster_dev.emulators.ads import AdPlatforms
@@ -364,8 +365,7 @@ def test_records_failing_the_quality_gate_are_skipped_and_say_so(
         {"name": "x", "segment_id": sid, "destination_id": destination, "quality_gate": company_gate},
     )
     assert status == 422 and "own fields" in refused["message"]
-    action(api, sid, destination, quality_gate=gate)
-    runner.drain()  # the gate's kept segment is built (empty: the members at creation are backfill's)
+    action(api, sid, destination, quality_gate=gate)  # its gate's segment is built while ada and ben arrive: news
     [ada, ben] = upsert(
         api, {"email": "ada@x.co", "job_title": "VP", "phone": "+14155552671"}, {"email": "ben@x.co", "job_title": "VP"}
     )
@@ -465,6 +465,7 @@ def test_backfill_of_a_gated_action_counts_and_sends_only_members_passing_the_ga
     runner.drain()
     destination = webhook(api, receiver)
     gate = {"match": "all", "conditions": [{"field": "phone", "op": "is_not_empty"}]}
+    clock.now = datetime.now(UTC)  # the action is created after they entered the segment (memberships: real time)
     action_id = action(api, sid, destination, quality_gate=gate)
     runner.drain()
     assert receiver.received == [], "members at creation are sent only by a backfill"
@@ -495,3 +496,38 @@ def test_an_entry_and_exit_both_unsent_never_reach_an_ad_audience(
     runner.drain()
     assert not ad_platforms.meta.has(audience, sha256_hex("cal@collapse.example"))
     assert sorted(each["status"] for each in deliveries(api, action_id)) == ["collapsed", "collapsed"]
+
+
+def test_a_gates_first_build_sends_only_who_entered_the_segment_after_the_action_was_made(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    """The gate's first build finds the members at creation (not sent) and maybe a newcomer before its own entry
+    into the action's segment is written (sent: the build's entries are told apart by that entry)."""
+    sid = segment(api, runner)
+    [old] = upsert(api, {"email": "old@x.co", "job_title": "VP", "phone": "+14155552675"})
+    runner.drain()
+    destination = webhook(api, receiver)
+    gate = {"match": "all", "conditions": [{"field": "phone", "op": "is_not_empty"}]}
+    clock.now = datetime.now(UTC)
+    action_id = action(api, sid, destination, quality_gate=gate)
+    runner.drain()
+    assert receiver.received == [], "a member at creation"
+    made = services.actions.require_action(api.workspace, action_id)
+    assert made.gate_segment_id and made.gate_first_run
+    [new] = upsert(api, {"email": "new@x.co", "job_title": "VP", "phone": "+14155552676"})  # not taken in yet
+
+    def by_first_build(profile_id: str) -> MembershipChange:
+        at = format_time(datetime.now(UTC))
+        event = MembershipEvent(
+            workspace=api.workspace,
+            segment_id=str(made.gate_segment_id),
+            kind=Kind.PEOPLE,
+            profile_id=profile_id,
+            time=at,
+            run=made.gate_first_run,
+        )
+        return MembershipChange(Change.ENTERED, event)
+
+    services.actions.intake([by_first_build(old), by_first_build(new)])
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", new)]

@@ -1,5 +1,6 @@
 """The actions part of `make demo`: a person entering and leaving a segment reaches a webhook receiver that verifies
-every signature, and a Meta Custom Audience that gains and then loses them."""
+every signature, and a Meta Custom Audience that gains them, then loses them when they opt out of ads (the
+action's quality gate) while they stay in the segment."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ if TYPE_CHECKING:
     from roster_dev.local.runner import Runner
 
 TITLE = "Chief Revenue Officer"
+NO_ADS = "no-ads"
+ADS_ALLOWED = {"conditions": [{"field": "tags", "op": "has_none", "value": [NO_ADS]}]}
 
 
-def retitle(client: RosterClient, email: str, title: str) -> None:
-    record = {"source": "crm", "fields": {"email": email, "job_title": title}}
+def change(client: RosterClient, email: str, **fields: Any) -> None:
+    record = {"source": "crm", "fields": {"email": email, **fields}}
     client.call("POST", "/v1/people/upsert", {"records": [record]})
 
 
@@ -49,18 +52,21 @@ def run_actions_demo(client: RosterClient, runner: Runner, console: Console) -> 
                 "destination_id": ad["destination"]["destination_id"],
                 "entry": "every",
                 "options": {"audience_id": audience},
+                "quality_gate": ADS_ALLOWED,
             },
         )
         hashed = sha256_hex(email.strip().lower())
-        retitle(client, email, TITLE)
+        change(client, email, job_title=TITLE)
         runner.wait_for(lambda: len(receiver.received) == 1 and meta.has(audience, hashed), "the CRO's entry sent")
         gained = meta.size(audience)
-        retitle(client, email, "Advisor")
-        runner.wait_for(lambda: len(receiver.received) == 2 and not meta.has(audience, hashed), "the exit sent")
-        lost = meta.size(audience)
+        change(client, email, tags=[NO_ADS])
+        runner.wait_for(lambda: not meta.has(audience, hashed), "the opt-out sent")
+        opted_out = meta.size(audience)
+        change(client, email, job_title="Advisor")
+        runner.wait_for(lambda: len(receiver.received) == 2, "the exit sent")
         kinds = [each.body["type"] for each in receiver.received]
-    console.print(f"{email} becomes {TITLE}, then Advisor.")
+    console.print(f"{email} becomes {TITLE}, opts out of ads (the ad action's quality gate), then becomes Advisor.")
     refused = len(receiver.refused)
     console.print(f"Webhook receiver: {len(kinds)} signed deliveries verified ({', '.join(kinds)}), {refused} refused")
-    console.print(f"Meta audience: 0 → {gained} → {lost} members")
-    return {"webhook": kinds, "audience": [0, gained, lost]}
+    console.print(f"Meta audience: 0 → {gained} → {opted_out} members (opted out, still a {TITLE})")
+    return {"webhook": kinds, "audience": [0, gained, opted_out]}

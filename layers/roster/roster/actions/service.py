@@ -351,11 +351,7 @@ class Actions:
                     continue
                 if action.gate_segment_id and action.segment_id in by_segment:
                     written += self._log_skips(workspace, action, by_segment[action.segment_id])
-                followed = [
-                    change
-                    for change in by_segment.get(action.followed_segment_id, [])
-                    if change.run is None or change.run != action.gate_first_run  # members at creation: backfill's
-                ]
+                followed = self._news(workspace, action, by_segment.get(action.followed_segment_id, []))
                 created = self._take_all(workspace, action, followed) if followed else 0
                 written += created
                 if created:
@@ -363,6 +359,23 @@ class Actions:
             for destination_id in sorted(nudged):
                 self.nudge(workspace, destination_id)
         return written
+
+    def _news(self, workspace: str, action: Action, changes: list[Change]) -> list[Change]:
+        """The changes without the entries of a gate's first build by records that were in the action's segment
+        before the action was created: members at creation, which only a backfill sends. One who entered the
+        segment since (or whose entry is not written yet) is news, whichever of the build and its own change put it
+        in the gate's segment first."""
+
+        def at_first_build(change: Change) -> bool:
+            return change.run is not None and change.run == action.gate_first_run
+
+        first_build = {each.profile_id for each in changes if at_first_build(each)}
+        if not first_build:
+            return changes
+        since = self.segments.segments.entered_at(workspace, action.segment_id, first_build)
+        return [
+            each for each in changes if not at_first_build(each) or since.get(each.profile_id, "~") > action.created_at
+        ]
 
     @staticmethod
     def _change(change: MembershipChange) -> Change:

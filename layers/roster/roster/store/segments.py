@@ -221,6 +221,16 @@ class SegmentStore:
         found = MembershipItem.batch_get(list(keys), consistent_read=True)
         return {(item.pk.removeprefix(prefix), item.profile_id) for item in found}
 
+    def entered_at(self, workspace: str, segment_id: str, profile_ids: Iterable[str]) -> dict[str, str]:
+        """When each of these profiles that is in the segment entered it (one BatchGetItem per 100)."""
+        keys = {(_membership_key(workspace, segment_id), profile_id) for profile_id in profile_ids}
+        if not keys:
+            return {}
+        found = MembershipItem.batch_get(
+            list(keys), consistent_read=True, attributes_to_get=["profile_id", "entered_at"]
+        )
+        return {item.profile_id: item.entered_at for item in found}
+
     def enter(self, workspace: str, segment_id: str, kind: Kind, profile_id: str, run: str | None = None) -> bool:
         """Put a profile in a segment (`run`: the rebuild run doing it, if one is); False when it already was."""
         item = MembershipItem(
