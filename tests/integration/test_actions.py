@@ -531,3 +531,23 @@ def test_a_gates_first_build_sends_only_who_entered_the_segment_after_the_action
     services.actions.intake([by_first_build(old), by_first_build(new)])
     runner.drain()
     assert transitions(receiver) == [("segment.entered", new)]
+
+
+def test_an_action_made_before_gates_were_kept_still_checks_its_gate_on_entry(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    """Actions saved by an earlier Roster have a gate but no kept segment: their gate still holds at entry."""
+    sid = segment(api, runner)
+    destination = webhook(api, receiver)
+    gate = {"match": "all", "conditions": [{"field": "phone", "op": "is_not_empty"}]}
+    action_id = action(api, sid, destination, quality_gate=gate)
+    saved = services.actions.require_action(api.workspace, action_id)
+    earlier = saved.model_dump(mode="json", exclude={"gate_segment_id", "gate_first_run"})
+    services.actions.store.put_config(api.workspace, f"action#{action_id}", earlier)
+    [ada, ben] = upsert(
+        api, {"email": "ada@x.co", "job_title": "VP", "phone": "+14155552677"}, {"email": "ben@x.co", "job_title": "VP"}
+    )
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", ada)]
+    _status, log = api.call("GET", f"/v1/people/{ben}/deliveries")
+    assert [each["status"] for each in log["deliveries"]] == ["skipped"]

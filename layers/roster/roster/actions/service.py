@@ -349,9 +349,17 @@ class Actions:
             for action in self.actions(workspace):
                 if not action.enabled:
                     continue
-                if action.gate_segment_id and action.segment_id in by_segment:
-                    written += self._log_skips(workspace, action, by_segment[action.segment_id])
+                failing: set[str] = set()
+                if action.quality_gate is not None and action.segment_id in by_segment:
+                    failing = self._log_skips(workspace, action, by_segment[action.segment_id])
+                    written += len(failing)
                 followed = self._news(workspace, action, by_segment.get(action.followed_segment_id, []))
+                if action.gate_segment_id is None:  # made before gates were kept: checked on entry only
+                    followed = [
+                        each
+                        for each in followed
+                        if each.transition is not Transition.ENTERED or each.profile_id not in failing
+                    ]
                 created = self._take_all(workspace, action, followed) if followed else 0
                 written += created
                 if created:
@@ -420,26 +428,26 @@ class Actions:
             state = self.store.state(workspace, action.action_id, change.profile_id)  # another writer was first
         raise RuntimeError(f"record {change.profile_id} of action {action.action_id} kept changing under the intake")
 
-    def _log_skips(self, workspace: str, action: Action, changes: list[Change]) -> int:
+    def _log_skips(self, workspace: str, action: Action, changes: list[Change]) -> set[str]:
         """Log each entry into the action's segment by a record failing its quality gate as a `skipped` delivery
-        (the kept segment it follows never lets it in); returns how many were logged."""
+        (the kept segment it follows never lets it in); returns those records."""
         assert action.quality_gate is not None
         entries = [change for change in changes if change.transition is Transition.ENTERED]
         if not entries:
-            return 0
+            return set()
         key = (workspace, action.action_id, self.clock().date().isoformat())
         if key not in self._gates:
             catalog = catalog_for(action.kind, custom_fields(self.workspaces, workspace))
             self._gates[key] = compile_filter(action.quality_gate, catalog, self.clock().date())
         gate = self._gates[key]
         profiles = self.profiles.get_many(workspace, action.kind, [change.profile_id for change in entries])
-        logged = 0
+        failing = set()
         for change in entries:
             profile = profiles.get(change.profile_id)
             if profile is not None and not gate.matches(profile.fields, {}):
-                now = format_time(self.clock())
-                logged += self.store.save_delivery(skipped(workspace, action, change, profile.fields, now))
-        return logged
+                self.store.save_delivery(skipped(workspace, action, change, profile.fields, format_time(self.clock())))
+                failing.add(change.profile_id)
+        return failing
 
     # --- delivery ---------------------------------------------------------------------------
 
