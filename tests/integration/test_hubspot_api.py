@@ -103,6 +103,18 @@ def test_toggle_map_preview_sync_and_history(connected: Api, runner: Runner) -> 
     assert api.call("PUT", "/v1/hubspot/schedule", {"incremental_minutes": 1})[0] == 422
 
 
+def test_sync_now_on_a_sync_parked_on_the_days_budget_says_it_resumes_by_itself(connected: Api, runner: Runner) -> None:
+    api = connected
+    assert api.call("PUT", "/v1/hubspot/objects/contacts", {"enabled": True})[0] == 200
+    services.hubspot.budget(api.workspace).use_up()  # other apps used the portal's day
+    assert api.call("POST", "/v1/hubspot/objects/contacts/sync", {})[0] == 202
+    runner.drain()
+    assert last_run(api, "contacts")["status"] == "parked"
+    status, body = api.call("POST", "/v1/hubspot/objects/contacts/sync", {})
+    assert status == 409 and body["error"] == "parked", body
+    assert "resumes" in body["message"]
+
+
 def test_scheduler_and_worker_handlers_run_the_sample_events(connected: Api, runner: Runner) -> None:
     api = connected
     api.call("PUT", "/v1/hubspot/objects/companies", {"enabled": True})

@@ -19,7 +19,7 @@ from roster.api.errors import ApiError, answers
 from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.connectors.core.export import ExportRefused
 from roster.connectors.core.mapping import FieldMapping
-from roster.connectors.core.state import Mode
+from roster.connectors.core.state import Mode, Status
 from roster.connectors.core.trust import TrustRefused, check_ca_bundle, save_ca_bundle
 from roster.services import services
 
@@ -186,6 +186,9 @@ def import_routes(router: Router, crm: Crm) -> None:
         except crm.refused:
             raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT {prefix}/objects/{obj}") from None
         if message is None:
+            state = crm.sync().store.state(ws, obj)
+            if state.status is Status.PARKED:  # on the day's API allowance: it resumes from its checkpoint
+                raise ApiError(409, "parked", f"the {obj} sync is parked and resumes by itself: {state.error}")
             raise ApiError(409, "already_running", f"a {obj} sync is already running; see {prefix}/status")
         crm.queue().send(message)
         started = started_view(object=obj, run_id=message.run_id, mode=message.mode)
