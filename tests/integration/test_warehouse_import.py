@@ -449,7 +449,7 @@ def test_a_warehouse_ordering_otherwise_than_by_bytes_fails_the_full_run_before_
     from roster.connectors.warehouse.sql import IDENT, ImportQuery
 
     sql(db, "INSERT INTO people SELECT 'p' || i || '@example.com', 'P' || i, 'free', NULL FROM range(4) t(i)")
-    loop = make(store, db)
+    loop = make(store, db, batch_rows=1)  # a part a row: the failing run has stored some before it stops
     workspace = add_source(loop, db, "SELECT email, first_name, plan FROM people", cursor=None)
     run_now(loop, workspace)
     full = ImportQuery.full
@@ -463,6 +463,10 @@ def test_a_warehouse_ordering_otherwise_than_by_bytes_fails_the_full_run_before_
     assert stopped.value.code == "order_mismatch" and not stopped.value.parked
     assert "'p2@example.com' after 'p3@example.com'" in stopped.value.reason
     assert all(linked(workspace, f"p{i}@example.com") for i in range(4))
+    assert len(loop.snapshots.runs(workspace, SOURCE)) == 2, "the failed run's parts stay until a run succeeds"
+    monkeypatch.setattr(ImportQuery, "full", full)
+    fixed = run_now(loop, workspace)
+    assert loop.snapshots.runs(workspace, SOURCE) == [fixed.run_id], "only the new snapshot is left on S3"
 
 
 def test_deleting_a_source_stops_its_run_at_the_next_commit(store: WarehouseStore, db: Path) -> None:

@@ -100,6 +100,14 @@ class Snapshots:
         loaded: list[list[str]] = json.loads(gzip.decompress(body))
         return loaded
 
+    def runs(self, workspace: str, source: str) -> list[str]:
+        """The runs that stored anything for the source (their parts' folders)."""
+        found = []
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix(workspace, source), Delimiter="/"):
+            found += [entry["Prefix"].rstrip("/").rpartition("/")[2] for entry in page.get("CommonPrefixes", [])]
+        return found
+
     def delete(self, prefix: str) -> None:
         """Every object under `prefix`, a listing page (≤ 1,000 keys) at a time."""
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -495,14 +503,17 @@ class _Worker(RunWorker[WarehouseRun, SourceState, WarehouseMessage]):
 
     def _finish(self, keep_snapshot: bool = False) -> None:
         """End the run; a full run's result becomes the snapshot the next one diffs against (unless the shrink
-        guard kept the old one), and what the old one and the removals stored is deleted after the commit."""
+        guard kept the old one), and after the commit what the old one, the removals and earlier runs that will
+        never resume (failed, or kept by the shrink guard) stored is deleted."""
         stale: list[str] = []
         if self.run.mode is Mode.FULL:  # refused or not, the next periodic full run is a period away
             self.state.last_full = self.run.started_at
         if self.run.mode is Mode.FULL and not keep_snapshot:
             snapshots, workspace, name = self.loop.snapshots, self.run.workspace, self.run.object
-            if self.state.snapshot_run is not None:
-                stale.append(snapshots.prefix(workspace, name, self.state.snapshot_run))
+            for run_id in set(snapshots.runs(workspace, name)) - {self.run.run_id}:
+                earlier = self.loop.store.run(workspace, name, run_id)
+                if earlier is None or earlier.status in (Status.FAILED, Status.SUCCEEDED):  # parked ones resume
+                    stale.append(snapshots.prefix(workspace, name, run_id))
             stale.append(f"{snapshots.prefix(workspace, name, self.run.run_id)}gone-")
             self.state.snapshot_run, self.state.snapshot_parts = self.run.run_id, self.run.parts
             self.state.snapshot_rows = self.run.kept
