@@ -110,6 +110,13 @@ def companies(workspace: str, *domains: str) -> list[str]:
     return [str(r.profile_id) for r in Resolver(ProfileStore(), workspace, Kind.COMPANIES).upsert(records)]
 
 
+def fired_filter(days: int) -> dict[str, Any]:
+    return {
+        "match": "all",
+        "conditions": [{"field": "signal_job_change_date", "op": "within_last_days", "value": days}],
+    }
+
+
 def add(signals: Signals, workspace: str, emulator: SignalsEmulator | None, signal: str, **settings: Any) -> str:
     audience = "all-people" if signal == "job_change" else "all-companies"
     values: dict[str, Any] = {"signal": signal, "audiences": [audience], "budget_credits": 1000}
@@ -413,6 +420,13 @@ def test_the_companion_segment_keeps_the_filters_and_adds_the_signal(
     assert expected == {ids[1], ids[3]}
     assert preview.count == len(expected)
 
+    smaller = {"match": "all", "conditions": [{"field": "email", "op": "contains", "value": "@small-"}]}
+    signals.segments.edit(workspace, "seg-big", tree=Group.model_validate(smaller))  # the audience is edited
+    followed = signals.segments.get(workspace, detail.companions["seg-big"])
+    assert followed.filter["conditions"][0] == smaller and followed.filter["conditions"][1] == fired_filter(30)
+    preview = signals.segments.preview(workspace, Kind.PEOPLE, Group.model_validate(followed.filter))
+    assert preview.count == 0  # the signal ran on the big accounts only
+
 
 def test_generated_vendor_data_fires_every_signal_type_on_some_records(emulator: SignalsEmulator) -> None:
     """The emulator's own data (no pins) has events of every type within the last two years."""
@@ -473,14 +487,20 @@ def test_the_signals_api_end_to_end(api: Api, runner: Runner, emulator: SignalsE
     assert (signal["hits"], signal["spent_credits"], signal["last_run"]["status"]) == (1, 2.0, "completed")
     code, record = api.call("GET", f"/v1/signals/records/people/{pid}")
     assert code == 200 and record["signals"][0]["latest"]["value"] == "Newco (newco.com)", record
-    code, companion = api.call("GET", f"/v1/segments/{signal['companions']['all-people']}")
+    companion_id = signal["companions"]["all-people"]
+    code, companion = api.call("GET", f"/v1/segments/{companion_id}")
     assert code == 200 and companion["name"] == "All People + Job Change (last 30 days)", companion
+    assert companion["based_on"] == "all-people" and companion["kept_by"].startswith("signal "), companion
+    assert api.call("DELETE", f"/v1/segments/{companion_id}")[0] == 409  # kept by the signal
     code, enrichments = api.call("GET", "/v1/enrichments")
     assert enrichments["enrichments"] == []  # signals are listed under /v1/signals
     code, _ = api.call("DELETE", f"/v1/signals/{created['signal_id']}")
     assert code == 204
     code, _ = api.call("GET", f"/v1/signals/{created['signal_id']}")
     assert code == 404
+    code, companion = api.call("GET", f"/v1/segments/{companion_id}")
+    assert code == 200 and companion["kept_by"] is None, "the companion stays, a segment of its own"
+    assert api.call("DELETE", f"/v1/segments/{companion_id}")[0] == 204
 
 
 def test_a_weekly_signal_is_started_by_the_schedule_once_per_firing(

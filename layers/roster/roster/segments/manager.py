@@ -132,6 +132,12 @@ class SegmentManager:
         kept.relative_dates = uses_relative_dates(checked)
         kept.draft = base.draft
 
+    def release(self, workspace: str, segment_id: str) -> None:
+        """Its keeper is gone but it stays: a segment of its own from now on, with the filter it has."""
+        segment = self.get(workspace, segment_id)
+        segment.based_on = segment.adds = segment.kept_by = None
+        self.segments.save(segment)
+
     def _kept_on(self, workspace: str, segment_id: str) -> list[Segment]:
         return [each for each in self.segments.in_workspace(workspace) if each.based_on == segment_id]
 

@@ -7,6 +7,7 @@ signal fired within N days"), and the listing adds audiences, last run, hits and
 from __future__ import annotations
 
 import calendar
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,7 +24,7 @@ from roster.enrich.service import Enrichments
 from roster.enrich.trials import TestRun
 from roster.profiles.fields import Kind
 from roster.segments.filters import Group
-from roster.segments.manager import SegmentManager
+from roster.segments.manager import SegmentManager, SegmentNotFound
 from roster.signals.kinds import KIND, LABEL, SignalType, date_field, details_field, value_field
 from roster.signals.spec import SignalSpec
 from roster.store.profiles import ProfileStore
@@ -184,15 +185,19 @@ class Signals:
     def _companion(
         self, workspace: str, definition: EnrichmentDefinition, audience: str, days: int, created_by: str
     ) -> str:
-        """A segment with the audience's filters plus "this signal fired within `days` days", named after both."""
+        """A segment kept on the audience: its filters (as they are edited) plus "this signal fired within `days`
+        days", named after both."""
         spec = definition.signal
         assert spec is not None
         original = self.segments.get(workspace, audience)
         fired = {"field": date_field(spec.signal), "op": "within_last_days", "value": days}
-        tree = {"match": "all", "conditions": [original.filter, fired]}
-        name = f"{original.name} + {definition.name} (last {days} days)"
-        segment = self.segments.create(
-            workspace, name[:200], definition.kind, Group.model_validate(tree), draft=False, created_by=created_by
+        segment = self.segments.create_kept(
+            workspace,
+            audience,
+            Group.model_validate({"match": "all", "conditions": [fired]}),
+            name=f"{original.name} + {definition.name} (last {days} days)",
+            kept_by=f"signal {definition.enrichment_id} ({definition.name})",
+            created_by=created_by,
         )
         return segment.segment_id
 
@@ -233,8 +238,12 @@ class Signals:
         )
 
     def delete(self, workspace: str, signal_id: str) -> None:
-        """Delete the signal; the events it wrote stay on the records and its companion segments stay."""
-        self.get(workspace, signal_id)
+        """Delete the signal; the events it wrote stay on the records and its companion segments stay, as
+        segments of their own (no longer following their audiences)."""
+        detail = self.get(workspace, signal_id)
+        for companion in detail.companions.values():
+            with contextlib.suppress(SegmentNotFound):  # gone with its audience
+                self.segments.release(workspace, companion)
         self.enrichments.definitions.delete(workspace, signal_id)
         self.workspaces.put_setting(workspace, SETTING_PREFIX + signal_id, {})
 
