@@ -111,7 +111,7 @@ def bench_google(deliveries: list[Delivery]) -> None:
         run(
             "google_ads",
             platform,
-            google_ads.build(settings, options, platform.secret(), session(platform)),
+            google_ads.build(settings, options, platform.secret(), session(platform), lambda secret: None),
             user_list,
             deliveries,
         )

@@ -36,7 +36,7 @@ def adapter(emulator: SequencerEmulator) -> Adapter:
     options = entry.options.model_validate({**destination["options"], "on_exit": "remove"})
     session = guard(requests.Session())
     session.verify = destination["ca_bundle"]
-    return entry.build(settings, options, destination["secret"], session)
+    return entry.build(settings, options, destination["secret"], session, lambda secret: None)  # keeps no secret
 
 
 def change(number: int, transition: Transition) -> Delivery:

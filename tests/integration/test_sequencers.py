@@ -7,6 +7,7 @@ retried (after the platform's wait), a refused token disables the destination; a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ class Platform:
     people: Callable[[], int]  # person records on the platform
     add_person: Callable[[str], None]
     retry_after: tuple[float, float]  # the wait an injected 429 asks for, as a range
+    wrong_secret: str  # a secret of the right shape that the platform refuses
+    kept: list[str]  # secrets the adapters saved anew (Outreach: new access and refresh tokens), oldest first
 
 
 def _session(ca_bundle: str) -> requests.Session:
@@ -52,16 +55,17 @@ def _session(ca_bundle: str) -> requests.Session:
     return session
 
 
-def _builder(emulator: SequencerEmulator) -> Callable[..., Adapter]:
+def _builder(emulator: SequencerEmulator, kept: list[str]) -> Callable[..., Adapter]:
     """Adapters made through the destination registry, configured the way `roster local up` describes the
-    emulator (its `destination()`)."""
+    emulator (its `destination()`); a secret an adapter saves anew goes to `kept`."""
 
     def build(on_exit: str = "ignore", secret: str | None = None, **options: Any) -> Adapter:
         destination = emulator.destination()
         entry = destination_kind(destination["kind"])
         settings = entry.settings.model_validate(destination["settings"])
         chosen = entry.options.model_validate({**destination["options"], "on_exit": on_exit, **options})
-        return entry.build(settings, chosen, secret or destination["secret"], _session(destination["ca_bundle"]))
+        session = _session(destination["ca_bundle"])
+        return entry.build(settings, chosen, secret or destination["secret"], session, kept.append)
 
     return build
 
@@ -71,14 +75,18 @@ def _outreach(emulator: OutreachEmulator) -> Platform:
         prospect = emulator.ids.take("prospect")
         emulator.prospects[prospect] = {"emails": [email], "firstName": "Known"}
 
+    kept: list[str] = []
+    wrong = {"client_id": emulator.client_id, "client_secret": emulator.client_secret, "refresh_token": "revoked"}
     return Platform(
         "outreach",
         emulator,
-        _builder(emulator),
+        _builder(emulator, kept),
         lambda: sorted(s["emails"][0] for s in emulator.enrolled(emulator.sequence_id) if s["state"] == "active"),
         lambda: len(emulator.prospects),
         add_person,
         (1.0, 3600.0),  # until the hour's X-RateLimit-Reset
+        json.dumps(wrong),
+        kept,
     )
 
 
@@ -86,14 +94,17 @@ def _salesloft(emulator: SalesloftEmulator) -> Platform:
     def add_person(email: str) -> None:
         emulator.people[emulator.ids.take("person")] = {"email_address": email, "first_name": "Known"}
 
+    kept: list[str] = []
     return Platform(
         "salesloft",
         emulator,
-        _builder(emulator),
+        _builder(emulator, kept),
         lambda: sorted(m["email"] for m in emulator.on_cadence(emulator.cadence_id)),
         lambda: len(emulator.people),
         add_person,
         (30.0, 30.0),  # Retry-After
+        "not-the-key",
+        kept,
     )
 
 
@@ -101,14 +112,17 @@ def _apollo(emulator: ApolloEmulator) -> Platform:
     def add_person(email: str) -> None:
         emulator.contacts[f"{len(emulator.contacts):024x}"] = {"email": email, "first_name": "Known"}
 
+    kept: list[str] = []
     return Platform(
         "apollo",
         emulator,
-        _builder(emulator),
+        _builder(emulator, kept),
         lambda: sorted(e for e, status in emulator.in_sequence(emulator.sequence_id).items() if status == "active"),
         lambda: len(emulator.contacts),
         add_person,
         (60.0, 60.0),  # the minute x-minute-requests-left says is used up
+        "not-the-key",
+        kept,
     )
 
 
@@ -252,7 +266,9 @@ def test_an_unreadable_answer_is_retried_and_the_retry_enrols_once(platform: Pla
 
 @pytest.mark.parametrize("failure", ["expired", "revoked", "wrong"])
 def test_a_refused_credential_disables_the_destination(platform: Platform, failure: str) -> None:
-    secret = "not-the-token" if failure == "wrong" else None
+    if failure == "expired" and platform.name == "outreach":
+        pytest.skip("Outreach renews an expired access token: test_outreach_renews_an_expired_access_token_*")
+    secret = platform.wrong_secret if failure == "wrong" else None
     adapter = platform.build(secret=secret)
     if failure == "expired":
         platform.emulator.fail_next("expired_token")
@@ -262,7 +278,9 @@ def test_a_refused_credential_disables_the_destination(platform: Platform, failu
 
     assert [o.status for o in outcomes] == [OutcomeStatus.DISABLED] * 2, outcomes
     assert "refused the credentials" in outcomes[0].answer
-    assert sum(platform.emulator.calls.values()) == 1  # the rest of the batch was not sent
+    api_calls = sum(count for route, count in platform.emulator.calls.items() if route != "token")
+    assert api_calls <= 1  # the rest of the batch was not sent
+    assert platform.people() == 0
     assert platform.emulator.token not in " ".join(o.answer for o in outcomes)
 
 
@@ -315,9 +333,12 @@ def test_outreach_429_without_retry_after_waits_for_the_rate_limit_reset(monkeyp
     with OutreachEmulator(clock=lambda: 7_200.0 + 90) as org:  # 90 s into an hour: it resets in 3,510 s
         platform = _outreach(org)
         settings = outreach.OutreachSettings(api_url=org.url)
+        credentials = outreach.outreach_credentials(org.secret())
+        connection = outreach.OutreachConnection(
+            _session(org.ca_path), settings, credentials, lambda secret: None, clock=lambda: 7_200.0 + 90
+        )
         adapter = outreach.OutreachAdapter(
-            outreach.OutreachConnection(_session(org.ca_path), settings, org.token, clock=lambda: 7_200.0 + 90),
-            outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id),
+            connection, outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id)
         )
         org.fail_next("rate_limit")
         [outcome] = adapter.send([change("ada@acme.com")])
@@ -362,7 +383,7 @@ def test_salesloft_adds_the_membership_for_the_chosen_user(monkeypatch: pytest.M
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     with SalesloftEmulator() as team:
         user = team.add_user("rep@example.com")
-        [outcome] = _builder(team)(user_id=user).send([change("ada@acme.com")])
+        [outcome] = _builder(team, [])(user_id=user).send([change("ada@acme.com")])
         assert outcome.status == OutcomeStatus.DELIVERED
         [membership] = team.on_cadence()
         assert membership["user_id"] == user
@@ -437,16 +458,16 @@ def test_the_destination_test_checks_the_credentials_without_sending_a_record(
     destination = platform.emulator.destination()
     entry = destination_kind(destination["kind"])
     settings = entry.settings.model_validate(destination["settings"])
-    secret = destination["secret"] if credential == "valid" else "not-the-token"
+    secret = destination["secret"] if credential == "valid" else platform.wrong_secret
     assert entry.probe is not None
-    outcome = entry.probe(settings, secret, _session(destination["ca_bundle"]))
+    outcome = entry.probe(settings, secret, _session(destination["ca_bundle"]), platform.kept.append)
 
     expected = OutcomeStatus.DELIVERED if credential == "valid" else OutcomeStatus.DISABLED
     assert outcome.status == expected, outcome
     assert platform.people() == 0 and platform.enrolled() == []
 
 
-@pytest.mark.parametrize("kind", sorted(EMULATORS))
+@pytest.mark.parametrize("kind", ["salesloft", "apollo"])
 def test_a_secret_with_spaces_or_nothing_in_it_is_refused_when_saved(kind: str) -> None:
     check = destination_kind(kind).check_secret
     assert check is not None

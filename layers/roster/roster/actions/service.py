@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from roster.actions.config import Action, ActionSpec, Destination, DestinationStatus
 from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, sendable
-from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome, Transition
+from roster.actions.destinations.base import Adapter, AudienceStatus, KeepSecret, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
 from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan, skipped
 from roster.connectors.core.secrets import SecretValues
@@ -74,6 +74,12 @@ class DestinationSecrets(SecretValues):
 
     def load(self, workspace: str, destination_id: str) -> str | None:
         return self._get(secret_name(workspace, destination_id))
+
+    def renew(self, workspace: str, destination_id: str, secret: str) -> None:
+        """Save the secret as an adapter renewed it (a new access token, a rotated refresh token); nothing when the
+        destination was deleted meanwhile."""
+        with contextlib.suppress(self.secrets.exceptions.ResourceNotFoundException):
+            self.secrets.put_secret_value(SecretId=secret_name(workspace, destination_id), SecretString=secret)
 
     def delete(self, workspace: str, destination_id: str) -> None:
         self._delete(secret_name(workspace, destination_id))
@@ -198,7 +204,8 @@ class Actions:
         if entry.probe is None:
             raise Refused(f"{destination.kind} destinations have no test call", 409)
         settings = entry.settings.model_validate(destination.settings)
-        return entry.probe(settings, self._secret(workspace, destination), self.session(destination))
+        secret = self._secret(workspace, destination)
+        return entry.probe(settings, secret, self.session(destination), self._keep(workspace, destination))
 
     def pending(self, workspace: str, destination_id: str) -> int:
         return self.store.count_due(workspace, destination_id)
@@ -215,6 +222,10 @@ class Actions:
         if destination is None:
             raise Refused(f"no destination {destination_id!r}", 404)
         return destination
+
+    def _keep(self, workspace: str, destination: Destination) -> KeepSecret:
+        """How an adapter saves the destination's secret when the platform renews it (never logged)."""
+        return lambda secret: self.secrets.renew(workspace, destination.destination_id, secret)
 
     def _secret(self, workspace: str, destination: Destination) -> str:
         secret = self.secrets.load(workspace, destination.destination_id)
@@ -314,7 +325,11 @@ class Actions:
         settings = entry.settings.model_validate(destination.settings)
         options = entry.options.model_validate(action.options)
         result: AudienceStatus = entry.audience(
-            settings, options, self._secret(workspace, destination), self.session(destination)
+            settings,
+            options,
+            self._secret(workspace, destination),
+            self.session(destination),
+            self._keep(workspace, destination),
         )
         return result
 
@@ -324,7 +339,11 @@ class Actions:
         settings = entry.settings.model_validate(destination.settings)
         options = entry.options.model_validate(action.options)
         adapter: Adapter = entry.build(
-            settings, options, self._secret(workspace, destination), self.session(destination)
+            settings,
+            options,
+            self._secret(workspace, destination),
+            self.session(destination),
+            self._keep(workspace, destination),
         )
         return adapter
 

@@ -9,12 +9,16 @@ platform answered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from roster.profiles.fields import Kind
+
+#: Saves the destination's secret anew, for an adapter whose platform hands out new credentials as it goes (a new
+#: access token, a rotated refresh token) that the next drain must start from.
+KeepSecret = Callable[[str], None]
 
 
 class Transition(StrEnum):
