@@ -27,8 +27,9 @@ from roster.segments.events import Change, MembershipChange, MembershipEvent
 from roster.services import services
 from roster_dev.emulators.apollo import ApolloEmulator
 from roster_dev.emulators.outreach import OutreachEmulator
+from roster_dev.emulators.outreach import server as outreach_server
 from roster_dev.emulators.salesloft import SalesloftEmulator
-from roster_dev.emulators.sequencing import SequencerEmulator
+from roster_dev.emulators.sequencing import FailureKind, SequencerEmulator
 from roster_dev.local.runner import Runner
 from tests.conftest import Api
 
@@ -568,3 +569,164 @@ def test_an_entry_and_exit_both_unsent_enrol_unless_exits_remove(
     services.actions.intake([change(Change.ENTERED, stay), change(Change.EXITED, left)])  # both queued, none sent
     runner.drain()
     assert platform.enrolled() == enrolled
+
+
+# -- Outreach's OAuth: access tokens renewed, refresh tokens rotated ----------------------------------------
+
+
+def _refresh(org: OutreachEmulator, refresh_token: str) -> requests.Response:
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": org.client_id,
+        "client_secret": org.client_secret,
+        "refresh_token": refresh_token,
+    }
+    return requests.post(f"{org.url}/oauth/token", data=form, verify=org.ca_path, timeout=10)
+
+
+def test_outreach_renews_an_expired_access_token_and_keeps_the_rotated_refresh_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with OutreachEmulator() as org:
+        platform = _outreach(org)
+        given = json.loads(org.secret())
+        [first] = platform.build().send([change("ada@acme.com")])
+        assert first.status == OutcomeStatus.DELIVERED, first
+        assert org.calls["token"] == 1
+        [kept] = platform.kept
+        saved = json.loads(kept)
+        assert saved["refresh_token"] == org.refresh_token != given["refresh_token"]
+        assert saved["access_token"] == org.token
+        [second] = platform.build(secret=kept).send([change("bob@acme.com")])  # the next drain, from the secret
+        assert second.status == OutcomeStatus.DELIVERED, second
+        assert org.calls["token"] == 1  # the kept access token was good: no refresh
+        refused = _refresh(org, given["refresh_token"])  # Outreach rotated it: the old one is spent
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+        org.advance(outreach_server.TOKEN_SECONDS + 1)  # Outreach now refuses that access token with a 401
+        outcomes = platform.build(secret=kept).send([change("cy@acme.com"), change("dee@acme.com")])
+        assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 2, outcomes
+        assert org.calls["token"] == 3  # one refresh (after the test's own refused one)
+        latest = json.loads(platform.kept[-1])
+        assert latest["refresh_token"] == org.refresh_token != saved["refresh_token"]
+        assert _refresh(org, saved["refresh_token"]).status_code == 400
+    assert platform.enrolled() == ["ada@acme.com", "bob@acme.com", "cy@acme.com", "dee@acme.com"]
+    assert all(org.client_secret not in o.answer for o in [first, second, *outcomes])
+
+
+def test_outreach_renews_the_access_token_shortly_before_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the adapter's own clock (here the org's): no request is sent with a token about to expire."""
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with OutreachEmulator() as org:
+        kept: list[str] = []
+        connection = outreach.OutreachConnection(
+            _session(org.ca_path),
+            outreach.OutreachSettings(api_url=org.url),
+            outreach.outreach_credentials(org.secret()),
+            kept.append,
+            clock=org.now,
+        )
+        adapter = outreach.OutreachAdapter(
+            connection, outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id)
+        )
+        adapter.send([change("ada@acme.com")])
+        org.advance(outreach_server.TOKEN_SECONDS - 30)  # within the minute's margin
+        [outcome] = adapter.send([change("bob@acme.com")])
+    assert outcome.status == OutcomeStatus.DELIVERED, outcome
+    assert org.calls["token"] == 2 and len(kept) == 2
+    assert org.calls["find"] == 2  # one each: no request met a 401
+
+
+@pytest.mark.parametrize("failure", ["server_error", "rate_limit"])
+def test_outreach_token_endpoint_failing_is_retried_not_disabled(
+    monkeypatch: pytest.MonkeyPatch, failure: FailureKind
+) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with OutreachEmulator() as org:
+        platform = _outreach(org)
+        org.fail_next(failure, on="token")
+        outcomes = platform.build().send([change("ada@acme.com"), change("bob@acme.com")])
+        assert [o.status for o in outcomes] == [OutcomeStatus.RETRY] * 2, outcomes
+        assert "gave no access token" in outcomes[0].answer
+        assert org.calls["find"] == 0 and platform.kept == []
+        [retried] = platform.build().send([change("ada@acme.com")])
+    assert retried.status == OutcomeStatus.DELIVERED, retried
+    assert platform.enrolled() == ["ada@acme.com"]
+
+
+def test_outreach_secret_is_the_oauth_client_and_refresh_token() -> None:
+    check = destination_kind("outreach").check_secret
+    assert check is not None
+    check(json.dumps({"client_id": "app", "client_secret": "s3cr3t-value", "refresh_token": "r3fr3sh-value"}))
+    check(json.dumps({"client_id": "a", "client_secret": "b", "refresh_token": "c", "redirect_uri": "https://x.io/cb"}))
+    cases = [
+        ("an-access-token-value", "client_id, client_secret, refresh_token; this is not JSON"),
+        ('["client_id"]', "not an object"),
+        (json.dumps({"client_id": "app", "client_secret": "s3cr3t-value"}), "refresh_token: missing"),
+        (
+            json.dumps({"client_id": "app", "client_secret": "", "refresh_token": "r3fr3sh-value"}),
+            "client_secret: empty",
+        ),
+        (
+            json.dumps({"client_id": "app", "client_secret": "s3cr3t-value", "refresh_token": "r", "token": "t0k3n"}),
+            "token: not a key Roster knows",
+        ),
+    ]
+    for secret, reason in cases:
+        with pytest.raises(ValueError, match=reason) as refused:
+            check(secret)
+        assert not any(value in str(refused.value) for value in ("s3cr3t-value", "r3fr3sh-value", "t0k3n")), secret
+
+
+def test_outreach_through_the_local_stack_renews_keeps_the_rotated_token_and_disables_when_revoked(
+    api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    monkeypatch.setattr(services.actions, "sleep", lambda seconds: None)
+    with OutreachEmulator() as org:
+        platform = _outreach(org)
+        described = org.destination()
+        for secret, named in (
+            (org.token, "this is not JSON"),
+            (json.dumps({k: v for k, v in json.loads(org.secret()).items() if k != "refresh_token"}), "refresh_token"),
+        ):
+            body = {"name": "o", "kind": "outreach", "settings": described["settings"], "secret": secret}
+            status, refused = api.call("POST", "/v1/destinations", {**body, "ca_bundle": described["ca_bundle"]})
+            assert status == 422 and named in str(refused), refused
+            assert secret not in str(refused)
+
+        pipeline(platform, api, runner, on_exit="ignore")  # its test call already refreshed once
+        [destination] = services.actions.destinations(api.workspace)
+
+        def stored() -> dict[str, Any]:
+            secret = services.actions.secrets.load(api.workspace, destination.destination_id)
+            assert secret is not None
+            return dict(json.loads(secret))
+
+        def upsert(email: str) -> None:
+            record = {"email": email, "first_name": "Ada", "last_name": "Lovelace", "job_title": "VP Sales"}
+            status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "test", "fields": record}]})
+            assert status == 200, body
+            runner.drain()
+
+        assert stored()["refresh_token"] == org.refresh_token
+        upsert("ada@acme.com")
+        assert platform.enrolled() == ["ada@acme.com"] and org.calls["token"] == 1  # the kept access token
+        before = stored()["refresh_token"]
+
+        org.advance(outreach_server.TOKEN_SECONDS + 1)
+        upsert("bob@acme.com")
+        assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
+        assert org.calls["token"] == 2
+        assert stored()["refresh_token"] == org.refresh_token != before
+        assert _refresh(org, before).status_code == 400
+
+        org.revoke()
+        upsert("cy@acme.com")
+        status, view = api.call("GET", f"/v1/destinations/{destination.destination_id}")
+    assert status == 200, view
+    assert view["destination"]["status"] == "disabled"
+    assert "reconnect" in view["destination"]["disabled_reason"]
+    assert "invalid_grant" in view["destination"]["disabled_reason"]
+    assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
