@@ -730,3 +730,23 @@ def test_outreach_through_the_local_stack_renews_keeps_the_rotated_token_and_dis
     assert "reconnect" in view["destination"]["disabled_reason"]
     assert "invalid_grant" in view["destination"]["disabled_reason"]
     assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(waits=st.lists(st.sampled_from([0.0, 600.0, 7_100.0, 7_200.0, 7_201.0, 86_400.0]), min_size=1, max_size=6))
+def test_outreach_drains_after_any_waits_deliver_and_leave_a_working_refresh_token_stored(
+    monkeypatch: pytest.MonkeyPatch, waits: list[float]
+) -> None:
+    """Whatever time passes between drains (each building its adapter from the stored secret, as the delivery
+    function does), every drain delivers and what is stored afterwards is the refresh token Outreach takes."""
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with OutreachEmulator() as org:
+        platform = _outreach(org)
+        stored = org.secret()
+        for number, wait in enumerate(waits):
+            org.advance(wait)
+            [outcome] = platform.build(secret=stored).send([change(f"p{number}@acme.com")])
+            assert outcome.status == OutcomeStatus.DELIVERED, outcome
+            stored = platform.kept[-1]
+            assert json.loads(stored)["refresh_token"] == org.refresh_token
+    assert len(platform.enrolled()) == len(waits)
