@@ -26,6 +26,7 @@ from roster.profiles.fields import Kind
 from roster.segments.events import Change, MembershipChange, MembershipEvent
 from roster.services import services
 from roster_dev.emulators.apollo import ApolloEmulator
+from roster_dev.emulators.kept_secret import KeptInMemory
 from roster_dev.emulators.outreach import OutreachEmulator
 from roster_dev.emulators.outreach import server as outreach_server
 from roster_dev.emulators.salesloft import SalesloftEmulator
@@ -46,7 +47,7 @@ class Platform:
     add_person: Callable[[str], None]
     retry_after: tuple[float, float]  # the wait an injected 429 asks for, as a range
     wrong_secret: str  # a secret of the right shape that the platform refuses
-    kept: list[str]  # secrets the adapters saved anew (Outreach: new access and refresh tokens), oldest first
+    kept: KeptInMemory  # the secret as adapters saved it anew (Outreach: new access and refresh tokens)
 
 
 def _session(ca_bundle: str) -> requests.Session:
@@ -56,7 +57,7 @@ def _session(ca_bundle: str) -> requests.Session:
     return session
 
 
-def _builder(emulator: SequencerEmulator, kept: list[str]) -> Callable[..., Adapter]:
+def _builder(emulator: SequencerEmulator, kept: KeptInMemory) -> Callable[..., Adapter]:
     """Adapters made through the destination registry, configured the way `roster local up` describes the
     emulator (its `destination()`); a secret an adapter saves anew goes to `kept`."""
 
@@ -66,7 +67,7 @@ def _builder(emulator: SequencerEmulator, kept: list[str]) -> Callable[..., Adap
         settings = entry.settings.model_validate(destination["settings"])
         chosen = entry.options.model_validate({**destination["options"], "on_exit": on_exit, **options})
         session = _session(destination["ca_bundle"])
-        return entry.build(settings, chosen, secret or destination["secret"], session, kept.append)
+        return entry.build(settings, chosen, secret or destination["secret"], session, kept)
 
     return build
 
@@ -76,7 +77,7 @@ def _outreach(emulator: OutreachEmulator) -> Platform:
         prospect = emulator.ids.take("prospect")
         emulator.prospects[prospect] = {"emails": [email], "firstName": "Known"}
 
-    kept: list[str] = []
+    kept = KeptInMemory()
     wrong = {"client_id": emulator.client_id, "client_secret": emulator.client_secret, "refresh_token": "revoked"}
     return Platform(
         "outreach",
@@ -95,7 +96,7 @@ def _salesloft(emulator: SalesloftEmulator) -> Platform:
     def add_person(email: str) -> None:
         emulator.people[emulator.ids.take("person")] = {"email_address": email, "first_name": "Known"}
 
-    kept: list[str] = []
+    kept = KeptInMemory()
     return Platform(
         "salesloft",
         emulator,
@@ -113,7 +114,7 @@ def _apollo(emulator: ApolloEmulator) -> Platform:
     def add_person(email: str) -> None:
         emulator.contacts[f"{len(emulator.contacts):024x}"] = {"email": email, "first_name": "Known"}
 
-    kept: list[str] = []
+    kept = KeptInMemory()
     return Platform(
         "apollo",
         emulator,
@@ -336,7 +337,7 @@ def test_outreach_429_without_retry_after_waits_for_the_rate_limit_reset(monkeyp
         settings = outreach.OutreachSettings(api_url=org.url)
         credentials = outreach.outreach_credentials(org.secret())
         connection = outreach.OutreachConnection(
-            _session(org.ca_path), settings, credentials, lambda secret: None, clock=lambda: 7_200.0 + 90
+            _session(org.ca_path), settings, credentials, KeptInMemory(), clock=lambda: 7_200.0 + 90
         )
         adapter = outreach.OutreachAdapter(
             connection, outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id)
@@ -384,7 +385,7 @@ def test_salesloft_adds_the_membership_for_the_chosen_user(monkeypatch: pytest.M
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     with SalesloftEmulator() as team:
         user = team.add_user("rep@example.com")
-        [outcome] = _builder(team, [])(user_id=user).send([change("ada@acme.com")])
+        [outcome] = _builder(team, KeptInMemory())(user_id=user).send([change("ada@acme.com")])
         assert outcome.status == OutcomeStatus.DELIVERED
         [membership] = team.on_cadence()
         assert membership["user_id"] == user
@@ -461,7 +462,7 @@ def test_the_destination_test_checks_the_credentials_without_sending_a_record(
     settings = entry.settings.model_validate(destination["settings"])
     secret = destination["secret"] if credential == "valid" else platform.wrong_secret
     assert entry.probe is not None
-    outcome = entry.probe(settings, secret, _session(destination["ca_bundle"]), platform.kept.append)
+    outcome = entry.probe(settings, secret, _session(destination["ca_bundle"]), platform.kept)
 
     expected = OutcomeStatus.DELIVERED if credential == "valid" else OutcomeStatus.DISABLED
     assert outcome.status == expected, outcome
@@ -594,7 +595,7 @@ def test_outreach_renews_an_expired_access_token_and_keeps_the_rotated_refresh_t
         [first] = platform.build().send([change("ada@acme.com")])
         assert first.status == OutcomeStatus.DELIVERED, first
         assert org.calls["token"] == 1
-        [kept] = platform.kept
+        [kept] = platform.kept.saved
         saved = json.loads(kept)
         assert saved["refresh_token"] == org.refresh_token != given["refresh_token"]
         assert saved["access_token"] == org.token
@@ -608,7 +609,7 @@ def test_outreach_renews_an_expired_access_token_and_keeps_the_rotated_refresh_t
         outcomes = platform.build(secret=kept).send([change("cy@acme.com"), change("dee@acme.com")])
         assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 2, outcomes
         assert org.calls["token"] == 3  # one refresh (after the test's own refused one)
-        latest = json.loads(platform.kept[-1])
+        latest = json.loads(platform.kept.saved[-1])
         assert latest["refresh_token"] == org.refresh_token != saved["refresh_token"]
         assert _refresh(org, saved["refresh_token"]).status_code == 400
     assert platform.enrolled() == ["ada@acme.com", "bob@acme.com", "cy@acme.com", "dee@acme.com"]
@@ -619,12 +620,12 @@ def test_outreach_renews_the_access_token_shortly_before_it_expires(monkeypatch:
     """On the adapter's own clock (here the org's): no request is sent with a token about to expire."""
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     with OutreachEmulator() as org:
-        kept: list[str] = []
+        kept = KeptInMemory()
         connection = outreach.OutreachConnection(
             _session(org.ca_path),
             outreach.OutreachSettings(api_url=org.url),
             outreach.outreach_credentials(org.secret()),
-            kept.append,
+            kept,
             clock=org.now,
         )
         adapter = outreach.OutreachAdapter(
@@ -634,8 +635,25 @@ def test_outreach_renews_the_access_token_shortly_before_it_expires(monkeypatch:
         org.advance(outreach_server.TOKEN_SECONDS - 30)  # within the minute's margin
         [outcome] = adapter.send([change("bob@acme.com")])
     assert outcome.status == OutcomeStatus.DELIVERED, outcome
-    assert org.calls["token"] == 2 and len(kept) == 2
+    assert org.calls["token"] == 2 and len(kept.saved) == 2
     assert org.calls["find"] == 2  # one each: no request met a 401
+
+
+def test_outreach_two_runs_on_one_secret_at_once_do_not_disable_the_destination(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A destination test during a drain: both start from the same refresh token; the one Outreach refuses because
+    the other rotated it first takes the newer secret that one kept instead of disabling the destination."""
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with OutreachEmulator() as org:
+        platform = _outreach(org)
+        drain, test = platform.build(), platform.build()  # both from the stored secret as it is now
+        [first] = drain.send([change("ada@acme.com")])
+        [second] = test.send([change("bob@acme.com")])
+        assert [first.status, second.status] == [OutcomeStatus.DELIVERED] * 2, (first, second)
+        assert org.calls["token"] == 2  # the drain's refresh, and the test's refused one
+        assert json.loads(platform.kept.saved[-1])["refresh_token"] == org.refresh_token
+    assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
 
 
 @pytest.mark.parametrize("failure", ["server_error", "rate_limit"])
@@ -649,7 +667,7 @@ def test_outreach_token_endpoint_failing_is_retried_not_disabled(
         outcomes = platform.build().send([change("ada@acme.com"), change("bob@acme.com")])
         assert [o.status for o in outcomes] == [OutcomeStatus.RETRY] * 2, outcomes
         assert "gave no access token" in outcomes[0].answer
-        assert org.calls["find"] == 0 and platform.kept == []
+        assert org.calls["find"] == 0 and platform.kept.saved == []
         [retried] = platform.build().send([change("ada@acme.com")])
     assert retried.status == OutcomeStatus.DELIVERED, retried
     assert platform.enrolled() == ["ada@acme.com"]
@@ -747,6 +765,6 @@ def test_outreach_drains_after_any_waits_deliver_and_leave_a_working_refresh_tok
             org.advance(wait)
             [outcome] = platform.build(secret=stored).send([change(f"p{number}@acme.com")])
             assert outcome.status == OutcomeStatus.DELIVERED, outcome
-            stored = platform.kept[-1]
+            stored = platform.kept.saved[-1]
             assert json.loads(stored)["refresh_token"] == org.refresh_token
     assert len(platform.enrolled()) == len(waits)

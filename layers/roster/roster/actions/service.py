@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from roster.actions.config import Action, ActionSpec, Destination, DestinationStatus
 from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, sendable
-from roster.actions.destinations.base import Adapter, AudienceStatus, KeepSecret, Outcome, Transition
+from roster.actions.destinations.base import Adapter, AudienceStatus, KeptSecret, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
 from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan, skipped
 from roster.connectors.core.secrets import SecretValues
@@ -83,6 +83,23 @@ class DestinationSecrets(SecretValues):
 
     def delete(self, workspace: str, destination_id: str) -> None:
         self._delete(secret_name(workspace, destination_id))
+
+    def kept(self, workspace: str, destination_id: str) -> KeptSecret:
+        """The destination's secret as its adapter reads it again and saves it anew (never logged)."""
+        return KeptDestinationSecret(self, workspace, destination_id)
+
+
+@dataclass(frozen=True)
+class KeptDestinationSecret:
+    secrets: DestinationSecrets
+    workspace: str
+    destination_id: str
+
+    def load(self) -> str | None:
+        return self.secrets.load(self.workspace, self.destination_id)
+
+    def save(self, secret: str) -> None:
+        self.secrets.renew(self.workspace, self.destination_id, secret)
 
 
 class Refused(ValueError):
@@ -205,7 +222,8 @@ class Actions:
             raise Refused(f"{destination.kind} destinations have no test call", 409)
         settings = entry.settings.model_validate(destination.settings)
         secret = self._secret(workspace, destination)
-        return entry.probe(settings, secret, self.session(destination), self._keep(workspace, destination))
+        kept = self.secrets.kept(workspace, destination_id)
+        return entry.probe(settings, secret, self.session(destination), kept)
 
     def pending(self, workspace: str, destination_id: str) -> int:
         return self.store.count_due(workspace, destination_id)
@@ -222,10 +240,6 @@ class Actions:
         if destination is None:
             raise Refused(f"no destination {destination_id!r}", 404)
         return destination
-
-    def _keep(self, workspace: str, destination: Destination) -> KeepSecret:
-        """How an adapter saves the destination's secret when the platform renews it (never logged)."""
-        return lambda secret: self.secrets.renew(workspace, destination.destination_id, secret)
 
     def _secret(self, workspace: str, destination: Destination) -> str:
         secret = self.secrets.load(workspace, destination.destination_id)
@@ -329,7 +343,7 @@ class Actions:
             options,
             self._secret(workspace, destination),
             self.session(destination),
-            self._keep(workspace, destination),
+            self.secrets.kept(workspace, destination.destination_id),
         )
         return result
 
@@ -343,7 +357,7 @@ class Actions:
             options,
             self._secret(workspace, destination),
             self.session(destination),
-            self._keep(workspace, destination),
+            self.secrets.kept(workspace, destination.destination_id),
         )
         return adapter
 

@@ -9,16 +9,12 @@ platform answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from roster.profiles.fields import Kind
-
-#: Saves the destination's secret anew, for an adapter whose platform hands out new credentials as it goes (a new
-#: access token, a rotated refresh token) that the next drain must start from.
-KeepSecret = Callable[[str], None]
 
 
 class Transition(StrEnum):
@@ -61,6 +57,16 @@ class AudienceStatus:
 
     size: int | None  # None while the platform has not computed it yet
     minimum: int
+
+
+class KeptSecret(Protocol):
+    """The destination's secret where Roster keeps it, for an adapter whose platform hands out new credentials as
+    it goes (a new access token, a rotated refresh token): saved anew at once, for the next drain to start from,
+    and read again when the platform refuses what the adapter holds (another run may have renewed it)."""
+
+    def load(self) -> str | None: ...
+
+    def save(self, secret: str) -> None: ...
 
 
 class Adapter(Protocol):

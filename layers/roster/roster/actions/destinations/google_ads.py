@@ -44,7 +44,7 @@ from roster.actions.destinations.audiences import (
     sha256_hex,
     unusable,
 )
-from roster.actions.destinations.base import AudienceStatus, Delivery, KeepSecret, Outcome, OutcomeStatus, Transition
+from roster.actions.destinations.base import AudienceStatus, Delivery, KeptSecret, Outcome, OutcomeStatus, Transition
 from roster.actions.destinations.oauth import AccessTokens, OAuthCredentials
 from roster.actions.destinations.oauth import credentials_of as oauth_credentials
 from roster.actions.destinations.webhook import answer
@@ -174,14 +174,14 @@ class GoogleAdsApi:
         settings: GoogleAdsSettings,
         credentials: GoogleAdsCredentials,
         session: requests.Session,
-        keep: KeepSecret,
+        kept: KeptSecret,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
         self.session = session
         self.base = f"{settings.api_url.rstrip('/')}/{settings.api_version}"
         self.customer = f"customers/{settings.customer_id}"
-        self.tokens = AccessTokens("Google", settings.token_url, credentials, session, keep)
+        self.tokens = AccessTokens("Google", settings.token_url, credentials, session, kept)
 
     def post(self, path: str, payload: dict[str, Any]) -> requests.Response | Refusal:
         """POST to `{version}/{path}`; a 401 on a kept token refreshes it once."""
@@ -318,16 +318,16 @@ def build(
     options: GoogleAdsOptions,
     secret: str,
     session: requests.Session,
-    keep: KeepSecret,
+    kept: KeptSecret,
 ) -> GoogleAdsAdapter:
-    return GoogleAdsAdapter(GoogleAdsApi(settings, credentials_of(secret), session, keep), options)
+    return GoogleAdsAdapter(GoogleAdsApi(settings, credentials_of(secret), session, kept), options)
 
 
 def check_secret(secret: str) -> None:
     credentials_of(secret)
 
 
-def probe(settings: GoogleAdsSettings, secret: str, session: requests.Session, keep: KeepSecret) -> Outcome:
+def probe(settings: GoogleAdsSettings, secret: str, session: requests.Session, kept: KeptSecret) -> Outcome:
     """The credentials reach the account: a GAQL query for the customer (no list is touched)."""
-    answered = GoogleAdsApi(settings, credentials_of(secret), session, keep).search("SELECT customer.id FROM customer")
+    answered = GoogleAdsApi(settings, credentials_of(secret), session, kept).search("SELECT customer.id FROM customer")
     return probed(answered, lambda ok: f"{ok.status_code}: the credentials reach customer {settings.customer_id}")

@@ -5,11 +5,13 @@ The secret is a JSON object: `client_id`, `client_secret`, `refresh_token` (plus
 An access token is asked for (`grant_type=refresh_token` at the platform's token endpoint) when the secret holds
 none that is still good for another minute, and once more when the platform answers 401 to one Roster kept. Each
 new access token, with its expiry and the refresh token the platform answered with, is saved back into the secret
-at once (`keep`): a platform that rotates refresh tokens (Outreach) stops taking the old one as soon as it has
-handed out the new, and the next drain, in whichever Lambda, starts from what was saved; and the access token is
-reused until it expires instead of being asked for on every drain (Outreach hands out one a minute per user). A
-refresh token the platform refuses (`invalid_grant`: revoked, expired, or rotated away) disables the destination:
-the user reconnects it by saving a new secret.
+at once (`KeptSecret.save`): a platform that rotates refresh tokens (Outreach) stops taking the old one as soon as
+it has handed out the new, and the next drain, in whichever Lambda, starts from what was saved; and the access
+token is reused until it expires instead of being asked for on every drain (Outreach hands out one a minute per
+user). A
+refresh token the platform refuses (`invalid_grant`: revoked, expired, or rotated away) disables the destination
+(the user reconnects it by saving a new secret), unless the kept secret has a newer one by then: another run that
+uses the same secret at the same time (a destination test during a drain) renewed it first.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roster.actions.destinations.audiences import Refusal, call, json_of
-from roster.actions.destinations.base import KeepSecret, OutcomeStatus
+from roster.actions.destinations.base import KeptSecret, OutcomeStatus
 from roster.actions.destinations.webhook import answer
 from roster.enrich.providers.http import retry_after_seconds
 
@@ -92,43 +94,59 @@ class AccessTokens:
         token_url: str,
         credentials: OAuthCredentials,
         session: requests.Session,
-        keep: KeepSecret,
+        kept: KeptSecret,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.platform = platform
         self.token_url = token_url
         self.credentials = credentials
         self.session = session
-        self.keep = keep
+        self.kept = kept
         self.clock = clock  # wall-clock: an expiry kept in the secret is read by later Lambdas
 
     def token(self) -> str | Refusal:
-        """A good access token, or what stopped Roster getting one (a refused refresh token disables)."""
-        kept = self.credentials
-        if kept.access_token and kept.expires_at is not None and self.clock() < kept.expires_at:
-            return kept.access_token
-        response = call(self.session, "POST", self.token_url, data=kept.token_form())
-        if isinstance(response, Refusal):  # no answer (retried), or an address Roster may not call (disabled)
-            status = OutcomeStatus.DISABLED if response.status is OutcomeStatus.FAILED else response.status
-            return Refusal(status, f"{self.platform}'s token endpoint: {response.answer}", response.retry_after)
-        body = json_of(response)
-        if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-            said = f"{self.platform} refused the credentials: the refresh token no longer works (reconnect the "
-            return Refusal(OutcomeStatus.DISABLED, f"{said}destination with a new one): {answer(response)}")
-        if not response.ok or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            asked = retry_after_seconds(response.headers.get("Retry-After"))  # Outreach: one token a minute
-            return Refusal(OutcomeStatus.RETRY, f"{self.platform} gave no access token: {answer(response)}", asked)
-        lifetime = float(body.get("expires_in") or DEFAULT_LIFETIME_SECONDS)
-        rotated = body.get("refresh_token")
-        self.credentials = kept.model_copy(
-            update={
-                "access_token": body["access_token"],
-                "expires_at": self.clock() + lifetime - TOKEN_MARGIN_SECONDS,
-                "refresh_token": rotated if isinstance(rotated, str) and rotated else kept.refresh_token,
-            }
-        )
-        self.keep(self.credentials.model_dump_json(exclude_none=True))
-        return str(body["access_token"])
+        """A good access token, or what stopped Roster getting one (a refused refresh token disables, unless the
+        kept secret holds a newer one: another run, e.g. a destination test, renewed it meanwhile)."""
+        for attempt in range(2):
+            held = self.credentials
+            if held.access_token and held.expires_at is not None and self.clock() < held.expires_at:
+                return held.access_token
+            response = call(self.session, "POST", self.token_url, data=held.token_form())
+            if isinstance(response, Refusal):  # no answer (retried), or an address Roster may not call (disabled)
+                status = OutcomeStatus.DISABLED if response.status is OutcomeStatus.FAILED else response.status
+                return Refusal(status, f"{self.platform}'s token endpoint: {response.answer}", response.retry_after)
+            body = json_of(response)
+            if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
+                if not attempt and self._newer_kept():
+                    continue
+                said = f"{self.platform} refused the credentials (reconnect the destination with new ones)"
+                return Refusal(OutcomeStatus.DISABLED, f"{said}: {answer(response)}")
+            if not response.ok or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+                asked = retry_after_seconds(response.headers.get("Retry-After"))  # Outreach: one token a minute
+                return Refusal(OutcomeStatus.RETRY, f"{self.platform} gave no access token: {answer(response)}", asked)
+            lifetime = float(body.get("expires_in") or DEFAULT_LIFETIME_SECONDS)
+            rotated = body.get("refresh_token")
+            self.credentials = held.model_copy(
+                update={
+                    "access_token": body["access_token"],
+                    "expires_at": self.clock() + lifetime - TOKEN_MARGIN_SECONDS,
+                    "refresh_token": rotated if isinstance(rotated, str) and rotated else held.refresh_token,
+                }
+            )
+            self.kept.save(self.credentials.model_dump_json(exclude_none=True))
+            return str(body["access_token"])
+        raise AssertionError("unreachable")
+
+    def _newer_kept(self) -> bool:
+        """Take the kept secret when its refresh token is not the one just refused (it was renewed meanwhile)."""
+        try:
+            stored = type(self.credentials).model_validate_json(self.kept.load() or "")
+        except ValueError:
+            return False
+        if stored.refresh_token == self.credentials.refresh_token:
+            return False
+        self.credentials = stored
+        return True
 
     def expired(self) -> bool:
         """After a 401: drop the access token; True when there was one (then a new one is worth asking for)."""

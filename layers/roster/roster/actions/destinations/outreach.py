@@ -24,7 +24,7 @@ import requests
 from pydantic import Field
 
 from roster.actions.destinations.audiences import Refusal
-from roster.actions.destinations.base import KeepSecret, Outcome, OutcomeStatus
+from roster.actions.destinations.base import KeptSecret, Outcome, OutcomeStatus
 from roster.actions.destinations.oauth import AccessTokens, OAuthCredentials, credentials_of
 from roster.actions.destinations.sequencer import (
     Connection,
@@ -74,11 +74,11 @@ class OutreachConnection(Connection):
         session: requests.Session,
         settings: OutreachSettings,
         credentials: OutreachCredentials,
-        keep: KeepSecret,
+        kept: KeptSecret,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(session, settings)
-        self.tokens = AccessTokens(self.platform, f"{self.base_url}/oauth/token", credentials, session, keep, clock)
+        self.tokens = AccessTokens(self.platform, f"{self.base_url}/oauth/token", credentials, session, kept, clock)
         self._clock = clock
 
     def headers(self) -> dict[str, str]:
@@ -177,12 +177,13 @@ def check_secret(secret: str) -> None:
 
 
 def build(
-    settings: OutreachSettings, options: OutreachOptions, secret: str, session: requests.Session, keep: KeepSecret
+    settings: OutreachSettings, options: OutreachOptions, secret: str, session: requests.Session, kept: KeptSecret
 ) -> OutreachAdapter:
-    """The adapter for one action; `keep` saves the secret with each new access token and rotated refresh token."""
-    return OutreachAdapter(OutreachConnection(session, settings, outreach_credentials(secret), keep), options)
+    """The adapter for one action; `kept` is where the secret is saved with each new access token and rotated
+    refresh token."""
+    return OutreachAdapter(OutreachConnection(session, settings, outreach_credentials(secret), kept), options)
 
 
-def probe(settings: OutreachSettings, secret: str, session: requests.Session, keep: KeepSecret) -> Outcome:
+def probe(settings: OutreachSettings, secret: str, session: requests.Session, kept: KeptSecret) -> Outcome:
     """Whether Outreach takes the credentials (`GET /api/v2/users`, after a refresh when due), sending no record."""
-    return OutreachConnection(session, settings, outreach_credentials(secret), keep).probe()
+    return OutreachConnection(session, settings, outreach_credentials(secret), kept).probe()

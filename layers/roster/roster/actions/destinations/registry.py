@@ -3,9 +3,9 @@
 An entry says how a destination of that kind is configured (`settings`: account, URL; `options`: what an action
 chooses, e.g. which audience or sequence) and how to build its adapter from those and the destination's secret
 (the string kept in Secrets Manager: a `whsec_` key, an access token, or JSON when a platform needs several values)
-and a `keep` callback that saves the secret anew, for kinds whose credentials change as they are used (an OAuth
-refresh token a platform rotates: Outreach; access tokens kept until they expire: Google Ads, Outreach). The
-optional hooks let the API check settings and the secret when they are saved, answer
+and where that secret is kept (`KeptSecret`: saved anew, read again), for kinds whose credentials change as they
+are used (a refresh token the platform rotates: Outreach; access tokens kept until they expire: Google Ads,
+Outreach). The optional hooks let the API check settings and the secret when they are saved, answer
 `POST /v1/destinations/{id}/test` without sending a record, make a secret when the user gives none, and show an ad
 audience's size and minimum.
 """
@@ -30,7 +30,7 @@ from roster.actions.destinations import (
     sequencer,
     webhook,
 )
-from roster.actions.destinations.base import Adapter, AudienceStatus, KeepSecret, Outcome
+from roster.actions.destinations.base import Adapter, AudienceStatus, KeptSecret, Outcome
 
 T = TypeVar("T")
 
@@ -40,30 +40,30 @@ class DestinationKind:
     settings: type[BaseModel]
     options: type[BaseModel]
     build: Callable[
-        [Any, Any, str, requests.Session, KeepSecret], Adapter
-    ]  # (settings, options, secret, session, keep)
+        [Any, Any, str, requests.Session, KeptSecret], Adapter
+    ]  # (settings, options, secret, session, kept)
     requests_per_second: float  # the default rate budget of one destination (a user may set a lower one)
     check: Callable[[Any], None] | None = None  # (settings): raise ValueError / OutboundRefused when unusable
     check_secret: Callable[[str], None] | None = None  # (secret): raise ValueError saying what is wrong with it
-    probe: Callable[[Any, str, requests.Session, KeepSecret], Outcome] | None = (
-        None  # (settings, secret, session, keep)
+    probe: Callable[[Any, str, requests.Session, KeptSecret], Outcome] | None = (
+        None  # (settings, secret, session, kept)
     )
     new_secret: Callable[[], str] | None = None  # a secret Roster makes when the user gives none
-    audience: Callable[[Any, Any, str, requests.Session, KeepSecret], AudienceStatus] | None = None  # ad audiences
+    audience: Callable[[Any, Any, str, requests.Session, KeptSecret], AudienceStatus] | None = None  # ad audiences
 
 
 def fixed(
     build: Callable[[Any, Any, str, requests.Session], T],
-) -> Callable[[Any, Any, str, requests.Session, KeepSecret], T]:
+) -> Callable[[Any, Any, str, requests.Session, KeptSecret], T]:
     """The `build` of a kind whose secret never changes as it is used (a webhook key, a long-lived token)."""
-    return lambda settings, options, secret, session, keep: build(settings, options, secret, session)
+    return lambda settings, options, secret, session, kept: build(settings, options, secret, session)
 
 
 def fixed_probe(
     probe: Callable[[Any, str, requests.Session], Outcome],
-) -> Callable[[Any, str, requests.Session, KeepSecret], Outcome]:
+) -> Callable[[Any, str, requests.Session, KeptSecret], Outcome]:
     """The `probe` of a kind whose secret never changes as it is used."""
-    return lambda settings, secret, session, keep: probe(settings, secret, session)
+    return lambda settings, secret, session, kept: probe(settings, secret, session)
 
 
 KINDS: dict[str, DestinationKind] = {
