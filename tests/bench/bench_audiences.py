@@ -24,6 +24,7 @@ from roster.outbound import guard
 from roster.profiles.fields import Kind
 from roster_dev.emulators.audiences import AudienceEmulator
 from roster_dev.emulators.google_ads import GoogleAdsEmulator
+from roster_dev.emulators.kept_secret import KeptInMemory
 from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
 
@@ -111,7 +112,7 @@ def bench_google(deliveries: list[Delivery]) -> None:
         run(
             "google_ads",
             platform,
-            google_ads.build(settings, options, platform.secret(), session(platform)),
+            google_ads.build(settings, options, platform.secret(), session(platform), KeptInMemory()),
             user_list,
             deliveries,
         )

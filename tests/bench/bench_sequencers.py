@@ -24,6 +24,7 @@ from roster.connectors.core.trust import LOCAL_STACK_FLAG
 from roster.outbound import guard
 from roster.profiles.fields import Kind
 from roster_dev.emulators.apollo import ApolloEmulator
+from roster_dev.emulators.kept_secret import KeptInMemory
 from roster_dev.emulators.outreach import OutreachEmulator
 from roster_dev.emulators.salesloft import SalesloftEmulator
 from roster_dev.emulators.sequencing import SequencerEmulator
@@ -36,7 +37,7 @@ def adapter(emulator: SequencerEmulator) -> Adapter:
     options = entry.options.model_validate({**destination["options"], "on_exit": "remove"})
     session = guard(requests.Session())
     session.verify = destination["ca_bundle"]
-    return entry.build(settings, options, destination["secret"], session)
+    return entry.build(settings, options, destination["secret"], session, KeptInMemory())
 
 
 def change(number: int, transition: Transition) -> Delivery:

@@ -20,6 +20,7 @@ from roster.outbound import OutboundRefused, guard
 from roster.profiles.fields import Kind
 from roster_dev.emulators.ads import AdPlatforms
 from roster_dev.emulators.google_ads import GoogleAdsEmulator
+from roster_dev.emulators.kept_secret import KeptInMemory
 from roster_dev.emulators.linkedin import LinkedInEmulator
 from roster_dev.emulators.meta import MetaEmulator
 
@@ -311,6 +312,7 @@ def google_adapter(platform: GoogleAdsEmulator, **settings: Any) -> tuple[google
         google_ads.GoogleAdsOptions(user_list_id=user_list),
         platform.secret(),
         session_for(platform.ca_path),
+        KeptInMemory(),
     )
     return adapter, user_list
 
@@ -380,7 +382,7 @@ def test_google_jobs_carry_consent_only_when_the_destination_says_it_was_granted
 
 def test_google_refuses_too_many_identifiers_and_unhashed_ones(google_platform: GoogleAdsEmulator) -> None:
     adapter, user_list = google_adapter(google_platform)
-    token = adapter.api.access_token()
+    token = adapter.api.tokens.token()
     assert isinstance(token, str)
     headers = {
         "Authorization": f"Bearer {token}",
@@ -466,6 +468,7 @@ def test_google_a_list_that_is_gone_disables(google_platform: GoogleAdsEmulator)
         google_ads.GoogleAdsOptions(user_list_id="404"),
         google_platform.secret(),
         session_for(google_platform.ca_path),
+        KeptInMemory(),
     )
     [gone] = adapter.send([enter("ada@example.com")])
     assert gone.status is OutcomeStatus.DISABLED and "INVALID_USER_LIST_ID" in gone.answer
@@ -493,18 +496,20 @@ def test_each_registered_kind_reaches_its_local_emulator() -> None:
             with pytest.raises(OutboundRefused, match="private address"):
                 entry.check(settings.model_copy(update={"api_url": "https://10.1.2.3"}))
             session = session_for(destination["ca_bundle"])  # as the delivery core trusts it on a local stack
-            adapter = entry.build(settings, options, destination["secret"], session)
+            kept = KeptInMemory()
+            adapter = entry.build(settings, options, destination["secret"], session, kept)
             assert [outcome.status for outcome in adapter.send([enter("ada@example.com")])] == ["delivered"], kind
-            status = entry.audience(settings, options, destination["secret"], session)
+            status = entry.audience(settings, options, destination["secret"], session, kept)
             assert status.size == 1 and status.minimum > 1, kind
             adapter.send([leave("ada@example.com")])
-            assert entry.audience(settings, options, destination["secret"], session).size == 0
+            assert entry.audience(settings, options, destination["secret"], session, kept).size == 0
             assert entry.probe is not None and entry.check_secret is not None
-            assert entry.probe(settings, destination["secret"], session).status == "delivered", kind
+            assert entry.probe(settings, destination["secret"], session, kept).status == "delivered", kind
+            assert bool(kept.saved) == (kind == "google_ads")  # only Google's access tokens are kept in the secret
             wrong = "not-the-token"
             if kind == "google_ads":
                 wrong = json.dumps({**json.loads(destination["secret"]), "refresh_token": "1//not-the-token"})
-            assert entry.probe(settings, wrong, session).status == "disabled", kind
+            assert entry.probe(settings, wrong, session, KeptInMemory()).status == "disabled", kind
             entry.check_secret(destination["secret"])
             with pytest.raises(ValueError, match="secret"):
                 entry.check_secret("two words")
@@ -544,6 +549,7 @@ def test_the_audience_holds_exactly_the_people_whose_last_change_was_an_entry(
         options,
         destination["secret"],
         session_for(destination["ca_bundle"]),
+        KeptInMemory(),
     )
     last: dict[str, bool] = {}
     for batch in plan:
@@ -565,6 +571,7 @@ def test_a_company_record_fails_alone(all_platforms: AdPlatforms, kind: str) -> 
         entry.options.model_validate(destination["options"]),
         destination["secret"],
         session_for(destination["ca_bundle"]),
+        KeptInMemory(),
     )
     company = replace(enter(phone="+14155552671"), kind=Kind.COMPANIES)
     outcomes = adapter.send([company, enter(f"{kind}.person@example.com")])

@@ -2,7 +2,8 @@
 failure injection and request counting. Each platform's package supplies its routes, its records and the exact
 shapes of its answers (errors, rate-limit headers).
 
-Failures are injected for the next N requests (of one route, if named): `rate_limit` (429 with the platform's
+Failures are injected for the next N requests (of one route, if named; a route that takes no bearer token, such
+as Outreach's OAuth token endpoint, only when named): `rate_limit` (429 with the platform's
 rate-limit headers), `server_error` (500), `expired_token` (401, as an expired access token gets), `garbled` (200
 with an HTML page, as a proxy in front of a platform may send). `revoke()` makes the credential fail for good.
 """
@@ -90,6 +91,7 @@ class SequencerEmulator(Served):
     kind: ClassVar[str]  # the destination kind Roster knows this platform by
     organization: ClassVar[str]
     content_type: ClassVar[str] = "application/json; charset=utf-8"
+    open_routes: ClassVar[frozenset[str]] = frozenset()  # routes that take no bearer token (an OAuth token endpoint)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -119,7 +121,7 @@ class SequencerEmulator(Served):
         return {
             "kind": self.kind,
             "settings": {"api_url": self.url},
-            "secret": self.token,
+            "secret": self.secret(),
             "ca_bundle": self.ca_path,
             "options": self.options(),
         }
@@ -129,6 +131,14 @@ class SequencerEmulator(Served):
     def options(self) -> dict[str, Any]:
         """An action's options naming the ready-made sequence (and sender)."""
         raise NotImplementedError
+
+    def secret(self) -> str:
+        """The destination's secret as a user gives it (the token or key by default)."""
+        return self.token
+
+    def accepts(self, credential: str | None) -> bool:
+        """Whether a request's credential is good now (the one token by default)."""
+        return credential == self.token
 
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         """(method, name, path pattern, handler(request, **groups))."""
@@ -159,7 +169,8 @@ class SequencerEmulator(Served):
     # -- failures --------------------------------------------------------------------------------------------
 
     def fail_next(self, kind: FailureKind, count: int = 1, *, on: str | None = None) -> None:
-        """Make the next `count` requests (of route `on`, e.g. `"enrol"`) fail that way."""
+        """Make the next `count` requests (of route `on`, e.g. `"enrol"`) fail that way; an OAuth token endpoint
+        fails only when named (`on="token"`)."""
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind: {kind}")
         with self.lock:
@@ -173,7 +184,7 @@ class SequencerEmulator(Served):
     def _take_injection(self, route: str) -> _Injection | None:
         with self.lock:
             for injection in self._injections:
-                if injection.on is not None and injection.on != route:
+                if injection.on != route and (injection.on is not None or route in self.open_routes):
                     continue
                 injection.remaining -= 1
                 if injection.remaining <= 0:
@@ -223,10 +234,11 @@ class SequencerEmulator(Served):
         credential = self.credential(request)
         with self.lock:
             revoked = credential in self._revoked
-        if (injection is not None and injection.kind == "expired_token") or revoked:
-            return self.unauthorized("The access token expired or was revoked")
-        if credential != self.token:
-            return self.unauthorized("No valid credential given")
+        if name not in self.open_routes:
+            if (injection is not None and injection.kind == "expired_token") or revoked:
+                return self.unauthorized("The access token expired or was revoked")
+            if not self.accepts(credential):
+                return self.unauthorized("No valid credential given")
         refused = self.check(request, name)
         if refused is not None:
             return refused

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from roster.actions.config import Action, ActionSpec, Destination, DestinationStatus
 from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, sendable
-from roster.actions.destinations.base import Adapter, AudienceStatus, Outcome, Transition
+from roster.actions.destinations.base import Adapter, AudienceStatus, KeptSecret, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
 from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan, skipped
 from roster.connectors.core.secrets import SecretValues
@@ -75,8 +75,31 @@ class DestinationSecrets(SecretValues):
     def load(self, workspace: str, destination_id: str) -> str | None:
         return self._get(secret_name(workspace, destination_id))
 
+    def renew(self, workspace: str, destination_id: str, secret: str) -> None:
+        """Save the secret as an adapter renewed it (a new access token, a rotated refresh token); nothing when the
+        destination was deleted meanwhile."""
+        with contextlib.suppress(self.secrets.exceptions.ResourceNotFoundException):
+            self.secrets.put_secret_value(SecretId=secret_name(workspace, destination_id), SecretString=secret)
+
     def delete(self, workspace: str, destination_id: str) -> None:
         self._delete(secret_name(workspace, destination_id))
+
+    def kept(self, workspace: str, destination_id: str) -> KeptSecret:
+        """The destination's secret as its adapter reads it again and saves it anew (never logged)."""
+        return KeptDestinationSecret(self, workspace, destination_id)
+
+
+@dataclass(frozen=True)
+class KeptDestinationSecret:
+    secrets: DestinationSecrets
+    workspace: str
+    destination_id: str
+
+    def load(self) -> str | None:
+        return self.secrets.load(self.workspace, self.destination_id)
+
+    def save(self, secret: str) -> None:
+        self.secrets.renew(self.workspace, self.destination_id, secret)
 
 
 class Refused(ValueError):
@@ -198,7 +221,9 @@ class Actions:
         if entry.probe is None:
             raise Refused(f"{destination.kind} destinations have no test call", 409)
         settings = entry.settings.model_validate(destination.settings)
-        return entry.probe(settings, self._secret(workspace, destination), self.session(destination))
+        secret = self._secret(workspace, destination)
+        kept = self.secrets.kept(workspace, destination_id)
+        return entry.probe(settings, secret, self.session(destination), kept)
 
     def pending(self, workspace: str, destination_id: str) -> int:
         return self.store.count_due(workspace, destination_id)
@@ -314,7 +339,11 @@ class Actions:
         settings = entry.settings.model_validate(destination.settings)
         options = entry.options.model_validate(action.options)
         result: AudienceStatus = entry.audience(
-            settings, options, self._secret(workspace, destination), self.session(destination)
+            settings,
+            options,
+            self._secret(workspace, destination),
+            self.session(destination),
+            self.secrets.kept(workspace, destination.destination_id),
         )
         return result
 
@@ -324,7 +353,11 @@ class Actions:
         settings = entry.settings.model_validate(destination.settings)
         options = entry.options.model_validate(action.options)
         adapter: Adapter = entry.build(
-            settings, options, self._secret(workspace, destination), self.session(destination)
+            settings,
+            options,
+            self._secret(workspace, destination),
+            self.session(destination),
+            self.secrets.kept(workspace, destination.destination_id),
         )
         return adapter
 

@@ -23,7 +23,7 @@ import requests
 from phonenumbers import NumberParseException, PhoneNumberFormat
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from roster.actions.destinations.base import Adapter, AudienceStatus, Delivery, Outcome, OutcomeStatus
+from roster.actions.destinations.base import Adapter, AudienceStatus, Delivery, KeptSecret, Outcome, OutcomeStatus
 from roster.actions.destinations.webhook import answer
 from roster.connectors.core.trust import local_stack
 from roster.enrich.providers.http import retry_after_seconds
@@ -90,12 +90,12 @@ class AudienceAdapter(Adapter, Protocol):
 
 
 def audience_reader(
-    build: Callable[[Any, Any, str, requests.Session], AudienceAdapter],
-) -> Callable[[Any, Any, str, requests.Session], AudienceStatus]:
+    build: Callable[[Any, Any, str, requests.Session, KeptSecret], AudienceAdapter],
+) -> Callable[[Any, Any, str, requests.Session, KeptSecret], AudienceStatus]:
     """The registry's `audience` hook for a kind: build the adapter, ask the platform."""
 
-    def read(settings: Any, options: Any, secret: str, session: requests.Session) -> AudienceStatus:
-        return build(settings, options, secret, session).audience_status()
+    def read(settings: Any, options: Any, secret: str, session: requests.Session, kept: KeptSecret) -> AudienceStatus:
+        return build(settings, options, secret, session, kept).audience_status()
 
     return read
 

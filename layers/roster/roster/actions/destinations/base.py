@@ -59,6 +59,16 @@ class AudienceStatus:
     minimum: int
 
 
+class KeptSecret(Protocol):
+    """The destination's secret where Roster keeps it, for an adapter whose platform hands out new credentials as
+    it goes (a new access token, a rotated refresh token): saved anew at once, for the next drain to start from,
+    and read again when the platform refuses what the adapter holds (another run may have renewed it)."""
+
+    def load(self) -> str | None: ...
+
+    def save(self, secret: str) -> None: ...
+
+
 class Adapter(Protocol):
     """Built per (destination, action): the destination gives credentials and account, the action
     its options (e.g. which audience or sequence)."""

@@ -22,14 +22,12 @@ A list serves ads on Search and YouTube from 1,000 active members; its size is `
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roster.actions.destinations.audiences import (
     AudienceUnreadable,
@@ -46,7 +44,9 @@ from roster.actions.destinations.audiences import (
     sha256_hex,
     unusable,
 )
-from roster.actions.destinations.base import AudienceStatus, Delivery, Outcome, OutcomeStatus, Transition
+from roster.actions.destinations.base import AudienceStatus, Delivery, KeptSecret, Outcome, OutcomeStatus, Transition
+from roster.actions.destinations.oauth import AccessTokens, OAuthCredentials
+from roster.actions.destinations.oauth import credentials_of as oauth_credentials
 from roster.actions.destinations.webhook import answer
 
 API_URL = "https://googleads.googleapis.com"
@@ -57,7 +57,6 @@ MAX_IDENTIFIERS_PER_REQUEST = 100_000  # Google's limit
 IDENTIFIERS_PER_REQUEST = 10_000  # what Google recommends a request carry "for optimal processing"
 MAX_IDENTIFIERS_PER_PERSON = 20
 MINIMUM = 1_000
-TOKEN_MARGIN_SECONDS = 60.0  # refresh this long before Google says the access token expires
 
 
 def _customer(value: str) -> str:
@@ -95,15 +94,10 @@ class GoogleAdsOptions(BaseModel):
     user_list_id: str = Field(pattern=r"^\d{1,20}$", description="the Customer Match user list's id")
 
 
-class GoogleAdsCredentials(BaseModel):
+class GoogleAdsCredentials(OAuthCredentials):
     """The destination's secret, a JSON object: an OAuth client, its refresh token and the developer token."""
 
-    model_config = ConfigDict(extra="forbid")
-
     developer_token: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
-    client_secret: str = Field(min_length=1)
-    refresh_token: str = Field(min_length=1)
 
 
 def google_name(text: str) -> str:
@@ -172,58 +166,35 @@ def partial_failures(body: Any) -> dict[int, str]:
 
 
 class GoogleAdsApi:
-    """Calls to one Google Ads account: the access token refreshed from the refresh token before it expires (and
-    once more on a 401), the developer token and the manager's `login-customer-id` on every request."""
+    """Calls to one Google Ads account: an access token from the refresh token (see `oauth`), the developer token
+    and the manager's `login-customer-id` on every request."""
 
     def __init__(
         self,
         settings: GoogleAdsSettings,
         credentials: GoogleAdsCredentials,
         session: requests.Session,
-        clock: Callable[[], float] = time.monotonic,
+        kept: KeptSecret,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
         self.session = session
-        self.clock = clock
         self.base = f"{settings.api_url.rstrip('/')}/{settings.api_version}"
         self.customer = f"customers/{settings.customer_id}"
-        self._token: tuple[str, float] | None = None  # access token, monotonic expiry
-
-    def access_token(self) -> str | Refusal:
-        if self._token is not None and self.clock() < self._token[1]:
-            return self._token[0]
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "refresh_token": self.credentials.refresh_token,
-        }
-        response = call(self.session, "POST", self.settings.token_url, data=form)
-        if isinstance(response, Refusal):
-            return response
-        body = json_of(response)
-        if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-            return Refusal(OutcomeStatus.DISABLED, f"Google refused the refresh token (reconnect): {answer(response)}")
-        if not response.ok or not isinstance(body, dict) or not body.get("access_token"):
-            return refusal(response)
-        lifetime = float(body.get("expires_in") or 3600)
-        self._token = (str(body["access_token"]), self.clock() + lifetime - TOKEN_MARGIN_SECONDS)
-        return self._token[0]
+        self.tokens = AccessTokens("Google", settings.token_url, credentials, session, kept)
 
     def post(self, path: str, payload: dict[str, Any]) -> requests.Response | Refusal:
         """POST to `{version}/{path}`; a 401 on a kept token refreshes it once."""
         for attempt in range(2):
-            token = self.access_token()
+            token = self.tokens.token()
             if isinstance(token, Refusal):
                 return token
             headers = {"Authorization": f"Bearer {token}", "developer-token": self.credentials.developer_token}
             if self.settings.login_customer_id:
                 headers["login-customer-id"] = self.settings.login_customer_id
             response = call(self.session, "POST", f"{self.base}/{path}", json=payload, headers=headers)
-            if isinstance(response, Refusal) or response.status_code != 401 or attempt:
+            if isinstance(response, Refusal) or response.status_code != 401 or attempt or not self.tokens.expired():
                 return response
-            self._token = None
         raise AssertionError("unreachable")
 
     def search(self, query: str) -> requests.Response | Refusal:
@@ -339,24 +310,24 @@ def _count(operation: dict[str, Any]) -> int:
 
 def credentials_of(secret: str) -> GoogleAdsCredentials:
     """The secret's JSON, or a ValueError saying which key is missing (never echoing the values)."""
-    try:
-        return GoogleAdsCredentials.model_validate(json.loads(secret))
-    except (ValueError, ValidationError) as error:
-        fields = sorted(GoogleAdsCredentials.model_fields)
-        raise ValueError(f"a Google Ads secret is a JSON object with {', '.join(fields)}") from error
+    return oauth_credentials(secret, GoogleAdsCredentials, "Google Ads")
 
 
 def build(
-    settings: GoogleAdsSettings, options: GoogleAdsOptions, secret: str, session: requests.Session
+    settings: GoogleAdsSettings,
+    options: GoogleAdsOptions,
+    secret: str,
+    session: requests.Session,
+    kept: KeptSecret,
 ) -> GoogleAdsAdapter:
-    return GoogleAdsAdapter(GoogleAdsApi(settings, credentials_of(secret), session), options)
+    return GoogleAdsAdapter(GoogleAdsApi(settings, credentials_of(secret), session, kept), options)
 
 
 def check_secret(secret: str) -> None:
     credentials_of(secret)
 
 
-def probe(settings: GoogleAdsSettings, secret: str, session: requests.Session) -> Outcome:
+def probe(settings: GoogleAdsSettings, secret: str, session: requests.Session, kept: KeptSecret) -> Outcome:
     """The credentials reach the account: a GAQL query for the customer (no list is touched)."""
-    answered = GoogleAdsApi(settings, credentials_of(secret), session).search("SELECT customer.id FROM customer")
+    answered = GoogleAdsApi(settings, credentials_of(secret), session, kept).search("SELECT customer.id FROM customer")
     return probed(answered, lambda ok: f"{ok.status_code}: the credentials reach customer {settings.customer_id}")

@@ -1,5 +1,11 @@
 """Outreach: enrol a person in an Outreach sequence (API v2, JSON:API, an OAuth access token as bearer).
 
+The secret is the Outreach app's OAuth client and a user's refresh token (`client_id`, `client_secret`,
+`refresh_token`, optionally the app's `redirect_uri`, which Outreach's refresh example sends too). Access tokens last
+two hours; Roster asks `POST /oauth/token` (`grant_type=refresh_token`) for one when the kept one has expired or is
+refused with a 401. Outreach rotates refresh tokens (each refresh answers a new one and the old one stops working)
+and hands out one access token a minute per user: both are kept in the secret as soon as they arrive (`oauth`).
+
 Find the prospect by `GET /api/v2/prospects?filter[emails]=`, else create one (`POST /api/v2/prospects`), then
 enrol with `POST /api/v2/sequenceStates` relating prospect, sequence and mailbox (the sender). Outreach answers 422
 "has already been in this sequence" to a second enrolment: that counts as delivered. With `on_exit: remove` an exit
@@ -17,7 +23,9 @@ from typing import Any
 import requests
 from pydantic import Field
 
-from roster.actions.destinations.base import Outcome, OutcomeStatus
+from roster.actions.destinations.audiences import Refusal
+from roster.actions.destinations.base import KeptSecret, Outcome, OutcomeStatus
+from roster.actions.destinations.oauth import AccessTokens, OAuthCredentials, credentials_of
 from roster.actions.destinations.sequencer import (
     Connection,
     Person,
@@ -35,7 +43,20 @@ ACTIVE_STATES = frozenset({"active", "paused", "pending"})
 
 
 class OutreachSettings(SequencerSettings):
-    """An Outreach destination; the secret is an OAuth access token of a user allowed to sequence prospects."""
+    """An Outreach destination; the secret is an OAuth client and the refresh token of a user allowed to sequence
+    prospects (`OutreachCredentials`)."""
+
+
+class OutreachCredentials(OAuthCredentials):
+    """The secret: the app's client id and secret, the user's refresh token, and the app's redirect URI if given."""
+
+    redirect_uri: str | None = Field(default=None, min_length=1)
+
+    def token_form(self) -> dict[str, str]:
+        form = super().token_form()
+        if self.redirect_uri:
+            form["redirect_uri"] = self.redirect_uri
+        return form
 
 
 class OutreachOptions(SequencerOptions):
@@ -52,15 +73,22 @@ class OutreachConnection(Connection):
         self,
         session: requests.Session,
         settings: OutreachSettings,
-        token: str,
+        credentials: OutreachCredentials,
+        kept: KeptSecret,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(session, settings)
-        self._token = token
+        self.tokens = AccessTokens(self.platform, f"{self.base_url}/oauth/token", credentials, session, kept, clock)
         self._clock = clock
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}", "Content-Type": JSON_API, "Accept": JSON_API}
+        token = self.tokens.token()
+        if isinstance(token, Refusal):  # no token to call with: the rest of the batch would meet the same
+            raise Refused(token.status, token.answer, token.retry_after, halts=True)
+        return {"Authorization": f"Bearer {token}", "Content-Type": JSON_API, "Accept": JSON_API}
+
+    def renewed(self) -> bool:
+        return self.tokens.expired()
 
     def wait_asked(self, response: requests.Response) -> float | None:
         asked = super().wait_asked(response)
@@ -138,13 +166,24 @@ def _already_in_sequence(response: requests.Response) -> bool:
     return any("already" in str(error.get(key, "")).lower() for error in errors for key in ("code", "detail", "title"))
 
 
+def outreach_credentials(secret: str) -> OutreachCredentials:
+    return credentials_of(secret, OutreachCredentials, "Outreach")
+
+
+def check_secret(secret: str) -> None:
+    """At save time: the JSON of client id, client secret and refresh token (a bare access token would stop
+    working within two hours)."""
+    outreach_credentials(secret)
+
+
 def build(
-    settings: OutreachSettings, options: OutreachOptions, secret: str, session: requests.Session
+    settings: OutreachSettings, options: OutreachOptions, secret: str, session: requests.Session, kept: KeptSecret
 ) -> OutreachAdapter:
-    """The adapter for one action; `secret` is the OAuth access token."""
-    return OutreachAdapter(OutreachConnection(session, settings, secret), options)
+    """The adapter for one action; `kept` is where the secret is saved with each new access token and rotated
+    refresh token."""
+    return OutreachAdapter(OutreachConnection(session, settings, outreach_credentials(secret), kept), options)
 
 
-def probe(settings: OutreachSettings, secret: str, session: requests.Session) -> Outcome:
-    """Whether Outreach takes the token (`GET /api/v2/users`), sending no record."""
-    return OutreachConnection(session, settings, secret).probe()
+def probe(settings: OutreachSettings, secret: str, session: requests.Session, kept: KeptSecret) -> Outcome:
+    """Whether Outreach takes the credentials (`GET /api/v2/users`, after a refresh when due), sending no record."""
+    return OutreachConnection(session, settings, outreach_credentials(secret), kept).probe()

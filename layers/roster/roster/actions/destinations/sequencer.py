@@ -7,7 +7,8 @@ ignored unless the action's options say `on_exit: remove` (the default is `ignor
 course); then the person leaves the sequence (Outreach finishes the sequence state, Salesloft deletes the cadence
 membership, Apollo removes the contact from the sequence). A person without an e-mail address, or a company, fails
 alone with the reason. The platform's answer decides the rest: 401 (an expired or revoked token) disables the
-destination, 429 and 5xx are retried after the platform's `Retry-After`, any other refusal fails that one change.
+destination (Outreach first renews its access token once, see `oauth`), 429 and 5xx are retried after the
+platform's `Retry-After`, any other refusal fails that one change.
 A 401 or 429 ends the batch: the changes not yet sent get the same outcome instead of being sent into a wall.
 """
 
@@ -146,6 +147,11 @@ class Connection:
         """Seconds a 429 asks to wait: `Retry-After` unless the platform says it another way."""
         return retry_after_seconds(response.headers.get("Retry-After"))
 
+    def renewed(self) -> bool:
+        """After a 401: whether the credentials could be renewed (an expired access token dropped, a new one to be
+        asked for), so the request is worth sending once more."""
+        return False
+
     def auth_refused(self, response: requests.Response) -> bool:
         """Whether an answer means the credentials no longer work (then the destination is disabled)."""
         return response.status_code == 401
@@ -169,15 +175,20 @@ class Connection:
         return True
 
     def call(self, method: str, path: str, *, accept: Sequence[int] = (), **kwargs: Any) -> requests.Response:
-        """One request; a 2xx (or a status in `accept`, for the caller to read) is returned, anything else refused."""
-        try:
-            response = self.session.request(
-                method, self.base_url + path, headers=self.headers(), timeout=TIMEOUT, **kwargs
-            )
-        except OutboundRefused as error:
-            raise Refused(OutcomeStatus.DISABLED, f"{self.platform} cannot be called: {error}", halts=True) from None
-        except requests.RequestException as error:
-            raise Refused(OutcomeStatus.RETRY, f"no answer from {self.platform}: {type(error).__name__}") from None
+        """One request; a 2xx (or a status in `accept`, for the caller to read) is returned, anything else refused.
+        A 401 to credentials that can be renewed renews them and sends the request once more."""
+        for attempt in range(2):
+            try:
+                response = self.session.request(
+                    method, self.base_url + path, headers=self.headers(), timeout=TIMEOUT, **kwargs
+                )
+            except OutboundRefused as error:
+                answer = f"{self.platform} cannot be called: {error}"
+                raise Refused(OutcomeStatus.DISABLED, answer, halts=True) from None
+            except requests.RequestException as error:
+                raise Refused(OutcomeStatus.RETRY, f"no answer from {self.platform}: {type(error).__name__}") from None
+            if response.status_code != 401 or attempt or not self.renewed():
+                break
         if response.ok or response.status_code in accept:
             return response
         raise self.refusal(response)
