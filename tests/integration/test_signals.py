@@ -560,6 +560,8 @@ def test_the_cli_adds_lists_and_shows_signals(
     runner.drain()
     listed = cli_runner.invoke(cli, ["signals", "list"], env=env)
     assert listed.exit_code == 0 and "6 months" in listed.output and "completed" in listed.output, listed.output
+    segments = cli_runner.invoke(cli, ["segments", "list"], env=env)
+    assert segments.exit_code == 0 and "live, kept by signal" in segments.output, segments.output
     bad = cli_runner.invoke(cli, ["signals", "add", "funding", "-a", "all-people"], env=env)
     assert bad.exit_code == 1 and "data provider" in bad.output, bad.output
 

@@ -146,6 +146,8 @@ def segments_list(
     table = Table("id", "name", "kind", "records", "created by", "state")
     for row in call(url, api_key, "GET", "/v1/segments", tab=tab)["segments"]:
         state = "draft" if row["draft"] else "rebuilding" if row["rebuilding"] else "live"
+        if row.get("kept_by"):
+            state += f", kept by {row['kept_by']}"
         table.add_row(row["segment_id"], row["name"], row["kind"], str(row["count"]), row["created_by"], state)
     console.print(table)
 
