@@ -551,3 +551,60 @@ def test_an_action_made_before_gates_were_kept_still_checks_its_gate_on_entry(
     assert transitions(receiver) == [("segment.entered", ada)]
     _status, log = api.call("GET", f"/v1/people/{ben}/deliveries")
     assert [each["status"] for each in log["deliveries"]] == ["skipped"]
+
+
+def test_an_action_turned_off_holds_its_deliveries_and_sends_them_in_order_when_on(
+    api: Api, runner: Runner, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    from typer.testing import CliRunner
+
+    from roster_dev.cli import app as cli
+
+    sid = segment(api, runner)
+    destination = webhook(api, receiver)
+    action_id = action(api, sid, destination, trigger="both")
+    env = {"ROSTER_URL": runner.serve(), "ROSTER_API_KEY": api.key, "COLUMNS": "250"}
+    off = CliRunner().invoke(cli, ["actions", "edit", action_id, "--off", "--name", "tell (paused)"], env=env)
+    assert off.exit_code == 0 and "off (deliveries held)" in off.output, off.output
+    [ada] = upsert(api, {"email": "ada@hold.co", "job_title": "VP"})
+    runner.drain()
+    upsert(api, {"email": "ada@hold.co", "job_title": "Engineer"})
+    runner.drain()
+    sweep(runner)
+    assert receiver.received == [], "nothing is sent while the action is off"
+    assert sorted(each["status"] for each in deliveries(api, action_id)) == ["blocked", "held"]
+
+    on = CliRunner().invoke(cli, ["actions", "edit", action_id, "--on"], env=env)
+    assert on.exit_code == 0 and ": on" in on.output, on.output
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", ada), ("segment.exited", ada)]
+    _status, shown = api.call("GET", f"/v1/actions/{action_id}")
+    assert shown["action"]["name"] == "tell (paused)" and shown["action"]["enabled"]
+
+
+def test_editing_a_gate_recomputes_who_passes_and_an_audience_follows(
+    api: Api, runner: Runner, clock: Clock, ad_platforms: AdPlatforms
+) -> None:
+    sid = segment(api, runner)
+    us = {"match": "all", "conditions": [{"field": "country", "op": "in", "value": ["US"]}]}
+    action_id, audience = meta_action(api, ad_platforms, sid, quality_gate=us)
+    runner.drain()
+    upsert(api, {"email": "us@edit.example", "job_title": "VP", "country": "US"})
+    upsert(api, {"email": "ca@edit.example", "job_title": "VP", "country": "CA"})
+    runner.drain()
+    assert ad_platforms.meta.has(audience, sha256_hex("us@edit.example"))
+    assert not ad_platforms.meta.has(audience, sha256_hex("ca@edit.example"))
+
+    ca = {"match": "all", "conditions": [{"field": "country", "op": "in", "value": ["CA"]}]}
+    status, edited = api.call("PATCH", f"/v1/actions/{action_id}", {"quality_gate": ca})
+    assert status == 200 and edited["action"]["quality_gate"]["conditions"][0]["value"] == ["CA"], edited
+    runner.drain()
+    assert not ad_platforms.meta.has(audience, sha256_hex("us@edit.example")), "fails the new gate: removed"
+    assert ad_platforms.meta.has(audience, sha256_hex("ca@edit.example")), "passes it now: added"
+
+    status, refused = api.call("PATCH", f"/v1/actions/{action_id}", {"quality_gate": None})
+    assert status == 409 and "new action" in refused["message"], refused
+    status, refused = api.call("PATCH", f"/v1/actions/{action_id}", {"cooldown_hours": 5})
+    assert status == 422 and "cooldown" in refused["message"], refused
+    status, refused = api.call("PATCH", f"/v1/actions/{action_id}", {"segment_id": sid})
+    assert status == 422, refused

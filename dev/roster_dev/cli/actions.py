@@ -193,6 +193,31 @@ def replay(
         console.print(f"replaying {answer['replayed']} delivery(ies)")
 
 
+@actions.command("edit")
+def edit_action(
+    action_id: ActionId,
+    name: Annotated[str | None, typer.Option(help="a new name")] = None,
+    off: Annotated[bool, typer.Option("--off", help="turn it off: deliveries are held")] = False,
+    on: Annotated[bool, typer.Option("--on", help="turn it on: held deliveries are sent")] = False,
+    cooldown_hours: Annotated[float | None, typer.Option(help="with entry cooldown")] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", "-f", help="the payload fields (all of them)")] = None,
+    gate: Annotated[str | None, typer.Option(help="a new quality gate (filter JSON)")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Change an action; segment, destination, trigger and options make a new one."""
+    if on and off:
+        raise typer.BadParameter("either --on or --off", param_hint="--on/--off")
+    body: dict[str, Any] = {"name": name, "cooldown_hours": cooldown_hours, "fields": field}
+    body = {key: value for key, value in body.items() if value is not None}
+    if on or off:
+        body["enabled"] = on
+    if gate:
+        body["quality_gate"] = _json(gate, "--gate")
+    action = call(url, api_key, "PATCH", f"/v1/actions/{action_id}", body)["action"]
+    console.print(f"{action['action_id']} {action['name']}: {'on' if action['enabled'] else 'off (deliveries held)'}")
+
+
 @actions.command("delete")
 def delete_action(action_id: ActionId, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     call(url, api_key, "DELETE", f"/v1/actions/{action_id}")

@@ -67,7 +67,9 @@ class ActionSpec(BaseModel):
         default=None, description="a filter on the record's own fields it must match to be sent (e.g. has an email)"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="the destination kind's action options")
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="off: changes are still taken in, in order, but held until it is on again"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -81,6 +83,19 @@ class ActionSpec(BaseModel):
     def sent_fields(self) -> list[str]:
         """The profile fields a delivery carries: identifiers first, then payload fields, each once."""
         return list(dict.fromkeys([*self.identifiers, *self.fields]))
+
+
+class ActionEdit(BaseModel):
+    """What can change on an action (the rest, segment, destination, trigger, entry and options, makes a new one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    enabled: bool | None = None
+    cooldown_hours: float | None = Field(default=None, gt=0, le=24 * 365)
+    fields: list[str] | None = Field(default=None, max_length=MAX_FIELDS)
+    identifiers: list[str] | None = Field(default=None, max_length=10)
+    quality_gate: Group | None = Field(default=None, description="a new gate (an action made with one only)")
 
 
 class Action(ActionSpec):

@@ -11,6 +11,8 @@ settles each by the adapter's outcome:
   after the last attempt it is `dead` (settled, listed, replayable by hand);
 - disabled: the destination is disabled (webhook 410); nothing is lost, its deliveries wait until it is enabled.
 
+The deliveries of an action that is off are `held`: out of the due list until it is on again (then due, in order).
+
 When a batching adapter whose exits undo entries (ad audiences; a sequencer told to remove on exit) would get a
 record's entry and that stay's exit both unsent, neither is sent (`collapsed`): adding and removing the same person
 is a no-op the platform need not see. Where exits are ignored (a sequence runs its course), the entry is sent.
@@ -68,6 +70,7 @@ class DrainReport:
     dead: int = 0
     failed: int = 0
     collapsed: int = 0
+    held: int = 0
     more: bool = False  # due work remains: drain again
     stopped: str | None = None  # why it stopped early (disabled, paused)
 
@@ -145,6 +148,14 @@ class Drain:
             for delivery in heads:
                 self._settle(delivery, Outcome(delivery.delivery_id, OutcomeStatus.FAILED, "the action was deleted"))
             return
+        if not action.enabled:
+            for delivery in heads:
+                self._hold(delivery)
+            again = self.actions(action_id)
+            if again is not None and again.enabled:  # turned on meanwhile, maybe after it released what was held
+                for delivery in heads:
+                    self._unhold(delivery)
+            return
         if adapter.max_batch > 1 and adapter.exits_undo_entries:
             heads = [delivery for delivery in heads if not self._collapsed(delivery, states[delivery.profile_id])]
         for start in range(0, len(heads), adapter.max_batch):
@@ -160,6 +171,18 @@ class Drain:
                 self._settle(delivery, outcome)
             if self.report.stopped:
                 return
+
+    def _hold(self, delivery: StoredDelivery) -> None:
+        at = format_time(self.clock())
+        delivery.status, delivery.due_at, delivery.updated_at = DeliveryStatus.HELD, None, at
+        delivery.log = [*delivery.log, {"at": at, "status": "held", "answer": "held: the action is off"}][-LOG_ENTRIES:]
+        self.store.save_delivery(delivery)
+        self.report.held += 1
+
+    def _unhold(self, delivery: StoredDelivery) -> None:
+        fresh = self.store.delivery(self.workspace, delivery.action_id, delivery.delivery_id)
+        if fresh is not None and fresh.status == DeliveryStatus.HELD:
+            release(self.store, fresh, format_time(self.clock()))
 
     def _pace(self) -> None:
         """Keep to the destination's rate budget: requests at least 1/rate seconds apart."""
@@ -256,6 +279,12 @@ class Drain:
         self.destination = self.destination.model_copy(update={"paused_until": format_time(until)})
         self.save_destination(self.destination)
         self.report.stopped = "paused"
+
+
+def release(store: ActionStore, delivery: StoredDelivery, at: str) -> None:
+    """A held delivery due again (its action is on)."""
+    delivery.status, delivery.due_at, delivery.updated_at = DeliveryStatus.PENDING, at, at
+    store.save_delivery(delivery)
 
 
 def sendable(destination: Destination, now: datetime) -> bool:

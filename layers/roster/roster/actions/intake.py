@@ -36,6 +36,7 @@ class DeliveryStatus:
     FAILED = "failed"  # the destination refused it for good
     DEAD = "dead"  # retries ran out (about 3 days): replay it by hand
     SKIPPED = "skipped"  # failed the quality gate: not sent
+    HELD = "held"  # its action is off: sent, in order, when it is on again
     COLLAPSED = "collapsed"  # an entry and its exit both still unsent: neither needed sending
 
 

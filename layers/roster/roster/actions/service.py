@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal
 import requests
 from pydantic import BaseModel, Field
 
-from roster.actions.config import Action, ActionSpec, Destination, DestinationStatus
-from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, sendable
+from roster.actions.config import Action, ActionEdit, ActionSpec, Destination, DestinationStatus
+from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, release, sendable
 from roster.actions.destinations.base import Adapter, AudienceStatus, KeptSecret, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
 from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan, skipped
@@ -34,7 +34,14 @@ from roster.profiles.values import format_time
 from roster.segments.compiler import CompiledFilter, compile_filter
 from roster.segments.events import Change as SegmentChange
 from roster.segments.events import MembershipChange
-from roster.segments.filters import COMPANY_PREFIX, FilterProblem, catalog_for, check_filter, referenced_fields
+from roster.segments.filters import (
+    COMPANY_PREFIX,
+    FilterProblem,
+    Group,
+    catalog_for,
+    check_filter,
+    referenced_fields,
+)
 from roster.segments.manager import SegmentManager, SegmentNotFound
 from roster.store.actions import ACTIONS, DESTINATIONS, ActionStore, State, StoredDelivery
 from roster.store.profiles import ProfileStore
@@ -285,14 +292,7 @@ class Actions:
             raise Refused(f"options: {refused}") from None
         if entry.audience is not None and (spec.trigger != "both" or spec.entry != "every"):
             raise Refused("an ad audience follows its segment: trigger must be both and entry every")
-        gate = spec.quality_gate
-        if gate is not None:
-            if any(name.startswith(COMPANY_PREFIX) for name in referenced_fields(gate)):
-                raise Refused("a quality gate reads the record's own fields, not its company's")
-            try:
-                gate = check_filter(gate, catalog_for(segment.kind, custom_fields(self.workspaces, workspace)))
-            except FilterProblem as problem:
-                raise Refused(f"quality_gate: {problem}") from None
+        gate = None if spec.quality_gate is None else self._checked_gate(workspace, segment.kind, spec.quality_gate)
         action = Action(
             **spec.model_dump(exclude={"quality_gate", "options"}),
             quality_gate=gate,
@@ -320,6 +320,49 @@ class Actions:
             action.gate_segment_id, action.gate_first_run = kept.segment_id, kept.rebuild_run
         self.store.put_config(workspace, ACTIONS + action.action_id, action.model_dump(mode="json"))
         return action
+
+    def _checked_gate(self, workspace: str, kind: Kind, gate: Group) -> Group:
+        if any(name.startswith(COMPANY_PREFIX) for name in referenced_fields(gate)):
+            raise Refused("a quality gate reads the record's own fields, not its company's")
+        try:
+            return check_filter(gate, catalog_for(kind, custom_fields(self.workspaces, workspace)))
+        except FilterProblem as problem:
+            raise Refused(f"quality_gate: {problem}") from None
+
+    def edit_action(self, workspace: str, action_id: str, edit: ActionEdit) -> Action:
+        """Rename, turn off (its deliveries are held) or on (they are sent), change what is sent, the cooldown, or
+        the quality gate (its kept segment is recomputed: who passes now enters, who fails now exits)."""
+        action = self.require_action(workspace, action_id)
+        changes = edit.model_dump(exclude_unset=True)
+        if "quality_gate" in changes and (edit.quality_gate is None) != (action.quality_gate is None):
+            raise Refused("a quality gate is set when an action is made: make a new action to add or remove one", 409)
+        try:
+            spec = ActionSpec.model_validate(action.model_dump(include=set(ActionSpec.model_fields)) | changes)
+        except ValueError as refused:
+            raise Refused(str(refused)) from None
+        edited = action.model_copy(update=spec.model_dump(exclude={"quality_gate"}))
+        if edit.quality_gate is not None and action.gate_segment_id:
+            edited.quality_gate = self._checked_gate(workspace, action.kind, edit.quality_gate)
+            try:
+                self.segments.change_kept(workspace, action.gate_segment_id, edited.quality_gate)
+            except FilterProblem as problem:
+                raise Refused(f"quality_gate: {problem}") from None
+        self.store.put_config(workspace, ACTIONS + action_id, edited.model_dump(mode="json"))
+        if edited.enabled and not action.enabled:
+            self._release_held(workspace, edited)
+        return edited
+
+    def _release_held(self, workspace: str, action: Action) -> None:
+        """Make the deliveries held while the action was off due again (each record's in its order)."""
+        cursor: str | None = None
+        while True:
+            page, cursor = self.store.action_deliveries(workspace, action.action_id, cursor, 100)
+            for delivery in page:
+                if delivery.status == DeliveryStatus.HELD:
+                    release(self.store, delivery, format_time(self.clock()))
+            if cursor is None:
+                break
+        self.nudge(workspace, action.destination_id)
 
     def delete_action(self, workspace: str, action_id: str) -> None:
         """Delete the action and the segment its quality gate kept; deliveries stay listed on the records."""
@@ -379,9 +422,7 @@ class Actions:
             for change in group:
                 by_segment.setdefault(change.event.segment_id, []).append(self._change(change))
             nudged: set[str] = set()
-            for action in self.actions(workspace):
-                if not action.enabled:
-                    continue
+            for action in self.actions(workspace):  # an action that is off takes changes in too: they are held
                 failing: set[str] = set()
                 if action.quality_gate is not None and action.segment_id in by_segment:
                     failing = self._log_skips(workspace, action, by_segment[action.segment_id])

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from roster.actions.config import Action, ActionSpec, Destination
+from roster.actions.config import Action, ActionEdit, ActionSpec, Destination
 from roster.actions.service import Refused
 from roster.api.errors import ApiError, answers
 from roster.profiles.fields import Kind
@@ -267,6 +267,17 @@ def get_action(action_id: ActionId) -> ActionView:
     return ActionView(action=action, audience=shown)
 
 
+@router.patch(
+    "/v1/actions/<action_id>",
+    summary="Rename, turn off (deliveries held) or on (held ones sent), change fields, cooldown or quality gate",
+    responses=answers(200, 404, 409),
+)
+def edit_action(action_id: ActionId, body: Annotated[ActionEdit, Body()]) -> ActionView:
+    with _answering():
+        action = services.actions.edit_action(_workspace(), action_id, body)
+    return ActionView(action=action)
+
+
 @router.delete("/v1/actions/<action_id>", summary="Delete an action", responses=answers(204, 404))
 def delete_action(action_id: ActionId) -> Response[str]:
     with _answering():
@@ -292,7 +303,9 @@ def backfill(action_id: ActionId, body: Annotated[BackfillBody, Body()]) -> Back
 )
 def list_deliveries(
     action_id: ActionId,
-    status: Annotated[str | None, Query(pattern="^(pending|blocked|delivered|failed|dead|skipped|collapsed)$")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|blocked|held|delivered|failed|dead|skipped|collapsed)$")
+    ] = None,
     cursor: Annotated[str | None, Query(pattern=r"^dlv_[0-9a-f]{26}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeliveryList:

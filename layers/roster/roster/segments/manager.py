@@ -132,6 +132,15 @@ class SegmentManager:
         kept.relative_dates = uses_relative_dates(checked)
         kept.draft = base.draft
 
+    def change_kept(self, workspace: str, segment_id: str, adds: Group) -> Segment:
+        """Its keeper changed the filter it adds: recompute it (raises FilterProblem as `create_kept`)."""
+        segment = self.get(workspace, segment_id)
+        segment.adds = adds.model_dump(mode="json")
+        self._follow(segment, self.get(workspace, str(segment.based_on)))
+        self.segments.save(segment)
+        self._recompute(segment)
+        return segment
+
     def release(self, workspace: str, segment_id: str) -> None:
         """Its keeper is gone but it stays: a segment of its own from now on, with the filter it has."""
         segment = self.get(workspace, segment_id)
