@@ -1,13 +1,15 @@
 """Benchmark of actions through the local stack; prints figures, asserts nothing about time.
 
-    .venv/bin/python tests/bench/bench_actions.py [--changes 2000] [--kinds webhook,meta,...]
+    .venv/bin/python tests/bench/bench_actions.py [--changes 2000] [--kinds webhook,meta,...] [--gate]
 
 Per destination kind: one workspace, `--changes` people with an e-mail, one action (trigger both) on a segment;
 `--changes` membership changes (every person enters; for ad audiences every fourth one leaves again later) are
 taken in by the intake in batches of 100 (as the intake function receives them from SQS), then the destination
 is drained. Both run against the local stack (DynamoDB in moto, in this process), with the rate budget lifted.
 Prints deliveries written and sent per second, and the destination's requests per 10,000 changes (a webhook
-takes one request a change; Meta, Google Ads and LinkedIn take their batch).
+takes one request a change; Meta, Google Ads and LinkedIn take their batch). With `--gate`, each kind runs again
+with a quality gate that everyone passes: the changes go to the gate's kept segment the action follows, and every
+entry into the action's own segment is also checked against the gate (the skip log), as the intake sees them.
 """
 
 from __future__ import annotations
@@ -57,10 +59,16 @@ def membership_changes(workspace: str, segment: str, people: list[str], exits: b
 
 
 def bench(
-    runner: Runner, stack: LocalStack, kind: str, count: int, destination: dict[str, Any], requests: Callable[[], int]
+    runner: Runner,
+    stack: LocalStack,
+    kind: str,
+    count: int,
+    destination: dict[str, Any],
+    requests: Callable[[], int],
+    gated: bool = False,
 ) -> None:
     admin = RosterClient(runner.serve(), stack.admin_key)
-    workspace = f"bench-{kind.replace('_', '-')}"
+    workspace = f"bench-{kind.replace('_', '-')}" + ("-gated" if gated else "")
     client = RosterClient(runner.serve(), admin.create_workspace(workspace, kind)["api_key"])
     people: list[str] = []
     for start in range(0, count, 500):
@@ -82,15 +90,19 @@ def bench(
     )["destination"]["destination_id"]
     action = {"name": kind, "segment_id": segment, "destination_id": made, "trigger": "both", "options": options}
     action |= {"entry": "every", "fields": ["first_name", "last_name"]}
-    client.call("POST", "/v1/actions", action)
-    runner.drain()  # the segment's (empty) rebuild, before the clock starts
+    if gated:
+        action["quality_gate"] = {"conditions": [{"field": "email", "op": "is_not_empty"}]}
+    followed = client.call("POST", "/v1/actions", action)["action"].get("gate_segment_id") or segment
+    runner.drain()  # the segments' (empty) rebuilds, before the clock starts
 
-    changes = membership_changes(workspace, segment, people, exits=kind in ADS)
+    changes = membership_changes(workspace, followed, people, exits=kind in ADS)
+    checked = membership_changes(workspace, segment, people, False) if gated else []  # each checked against the gate
     before = requests()
     started = time.perf_counter()
     written = 0
-    for start in range(0, len(changes), INTAKE_BATCH):
-        written += services.actions.intake(changes[start : start + INTAKE_BATCH])
+    taken_in = changes + checked
+    for start in range(0, len(taken_in), INTAKE_BATCH):
+        written += services.actions.intake(taken_in[start : start + INTAKE_BATCH])
     taken = time.perf_counter() - started
     sent = 0
     while True:
@@ -100,10 +112,12 @@ def bench(
             break
     elapsed = time.perf_counter() - started
     calls = requests() - before
+    label = kind + ("+gate" if gated else "")
     print(
-        f"{kind:<10} {len(changes):>6} changes  intake {written / taken:6.0f} deliveries/s  "
+        f"{label:<15} {len(changes):>6} changes  intake {written / taken:6.0f} deliveries/s  "
         f"end to end {len(changes) / elapsed:6.0f} changes/s  {calls:>6} requests  "
-        f"{calls * 10_000 / len(changes):8.1f} requests/10,000  ({sent} sent or collapsed)"
+        f"{calls * 10_000 / len(changes):8.1f} requests/10,000  ({sent} sent or collapsed"
+        + (f"; and {len(checked)} entries into the segment checked against the gate)" if gated else ")")
     )
 
 
@@ -116,11 +130,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=2000)
     parser.add_argument("--kinds", default=",".join(("webhook", *ADS, *SEQUENCERS)))
+    parser.add_argument("--gate", action="store_true", help="each kind again with a quality gate")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     stack = LocalStack.from_project().start()
     runner = Runner(stack)
     services.actions.sleep = lambda seconds: None  # the rate budget's pacing: measure Roster, not the budget
+
+    def each(kind: str, destination: dict[str, Any], requests: Callable[[], int]) -> None:
+        for gated in (False, True) if args.gate else (False,):
+            bench(runner, stack, kind, args.changes, dict(destination), requests, gated)
+
     try:
         if "webhook" in kinds:
             with WebhookReceiver() as receiver:
@@ -128,7 +148,7 @@ def main() -> None:
                 secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
                 receiver.secrets.append(secret)
                 destination["secret"] = secret
-                bench(runner, stack, "webhook", args.changes, destination, total(receiver.answers))
+                each("webhook", destination, total(receiver.answers))
         platforms = AdPlatforms().start()
         try:
             emulators = {"google_ads": platforms.google, "meta": platforms.meta, "linkedin": platforms.linkedin}
@@ -136,7 +156,7 @@ def main() -> None:
                 if kind in kinds:
                     platform = emulators[kind]
                     destination = dict(platforms.destinations()[kind])
-                    bench(runner, stack, kind, args.changes, destination, total(platform.requests))
+                    each(kind, destination, total(platform.requests))
         finally:
             platforms.stop()
         for emulator_type in (OutreachEmulator, SalesloftEmulator, ApolloEmulator):
@@ -144,7 +164,7 @@ def main() -> None:
                 if sequencer.kind in kinds:
                     destination = sequencer.destination()
                     destination.pop("kind")
-                    bench(runner, stack, sequencer.kind, args.changes, destination, total(sequencer.calls))
+                    each(sequencer.kind, destination, total(sequencer.calls))
     finally:
         runner.stop()
         stack.stop()
