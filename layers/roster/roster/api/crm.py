@@ -21,7 +21,7 @@ from roster.connectors.core.export import ExportRefused
 from roster.connectors.core.mapping import FieldMapping, MappingError
 from roster.connectors.core.runs import SyncRefused
 from roster.connectors.core.state import Mode, Status
-from roster.connectors.core.trust import TrustRefused, check_ca_bundle, save_ca_bundle
+from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle
 from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
@@ -249,9 +249,22 @@ class CrmConnection:
     view_type: type[BaseModel]  # the connection as the API shows it (secrets masked), with `test`
     check_type: type[BaseModel]
     parse: Callable[[dict[str, Any]], Any]  # the credentials in a connection body
-    view: Callable[[str], Any]  # the workspace's connection view, freshly tested
+    test: Callable[[Any, str | None, str], Any]  # (credentials, CA bundle, workspace) → the connection check
     connect_summary: str
     test_summary: str
+
+    def view(self, crm: Crm, workspace: str) -> Any:
+        """The workspace's connection (every secret masked), freshly tested."""
+        credentials = crm.credentials().load(workspace)
+        if credentials is None:
+            return self.view_type(connected=False)
+        bundle = ca_bundle(services.workspaces, crm.system, workspace)
+        return self.view_type(
+            connected=True,
+            credentials=credentials.redacted(),
+            ca_bundle=bundle,
+            test=self.test(credentials, bundle, workspace),
+        )
 
 
 def check_bundle(path: str | None) -> None:
@@ -288,21 +301,21 @@ def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
         check_bundle(body.ca_bundle)
         crm.credentials().save(ws, conn.parse(body.model_dump(exclude={"ca_bundle"})))
         save_ca_bundle(services.workspaces, crm.system, ws, body.ca_bundle)
-        return conn.view(ws)
+        return conn.view(crm, ws)
 
     router.put(path, summary=conn.connect_summary, responses=answers(200, 422))(
         _typed(put_connection, body=Annotated[conn.body_type, Body()], **{"return": conn.view_type})
     )
 
     def get_connection() -> Any:
-        return conn.view(workspace())
+        return conn.view(crm, workspace())
 
     router.get(path, summary="The connection (secrets masked) and a fresh connection test", responses=answers(200))(
         _typed(get_connection, **{"return": conn.view_type})
     )
 
     def check_connection() -> Any:
-        view = conn.view(workspace())
+        view = conn.view(crm, workspace())
         if view.test is None:
             raise ApiError(404, "not_connected", crm.not_connected)
         return view.test

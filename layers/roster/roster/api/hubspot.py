@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from roster.api.crm import Crm, CrmConnection, CrmExport, connection_routes, export_routes, https_url, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
-from roster.connectors.core.trust import ca_bundle
 from roster.connectors.hubspot import connection
 from roster.connectors.hubspot.budget import BudgetSpent
 from roster.connectors.hubspot.connection import (
@@ -93,20 +92,6 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(502, code, reason) from None
 
 
-def _view(workspace: str) -> ConnectionView:
-    """The workspace's connection, freshly tested."""
-    credentials = _credentials().load(workspace)
-    if credentials is None:
-        return ConnectionView(connected=False)
-    bundle = ca_bundle(services.workspaces, SYSTEM, workspace)
-    return ConnectionView(
-        connected=True,
-        credentials=credentials.redacted(),
-        ca_bundle=bundle,
-        test=connection.test_connection(credentials, bundle, services.hubspot.budget(workspace)),
-    )
-
-
 # --- routes: the connection, objects, mappings, syncs and schedule --------------------------------------
 
 
@@ -136,7 +121,9 @@ connection_routes(
         view_type=ConnectionView,
         check_type=ConnectionCheck,
         parse=CREDENTIALS.validate_python,
-        view=_view,
+        test=lambda credentials, bundle, workspace: connection.test_connection(
+            credentials, bundle, services.hubspot.budget(workspace)
+        ),
         connect_summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
         test_summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
     ),

@@ -25,7 +25,7 @@ from roster.api.crm import (
 )
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
-from roster.connectors.core.trust import ca_bundle, save_ca_bundle, verify_for
+from roster.connectors.core.trust import save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
@@ -156,24 +156,6 @@ def _talk(action: Callable[[], T]) -> T:
         raise ApiError(502, code, reason) from None
 
 
-def _view(workspace: str) -> ConnectionView:
-    """The workspace's connection, freshly tested."""
-    credentials = _credentials().load(workspace)
-    if credentials is None:
-        return ConnectionView(connected=False)
-    check = connection.test_connection(
-        credentials,
-        verify=verify_for(services.workspaces, "salesforce", workspace),
-        api_version=clients().settings.salesforce_api_version,
-    )
-    return ConnectionView(
-        connected=True,
-        credentials=credentials.redacted(),
-        ca_bundle=ca_bundle(services.workspaces, "salesforce", workspace),
-        test=check,
-    )
-
-
 # --- connection -------------------------------------------------------------------------------------------
 
 
@@ -205,7 +187,8 @@ def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     except AuthorizationRefused as refused:
         raise ApiError(409, "authorization_refused", str(refused)) from None
     _credentials().save(workspace, credentials)
-    return _view(workspace)
+    view: ConnectionView = CONNECTION.view(CRM, workspace)
+    return view
 
 
 # --- routes: the connection, objects, mappings, syncs, schedule; API usage ------------------------------
@@ -229,19 +212,18 @@ CRM = Crm(
     credentials=_credentials,
     talk=_talk,
 )
-connection_routes(
-    router,
-    CRM,
-    CrmConnection(
-        body_type=ConnectBody,
-        view_type=ConnectionView,
-        check_type=ConnectionCheck,
-        parse=CREDENTIALS.validate_python,
-        view=_view,
-        connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
-        test_summary="Log in and read the org's limits; says why if it fails",
+CONNECTION = CrmConnection(
+    body_type=ConnectBody,
+    view_type=ConnectionView,
+    check_type=ConnectionCheck,
+    parse=CREDENTIALS.validate_python,
+    test=lambda credentials, bundle, workspace: connection.test_connection(
+        credentials, verify=bundle or True, api_version=clients().settings.salesforce_api_version
     ),
+    connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
+    test_summary="Log in and read the org's limits; says why if it fails",
 )
+connection_routes(router, CRM, CONNECTION)
 import_routes(router, CRM)
 
 
