@@ -124,11 +124,13 @@ def contact_ids(info: dict[str, str], path: Path) -> int:
     return count
 
 
-def run_worker(workspace: str, info: dict[str, str], ids: Path) -> dict[str, Any]:
+def run_worker(workspace: str, info: dict[str, str], ids: Path, endpoint: str) -> dict[str, Any]:
+    """One export in a child process; it reaches the local stack through its moto server (`endpoint`)."""
     return spawn_worker(
         __file__,
         *("--workspace", workspace, "--instance-url", info["instance_url"], "--ca", info["ca_path"]),
         *("--ids", str(ids)),
+        endpoint=endpoint,
     )
 
 
@@ -162,7 +164,7 @@ def bench(args: argparse.Namespace, stack: LocalStack) -> None:
         with emulated_org(size) as info, tempfile.TemporaryDirectory() as folder:
             ids = Path(folder) / "contacts.txt"
             contact_ids(info, ids)
-            report(size, run_worker(f"bench-export-{size}-{int(time.time())}", info, ids))
+            report(size, run_worker(f"bench-export-{size}-{int(time.time())}", info, ids, stack.endpoint))
 
 
 if __name__ == "__main__":

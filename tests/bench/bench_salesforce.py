@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
@@ -35,6 +36,7 @@ from roster.identity.resolver import resolver_for
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import Credentials
+from roster_dev.local.outbound import allowed
 from roster_dev.local.stack import LocalStack
 from tests.bench.common import NullProfiles, memory, peak_rss_mb, print_figures, run_bench, spawn_worker, timed_run
 
@@ -94,8 +96,10 @@ def emulated_org(contacts: int) -> Iterator[dict[str, str]]:
         name, _, value = child.stdout.readline().strip().partition(" ")
         if name in ("instance_url", "session_id", "ca_path"):
             info[name] = value.strip()
+    address = urlsplit(info["instance_url"])
     try:
-        yield info
+        with allowed(str(address.hostname), int(address.port or 443)):  # the workers call it on 127.0.0.1
+            yield info
     finally:
         child.terminate()
         child.wait()
