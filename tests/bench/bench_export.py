@@ -15,9 +15,7 @@ memory flat in N.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from roster.connectors.core.mapping import ExportRule, FieldMapping
 from roster.connectors.salesforce.connection import Connection
 from roster.connectors.salesforce.describe import ObjectMapping
 from roster.connectors.salesforce.export_store import ExportSettings, ExportStore
-from roster.connectors.salesforce.exporter import ExportMessage, SalesforceExport
+from roster.connectors.salesforce.exporter import SalesforceExport
 from roster.connectors.salesforce.importer import SalesforceSync
 from roster.connectors.salesforce.store import SyncStore
 from roster.identity.resolver import resolver_for
@@ -43,7 +41,8 @@ from roster.store.profiles import Page
 from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.local.stack import LocalStack
-from tests.bench.bench_salesforce import NullProfiles, credentials, peak_rss_mb, start_emulator
+from tests.bench.bench_salesforce import credentials, emulated_org
+from tests.bench.common import NullProfiles, memory, peak_rss_mb, print_figures, run_bench, spawn_worker, timed_run
 
 NOW = "2026-11-25T12:00:00.000000Z"
 
@@ -110,23 +109,8 @@ def worker(args: argparse.Namespace) -> None:
     sync.store.put_mapping(args.workspace, mapping)
     export = SalesforceExport(ExportStore(), sync, profiles, NoSegments(), poll_seconds=0.2)
     export.configure(args.workspace, "Contact", ExportSettings(enabled=True))
-    started = time.perf_counter()
-    message = export.start(args.workspace, "Contact")
-    assert message is not None
-    run_id = message.run_id
-    following: ExportMessage | None = message
-    while following is not None:
-        following = export.run(following, lambda: 900.0)
-    seconds = time.perf_counter() - started
-    run = export.store.run(args.workspace, "Contact", run_id)
-    assert run is not None
-    figures = {
-        "run": run.model_dump(mode="json"),
-        "seconds": seconds,
-        "baseline_mb": baseline,
-        "peak_mb": peak_rss_mb(),
-    }
-    print(json.dumps(figures))
+    run, seconds = timed_run(export, lambda: export.start(args.workspace, "Contact"))
+    print_figures(run, seconds, baseline)
 
 
 def contact_ids(info: dict[str, str], path: Path) -> int:
@@ -140,23 +124,14 @@ def contact_ids(info: dict[str, str], path: Path) -> int:
     return count
 
 
-def run_worker(workspace: str, info: dict[str, str], ids: Path) -> dict[str, Any]:
-    command = [
-        sys.executable,
+def run_worker(workspace: str, info: dict[str, str], ids: Path, endpoint: str) -> dict[str, Any]:
+    """One export in a child process; it reaches the local stack through its moto server (`endpoint`)."""
+    return spawn_worker(
         __file__,
-        "--worker",
-        "--workspace",
-        workspace,
-        "--instance-url",
-        info["instance_url"],
-        "--ca",
-        info["ca_path"],
-        "--ids",
-        str(ids),
-    ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
+        *("--workspace", workspace, "--instance-url", info["instance_url"], "--ca", info["ca_path"]),
+        *("--ids", str(ids)),
+        endpoint=endpoint,
+    )
 
 
 def report(size: int, figures: dict[str, Any]) -> None:
@@ -169,7 +144,7 @@ def report(size: int, figures: dict[str, Any]) -> None:
         f"(records/job {updated / max(1, run['jobs']):,.0f})  API calls={run['api_calls']:>4} "
         f"({per_10k:.1f} per 10,000 records)  CSV {run['csv_bytes'] / 1e6:.1f} MB "
         f"({run['csv_bytes'] / max(1, updated):.0f} B/record)  {updated / figures['seconds']:,.0f} records/s  "
-        f"worker peak RSS {figures['peak_mb']:.0f} MB (after imports {figures['baseline_mb']:.0f} MB)"
+        f"worker {memory(figures)}"
     )
 
 
@@ -181,24 +156,15 @@ def main() -> None:
     parser.add_argument("--instance-url")
     parser.add_argument("--ca")
     parser.add_argument("--ids")
-    args = parser.parse_args()
-    if args.worker:
-        worker(args)
-        return
-    stack = LocalStack.from_project().start()
-    try:
-        for size in (int(value) for value in args.sizes.split(",")):
-            emulator, info = start_emulator(size)
-            try:
-                with tempfile.TemporaryDirectory() as folder:
-                    ids = Path(folder) / "contacts.txt"
-                    contact_ids(info, ids)
-                    report(size, run_worker(f"bench-export-{size}-{int(time.time())}", info, ids))
-            finally:
-                emulator.terminate()
-                emulator.wait()
-    finally:
-        stack.stop()
+    run_bench(parser, worker, bench)
+
+
+def bench(args: argparse.Namespace, stack: LocalStack) -> None:
+    for size in (int(value) for value in args.sizes.split(",")):
+        with emulated_org(size) as info, tempfile.TemporaryDirectory() as folder:
+            ids = Path(folder) / "contacts.txt"
+            contact_ids(info, ids)
+            report(size, run_worker(f"bench-export-{size}-{int(time.time())}", info, ids, stack.endpoint))
 
 
 if __name__ == "__main__":

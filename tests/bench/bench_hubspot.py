@@ -21,10 +21,7 @@ calls (10,000 changed records: about 100).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -35,7 +32,7 @@ from roster.connectors.core.mapping import ExportRule, FieldMapping
 from roster.connectors.core.state import Mode
 from roster.connectors.hubspot.connection import Connection, PrivateAppCredentials
 from roster.connectors.hubspot.export_store import ExportSettings, ExportStore
-from roster.connectors.hubspot.exporter import ExportMessage, HubSpotExport
+from roster.connectors.hubspot.exporter import HubSpotExport
 from roster.connectors.hubspot.importer import HubSpotSync, SyncMessage, api_math
 from roster.connectors.hubspot.store import HubSpotConfig, HubSpotStore
 from roster.identity.resolver import resolver_for
@@ -47,7 +44,7 @@ from roster.store.segments import SegmentStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.hubspot import HubSpotEmulator, generate_portal
 from roster_dev.local.stack import LocalStack
-from tests.bench.bench_salesforce import NullProfiles, peak_rss_mb
+from tests.bench.common import NullProfiles, memory, peak_rss_mb, print_figures, run_bench, spawn_worker, timed_run
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -70,22 +67,8 @@ def worker(args: argparse.Namespace) -> None:
     if args.mode == Mode.FULL:
         sync.enable(args.workspace, "contacts")
         sync.store.put_config(args.workspace, HubSpotConfig(tier=args.tier))
-    started = time.perf_counter()
-    message: SyncMessage | None = sync.start(args.workspace, "contacts", Mode(args.mode))
-    assert message is not None
-    run_id = message.run_id
-    while message is not None:
-        message = sync.run(message, lambda: 900.0)
-    seconds = time.perf_counter() - started
-    run = sync.store.run(args.workspace, "contacts", run_id)
-    assert run is not None
-    figures = {
-        "run": run.model_dump(mode="json"),
-        "seconds": seconds,
-        "baseline_mb": baseline,
-        "peak_mb": peak_rss_mb(),
-    }
-    print(json.dumps(figures))
+    run, seconds = timed_run(sync, lambda: sync.start(args.workspace, "contacts", Mode(args.mode)))
+    print_figures(run, seconds, baseline)
 
 
 WRITES = ("batch_update", "batch_upsert")  # the emulator's names of the export's write calls
@@ -115,24 +98,10 @@ def export_worker(args: argparse.Namespace, sync: HubSpotSync, baseline: float) 
         )
     export = HubSpotExport(ExportStore(), sync, profiles, SegmentStore())
     export.configure(workspace, "contacts", ExportSettings(enabled=True))
-    started = time.perf_counter()
-    following: ExportMessage | None = export.start(workspace, "contacts")
-    assert following is not None
-    run_id = following.run_id
-    while following is not None:
-        following = export.run(following, lambda: 900.0)
-    seconds = time.perf_counter() - started
-    run = export.store.run(workspace, "contacts", run_id)
-    assert run is not None and run.refresh_run is not None
+    run, seconds = timed_run(export, lambda: export.start(workspace, "contacts"))
+    assert run.refresh_run is not None
     refresh = sync.store.run(workspace, "contacts", run.refresh_run)
-    figures = {
-        "run": run.model_dump(mode="json"),
-        "refresh_calls": refresh.api_calls if refresh else 0,
-        "seconds": seconds,
-        "baseline_mb": baseline,
-        "peak_mb": peak_rss_mb(),
-    }
-    print(json.dumps(figures))
+    print_figures(run, seconds, baseline, refresh_calls=refresh.api_calls if refresh else 0)
 
 
 def report_export(size: int, figures: dict[str, Any], calls: dict[str, int]) -> None:
@@ -144,8 +113,7 @@ def report_export(size: int, figures: dict[str, Any], calls: dict[str, int]) -> 
         f"{'export':<12} portal={size:>7,}  changed={counts['updated']:>7,}  api_calls={run['api_calls']:>5,} "
         f"({run['batches']:,} batch writes; {per_10k:,.0f} per 10,000 changed; refresh import "
         f"{figures['refresh_calls']:,}; emulator: {writes})  {rate:>6,.0f} records/s in {figures['seconds']:,.0f} s  "
-        f"rejected={counts['rejected']}  worker peak RSS {figures['peak_mb']:.0f} MB "
-        f"(after imports {figures['baseline_mb']:.0f} MB)"
+        f"rejected={counts['rejected']}  worker {memory(figures)}"
     )
 
 
@@ -153,18 +121,13 @@ def run_worker(
     workspace: str, mode: Mode | str, hs: HubSpotEmulator, args: argparse.Namespace, endpoint: str
 ) -> dict[str, Any]:
     """One sync in a child process; it reaches the local stack through its moto server (`endpoint`)."""
-    command = [
-        sys.executable,
+    return spawn_worker(
         __file__,
-        "--worker",
         *("--workspace", workspace, "--mode", str(mode), "--tier", args.tier),
         *("--host", hs.url, "--ca", hs.ca_path, "--token", hs.token),
         *(["--store"] if args.store else []),
-    ]
-    environment = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
+        endpoint=endpoint,
+    )
 
 
 def report(label: str, size: int, figures: dict[str, Any], calls: dict[str, int], estimate: int) -> None:
@@ -175,7 +138,7 @@ def report(label: str, size: int, figures: dict[str, Any], calls: dict[str, int]
     print(
         f"{label:<12} portal={size:>7,}  read={counts['read']:>7,}  api_calls={run['api_calls']:>5,} "
         f"(estimate {estimate:,}; {by_endpoint})  {rate:>6,.0f} records/s in {figures['seconds']:,.0f} s  "
-        f"worker peak RSS {figures['peak_mb']:.0f} MB (after imports {figures['baseline_mb']:.0f} MB)"
+        f"worker {memory(figures)}"
     )
 
 
@@ -192,31 +155,27 @@ def main() -> None:
     parser.add_argument("--host")
     parser.add_argument("--ca")
     parser.add_argument("--token")
-    args = parser.parse_args()
-    if args.worker:
-        worker(args)
-        return
-    stack = LocalStack.from_project().start()
-    try:
-        for size in (int(value) for value in args.sizes.split(",") if value):
-            portal = generate_portal(2026, contacts=size, companies=max(1, size // 50), deals=0)
-            with HubSpotEmulator(portal, tier=args.tier) as hs:
-                workspace = f"bench-{size}-{int(time.time())}"
-                full = run_worker(workspace, Mode.FULL, hs, args, stack.endpoint)
-                report("full", size, full, dict(hs.calls_by_kind), api_math(size).full_calls)
-                changed = [record.id for record in portal.live("contacts")[: args.changed]]
-                portal.bulk_edit("contacts", changed, {"jobtitle": "Changed for the benchmark"})
-                hs.calls_by_kind.clear()
-                incremental = run_worker(workspace, Mode.INCREMENTAL, hs, args, stack.endpoint)
-                estimate = api_math(args.changed).incremental_calls
-                report("incremental", size, incremental, dict(hs.calls_by_kind), estimate)
-        if args.export:
-            portal = generate_portal(2026, contacts=args.export, companies=max(1, args.export // 50), deals=0)
-            with HubSpotEmulator(portal, tier=args.tier) as hs:
-                figures = run_worker(f"bench-export-{int(time.time())}", "export", hs, args, stack.endpoint)
-                report_export(args.export, figures, dict(hs.calls_by_kind))
-    finally:
-        stack.stop()
+    run_bench(parser, worker, bench)
+
+
+def bench(args: argparse.Namespace, stack: LocalStack) -> None:
+    for size in (int(value) for value in args.sizes.split(",") if value):
+        portal = generate_portal(2026, contacts=size, companies=max(1, size // 50), deals=0)
+        with HubSpotEmulator(portal, tier=args.tier) as hs:
+            workspace = f"bench-{size}-{int(time.time())}"
+            full = run_worker(workspace, Mode.FULL, hs, args, stack.endpoint)
+            report("full", size, full, dict(hs.calls_by_kind), api_math(size).full_calls)
+            changed = [record.id for record in portal.live("contacts")[: args.changed]]
+            portal.bulk_edit("contacts", changed, {"jobtitle": "Changed for the benchmark"})
+            hs.calls_by_kind.clear()
+            incremental = run_worker(workspace, Mode.INCREMENTAL, hs, args, stack.endpoint)
+            estimate = api_math(args.changed).incremental_calls
+            report("incremental", size, incremental, dict(hs.calls_by_kind), estimate)
+    if args.export:
+        portal = generate_portal(2026, contacts=args.export, companies=max(1, args.export // 50), deals=0)
+        with HubSpotEmulator(portal, tier=args.tier) as hs:
+            figures = run_worker(f"bench-export-{int(time.time())}", "export", hs, args, stack.endpoint)
+            report_export(args.export, figures, dict(hs.calls_by_kind))
 
 
 if __name__ == "__main__":

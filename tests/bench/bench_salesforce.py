@@ -15,14 +15,14 @@ beyond a fixed overhead; incremental independent of org size; worker memory flat
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
@@ -30,15 +30,15 @@ from simple_salesforce.bulk2 import SFBulk2Handler
 
 from roster import aws
 from roster.connectors.salesforce.connection import Connection, PasswordCredentials
-from roster.connectors.salesforce.importer import SalesforceSync, SyncMessage
+from roster.connectors.salesforce.importer import SalesforceSync
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncStore
 from roster.identity.resolver import resolver_for
-from roster.profiles.fields import Kind
-from roster.profiles.model import Profile
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import Credentials
+from roster_dev.local.outbound import allowed
 from roster_dev.local.stack import LocalStack
+from tests.bench.common import NullProfiles, memory, peak_rss_mb, print_figures, run_bench, spawn_worker, timed_run
 
 
 def credentials(instance_url: str) -> PasswordCredentials:
@@ -51,28 +51,6 @@ def credentials(instance_url: str) -> PasswordCredentials:
         client_id=known.client_id,
         client_secret=known.client_secret,
     )
-
-
-class NullProfiles(ProfileStore):
-    """A profile store that keeps nothing: the worker's own cost, without moto's (see bench_core for that)."""
-
-    def alias_owners(self, workspace: str, kind: Kind, aliases: Iterable[str]) -> dict[str, str]:
-        return {}
-
-    def get_many(self, workspace: str, kind: Kind, profile_ids: Iterable[str]) -> dict[str, Profile]:
-        return {}
-
-    def commit(self, profile: Profile, merged: Iterable[Profile] = (), new_aliases: Iterable[str] = ()) -> None:
-        profile.version = 1
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the forking parent)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -92,21 +70,14 @@ def worker(args: argparse.Namespace) -> None:
         sync.enable(args.workspace, "Contact")
         if args.window_records:
             sync.store.put_config(args.workspace, SyncConfig(window_records=args.window_records))
-    started = time.perf_counter()
-    message: SyncMessage | None = sync.start(args.workspace, "Contact", Mode(args.mode))
-    assert message is not None
-    run_id = message.run_id
-    while message is not None:
-        message = sync.run(message, lambda: 900.0)
-    seconds = time.perf_counter() - started
-    run = sync.store.run(args.workspace, "Contact", run_id)
-    assert run is not None
-    peak = peak_rss_mb()
-    figures = {"run": run.model_dump(mode="json"), "seconds": seconds, "baseline_mb": baseline, "peak_mb": peak}
-    print(json.dumps(figures))
+    run, seconds = timed_run(sync, lambda: sync.start(args.workspace, "Contact", Mode(args.mode)))
+    print_figures(run, seconds, baseline)
 
 
-def start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+@contextmanager
+def emulated_org(contacts: int) -> Iterator[dict[str, str]]:
+    """An org of `contacts` in an emulator child, for as long as the block runs: its instance_url, session_id and
+    ca_path."""
     command = [
         sys.executable,
         "-m",
@@ -125,32 +96,27 @@ def start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]
         name, _, value = child.stdout.readline().strip().partition(" ")
         if name in ("instance_url", "session_id", "ca_path"):
             info[name] = value.strip()
-    return child, info
+    address = urlsplit(info["instance_url"])
+    try:
+        with allowed(str(address.hostname), int(address.port or 443)):  # the workers call it on 127.0.0.1
+            yield info
+    finally:
+        child.terminate()
+        child.wait()
 
 
 def run_worker(
     workspace: str, mode: Mode, info: dict[str, str], store: bool, endpoint: str, window_records: int = 0
 ) -> dict[str, Any]:
     """One sync in a child process; it reaches the local stack through its moto server (`endpoint`)."""
-    command = [
-        sys.executable,
+    return spawn_worker(
         __file__,
-        "--worker",
-        "--workspace",
-        workspace,
-        "--mode",
-        mode.value,
-        "--instance-url",
-        info["instance_url"],
-        "--ca",
-        info["ca_path"],
+        *("--workspace", workspace, "--mode", mode.value),
+        *("--instance-url", info["instance_url"], "--ca", info["ca_path"]),
         *(["--store"] if store else []),
         *(["--window-records", str(window_records)] if window_records else []),
-    ]
-    environment = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
+        endpoint=endpoint,
+    )
 
 
 def change_contacts(info: dict[str, str], count: int) -> None:
@@ -168,8 +134,7 @@ def report(label: str, size: int, figures: dict[str, Any]) -> None:
     print(
         f"{label:<12} org={size:>7,}  read={counts['read']:>7,}  created={counts['created']:>7,}  "
         f"updated={counts['updated']:>6,}  skipped={counts['skipped']:>6,}  api_calls={run['api_calls']:>3}  "
-        f"{rate:>8,.0f} records/s  worker peak RSS {figures['peak_mb']:.0f} MB "
-        f"(after imports {figures['baseline_mb']:.0f} MB)"
+        f"{rate:>8,.0f} records/s  worker {memory(figures)}"
     )
 
 
@@ -184,33 +149,25 @@ def main() -> None:
     parser.add_argument("--mode", default="full")
     parser.add_argument("--instance-url")
     parser.add_argument("--ca")
-    args = parser.parse_args()
-    if args.worker:
-        worker(args)
-        return
-    stack = LocalStack.from_project().start()
-    try:
-        for size in (int(value) for value in args.sizes.split(",")):
-            emulator, info = start_emulator(size)
-            try:
-                workspace = f"bench-{size}-{int(time.time())}"
-                report(
-                    "full",
-                    size,
-                    run_worker(workspace, Mode.FULL, info, args.store, stack.endpoint, args.window_records),
-                )
-                time.sleep(1.1)  # the edits get a later SystemModstamp second than the full sync's mark
-                change_contacts(info, args.changed)
-                report(
-                    "incremental",
-                    size,
-                    run_worker(workspace, Mode.INCREMENTAL, info, args.store, stack.endpoint, args.window_records),
-                )
-            finally:
-                emulator.terminate()
-                emulator.wait()
-    finally:
-        stack.stop()
+    run_bench(parser, worker, bench)
+
+
+def bench(args: argparse.Namespace, stack: LocalStack) -> None:
+    for size in (int(value) for value in args.sizes.split(",")):
+        with emulated_org(size) as info:
+            workspace = f"bench-{size}-{int(time.time())}"
+            report(
+                "full",
+                size,
+                run_worker(workspace, Mode.FULL, info, args.store, stack.endpoint, args.window_records),
+            )
+            time.sleep(1.1)  # the edits get a later SystemModstamp second than the full sync's mark
+            change_contacts(info, args.changed)
+            report(
+                "incremental",
+                size,
+                run_worker(workspace, Mode.INCREMENTAL, info, args.store, stack.endpoint, args.window_records),
+            )
 
 
 if __name__ == "__main__":

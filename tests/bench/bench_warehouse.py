@@ -46,7 +46,7 @@ from roster.profiles.fields import Kind
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.local.stack import LocalStack
-from tests.bench.bench_salesforce import NullProfiles, peak_rss_mb
+from tests.bench.common import NullProfiles, peak_rss_mb
 
 SOURCE = "bench"
 QUERY = "SELECT email, first_name, plan, updated_at FROM people"

@@ -23,11 +23,11 @@ from tests.integration.test_hubspot_sync import (
     START,
     WatchedSync,
     clock_of,
-    drain,
     make_sync,
     new_workspace,
     profile_of,
 )
+from tests.runs import drain
 
 
 @dataclass

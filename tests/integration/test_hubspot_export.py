@@ -10,7 +10,7 @@ nothing for records with nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from roster.connectors.core.export import ExportRefused
 from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError
 from roster.connectors.core.state import Status
 from roster.connectors.hubspot.export_store import ExportObject, ExportRun, ExportSettings, ExportStore
-from roster.connectors.hubspot.exporter import ExportMessage, HubSpotExport
+from roster.connectors.hubspot.exporter import HubSpotExport
 from roster.connectors.hubspot.importer import HubSpotSync
 from roster.connectors.hubspot.store import HubSpotStore
 from roster.identity.aliases import record_alias
@@ -39,9 +39,9 @@ from roster_dev.emulators.hubspot.portal import Record
 from roster_dev.emulators.hubspot.schema import PropertyDef
 from roster_dev.local.stack import LocalStack
 from tests.integration.test_hubspot_sync import make_sync
+from tests.runs import run_to_end
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-FOREVER: Callable[[], float] = lambda: 1e9  # noqa: E731 - a deadline that never comes
 
 
 @pytest.fixture
@@ -90,14 +90,7 @@ def setup_workspace(
 
 
 def run_export(export: HubSpotExport, workspace: str, obj: ExportObject = "contacts") -> ExportRun:
-    message = export.start(workspace, obj)
-    assert message is not None
-    following: ExportMessage | None = message
-    while following is not None:
-        following = export.run(following, FOREVER)
-    run = export.store.run(workspace, obj, message.run_id)
-    assert run is not None
-    return run
+    return run_to_end(export, export.start(workspace, obj))
 
 
 def with_email(hs: HubSpotEmulator) -> list[Record]:

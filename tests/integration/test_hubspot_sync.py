@@ -31,9 +31,9 @@ from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore, matching_setting_name
 from roster_dev.emulators.hubspot import HubSpotEmulator, ManualClock, generate_portal
 from roster_dev.local.stack import LocalStack
+from tests.runs import FOREVER, drain, run_to_end
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-FOREVER: Callable[[], float] = lambda: 1e9  # noqa: E731 - a deadline that never comes
 OBJECTS: tuple[HubSpotObject, ...] = ("companies", "contacts", "deals")
 
 
@@ -118,22 +118,8 @@ def new_workspace(sync: HubSpotSync, *objects: HubSpotObject) -> str:
     return workspace
 
 
-def drain(sync: HubSpotSync, message: SyncMessage | None, remaining: Callable[[], float] = FOREVER) -> int:
-    """Run a message and its continuations to the end; how many invocations it took."""
-    invocations = 0
-    while message is not None:
-        message = sync.run(message, remaining)
-        invocations += 1
-    return invocations
-
-
 def sync_now(sync: HubSpotSync, workspace: str, obj: HubSpotObject, mode: Mode | None = None) -> HubSpotRun:
-    message = sync.start(workspace, obj, mode)
-    assert message is not None
-    drain(sync, message)
-    run = sync.store.run(workspace, obj, message.run_id)
-    assert run is not None
-    return run
+    return run_to_end(sync, sync.start(workspace, obj, mode))
 
 
 def one_page() -> Callable[[], float]:

@@ -6,7 +6,7 @@ middle: no duplicates), records Salesforce refuses, and a second export with not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,9 +34,9 @@ from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import ManualClock, SalesforceEmulator, generate_org
 from roster_dev.local.stack import LocalStack
 from tests.integration.test_salesforce_sync import credentials
+from tests.runs import FOREVER, run_to_end
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-FOREVER: Callable[[], float] = lambda: 1e9  # noqa: E731 - a deadline that never comes
 
 
 @pytest.fixture
@@ -92,14 +92,7 @@ def setup_workspace(export: SalesforceExport, mapping: dict[str, str | FieldMapp
 
 
 def run_export(export: SalesforceExport, workspace: str, obj: ExportObject = "Contact") -> ExportRun:
-    message = export.start(workspace, obj)
-    assert message is not None
-    following: ExportMessage | None = message
-    while following is not None:
-        following = export.run(following, FOREVER)
-    run = export.store.run(workspace, obj, message.run_id)
-    assert run is not None
-    return run
+    return run_to_end(export, export.start(workspace, obj))
 
 
 def contacts(emulator: SalesforceEmulator) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from roster.connectors.salesforce.connection import (
     secret_name,
 )
 from roster.connectors.salesforce.describe import SalesforceObject
-from roster.connectors.salesforce.importer import SalesforceSync, SyncMessage
+from roster.connectors.salesforce.importer import SalesforceSync
 from roster.connectors.salesforce.store import Mode, SyncConfig, SyncRun, SyncStore
 from roster.identity.aliases import record_alias
 from roster.identity.resolver import resolver_for
@@ -38,9 +38,9 @@ from roster.store.workspaces import WorkspaceStore
 from roster_dev.emulators.salesforce import QUERY_TIMEOUT, Chunking, ManualClock, SalesforceEmulator, generate_org
 from roster_dev.local.outbound import allowed
 from roster_dev.local.stack import LocalStack
+from tests.runs import FOREVER, drain, run_to_end
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-FOREVER: Callable[[], float] = lambda: 1e9  # noqa: E731 - a deadline that never comes
 
 
 def credentials(emulator: SalesforceEmulator, **changes: str) -> PasswordCredentials:
@@ -97,18 +97,8 @@ def new_workspace(sync: SalesforceSync, *objects: SalesforceObject) -> str:
     return workspace
 
 
-def drain(sync: SalesforceSync, message: SyncMessage | None, remaining: Callable[[], float] = FOREVER) -> None:
-    while message is not None:
-        message = sync.run(message, remaining)
-
-
 def sync_now(sync: SalesforceSync, workspace: str, obj: SalesforceObject, mode: Mode | None = None) -> SyncRun:
-    message = sync.start(workspace, obj, mode)
-    assert message is not None
-    drain(sync, message)
-    run = sync.store.run(workspace, obj, message.run_id)
-    assert run is not None
-    return run
+    return run_to_end(sync, sync.start(workspace, obj, mode))
 
 
 def profile_of(workspace: str, kind: Kind, obj: str, record_id: str) -> Profile:

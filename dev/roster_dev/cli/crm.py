@@ -15,18 +15,20 @@ from rich.table import Table
 
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console, split_pair
 
+Limit = Annotated[int, typer.Option(min=1, max=100)]
+
+
+def env_option(envvar: str, text: str, secret: bool = False) -> Any:
+    """An option also read from an environment variable (a secret's variable stays out of --help)."""
+    return typer.Option(envvar=envvar, help=text, show_default=False, show_envvar=not secret)
+
 
 def import_commands(app: typer.Typer, system: str, object_help: str, toggle: str) -> None:
     """Add a CRM's `history`, `enable` and `sync` commands; `toggle` is what the system calls its import switch."""
     prefix = f"/v1/{system}/objects"
     obj_type = Annotated[str, typer.Argument(help=object_help)]
 
-    def history(
-        obj: str,
-        limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-        url: Url = DEFAULT_URL,
-        api_key: ApiKey = "",
-    ) -> None:
+    def history(obj: str, limit: Limit = 20, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
         """An object's sync runs, newest first, with their counts and API calls."""
         found = call(url, api_key, "GET", f"{prefix}/{obj}/history", limit=str(limit))
         table = Table(
@@ -135,6 +137,73 @@ def mapping_table(current: dict[str, Any], label: str) -> Table:
         export = each["export"] if not each.get("segment") else f"segment {each['segment']}"
         table.add_row(name, each["field"], each["sf_type"], export)
     return table
+
+
+@dataclass(frozen=True)
+class MappingWords:
+    """How a CRM's `mapping` command reads: what it calls a field, and how its fields are checked."""
+
+    system: str  # "hubspot"
+    column: str  # the mapping table's first column: "HubSpot property"
+    field: str  # "property", "field"
+    placeholder: str  # a field in the options' help: "property", "SfField"
+    rule_of: str  # whose export rule --rule sets: "its", "the field's"
+    member_fields: str  # the other fields a segment's membership can go to: "text/picklist field"
+    checked: str  # what a saved mapping is checked against: "fields"
+    roster_name: Callable[[str], str]  # a Roster field name for a CRM field --segment maps
+
+
+def mapping_command(app: typer.Typer, object_help: str, words: MappingWords) -> None:
+    """Add a CRM's `mapping` command: show an object's mapping, edit it (fields, export rules, segments), preview it."""
+    prefix, word = f"/v1/{words.system}/objects", words.placeholder
+
+    def mapping(
+        obj: str,
+        set_: list[str] | None = None,
+        rule: list[str] | None = None,
+        segment: list[str] | None = None,
+        preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
+        url: Url = DEFAULT_URL,
+        api_key: ApiKey = "",
+    ) -> None:
+        current = call(url, api_key, "GET", f"{prefix}/{obj}/mapping")
+        if set_ or rule or segment:
+            fields = edited_mapping(current, set_, rule, segment, words.roster_name, word)
+            current = call(url, api_key, "PUT", f"{prefix}/{obj}/mapping", {"fields": fields})
+        preview_path = f"{prefix}/{obj}/mapping/preview"
+        show_mapping(
+            mapping_table(current, words.column),
+            current,
+            (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None,
+        )
+
+    mapping.__doc__ = (
+        f"Show an object's {words.field} mapping; --set, --rule and --segment change it (checked against the "
+        f"object's {words.checked}) and save it."
+    )
+    mapping.__annotations__.update(
+        obj=Annotated[str, typer.Argument(help=object_help)],
+        set_=Annotated[
+            list[str] | None,
+            typer.Option("--set", help=f"{word}=roster_field (repeatable); {word}= unmaps it"),
+        ],
+        rule=Annotated[
+            list[str] | None,
+            typer.Option(
+                "--rule", help=f"{word}=never|always|fill_blank: {words.rule_of} scheduled export rule (repeatable)"
+            ),
+        ],
+        segment=Annotated[
+            list[str] | None,
+            typer.Option(
+                "--segment",
+                help=f"{word}=segment_id[=value]: write the segment's membership to this checkbox (or "
+                f"{words.member_fields}, with the value written while a member); set on entry, cleared on exit "
+                "(repeatable)",
+            ),
+        ],
+    )
+    app.command("mapping")(mapping)
 
 
 @dataclass(frozen=True)
@@ -273,12 +342,7 @@ def export_commands(parent: typer.Typer, words: ExportWords) -> None:
         if found["status"] != "succeeded":
             raise typer.Exit(1)
 
-    def history(
-        obj: str,
-        limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
-        url: Url = DEFAULT_URL,
-        api_key: ApiKey = "",
-    ) -> None:
+    def history(obj: str, limit: Limit = 20, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
         found = call(url, api_key, "GET", f"{prefix}/{obj}/history", limit=str(limit))
         table = Table(
             "run", "status", "started", "updated", "created", "unchanged", "rejected", words.batches_word, "API calls"

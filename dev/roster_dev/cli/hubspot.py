@@ -13,11 +13,11 @@ import typer
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console
 from roster_dev.cli.crm import (
     ExportWords,
-    edited_mapping,
+    MappingWords,
+    env_option,
     export_commands,
     import_commands,
-    mapping_table,
-    show_mapping,
+    mapping_command,
     show_status,
 )
 
@@ -26,25 +26,20 @@ hubspot = typer.Typer(
 )
 
 OBJECTS = "contacts (People), companies or deals"
-Object = Annotated[str, typer.Argument(help=OBJECTS)]
-
-
-def _option(envvar: str, text: str, secret: bool = False) -> Any:
-    return typer.Option(envvar=envvar, help=text, show_default=False, show_envvar=not secret)
 
 
 @hubspot.command("connect")
 def connect(
-    token: Annotated[str | None, _option("HUBSPOT_TOKEN", "A private app's access token", secret=True)] = None,
-    client_id: Annotated[str | None, _option("HUBSPOT_CLIENT_ID", "OAuth: the app's client id")] = None,
+    token: Annotated[str | None, env_option("HUBSPOT_TOKEN", "A private app's access token", secret=True)] = None,
+    client_id: Annotated[str | None, env_option("HUBSPOT_CLIENT_ID", "OAuth: the app's client id")] = None,
     client_secret: Annotated[
-        str | None, _option("HUBSPOT_CLIENT_SECRET", "OAuth: the app's client secret", secret=True)
+        str | None, env_option("HUBSPOT_CLIENT_SECRET", "OAuth: the app's client secret", secret=True)
     ] = None,
     refresh_token: Annotated[
-        str | None, _option("HUBSPOT_REFRESH_TOKEN", "OAuth: the install's refresh token", secret=True)
+        str | None, env_option("HUBSPOT_REFRESH_TOKEN", "OAuth: the install's refresh token", secret=True)
     ] = None,
-    host: Annotated[str | None, _option("HUBSPOT_HOST", "API base URL (default https://api.hubapi.com)")] = None,
-    ca_bundle: Annotated[str | None, _option("HUBSPOT_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
+    host: Annotated[str | None, env_option("HUBSPOT_HOST", "API base URL (default https://api.hubapi.com)")] = None,
+    ca_bundle: Annotated[str | None, env_option("HUBSPOT_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
@@ -94,40 +89,20 @@ def status(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
 import_commands(hubspot, "hubspot", OBJECTS, toggle="import")
 
 
-@hubspot.command("mapping")
-def mapping(
-    obj: Object,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="property=roster_field (repeatable); property= unmaps it")
-    ] = None,
-    rule: Annotated[
-        list[str] | None,
-        typer.Option("--rule", help="property=never|always|fill_blank: its scheduled export rule (repeatable)"),
-    ] = None,
-    segment: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--segment",
-            help="property=segment_id[=value]: write the segment's membership to this checkbox (or dropdown/text "
-            "property, with the value written while a member); set on entry, cleared on exit (repeatable)",
-        ),
-    ] = None,
-    preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Show an object's property mapping; --set, --rule and --segment change it (checked against the object's
-    properties: calculated and read-only ones cannot be written back) and save it."""
-    current = call(url, api_key, "GET", f"/v1/hubspot/objects/{obj}/mapping")
-    if set_ or rule or segment:
-        fields = edited_mapping(current, set_, rule, segment, lambda name: name, "property")
-        current = call(url, api_key, "PUT", f"/v1/hubspot/objects/{obj}/mapping", {"fields": fields})
-    preview_path = f"/v1/hubspot/objects/{obj}/mapping/preview"
-    show_mapping(
-        mapping_table(current, "HubSpot property"),
-        current,
-        (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None,
-    )
+mapping_command(
+    hubspot,
+    OBJECTS,
+    MappingWords(
+        system="hubspot",
+        column="HubSpot property",
+        field="property",
+        placeholder="property",
+        rule_of="its",
+        member_fields="dropdown/text property",
+        checked="properties: calculated and read-only ones cannot be written back",
+        roster_name=lambda name: name,
+    ),
+)
 
 
 @hubspot.command("schedule")

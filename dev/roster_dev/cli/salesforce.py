@@ -15,11 +15,11 @@ import typer
 from roster_dev.cli.common import DEFAULT_URL, ApiKey, Url, call, console
 from roster_dev.cli.crm import (
     ExportWords,
-    edited_mapping,
+    MappingWords,
+    env_option,
     export_commands,
     import_commands,
-    mapping_table,
-    show_mapping,
+    mapping_command,
     show_status,
 )
 
@@ -28,11 +28,6 @@ salesforce = typer.Typer(
 )
 
 OBJECTS = "Account, Contact, Lead, Opportunity, Task or Event"
-Object = Annotated[str, typer.Argument(help=OBJECTS)]
-
-
-def _option(envvar: str, text: str, secret: bool = False) -> Any:
-    return typer.Option(envvar=envvar, help=text, show_default=False, show_envvar=not secret)
 
 
 @salesforce.command("connect")
@@ -41,21 +36,23 @@ def connect(
         str | None,
         typer.Option(help="jwt (recommended), password, client_credentials or session (default: from what is given)"),
     ] = None,
-    login_url: Annotated[str | None, _option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = None,
-    username: Annotated[str | None, _option("SALESFORCE_USERNAME", "User name (jwt and password methods)")] = None,
-    password: Annotated[str | None, _option("SALESFORCE_PASSWORD", "Password", secret=True)] = None,
-    security_token: Annotated[str | None, _option("SALESFORCE_SECURITY_TOKEN", "Security token", secret=True)] = None,
-    client_id: Annotated[str | None, _option("SALESFORCE_CLIENT_ID", "Connected app consumer key")] = None,
-    client_secret: Annotated[str | None, _option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)] = None,
-    instance_url: Annotated[str | None, _option("SALESFORCE_INSTANCE_URL", "Instance URL (session method)")] = None,
-    session_id: Annotated[str | None, _option("SALESFORCE_SESSION_ID", "Session id", secret=True)] = None,
+    login_url: Annotated[str | None, env_option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = None,
+    username: Annotated[str | None, env_option("SALESFORCE_USERNAME", "User name (jwt and password methods)")] = None,
+    password: Annotated[str | None, env_option("SALESFORCE_PASSWORD", "Password", secret=True)] = None,
+    security_token: Annotated[
+        str | None, env_option("SALESFORCE_SECURITY_TOKEN", "Security token", secret=True)
+    ] = None,
+    client_id: Annotated[str | None, env_option("SALESFORCE_CLIENT_ID", "Connected app consumer key")] = None,
+    client_secret: Annotated[str | None, env_option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)] = None,
+    instance_url: Annotated[str | None, env_option("SALESFORCE_INSTANCE_URL", "Instance URL (session method)")] = None,
+    session_id: Annotated[str | None, env_option("SALESFORCE_SESSION_ID", "Session id", secret=True)] = None,
     private_key_file: Annotated[
-        Path | None, _option("SALESFORCE_PRIVATE_KEY_FILE", "PEM key of the connected app's certificate (jwt)")
+        Path | None, env_option("SALESFORCE_PRIVATE_KEY_FILE", "PEM key of the connected app's certificate (jwt)")
     ] = None,
     audience: Annotated[
-        str | None, _option("SALESFORCE_AUDIENCE", "JWT audience (default: from the login URL)")
+        str | None, env_option("SALESFORCE_AUDIENCE", "JWT audience (default: from the login URL)")
     ] = None,
-    ca_bundle: Annotated[str | None, _option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
+    ca_bundle: Annotated[str | None, env_option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
@@ -93,13 +90,13 @@ def connect(
 
 @salesforce.command("authorize")
 def authorize(
-    client_id: Annotated[str, _option("SALESFORCE_CLIENT_ID", "Connected app consumer key")],
-    client_secret: Annotated[str, _option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)],
-    redirect_uri: Annotated[str, _option("SALESFORCE_REDIRECT_URI", "The connected app's callback URL")],
-    login_url: Annotated[str, _option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = (
+    client_id: Annotated[str, env_option("SALESFORCE_CLIENT_ID", "Connected app consumer key")],
+    client_secret: Annotated[str, env_option("SALESFORCE_CLIENT_SECRET", "Consumer secret", secret=True)],
+    redirect_uri: Annotated[str, env_option("SALESFORCE_REDIRECT_URI", "The connected app's callback URL")],
+    login_url: Annotated[str, env_option("SALESFORCE_LOGIN_URL", "Login host or My Domain URL")] = (
         "https://login.salesforce.com"
     ),
-    ca_bundle: Annotated[str | None, _option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
+    ca_bundle: Annotated[str | None, env_option("SALESFORCE_CA_BUNDLE", "Local stacks only: the emulator's CA")] = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
 ) -> None:
@@ -166,37 +163,20 @@ def _roster_name(sf_field: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", sf_field.removesuffix("__c").lower()).strip("_")
 
 
-@salesforce.command("mapping")
-def mapping(
-    obj: Object,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="SfField=roster_field (repeatable); SfField= unmaps it")
-    ] = None,
-    rule: Annotated[
-        list[str] | None,
-        typer.Option("--rule", help="SfField=never|always|fill_blank: the field's scheduled export rule (repeatable)"),
-    ] = None,
-    segment: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--segment",
-            help="SfField=segment_id[=value]: write the segment's membership to this checkbox (or text/picklist "
-            "field, with the value written while a member); set on entry, cleared on exit (repeatable)",
-        ),
-    ] = None,
-    preview: Annotated[bool, typer.Option("--preview", help="Show 10 records as the mapping stores them")] = False,
-    url: Url = DEFAULT_URL,
-    api_key: ApiKey = "",
-) -> None:
-    """Show an object's field mapping; --set, --rule and --segment change it (checked against the object's
-    fields) and save it."""
-    current = call(url, api_key, "GET", f"/v1/salesforce/objects/{obj}/mapping")
-    if set_ or rule or segment:
-        fields = edited_mapping(current, set_, rule, segment, _roster_name, "SfField")
-        current = call(url, api_key, "PUT", f"/v1/salesforce/objects/{obj}/mapping", {"fields": fields})
-    table = mapping_table(current, "Salesforce field")
-    preview_path = f"/v1/salesforce/objects/{obj}/mapping/preview"
-    show_mapping(table, current, (lambda: call(url, api_key, "POST", preview_path, {})) if preview else None)
+mapping_command(
+    salesforce,
+    OBJECTS,
+    MappingWords(
+        system="salesforce",
+        column="Salesforce field",
+        field="field",
+        placeholder="SfField",
+        rule_of="the field's",
+        member_fields="text/picklist field",
+        checked="fields",
+        roster_name=_roster_name,
+    ),
+)
 
 
 @salesforce.command("api-math")

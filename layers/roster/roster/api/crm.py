@@ -6,7 +6,7 @@ before."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from roster.api.errors import ApiError, answers
 from roster.api.schemas import ObjectToggle, PreviewBody, SyncNow
 from roster.connectors.core.export import ExportRefused
-from roster.connectors.core.mapping import FieldMapping
+from roster.connectors.core.mapping import FieldMapping, MappingError
+from roster.connectors.core.runs import SyncRefused
 from roster.connectors.core.state import Mode, Status
-from roster.connectors.core.trust import TrustRefused, check_ca_bundle, save_ca_bundle
+from roster.connectors.core.trust import TrustRefused, ca_bundle, check_ca_bundle, save_ca_bundle
+from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +50,7 @@ class Crm:
     system: str  # path segment, e.g. "hubspot"
     label: str  # the name users know, e.g. "HubSpot"
     module: str  # the system's API module: its models keep their OpenAPI names
+    objects: tuple[str, ...]  # the object names as the system spells them
     object_type: Any  # the Literal of object names
     status_type: type[BaseModel]
     run_type: type[BaseModel]
@@ -58,11 +61,29 @@ class Crm:
     window_word: str  # what the schedule calls how far a sync reaches back
     sync: Callable[[], ImportSync]
     queue: Callable[[], Any]  # the sync queue: send(message)
-    connected: Callable[[str], bool]
-    refused: type[Exception]  # the import service's "sync is off for this object"
-    parse_object: Callable[[str], Any]  # a 404 ApiError for an unknown object
+    credentials: Callable[[], Any]  # the credential store: load, save and delete a workspace's credentials
     talk: Callable[[Callable[[], Any]], Any]  # the system's failures → API errors
-    not_connected: str
+
+    @property
+    def not_connected(self) -> str:
+        return f"{self.label} is not connected for this workspace: PUT /v1/{self.system}/connection first"
+
+    def connected(self, workspace: str) -> bool:
+        return self.credentials().load(workspace) is not None
+
+    def parse_object(self, name: str) -> Any:
+        """An object by its name in any case; else a 404 naming the objects there are."""
+        by_name = {obj.lower(): obj for obj in self.objects}
+        if name.lower() not in by_name:
+            raise ApiError(404, "not_found", f"no {self.label} object {name!r}; one of {', '.join(self.objects)}")
+        return by_name[name.lower()]
+
+    def call(self, action: Callable[[], Any]) -> Any:
+        """Run something that talks to the system: a mapping it refuses is a 422, its failures the system's errors."""
+        try:
+            return self.talk(action)
+        except MappingError as problem:
+            raise ApiError(422, "invalid_mapping", str(problem)) from None
 
 
 def _typed(route: F, **types: Any) -> F:
@@ -136,7 +157,7 @@ def import_routes(router: Router, crm: Crm) -> None:
     def get_mapping(name: str) -> Any:
         obj, ws = crm.parse_object(name), workspace()
         saved = crm.sync().store.mapping(ws, obj)
-        mapping = saved or crm.talk(lambda: crm.sync().mapping(ws, obj))
+        mapping = saved or crm.call(lambda: crm.sync().mapping(ws, obj))
         return mapping_view(object=obj, saved=saved is not None, fields=mapping.fields)
 
     router.get(
@@ -147,7 +168,7 @@ def import_routes(router: Router, crm: Crm) -> None:
 
     def put_mapping(name: str, body: Any) -> Any:
         obj, ws = crm.parse_object(name), workspace()
-        mapping = crm.talk(lambda: crm.sync().set_mapping(ws, obj, body.fields))
+        mapping = crm.call(lambda: crm.sync().set_mapping(ws, obj, body.fields))
         return mapping_view(object=obj, saved=True, fields=mapping.fields)
 
     router.put(
@@ -158,7 +179,7 @@ def import_routes(router: Router, crm: Crm) -> None:
 
     def preview_mapping(name: str, body: PreviewBody) -> Any:
         obj, ws = crm.parse_object(name), workspace()
-        records = crm.talk(lambda: crm.sync().preview(ws, obj, body.fields))
+        records = crm.call(lambda: crm.sync().preview(ws, obj, body.fields))
         return preview_view(object=obj, records=records)
 
     router.post(
@@ -183,7 +204,7 @@ def import_routes(router: Router, crm: Crm) -> None:
             raise ApiError(409, "not_connected", crm.not_connected)
         try:
             message = crm.sync().start(ws, obj, body.mode)
-        except crm.refused:
+        except SyncRefused:
             raise ApiError(409, "sync_off", f"import sync is off for {obj}: PUT {prefix}/objects/{obj}") from None
         if message is None:
             state = crm.sync().store.state(ws, obj)
@@ -227,11 +248,23 @@ class CrmConnection:
     body_type: Any  # the discriminated union of connection bodies (credentials and ca_bundle)
     view_type: type[BaseModel]  # the connection as the API shows it (secrets masked), with `test`
     check_type: type[BaseModel]
-    credentials: Callable[[], Any]  # the credential store: save(workspace, credentials), delete(workspace)
     parse: Callable[[dict[str, Any]], Any]  # the credentials in a connection body
-    view: Callable[[str], Any]  # the workspace's connection view, freshly tested
+    test: Callable[[Any, str | None, str], Any]  # (credentials, CA bundle, workspace) → the connection check
     connect_summary: str
     test_summary: str
+
+    def view(self, crm: Crm, workspace: str) -> Any:
+        """The workspace's connection (every secret masked), freshly tested."""
+        credentials = crm.credentials().load(workspace)
+        if credentials is None:
+            return self.view_type(connected=False)
+        bundle = ca_bundle(services.workspaces, crm.system, workspace)
+        return self.view_type(
+            connected=True,
+            credentials=credentials.redacted(),
+            ca_bundle=bundle,
+            test=self.test(credentials, bundle, workspace),
+        )
 
 
 def check_bundle(path: str | None) -> None:
@@ -241,6 +274,19 @@ def check_bundle(path: str | None) -> None:
             check_ca_bundle(path)
         except TrustRefused as refused:
             raise ApiError(422, "invalid_request", str(refused)) from None
+
+
+def https_url(value: str, example: str) -> str:
+    """A connection body's URL must be https and may not point inside (refused before anything connects)."""
+    if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
+        raise ValueError(f"must be an https:// URL, e.g. {example}")
+    try:
+        check_url(value)
+    except OutboundRefused as refused:
+        raise ValueError(str(refused)) from None
+    except Unresolvable:
+        pass  # a name that does not resolve yet fails the connection test instead
+    return value
 
 
 def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
@@ -253,23 +299,23 @@ def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
     def put_connection(body: Any) -> Any:
         ws = workspace()
         check_bundle(body.ca_bundle)
-        conn.credentials().save(ws, conn.parse(body.model_dump(exclude={"ca_bundle"})))
+        crm.credentials().save(ws, conn.parse(body.model_dump(exclude={"ca_bundle"})))
         save_ca_bundle(services.workspaces, crm.system, ws, body.ca_bundle)
-        return conn.view(ws)
+        return conn.view(crm, ws)
 
     router.put(path, summary=conn.connect_summary, responses=answers(200, 422))(
         _typed(put_connection, body=Annotated[conn.body_type, Body()], **{"return": conn.view_type})
     )
 
     def get_connection() -> Any:
-        return conn.view(workspace())
+        return conn.view(crm, workspace())
 
     router.get(path, summary="The connection (secrets masked) and a fresh connection test", responses=answers(200))(
         _typed(get_connection, **{"return": conn.view_type})
     )
 
     def check_connection() -> Any:
-        view = conn.view(workspace())
+        view = conn.view(crm, workspace())
         if view.test is None:
             raise ApiError(404, "not_connected", crm.not_connected)
         return view.test
@@ -280,7 +326,7 @@ def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
 
     def delete_connection() -> Response[None]:
         ws = workspace()
-        conn.credentials().delete(ws)
+        crm.credentials().delete(ws)
         save_ca_bundle(services.workspaces, crm.system, ws, None)
         return Response(status_code=204)
 
@@ -293,7 +339,8 @@ def connection_routes(router: Router, crm: Crm, conn: CrmConnection) -> None:
 class CrmExport:
     """How a system's export is shown: its object and model types and its service."""
 
-    object_type: Any  # the Literal of the objects export writes
+    objects: Collection[str]  # the objects export writes
+    object_type: Any  # their Literal
     objects_word: str  # e.g. "Accounts and Contacts"
     settings_type: type[BaseModel]
     status_type: type[BaseModel]
@@ -301,8 +348,15 @@ class CrmExport:
     run_type: type[BaseModel]
     service: Callable[[], Any]  # the export loop: status, configure, preview, start, history
     queue: Callable[[], Any]  # the export queue: send(message)
-    parse_object: Callable[[str], Any]  # a 404 (unknown) or 422 (import-only) ApiError for an object
+    import_only: str  # why an object is not exported: a template of {obj} and {exported}
     why_write: str  # what "export now" says it writes with
+
+    def parse_object(self, crm: Crm, name: str) -> Any:
+        """An object export writes; else a 404 (unknown) or a 422 (import-only)."""
+        obj = crm.parse_object(name)
+        if obj not in self.objects:
+            raise ApiError(422, "import_only", self.import_only.format(obj=obj, exported=" and ".join(self.objects)))
+        return obj
 
 
 def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
@@ -330,7 +384,7 @@ def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
 
     def talk(action: Callable[[], Any]) -> Any:
         try:
-            return crm.talk(action)
+            return crm.call(action)
         except ExportRefused as refused:
             raise ApiError(409, "export_refused", str(refused)) from None
 
@@ -345,7 +399,7 @@ def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
     )(_typed(export_status, **{"return": list[exp.status_type]}))  # type: ignore[name-defined]
 
     def get_export(name: str) -> Any:
-        return status_of(workspace(), exp.parse_object(name))
+        return status_of(workspace(), exp.parse_object(crm, name))
 
     router.get(
         f"{prefix}/<name>",
@@ -354,7 +408,7 @@ def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
     )(_typed(get_export, **{"return": exp.status_type}))
 
     def put_export(name: str, body: Any) -> Any:
-        obj, ws = exp.parse_object(name), workspace()
+        obj, ws = exp.parse_object(crm, name), workspace()
         talk(lambda: exp.service().configure(ws, obj, body))
         return status_of(ws, obj)
 
@@ -365,7 +419,7 @@ def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
     )(_typed(put_export, body=exp.settings_type, **{"return": exp.status_type}))
 
     def preview_export(name: str, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
-        obj, ws = exp.parse_object(name), workspace()
+        obj, ws = exp.parse_object(crm, name), workspace()
         return talk(lambda: exp.service().preview(ws, obj, limit))
 
     router.post(
@@ -375,7 +429,7 @@ def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
     )(_typed(preview_export, **{"return": exp.preview_type}))
 
     def export_now(name: str, body: Any) -> Any:
-        obj, ws = exp.parse_object(name), workspace()
+        obj, ws = exp.parse_object(crm, name), workspace()
         if not crm.connected(ws):
             raise ApiError(409, "not_connected", crm.not_connected)
         message = talk(lambda: exp.service().start(ws, obj, body.full))
@@ -392,7 +446,7 @@ def export_routes(router: Router, crm: Crm, exp: CrmExport) -> None:
     )(_typed(export_now, body=now_body, **{"return": Response[started_view]}))  # type: ignore[valid-type]
 
     def export_history(name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
-        obj = exp.parse_object(name)
+        obj = exp.parse_object(crm, name)
         return history_view(object=obj, runs=exp.service().history(workspace(), obj, limit))
 
     router.get(

@@ -12,12 +12,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from roster.api.crm import Crm, CrmConnection, CrmExport, connection_routes, export_routes, import_routes
+from roster.api.crm import Crm, CrmConnection, CrmExport, connection_routes, export_routes, https_url, import_routes
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
-from roster.connectors.core.mapping import MappingError
-from roster.connectors.core.runs import SyncRefused
-from roster.connectors.core.trust import ca_bundle
 from roster.connectors.hubspot import connection
 from roster.connectors.hubspot.budget import BudgetSpent
 from roster.connectors.hubspot.connection import (
@@ -36,13 +33,12 @@ from roster.connectors.hubspot.export_store import EXPORT_OBJECTS, ExportObject,
 from roster.connectors.hubspot.exporter import ExportPreview, ExportStatus
 from roster.connectors.hubspot.importer import ApiMath, ObjectStatus, api_math
 from roster.connectors.hubspot.store import HubSpotConfig, HubSpotRun
-from roster.outbound import OutboundRefused, Unresolvable, check_url
+from roster.outbound import OutboundRefused, Unresolvable
 from roster.services import services
 
 router = Router()
 T = TypeVar("T")
 SYSTEM = "hubspot"
-NOT_CONNECTED = "HubSpot is not connected for this workspace: PUT /v1/hubspot/connection first"
 MAX_API_MATH_RECORDS = 10**10
 
 
@@ -58,15 +54,7 @@ class _ConnectionOptions(BaseModel):
     @field_validator("host", check_fields=False)
     @classmethod
     def _https(cls, value: str) -> str:
-        if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
-            raise ValueError("must be an https:// URL, e.g. https://api.hubapi.com")
-        try:
-            check_url(value)  # refused before anything connects
-        except OutboundRefused as refused:
-            raise ValueError(str(refused)) from None
-        except Unresolvable:
-            pass
-        return value
+        return https_url(value, "https://api.hubapi.com")
 
 
 class PrivateAppConnection(PrivateAppCredentials, _ConnectionOptions):
@@ -93,37 +81,15 @@ def _credentials() -> CredentialStore:
     return CredentialStore(clients().secrets)
 
 
-def _object(name: str) -> HubSpotObject:
-    if name.lower() not in OBJECTS:
-        raise ApiError(404, "not_found", f"no HubSpot object {name!r}; one of {', '.join(OBJECTS)}")
-    return next(obj for obj in OBJECTS if obj == name.lower())
-
-
 def _talk(action: Callable[[], T]) -> T:
     """Run something that talks to HubSpot; its failures become specific API errors."""
     try:
         return action()
-    except MappingError as problem:
-        raise ApiError(422, "invalid_mapping", str(problem)) from None
     except NotConnected:
-        raise ApiError(409, "not_connected", NOT_CONNECTED) from None
+        raise ApiError(409, "not_connected", CRM.not_connected) from None
     except (RefreshFailed, OutboundRefused, Unresolvable, BudgetSpent, *API_ERRORS, *NETWORK_ERRORS) as failure:
         code, reason = connection.explain(failure)
         raise ApiError(502, code, reason) from None
-
-
-def _view(workspace: str) -> ConnectionView:
-    """The workspace's connection, freshly tested."""
-    credentials = _credentials().load(workspace)
-    if credentials is None:
-        return ConnectionView(connected=False)
-    bundle = ca_bundle(services.workspaces, SYSTEM, workspace)
-    return ConnectionView(
-        connected=True,
-        credentials=credentials.redacted(),
-        ca_bundle=bundle,
-        test=connection.test_connection(credentials, bundle, services.hubspot.budget(workspace)),
-    )
 
 
 # --- routes: the connection, objects, mappings, syncs and schedule --------------------------------------
@@ -133,6 +99,7 @@ CRM = Crm(
     system=SYSTEM,
     label="HubSpot",
     module=__name__,
+    objects=OBJECTS,
     object_type=HubSpotObject,
     status_type=ObjectStatus,
     run_type=HubSpotRun,
@@ -143,11 +110,8 @@ CRM = Crm(
     window_word="overlap",
     sync=lambda: services.hubspot,
     queue=lambda: services.hubspot_queue,
-    connected=lambda workspace: _credentials().load(workspace) is not None,
-    refused=SyncRefused,
-    parse_object=_object,
+    credentials=_credentials,
     talk=_talk,
-    not_connected=NOT_CONNECTED,
 )
 connection_routes(
     router,
@@ -156,9 +120,10 @@ connection_routes(
         body_type=ConnectBody,
         view_type=ConnectionView,
         check_type=ConnectionCheck,
-        credentials=_credentials,
         parse=CREDENTIALS.validate_python,
-        view=_view,
+        test=lambda credentials, bundle, workspace: connection.test_connection(
+            credentials, bundle, services.hubspot.budget(workspace)
+        ),
         connect_summary="Connect HubSpot (a private-app token or OAuth; kept in Secrets Manager) and test it",
         test_summary="Read one record of each object; says why if it fails (bad token, missing scope, rate limited)",
     ),
@@ -179,18 +144,11 @@ def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) 
     return estimate
 
 
-def _export_object(name: str) -> ExportObject:
-    obj = _object(name)
-    for exported in EXPORT_OBJECTS:
-        if exported == obj:
-            return exported
-    raise ApiError(422, "import_only", f"{obj} are import-only; export writes {' and '.join(EXPORT_OBJECTS)}")
-
-
 export_routes(
     router,
     CRM,
     CrmExport(
+        objects=EXPORT_OBJECTS,
         object_type=ExportObject,
         objects_word="contacts and companies",
         settings_type=ExportSettings,
@@ -199,7 +157,7 @@ export_routes(
         run_type=ExportRun,
         service=lambda: services.hubspot_export,
         queue=lambda: services.hubspot_export_queue,
-        parse_object=_export_object,
+        import_only="{obj} are import-only; export writes {exported}",
         why_write="batch update and upsert, 100 records a call",
     ),
 )

@@ -13,12 +13,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from simple_salesforce.exceptions import SalesforceError
 
-from roster.api.crm import Crm, CrmConnection, CrmExport, check_bundle, connection_routes, export_routes, import_routes
+from roster.api.crm import (
+    Crm,
+    CrmConnection,
+    CrmExport,
+    check_bundle,
+    connection_routes,
+    export_routes,
+    https_url,
+    import_routes,
+)
 from roster.api.errors import ApiError, answers
 from roster.aws import clients
-from roster.connectors.core.mapping import MappingError
-from roster.connectors.core.runs import SyncRefused
-from roster.connectors.core.trust import ca_bundle, save_ca_bundle, verify_for
+from roster.connectors.core.trust import save_ca_bundle, verify_for
 from roster.connectors.salesforce import connection
 from roster.connectors.salesforce.connection import (
     CREDENTIALS,
@@ -40,13 +47,11 @@ from roster.connectors.salesforce.export_store import EXPORT_OBJECTS, ExportObje
 from roster.connectors.salesforce.exporter import ExportPreview, ExportStatus
 from roster.connectors.salesforce.importer import ApiMath, ObjectStatus, api_math
 from roster.connectors.salesforce.store import SyncConfig, SyncRun
-from roster.outbound import OutboundRefused, Unresolvable, check_url
 from roster.services import services
 
 router = Router()
 T = TypeVar("T")
 MAX_API_MATH_RECORDS = 10**10
-NOT_CONNECTED = "Salesforce is not connected for this workspace: PUT /v1/salesforce/connection first"
 
 
 # --- request and response bodies --------------------------------------------------------------------------
@@ -66,17 +71,7 @@ class _ConnectionOptions(BaseModel):
     @field_validator("login_url", "instance_url", "audience", check_fields=False)
     @classmethod
     def _https(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith("https://") or len(value) > 500 or any(c.isspace() for c in value):
-            raise ValueError("must be an https:// URL, e.g. https://login.salesforce.com or your My Domain")
-        try:
-            check_url(value)  # refused before anything connects; a name that does not resolve yet fails the test
-        except OutboundRefused as refused:
-            raise ValueError(str(refused)) from None
-        except Unresolvable:
-            pass
-        return value
+        return None if value is None else https_url(value, "https://login.salesforce.com or your My Domain")
 
 
 class PasswordConnection(PasswordCredentials, _ConnectionOptions):
@@ -147,45 +142,18 @@ def _credentials() -> CredentialStore:
     return CredentialStore(clients().secrets)
 
 
-def _object(name: str) -> SalesforceObject:
-    by_name = {obj.lower(): obj for obj in OBJECTS}
-    if name.lower() not in by_name:
-        raise ApiError(404, "not_found", f"no Salesforce object {name!r}; one of {', '.join(OBJECTS)}")
-    return by_name[name.lower()]
-
-
 def _talk(action: Callable[[], T]) -> T:
     """Run something that talks to Salesforce; its failures become specific API errors."""
     try:
         return action()
-    except MappingError as problem:
-        raise ApiError(422, "invalid_mapping", str(problem)) from None
     except LoginFailed as failure:
         if failure.code == "not_connected":
-            raise ApiError(409, "not_connected", NOT_CONNECTED) from None
+            raise ApiError(409, "not_connected", CRM.not_connected) from None
         code, reason = connection.explain(failure)
         raise ApiError(502, code, reason) from None
     except (SessionExpired, requests.RequestException, SalesforceError) as failure:
         code, reason = connection.explain(failure)
         raise ApiError(502, code, reason) from None
-
-
-def _view(workspace: str) -> ConnectionView:
-    """The workspace's connection, freshly tested."""
-    credentials = _credentials().load(workspace)
-    if credentials is None:
-        return ConnectionView(connected=False)
-    check = connection.test_connection(
-        credentials,
-        verify=verify_for(services.workspaces, "salesforce", workspace),
-        api_version=clients().settings.salesforce_api_version,
-    )
-    return ConnectionView(
-        connected=True,
-        credentials=credentials.redacted(),
-        ca_bundle=ca_bundle(services.workspaces, "salesforce", workspace),
-        test=check,
-    )
 
 
 # --- connection -------------------------------------------------------------------------------------------
@@ -219,7 +187,8 @@ def callback(body: Annotated[CallbackBody, Body()]) -> ConnectionView:
     except AuthorizationRefused as refused:
         raise ApiError(409, "authorization_refused", str(refused)) from None
     _credentials().save(workspace, credentials)
-    return _view(workspace)
+    view: ConnectionView = CONNECTION.view(CRM, workspace)
+    return view
 
 
 # --- routes: the connection, objects, mappings, syncs, schedule; API usage ------------------------------
@@ -229,6 +198,7 @@ CRM = Crm(
     system="salesforce",
     label="Salesforce",
     module=__name__,
+    objects=OBJECTS,
     object_type=SalesforceObject,
     status_type=ObjectStatus,
     run_type=SyncRun,
@@ -239,26 +209,21 @@ CRM = Crm(
     window_word="lookback",
     sync=lambda: services.salesforce,
     queue=lambda: services.salesforce_queue,
-    connected=lambda workspace: _credentials().load(workspace) is not None,
-    refused=SyncRefused,
-    parse_object=_object,
+    credentials=_credentials,
     talk=_talk,
-    not_connected=NOT_CONNECTED,
 )
-connection_routes(
-    router,
-    CRM,
-    CrmConnection(
-        body_type=ConnectBody,
-        view_type=ConnectionView,
-        check_type=ConnectionCheck,
-        credentials=_credentials,
-        parse=CREDENTIALS.validate_python,
-        view=_view,
-        connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
-        test_summary="Log in and read the org's limits; says why if it fails",
+CONNECTION = CrmConnection(
+    body_type=ConnectBody,
+    view_type=ConnectionView,
+    check_type=ConnectionCheck,
+    parse=CREDENTIALS.validate_python,
+    test=lambda credentials, bundle, workspace: connection.test_connection(
+        credentials, verify=bundle or True, api_version=clients().settings.salesforce_api_version
     ),
+    connect_summary="Connect Salesforce (credentials go to Secrets Manager) and test it",
+    test_summary="Log in and read the org's limits; says why if it fails",
 )
+connection_routes(router, CRM, CONNECTION)
 import_routes(router, CRM)
 
 
@@ -274,23 +239,11 @@ def get_api_math(records: Annotated[int, Query(ge=0, le=MAX_API_MATH_RECORDS)]) 
 # --- export -----------------------------------------------------------------------------------------------
 
 
-def _export_object(name: str) -> ExportObject:
-    obj = _object(name)
-    for exported in EXPORT_OBJECTS:
-        if exported == obj:
-            return exported
-    raise ApiError(
-        422,
-        "import_only",
-        f"{obj} is import-only; export writes {' and '.join(EXPORT_OBJECTS)} (Leads and Opportunities can be "
-        "written through a bulk enrichment instead)",
-    )
-
-
 export_routes(
     router,
     CRM,
     CrmExport(
+        objects=EXPORT_OBJECTS,
         object_type=ExportObject,
         objects_word="Accounts and Contacts",
         settings_type=ExportSettings,
@@ -299,7 +252,8 @@ export_routes(
         run_type=ExportRun,
         service=lambda: services.salesforce_export,
         queue=lambda: services.export_queue,
-        parse_object=_export_object,
+        import_only="{obj} is import-only; export writes {exported} (Leads and Opportunities can be written "
+        "through a bulk enrichment instead)",
         why_write="Bulk API 2.0 ingest jobs",
     ),
 )

@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
@@ -192,18 +192,39 @@ class ExportLoop(RunLoop[R, S, M], ABC):
 
     objects: ClassVar[Mapping[Any, Kind]]  # the objects export writes, and the kind each holds
     rules: ClassVar[Mapping[Any, ObjectRules]]
+    run_type: ClassVar[type[ExportRun]]  # the adapter's R (a ClassVar cannot name a type variable: hence the casts)
+    message_type: ClassVar[type[ExportMessage]]  # its M
+    status_type: ClassVar[type[BaseModel]]  # what `status` lists
+    preview_type: ClassVar[type[BaseModel]]  # what `preview` shows: object, full, considered, writes and more
 
     @property
     def planner(self) -> ExportPlanner:
         return ExportPlanner(self.profiles, self.segments, self.page_profiles)
 
+    def new_run(self, run_id: str, workspace: str, obj: Any, full: bool, started_at: str, since: str | None) -> R:
+        run = self.run_type(
+            run_id=run_id, workspace=workspace, object=obj, full=full, started_at=started_at, since=since
+        )
+        return cast(R, run)
+
+    def new_message(self, workspace: str, obj: Any, run_id: str) -> M:
+        return cast(M, self.message_type(workspace=workspace, object=obj, run_id=run_id))
+
+    def status(self, workspace: str) -> list[Any]:
+        """Each object's export settings, state and latest run."""
+        return [self.view(self.status_type, self.store.state(workspace, obj)) for obj in self.objects]
+
+    def preview(self, workspace: str, obj: Any, limit: int = PREVIEW_WRITES) -> Any:
+        """What the next export would write (against the CRM values last imported), up to `limit` records."""
+        plan = self.plan_preview(workspace, obj, limit)
+        writes = [self.write_view(write) for write in plan.writes]
+        return self.preview_type(object=obj, full=plan.full, considered=plan.considered, writes=writes, more=plan.more)
+
     # -- what an adapter says -------------------------------------------------------------------------------
 
     @abstractmethod
-    def new_run(self, run_id: str, workspace: str, obj: Any, full: bool, started_at: str, since: str | None) -> R: ...
-
-    @abstractmethod
-    def new_message(self, workspace: str, obj: Any, run_id: str) -> M: ...
+    def write_view(self, write: PlannedWrite) -> BaseModel:
+        """A planned write as the preview shows it, in the adapter's words."""
 
     @abstractmethod
     def check_create(self, workspace: str, obj: Any, settings: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from roster.profiles.fields import FieldType, Kind
+from roster.profiles.fields import FIELD_NAME, FieldType, Kind
 from roster.profiles.values import ValueProblem, coerce_value
 
 SIMILARITY = 0.85
@@ -52,9 +52,34 @@ class ObjectSpec:
     pairs: Mapping[str, str]
     open_targets: bool  # True: any valid field name may be added as a custom field
 
+    def check_target(self, obj: str, name: str, target: str, derived: Iterable[str]) -> None:
+        """The Roster field a manual mapping names for `obj.name`: not one the sync computes (`derived`), one the
+        object keeps (unless it takes custom fields) and a valid field name; else a MappingError saying which."""
+        if target in derived:
+            raise MappingError(f"{target!r} is computed by the sync and cannot be mapped (from {obj}.{name})")
+        if not self.open_targets and target not in self.targets:
+            allowed = ", ".join(sorted(self.targets))
+            raise MappingError(f"{obj}.{name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
+        if not FIELD_NAME.match(target):
+            raise MappingError(f"{obj}.{name}: {target!r} is not a valid field name (lower_snake_case)")
+
+    @staticmethod
+    def check_distinct(obj: str, fields: Mapping[str, FieldMapping], word: str) -> None:
+        """No two external fields (`word`: "Salesforce field") may map to one Roster field."""
+        targets = [mapping.field for mapping in fields.values()]
+        duplicates = sorted({target for target in targets if targets.count(target) > 1})
+        if duplicates:
+            raise MappingError(f"{obj}: more than one {word} maps to {', '.join(duplicates)}")
+
 
 class MappingError(ValueError):
     """A mapping that cannot be saved, naming the field at fault."""
+
+    @classmethod
+    def unknown(cls, what: str, name: str, available: Iterable[str]) -> MappingError:
+        """`what` (e.g. "Salesforce Contact has no field") about `name`, with the closest name there is."""
+        near = difflib.get_close_matches(name, list(available), n=1)
+        return cls(f"{what} {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
 
 
 def mapped_values(

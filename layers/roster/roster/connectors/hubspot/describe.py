@@ -10,7 +10,6 @@ sync reads values back without asking for the properties again; unmapped propert
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -163,22 +162,10 @@ def validate_mapping(
     for name, given in fields.items():
         mapping = FieldMapping(field=given) if isinstance(given, str) else given
         if name not in available:
-            near = difflib.get_close_matches(name, list(available), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise MappingError(f"HubSpot {obj} have no property {name!r}{hint}")
-        target = mapping.field
-        if target in DERIVED:
-            raise MappingError(f"{target!r} is computed by the sync and cannot be mapped (from {obj}.{name})")
-        if not spec.open_targets and target not in spec.targets:
-            allowed = ", ".join(sorted(spec.targets))
-            raise MappingError(f"{obj}.{name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
-        if not FIELD_NAME.match(target):
-            raise MappingError(f"{obj}.{name}: {target!r} is not a valid field name (lower_snake_case)")
+            raise MappingError.unknown(f"HubSpot {obj} have no property", name, available)
+        spec.check_target(obj, name, mapping.field, DERIVED)
         checked[name] = _checked_export(obj, name, mapping, available[name])
-    targets = [mapping.field for mapping in checked.values()]
-    duplicates = sorted({target for target in targets if targets.count(target) > 1})
-    if duplicates:
-        raise MappingError(f"{obj}: more than one HubSpot property maps to {', '.join(duplicates)}")
+    spec.check_distinct(obj, checked, "HubSpot property")
     return ObjectMapping(object=obj, fields=checked)
 
 

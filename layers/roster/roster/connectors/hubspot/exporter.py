@@ -34,7 +34,7 @@ from hubspot.crm.objects import (
 )
 from pydantic import BaseModel
 
-from roster.connectors.core.export import PREVIEW_WRITES, ExportLoop, ExportRefused, ExportWorker, Phase, Sender
+from roster.connectors.core.export import ExportLoop, ExportRefused, ExportWorker, Phase, Sender
 from roster.connectors.core.export import ExportMessage as CoreMessage
 from roster.connectors.core.mapping import MappingError
 from roster.connectors.core.planner import ObjectRules, PlannedWrite, linked_records
@@ -108,26 +108,6 @@ class ExportStatus(BaseModel):
     last_run: ExportRun | None
 
 
-def view(write: PlannedWrite) -> WriteView:
-    return WriteView(
-        profile_id=write.profile_id,
-        hubspot_id=write.salesforce_id,
-        action="update" if write.salesforce_id else "create",
-        changes=[
-            PropertyChange(
-                property=change.salesforce_field,
-                field=change.field,
-                old=change.old,
-                new=change.new,
-                rule=change.rule,
-                segment=change.segment,
-            )
-            for change in write.changes
-        ],
-        company_id=write.account_id,
-    )
-
-
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), BATCH):
         yield items[start : start + BATCH]
@@ -142,14 +122,10 @@ class HubSpotExport(ExportLoop[ExportRun, ExportState, ExportMessage]):
 
     objects = EXPORT_OBJECTS
     rules = RULES
-
-    def new_run(
-        self, run_id: str, workspace: str, obj: ExportObject, full: bool, started_at: str, since: str | None
-    ) -> ExportRun:
-        return ExportRun(run_id=run_id, workspace=workspace, object=obj, full=full, started_at=started_at, since=since)
-
-    def new_message(self, workspace: str, obj: ExportObject, run_id: str) -> ExportMessage:
-        return ExportMessage(workspace=workspace, object=obj, run_id=run_id)
+    run_type = ExportRun
+    message_type = ExportMessage
+    status_type = ExportStatus
+    preview_type = ExportPreview
 
     def check_create(self, workspace: str, obj: ExportObject, settings: ExportSettings) -> None:
         name = settings.key_property(obj)
@@ -162,14 +138,24 @@ class HubSpotExport(ExportLoop[ExportRun, ExportState, ExportMessage]):
                 f"such as roster_id in HubSpot for the Roster id)"
             )
 
-    def status(self, workspace: str) -> list[ExportStatus]:
-        return [self.view(ExportStatus, self.store.state(workspace, obj)) for obj in EXPORT_OBJECTS]
-
-    def preview(self, workspace: str, obj: ExportObject, limit: int = PREVIEW_WRITES) -> ExportPreview:
-        """What the next export would write (against the HubSpot values last imported), up to `limit` records."""
-        plan = self.plan_preview(workspace, obj, limit)
-        writes = [view(write) for write in plan.writes]
-        return ExportPreview(object=obj, full=plan.full, considered=plan.considered, writes=writes, more=plan.more)
+    def write_view(self, write: PlannedWrite) -> WriteView:
+        return WriteView(
+            profile_id=write.profile_id,
+            hubspot_id=write.salesforce_id,
+            action="update" if write.salesforce_id else "create",
+            changes=[
+                PropertyChange(
+                    property=change.salesforce_field,
+                    field=change.field,
+                    old=change.old,
+                    new=change.new,
+                    rule=change.rule,
+                    segment=change.segment,
+                )
+                for change in write.changes
+            ],
+            company_id=write.account_id,
+        )
 
     def sender(self, worker: ExportWorker[ExportRun, ExportState, ExportMessage], mapping: ObjectMapping) -> _Sender:
         assert isinstance(worker.connection, Connection)

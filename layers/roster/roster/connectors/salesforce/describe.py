@@ -8,7 +8,6 @@ a describe per sync) and its scheduled export rule, used by export; unmapped fie
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from simple_salesforce.api import Salesforce
 
 from roster.connectors.core.mapping import ExportRule, FieldMapping, MappingError, ObjectSpec, closest, mapped_values
 from roster.connectors.salesforce import soql
-from roster.profiles.fields import FIELD_NAME, RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
+from roster.profiles.fields import RELATED_FIELDS, STANDARD_FIELDS, FieldType, Kind
 
 SOURCE = "salesforce"  # the source name of every Salesforce record in Roster
 SalesforceObject = Literal["Account", "Contact", "Lead", "Opportunity", "Task", "Event"]
@@ -197,9 +196,7 @@ def validate_mapping(
     for sf_name, given in fields.items():
         mapping = FieldMapping(field=given) if isinstance(given, str) else given
         if sf_name not in available:
-            near = difflib.get_close_matches(sf_name, list(available), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise MappingError(f"Salesforce {obj} has no field {sf_name!r}{hint}")
+            raise MappingError.unknown(f"Salesforce {obj} has no field", sf_name, available)
         sf_type = str(available[sf_name].get("type", "string"))
         if sf_type in COMPOUND_TYPES:
             parts = ", ".join(_components(sf_name, available)) or "its component fields"
@@ -213,18 +210,9 @@ def validate_mapping(
                 f"{obj}.{sf_name} is a multi-select picklist: its values (a;b;c) become a list, so map it to a list "
                 f"field (such as tags or a custom field), not {target!r}"
             )
-        if target in DERIVED:
-            raise MappingError(f"{target!r} is computed by the sync and cannot be mapped (from {obj}.{sf_name})")
-        if not spec.open_targets and target not in spec.targets:
-            allowed = ", ".join(sorted(spec.targets))
-            raise MappingError(f"{obj}.{sf_name}: {target!r} is not one of the {obj} fields Roster keeps ({allowed})")
-        if not FIELD_NAME.match(target):
-            raise MappingError(f"{obj}.{sf_name}: {target!r} is not a valid field name (lower_snake_case)")
+        spec.check_target(obj, sf_name, target, DERIVED)
         checked[sf_name] = _checked_export(obj, sf_name, mapping, available[sf_name])
-    targets = [mapping.field for mapping in checked.values()]
-    duplicates = sorted({target for target in targets if targets.count(target) > 1})
-    if duplicates:
-        raise MappingError(f"{obj}: more than one Salesforce field maps to {', '.join(duplicates)}")
+    spec.check_distinct(obj, checked, "Salesforce field")
     return ObjectMapping(object=obj, fields=checked)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from roster.connectors.core.export import (
-    PREVIEW_WRITES,
     ExportFailed,
     ExportLoop,
     ExportRefused,
@@ -93,14 +92,10 @@ class SalesforceExport(ExportLoop[ExportRun, ExportState, ExportMessage]):
 
     objects = EXPORT_OBJECTS
     rules = RULES
-
-    def new_run(
-        self, run_id: str, workspace: str, obj: ExportObject, full: bool, started_at: str, since: str | None
-    ) -> ExportRun:
-        return ExportRun(run_id=run_id, workspace=workspace, object=obj, full=full, started_at=started_at, since=since)
-
-    def new_message(self, workspace: str, obj: ExportObject, run_id: str) -> ExportMessage:
-        return ExportMessage(workspace=workspace, object=obj, run_id=run_id)
+    run_type = ExportRun
+    message_type = ExportMessage
+    status_type = ExportStatus
+    preview_type = ExportPreview
 
     def check_create(self, workspace: str, obj: ExportObject, settings: ExportSettings) -> None:
         name = settings.external_id_field
@@ -112,14 +107,8 @@ class SalesforceExport(ExportLoop[ExportRun, ExportState, ExportMessage]):
                 "export never creates a duplicate); add it in Salesforce or name another with external_id_field"
             )
 
-    def status(self, workspace: str) -> list[ExportStatus]:
-        return [self.view(ExportStatus, self.store.state(workspace, obj)) for obj in EXPORT_OBJECTS]
-
-    def preview(self, workspace: str, obj: ExportObject, limit: int = PREVIEW_WRITES) -> ExportPreview:
-        """What the next export would write (against the CRM values last imported), up to `limit` records."""
-        plan = self.plan_preview(workspace, obj, limit)
-        writes = [view(write) for write in plan.writes]
-        return ExportPreview(object=obj, full=plan.full, considered=plan.considered, writes=writes, more=plan.more)
+    def write_view(self, write: PlannedWrite) -> WriteView:
+        return view(write)
 
     def sender(self, worker: ExportWorker[ExportRun, ExportState, ExportMessage], mapping: ObjectMapping) -> _Sender:
         assert isinstance(worker.connection, Connection)
