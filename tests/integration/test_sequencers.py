@@ -2,7 +2,9 @@
 
 Each platform is run through the same behaviour a user relies on: find or create the person, then enrol; a second
 delivery of an entry enrols nobody twice; exits are ignored unless the action says `remove`; 429 and 5xx are
-retried (after the platform's wait), a refused token disables the destination; a bad record fails alone.
+retried (after the platform's wait), a refused token disables the destination; a bad record fails alone. The
+platforms a user connects by OAuth (Outreach; Salesloft when its secret is the OAuth JSON rather than an API key)
+are run through the same renewal and rotation of their tokens.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from roster.services import services
 from roster_dev.emulators.apollo import ApolloEmulator
 from roster_dev.emulators.kept_secret import KeptInMemory
 from roster_dev.emulators.outreach import OutreachEmulator
-from roster_dev.emulators.outreach import server as outreach_server
 from roster_dev.emulators.salesloft import SalesloftEmulator
-from roster_dev.emulators.sequencing import FailureKind, SequencerEmulator
+from roster_dev.emulators.sequencing import TOKEN_SECONDS, FailureKind, OAuthEmulator, SequencerEmulator
 from roster_dev.local.runner import Runner
 from tests.conftest import Api
 
@@ -72,13 +73,17 @@ def _builder(emulator: SequencerEmulator, kept: KeptInMemory) -> Callable[..., A
     return build
 
 
+def _wrong_oauth(emulator: OAuthEmulator) -> str:
+    """The app's client with a refresh token the platform never issued."""
+    return json.dumps({"client_id": emulator.client_id, "client_secret": emulator.client_secret, "refresh_token": "x"})
+
+
 def _outreach(emulator: OutreachEmulator) -> Platform:
     def add_person(email: str) -> None:
         prospect = emulator.ids.take("prospect")
         emulator.prospects[prospect] = {"emails": [email], "firstName": "Known"}
 
     kept = KeptInMemory()
-    wrong = {"client_id": emulator.client_id, "client_secret": emulator.client_secret, "refresh_token": "revoked"}
     return Platform(
         "outreach",
         emulator,
@@ -87,7 +92,7 @@ def _outreach(emulator: OutreachEmulator) -> Platform:
         lambda: len(emulator.prospects),
         add_person,
         (1.0, 3600.0),  # until the hour's X-RateLimit-Reset
-        json.dumps(wrong),
+        _wrong_oauth(emulator),
         kept,
     )
 
@@ -105,7 +110,7 @@ def _salesloft(emulator: SalesloftEmulator) -> Platform:
         lambda: len(emulator.people),
         add_person,
         (30.0, 30.0),  # Retry-After
-        "not-the-key",
+        _wrong_oauth(emulator) if emulator.oauth else "not-the-key",
         kept,
     )
 
@@ -140,6 +145,22 @@ def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(LOCAL_STACK_FLAG, "1")  # an emulator's URL and CA are accepted on the local stack only
     emulator_class, view = EMULATORS[request.param]
     with emulator_class() as emulator:
+        yield view(emulator)
+
+
+#: The platforms connected by OAuth: Outreach always, Salesloft when its secret is the OAuth JSON.
+CONNECTED_BY_OAUTH: dict[str, Callable[[], tuple[OAuthEmulator, Callable[[Any], Platform]]]] = {
+    "outreach": lambda: (OutreachEmulator(), _outreach),
+    "salesloft": lambda: (SalesloftEmulator(oauth=True), _salesloft),
+}
+
+
+@pytest.fixture(params=sorted(CONNECTED_BY_OAUTH))
+def connected(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """A platform whose destination secret is the OAuth app's client and a user's refresh token."""
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    emulator, view = CONNECTED_BY_OAUTH[request.param]()
+    with emulator:
         yield view(emulator)
 
 
@@ -283,7 +304,8 @@ def test_a_refused_credential_disables_the_destination(platform: Platform, failu
     api_calls = sum(count for route, count in platform.emulator.calls.items() if route != "token")
     assert api_calls <= 1  # the rest of the batch was not sent
     assert platform.people() == 0
-    assert platform.emulator.token not in " ".join(o.answer for o in outcomes)
+    answers = " ".join(o.answer for o in outcomes)
+    assert platform.emulator.token not in answers and platform.emulator.secret() not in answers
 
 
 def test_a_bad_record_fails_alone_with_the_reason(platform: Platform) -> None:
@@ -314,6 +336,9 @@ def test_an_emulator_url_is_refused_outside_the_local_stack(monkeypatch: pytest.
         with pytest.raises(ValueError, match="local stack"):
             model(api_url="https://127.0.0.1:8443")
         assert model().api_url is None  # the platform's own API
+    with pytest.raises(ValueError, match="local stack"):
+        salesloft.SalesloftSettings(token_url="https://127.0.0.1:8443/oauth/token")
+    assert str(salesloft.SalesloftSettings().token_url) == "https://accounts.salesloft.com/oauth/token"
 
 
 def test_outreach_refuses_a_request_without_the_json_api_media_type(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -572,10 +597,10 @@ def test_an_entry_and_exit_both_unsent_enrol_unless_exits_remove(
     assert platform.enrolled() == enrolled
 
 
-# -- Outreach's OAuth: access tokens renewed, refresh tokens rotated ----------------------------------------
+# -- OAuth (Outreach; Salesloft by OAuth): access tokens renewed, refresh tokens rotated ---------------------
 
 
-def _refresh(org: OutreachEmulator, refresh_token: str) -> requests.Response:
+def _refresh(org: OAuthEmulator, refresh_token: str) -> requests.Response:
     form = {
         "grant_type": "refresh_token",
         "client_id": org.client_id,
@@ -585,33 +610,29 @@ def _refresh(org: OutreachEmulator, refresh_token: str) -> requests.Response:
     return requests.post(f"{org.url}/oauth/token", data=form, verify=org.ca_path, timeout=10)
 
 
-def test_outreach_renews_an_expired_access_token_and_keeps_the_rotated_refresh_token(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
-    with OutreachEmulator() as org:
-        platform = _outreach(org)
-        given = json.loads(org.secret())
-        [first] = platform.build().send([change("ada@acme.com")])
-        assert first.status == OutcomeStatus.DELIVERED, first
-        assert org.calls["token"] == 1
-        [kept] = platform.kept.saved
-        saved = json.loads(kept)
-        assert saved["refresh_token"] == org.refresh_token != given["refresh_token"]
-        assert saved["access_token"] == org.token
-        [second] = platform.build(secret=kept).send([change("bob@acme.com")])  # the next drain, from the secret
-        assert second.status == OutcomeStatus.DELIVERED, second
-        assert org.calls["token"] == 1  # the kept access token was good: no refresh
-        refused = _refresh(org, given["refresh_token"])  # Outreach rotated it: the old one is spent
-        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+def test_oauth_renews_an_expired_access_token_and_keeps_the_rotated_refresh_token(connected: Platform) -> None:
+    platform, org = connected, connected.emulator
+    given = json.loads(org.secret())
+    [first] = platform.build().send([change("ada@acme.com")])
+    assert first.status == OutcomeStatus.DELIVERED, first
+    assert org.calls["token"] == 1
+    [kept] = platform.kept.saved
+    saved = json.loads(kept)
+    assert saved["refresh_token"] == org.refresh_token != given["refresh_token"]
+    assert saved["access_token"] == org.token
+    [second] = platform.build(secret=kept).send([change("bob@acme.com")])  # the next drain, from the secret
+    assert second.status == OutcomeStatus.DELIVERED, second
+    assert org.calls["token"] == 1  # the kept access token was good: no refresh
+    refused = _refresh(org, given["refresh_token"])  # the platform rotated it: the old one is spent
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
-        org.advance(outreach_server.TOKEN_SECONDS + 1)  # Outreach now refuses that access token with a 401
-        outcomes = platform.build(secret=kept).send([change("cy@acme.com"), change("dee@acme.com")])
-        assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 2, outcomes
-        assert org.calls["token"] == 3  # one refresh (after the test's own refused one)
-        latest = json.loads(platform.kept.saved[-1])
-        assert latest["refresh_token"] == org.refresh_token != saved["refresh_token"]
-        assert _refresh(org, saved["refresh_token"]).status_code == 400
+    org.advance(TOKEN_SECONDS + 1)  # the platform now refuses that access token with a 401
+    outcomes = platform.build(secret=kept).send([change("cy@acme.com"), change("dee@acme.com")])
+    assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 2, outcomes
+    assert org.calls["token"] == 3  # one refresh (after the test's own refused one)
+    latest = json.loads(platform.kept.saved[-1])
+    assert latest["refresh_token"] == org.refresh_token != saved["refresh_token"]
+    assert _refresh(org, saved["refresh_token"]).status_code == 400
     assert platform.enrolled() == ["ada@acme.com", "bob@acme.com", "cy@acme.com", "dee@acme.com"]
     assert all(org.client_secret not in o.answer for o in [first, second, *outcomes])
 
@@ -632,117 +653,139 @@ def test_outreach_renews_the_access_token_shortly_before_it_expires(monkeypatch:
             connection, outreach.OutreachOptions(sequence_id=org.sequence_id, mailbox_id=org.mailbox_id)
         )
         adapter.send([change("ada@acme.com")])
-        org.advance(outreach_server.TOKEN_SECONDS - 30)  # within the minute's margin
+        org.advance(TOKEN_SECONDS - 30)  # within the minute's margin
         [outcome] = adapter.send([change("bob@acme.com")])
     assert outcome.status == OutcomeStatus.DELIVERED, outcome
     assert org.calls["token"] == 2 and len(kept.saved) == 2
     assert org.calls["find"] == 2  # one each: no request met a 401
 
 
-def test_outreach_two_runs_on_one_secret_at_once_do_not_disable_the_destination(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A destination test during a drain: both start from the same refresh token; the one Outreach refuses because
-    the other rotated it first takes the newer secret that one kept instead of disabling the destination."""
-    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
-    with OutreachEmulator() as org:
-        platform = _outreach(org)
-        drain, test = platform.build(), platform.build()  # both from the stored secret as it is now
-        [first] = drain.send([change("ada@acme.com")])
-        [second] = test.send([change("bob@acme.com")])
-        assert [first.status, second.status] == [OutcomeStatus.DELIVERED] * 2, (first, second)
-        assert org.calls["token"] == 2  # the drain's refresh, and the test's refused one
-        assert json.loads(platform.kept.saved[-1])["refresh_token"] == org.refresh_token
+def test_oauth_two_runs_on_one_secret_at_once_do_not_disable_the_destination(connected: Platform) -> None:
+    """A destination test during a drain: both start from the same refresh token; the one the platform refuses
+    because the other rotated it first takes the newer secret that one kept instead of disabling the destination."""
+    platform, org = connected, connected.emulator
+    drain, test = platform.build(), platform.build()  # both from the stored secret as it is now
+    [first] = drain.send([change("ada@acme.com")])
+    [second] = test.send([change("bob@acme.com")])
+    assert [first.status, second.status] == [OutcomeStatus.DELIVERED] * 2, (first, second)
+    assert org.calls["token"] == 2  # the drain's refresh, and the test's refused one
+    assert json.loads(platform.kept.saved[-1])["refresh_token"] == org.refresh_token
     assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
 
 
 @pytest.mark.parametrize("failure", ["server_error", "rate_limit"])
-def test_outreach_token_endpoint_failing_is_retried_not_disabled(
-    monkeypatch: pytest.MonkeyPatch, failure: FailureKind
-) -> None:
-    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
-    with OutreachEmulator() as org:
-        platform = _outreach(org)
-        org.fail_next(failure, on="token")
-        outcomes = platform.build().send([change("ada@acme.com"), change("bob@acme.com")])
-        assert [o.status for o in outcomes] == [OutcomeStatus.RETRY] * 2, outcomes
-        assert "gave no access token" in outcomes[0].answer
-        assert org.calls["find"] == 0 and platform.kept.saved == []
-        [retried] = platform.build().send([change("ada@acme.com")])
+def test_oauth_token_endpoint_failing_is_retried_not_disabled(connected: Platform, failure: FailureKind) -> None:
+    platform, org = connected, connected.emulator
+    org.fail_next(failure, on="token")
+    outcomes = platform.build().send([change("ada@acme.com"), change("bob@acme.com")])
+    assert [o.status for o in outcomes] == [OutcomeStatus.RETRY] * 2, outcomes
+    assert "gave no access token" in outcomes[0].answer
+    assert org.calls["find"] == 0 and platform.kept.saved == []
+    [retried] = platform.build().send([change("ada@acme.com")])
     assert retried.status == OutcomeStatus.DELIVERED, retried
     assert platform.enrolled() == ["ada@acme.com"]
 
 
-def test_outreach_secret_is_the_oauth_client_and_refresh_token() -> None:
-    check = destination_kind("outreach").check_secret
+def test_a_salesloft_api_key_is_sent_as_given_and_never_renewed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API key does not expire: no token endpoint, nothing saved back, and its 401 disables at once."""
+    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
+    with SalesloftEmulator() as team:
+        platform = _salesloft(team)
+        assert platform.build().send([change("ada@acme.com")])[0].status == OutcomeStatus.DELIVERED
+        team.fail_next("expired_token")
+        [refused] = platform.build().send([change("bob@acme.com")])
+    assert refused.status == OutcomeStatus.DISABLED and "reconnect" in refused.answer, refused
+    assert team.calls["token"] == 0 and platform.kept.saved == []
+    assert platform.enrolled() == ["ada@acme.com"]
+
+
+#: OAuth JSON objects refused at save, with what the message names (and never a value from the secret).
+BAD_OAUTH_SECRETS = [
+    (json.dumps({"client_id": "app", "client_secret": "s3cr3t-value"}), "refresh_token: missing"),
+    (json.dumps({"client_id": "app", "client_secret": "", "refresh_token": "r3fr3sh-value"}), "client_secret: empty"),
+    (
+        json.dumps({"client_id": "app", "client_secret": "s3cr3t-value", "refresh_token": "r", "token": "t0k3n"}),
+        "token: not a key Roster knows",
+    ),
+]
+GOOD_OAUTH_SECRET = json.dumps({"client_id": "app", "client_secret": "s3cr3t-value", "refresh_token": "r3fr3sh-value"})
+
+
+def _refused_at_save(kind: str, cases: list[tuple[str, str]]) -> None:
+    check = destination_kind(kind).check_secret
     assert check is not None
-    check(json.dumps({"client_id": "app", "client_secret": "s3cr3t-value", "refresh_token": "r3fr3sh-value"}))
-    check(json.dumps({"client_id": "a", "client_secret": "b", "refresh_token": "c", "redirect_uri": "https://x.io/cb"}))
-    cases = [
-        ("an-access-token-value", "client_id, client_secret, refresh_token; this is not JSON"),
-        ('["client_id"]', "not an object"),
-        (json.dumps({"client_id": "app", "client_secret": "s3cr3t-value"}), "refresh_token: missing"),
-        (
-            json.dumps({"client_id": "app", "client_secret": "", "refresh_token": "r3fr3sh-value"}),
-            "client_secret: empty",
-        ),
-        (
-            json.dumps({"client_id": "app", "client_secret": "s3cr3t-value", "refresh_token": "r", "token": "t0k3n"}),
-            "token: not a key Roster knows",
-        ),
-    ]
     for secret, reason in cases:
         with pytest.raises(ValueError, match=reason) as refused:
             check(secret)
         assert not any(value in str(refused.value) for value in ("s3cr3t-value", "r3fr3sh-value", "t0k3n")), secret
 
 
-def test_outreach_through_the_local_stack_renews_keeps_the_rotated_token_and_disables_when_revoked(
-    api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
+def test_outreach_secret_is_the_oauth_client_and_refresh_token() -> None:
+    check = destination_kind("outreach").check_secret
+    assert check is not None
+    check(GOOD_OAUTH_SECRET)
+    check(json.dumps({"client_id": "a", "client_secret": "b", "refresh_token": "c", "redirect_uri": "https://x.io/cb"}))
+    plain = [
+        ("an-access-token-value", "client_id, client_secret, refresh_token; this is not JSON"),
+        ('["client_id"]', "not an object"),
+    ]
+    _refused_at_save("outreach", plain + BAD_OAUTH_SECRETS)
+
+
+def test_salesloft_secret_is_an_api_key_or_the_oauth_client_and_refresh_token() -> None:
+    check = destination_kind("salesloft").check_secret
+    assert check is not None
+    check("an-api-key-value")
+    check("12345")  # JSON, but not an object: a key
+    check(GOOD_OAUTH_SECRET)
+    _refused_at_save("salesloft", [*BAD_OAUTH_SECRETS, ("{}", "client_id: missing"), ("an api key", "spaces")])
+
+
+def test_oauth_through_the_local_stack_renews_keeps_the_rotated_token_and_disables_when_revoked(
+    connected: Platform, api: Api, runner: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(LOCAL_STACK_FLAG, "1")
     monkeypatch.setattr(services.actions, "sleep", lambda seconds: None)
-    with OutreachEmulator() as org:
-        platform = _outreach(org)
-        described = org.destination()
-        for secret, named in (
-            (org.token, "this is not JSON"),
-            (json.dumps({k: v for k, v in json.loads(org.secret()).items() if k != "refresh_token"}), "refresh_token"),
-        ):
-            body = {"name": "o", "kind": "outreach", "settings": described["settings"], "secret": secret}
-            status, refused = api.call("POST", "/v1/destinations", {**body, "ca_bundle": described["ca_bundle"]})
-            assert status == 422 and named in str(refused), refused
-            assert secret not in str(refused)
+    platform, org = connected, connected.emulator
+    described = org.destination()
+    partial = {k: v for k, v in json.loads(org.secret()).items() if k != "refresh_token"}
+    refusals = [(json.dumps(partial), "refresh_token")]
+    if platform.name == "outreach":
+        refusals.append((org.token, "this is not JSON"))  # a bare access token would stop working within 2 hours
+    for secret, named in refusals:
+        body = {"name": "o", "kind": described["kind"], "settings": described["settings"], "secret": secret}
+        status, refused = api.call("POST", "/v1/destinations", {**body, "ca_bundle": described["ca_bundle"]})
+        assert status == 422 and named in str(refused), refused
+        assert secret not in str(refused)
 
-        pipeline(platform, api, runner, on_exit="ignore")  # its test call already refreshed once
-        [destination] = services.actions.destinations(api.workspace)
+    pipeline(platform, api, runner, on_exit="ignore")  # its test call already refreshed once
+    [destination] = services.actions.destinations(api.workspace)
 
-        def stored() -> dict[str, Any]:
-            secret = services.actions.secrets.load(api.workspace, destination.destination_id)
-            assert secret is not None
-            return dict(json.loads(secret))
+    def stored() -> dict[str, Any]:
+        secret = services.actions.secrets.load(api.workspace, destination.destination_id)
+        assert secret is not None
+        return dict(json.loads(secret))
 
-        def upsert(email: str) -> None:
-            record = {"email": email, "first_name": "Ada", "last_name": "Lovelace", "job_title": "VP Sales"}
-            status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "test", "fields": record}]})
-            assert status == 200, body
-            runner.drain()
+    def upsert(email: str) -> None:
+        record = {"email": email, "first_name": "Ada", "last_name": "Lovelace", "job_title": "VP Sales"}
+        status, body = api.call("POST", "/v1/people/upsert", {"records": [{"source": "test", "fields": record}]})
+        assert status == 200, body
+        runner.drain()
 
-        assert stored()["refresh_token"] == org.refresh_token
-        upsert("ada@acme.com")
-        assert platform.enrolled() == ["ada@acme.com"] and org.calls["token"] == 1  # the kept access token
-        before = stored()["refresh_token"]
+    assert stored()["refresh_token"] == org.refresh_token
+    upsert("ada@acme.com")
+    assert platform.enrolled() == ["ada@acme.com"] and org.calls["token"] == 1  # the kept access token
+    before = stored()["refresh_token"]
 
-        org.advance(outreach_server.TOKEN_SECONDS + 1)
-        upsert("bob@acme.com")
-        assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
-        assert org.calls["token"] == 2
-        assert stored()["refresh_token"] == org.refresh_token != before
-        assert _refresh(org, before).status_code == 400
+    org.advance(TOKEN_SECONDS + 1)
+    upsert("bob@acme.com")
+    assert platform.enrolled() == ["ada@acme.com", "bob@acme.com"]
+    assert org.calls["token"] == 2
+    assert stored()["refresh_token"] == org.refresh_token != before
+    assert _refresh(org, before).status_code == 400
 
-        org.revoke()
-        upsert("cy@acme.com")
-        status, view = api.call("GET", f"/v1/destinations/{destination.destination_id}")
+    org.revoke()
+    upsert("cy@acme.com")
+    status, view = api.call("GET", f"/v1/destinations/{destination.destination_id}")
     assert status == 200, view
     assert view["destination"]["status"] == "disabled"
     assert "reconnect" in view["destination"]["disabled_reason"]

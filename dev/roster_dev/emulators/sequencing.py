@@ -6,6 +6,12 @@ Failures are injected for the next N requests (of one route, if named; a route t
 as Outreach's OAuth token endpoint, only when named): `rate_limit` (429 with the platform's
 rate-limit headers), `server_error` (500), `expired_token` (401, as an expired access token gets), `garbled` (200
 with an HTML page, as a proxy in front of a platform may send). `revoke()` makes the credential fail for good.
+
+`OAuthEmulator` adds an OAuth token endpoint as Outreach and Salesloft run it: `POST /oauth/token` (form-encoded,
+`grant_type=refresh_token` with the app's client id and secret) answers a new two-hour access token and a new
+refresh token; the refresh token used stops working (400 `invalid_grant`), as does every refresh token once
+`revoke()`d. Time is the emulator's `now()`: tests `advance()` it past an access token's two hours instead of
+waiting.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from roster_dev.emulators.https import Certificate, Handler, PayloadTooLarge, Response, Server
 from roster_dev.emulators.serving import Served
 
+TOKEN_SECONDS = 7_200  # an OAuth access token's life
 FailureKind = Literal["rate_limit", "server_error", "expired_token", "garbled"]
 FAILURE_KINDS: tuple[FailureKind, ...] = ("rate_limit", "server_error", "expired_token", "garbled")
 MAX_BODY = 1024 * 1024
@@ -120,13 +128,17 @@ class SequencerEmulator(Served):
         bundle, and the options of an action that enrols people in the emulator's ready-made sequence."""
         return {
             "kind": self.kind,
-            "settings": {"api_url": self.url},
+            "settings": self.settings(),
             "secret": self.secret(),
             "ca_bundle": self.ca_path,
             "options": self.options(),
         }
 
     # -- what a platform supplies --------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The destination's settings that point Roster at this emulator."""
+        return {"api_url": self.url}
 
     def options(self) -> dict[str, Any]:
         """An action's options naming the ready-made sequence (and sender)."""
@@ -250,3 +262,90 @@ class SequencerEmulator(Served):
             response.headers = error.headers
         response.headers = {**self.limit_headers(), **(response.headers or {})}
         return response
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    return reply(status, {"error": error, "error_description": description})
+
+
+class OAuthEmulator(SequencerEmulator):
+    """A platform whose users connect an OAuth app: `secret()` is the app's client and a user's refresh token,
+    `token` the current access token; `oauth_scope` is what a token answer says it grants."""
+
+    open_routes = frozenset({"token"})
+    oauth_scope: ClassVar[str] = ""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.skipped = 0.0  # seconds `advance`d
+        self.client_id = secrets.token_urlsafe(16)
+        self.client_secret = secrets.token_urlsafe(32)
+        self.refresh_token = secrets.token_urlsafe(32)
+        self.granted = True  # the user's authorization of the app stands (`revoke` ends it)
+        self.access_tokens: dict[str, float] = {}  # token -> when it expires
+        super().__init__(host, port)
+        self.access_tokens[self.token] = self.now() + TOKEN_SECONDS
+
+    def now(self) -> float:
+        return self.clock() + self.skipped
+
+    def advance(self, seconds: float) -> None:
+        """Move the platform's time on (access tokens expire by it)."""
+        with self.lock:
+            self.skipped += seconds
+
+    def oauth_secret(self) -> str:
+        """What a user saves as the destination's secret to connect by OAuth: the app's client and their refresh
+        token."""
+        with self.lock:
+            credentials = {
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "refresh_token": self.refresh_token,
+            }
+        return json.dumps(credentials)
+
+    def secret(self) -> str:
+        return self.oauth_secret()
+
+    def accepts(self, credential: str | None) -> bool:
+        with self.lock:
+            expires = self.access_tokens.get(credential or "")
+        return expires is not None and self.now() < expires
+
+    def revoke(self) -> None:
+        """The user takes the app's access away: every access and refresh token stops working."""
+        with self.lock:
+            super().revoke()
+            self.access_tokens.clear()
+            self.granted = False
+
+    def token_route(self) -> tuple[str, str, str, Callable[..., Response]]:
+        return ("POST", "token", r"/oauth/token", self._token)
+
+    def _token(self, request: Request) -> Response:
+        """`grant_type=refresh_token`: a new access token and a new refresh token; the one used stops working."""
+        form = {name: values[-1] for name, values in parse_qs(request.body.decode(errors="replace")).items()}
+        if form.get("grant_type") != "refresh_token":
+            return _oauth_error(400, "unsupported_grant_type", "The authorization grant type is not supported.")
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return _oauth_error(401, "invalid_client", "Client authentication failed due to unknown client.")
+        if not self.granted or form.get("refresh_token") != self.refresh_token:
+            return _oauth_error(
+                400,
+                "invalid_grant",
+                "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI "
+                "used in the authorization request, or was issued to another client.",
+            )
+        self.token = secrets.token_urlsafe(24)
+        self.refresh_token = secrets.token_urlsafe(32)
+        self.access_tokens[self.token] = self.now() + TOKEN_SECONDS
+        body = {
+            "access_token": self.token,
+            "token_type": "bearer",
+            "expires_in": TOKEN_SECONDS,
+            "refresh_token": self.refresh_token,
+            "scope": self.oauth_scope,
+            "created_at": int(self.now()),
+        }
+        return reply(200, body)

@@ -7,28 +7,21 @@ sequence state needs. A prospect can be in a sequence once: a second `POST /api/
 already been in this sequence". Every answer carries `X-RateLimit-Limit/Remaining/Reset`; an injected 429 says when
 the hour resets and sends no `Retry-After`.
 
-OAuth as Outreach runs it: `POST /oauth/token` (form-encoded, `grant_type=refresh_token` with the app's client id
-and secret) answers a new two-hour access token and a new refresh token; the refresh token used stops working (400
-`invalid_grant`), as does every refresh token once `revoke()`d. Time is the emulator's `now()`: tests `advance()` it
-past an access token's two hours instead of waiting. `fail_next(..., on="token")` makes the token endpoint fail.
+OAuth as Outreach runs it (`OAuthEmulator`): `fail_next(..., on="token")` makes the token endpoint fail.
 Tests read `prospects`, `sequence_states` and the current `refresh_token` directly.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from roster_dev.emulators.https import Response
-from roster_dev.emulators.sequencing import PlatformError, Request, SequencerEmulator, reply
+from roster_dev.emulators.sequencing import OAuthEmulator, PlatformError, Request, reply
 
 JSON_API = "application/vnd.api+json"
 HOURLY_LIMIT = 10_000
-TOKEN_SECONDS = 7_200  # an access token's life
 ACTIVE = {"active", "paused", "pending"}
 
 
@@ -50,11 +43,7 @@ def _identifier(relationships: Any, name: str) -> int:
     return int(data["id"])
 
 
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    return reply(status, {"error": error, "error_description": description})
-
-
-class OutreachEmulator(SequencerEmulator):
+class OutreachEmulator(OAuthEmulator):
     """`with OutreachEmulator() as outreach:` — `outreach.secret()` (or the current access token, `outreach.token`),
     `.sequence_id` and `.mailbox_id` are ready to use."""
 
@@ -63,55 +52,17 @@ class OutreachEmulator(SequencerEmulator):
     thread_name = "outreach-emulator"
     content_type = JSON_API
 
-    open_routes = frozenset({"token"})
+    oauth_scope = "prospects.all sequences.all sequenceStates.all mailboxes.read users.read"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self.skipped = 0.0  # seconds `advance`d
-        self.client_id = secrets.token_urlsafe(16)
-        self.client_secret = secrets.token_urlsafe(32)
-        self.refresh_token = secrets.token_urlsafe(32)
-        self.granted = True  # the user's authorization of the app stands (`revoke` ends it)
-        self.access_tokens: dict[str, float] = {}  # token -> when it expires
         self.prospects: dict[int, dict[str, Any]] = {}
         self.sequences: dict[int, dict[str, Any]] = {}
         self.mailboxes: dict[int, dict[str, Any]] = {}
         self.sequence_states: dict[int, dict[str, Any]] = {}
         self.used = 0
-        super().__init__(host, port)
+        super().__init__(host, port, clock)
         self.sequence_id = self.add_sequence("Roster nurture")
         self.mailbox_id = self.add_mailbox("sender@example.com")
-        self.access_tokens[self.token] = self.now() + TOKEN_SECONDS
-
-    def now(self) -> float:
-        return self.clock() + self.skipped
-
-    def advance(self, seconds: float) -> None:
-        """Move the org's time on (access tokens expire by it)."""
-        with self.lock:
-            self.skipped += seconds
-
-    def secret(self) -> str:
-        """What a user saves as the destination's secret: the app's client and their refresh token."""
-        with self.lock:
-            credentials = {
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "refresh_token": self.refresh_token,
-            }
-        return json.dumps(credentials)
-
-    def accepts(self, credential: str | None) -> bool:
-        with self.lock:
-            expires = self.access_tokens.get(credential or "")
-        return expires is not None and self.now() < expires
-
-    def revoke(self) -> None:
-        """The user takes the app's access away: every access and refresh token stops working."""
-        with self.lock:
-            super().revoke()
-            self.access_tokens.clear()
-            self.granted = False
 
     def add_sequence(self, name: str) -> int:
         with self.lock:
@@ -141,7 +92,7 @@ class OutreachEmulator(SequencerEmulator):
 
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         return [
-            ("POST", "token", r"/oauth/token", self._token),
+            self.token_route(),
             ("GET", "users", r"/api/v2/users", self._list_users),
             ("GET", "find", r"/api/v2/prospects", self._list_prospects),
             ("POST", "create", r"/api/v2/prospects", self._create_prospect),
@@ -205,33 +156,6 @@ class OutreachEmulator(SequencerEmulator):
             name: {"data": {"type": name, "id": state[name]}} for name in ("prospect", "sequence", "mailbox")
         }
         return self._resource("sequenceState", state_id, {"state": state["state"]}, relationships)
-
-    def _token(self, request: Request) -> Response:
-        """`grant_type=refresh_token`: a new access token and a new refresh token; the one used stops working."""
-        form = {name: values[-1] for name, values in parse_qs(request.body.decode(errors="replace")).items()}
-        if form.get("grant_type") != "refresh_token":
-            return _oauth_error(400, "unsupported_grant_type", "The authorization grant type is not supported.")
-        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
-            return _oauth_error(401, "invalid_client", "Client authentication failed due to unknown client.")
-        if not self.granted or form.get("refresh_token") != self.refresh_token:
-            return _oauth_error(
-                400,
-                "invalid_grant",
-                "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI "
-                "used in the authorization request, or was issued to another client.",
-            )
-        self.token = secrets.token_urlsafe(24)
-        self.refresh_token = secrets.token_urlsafe(32)
-        self.access_tokens[self.token] = self.now() + TOKEN_SECONDS
-        body = {
-            "access_token": self.token,
-            "token_type": "bearer",
-            "expires_in": TOKEN_SECONDS,
-            "refresh_token": self.refresh_token,
-            "scope": "prospects.all sequences.all sequenceStates.all mailboxes.read users.read",
-            "created_at": int(self.now()),
-        }
-        return reply(200, body)
 
     def _list_users(self, request: Request) -> Response:
         user = self._resource("user", 1, {"email": "owner@example.com", "name": "Org Owner"}, {})

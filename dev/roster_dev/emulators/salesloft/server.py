@@ -6,15 +6,22 @@ as query parameters of `POST /v2/cadence_memberships` (both required, both must 
 second membership. `DELETE /v2/cadence_memberships/{id}` takes the person off the cadence (204). Paths are served
 with and without the `.json` suffix. Every answer carries `x-ratelimit-endpoint-cost` and
 `x-ratelimit-remaining-minute`; an injected 429 carries `Retry-After`. Tests read `people` and `memberships`.
+
+A request is authenticated by the team's API key (`api_key`, which does not expire) or by an OAuth access token
+(`OAuthEmulator`: two hours, handed out with a rotated refresh token by `POST /oauth/token`, which Salesloft serves
+on `accounts.salesloft.com`; `fail_next(..., on="token")` makes it fail). `SalesloftEmulator(oauth=True)` describes
+itself to Roster with the OAuth secret, otherwise with the API key. `revoke()` ends both.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from roster_dev.emulators.https import Response
-from roster_dev.emulators.sequencing import PlatformError, Request, SequencerEmulator, reply
+from roster_dev.emulators.sequencing import OAuthEmulator, PlatformError, Request, reply
 
 MINUTE_LIMIT = 600
 RETRY_AFTER = 30  # seconds an injected 429 asks to wait
@@ -35,19 +42,25 @@ def _integer(request: Request, name: str) -> int:
     return int(value)
 
 
-class SalesloftEmulator(SequencerEmulator):
-    """`with SalesloftEmulator() as salesloft:` — `salesloft.token` and `salesloft.cadence_id` are ready to use."""
+class SalesloftEmulator(OAuthEmulator):
+    """`with SalesloftEmulator() as salesloft:` — `salesloft.secret()` (the API key, or with `oauth=True` the OAuth
+    client and refresh token) and `salesloft.cadence_id` are ready to use."""
 
     kind = "salesloft"
     organization = "Roster Salesloft emulator"
     thread_name = "salesloft-emulator"
+    oauth_scope = "people:all cadences:all cadence_memberships:all users:read"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time, *, oauth: bool = False
+    ) -> None:
+        self.oauth = oauth
+        self.api_key = secrets.token_urlsafe(24)
         self.people: dict[int, dict[str, Any]] = {}
         self.cadences: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.memberships: dict[int, dict[str, Any]] = {}
-        super().__init__(host, port)
+        super().__init__(host, port, clock)
         self.user_id = self.add_user("owner@example.com")
         self.cadence_id = self.add_cadence("Roster nurture")
 
@@ -75,11 +88,27 @@ class SalesloftEmulator(SequencerEmulator):
     def options(self) -> dict[str, Any]:
         return {"cadence_id": self.cadence_id}
 
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "token_url": f"{self.url}/oauth/token"}
+
+    def secret(self) -> str:
+        return self.oauth_secret() if self.oauth else self.api_key
+
+    def accepts(self, credential: str | None) -> bool:
+        return credential == self.api_key or super().accepts(credential)
+
+    def revoke(self) -> None:
+        """The key is deleted and the user takes the app's access away."""
+        with self.lock:
+            super().revoke()
+            self._revoked.add(self.api_key)
+
     # -- protocol --------------------------------------------------------------------------------------------
 
     def routes(self) -> list[tuple[str, str, str, Callable[..., Response]]]:
         json = r"(?:\.json)?"
         return [
+            self.token_route(),
             ("GET", "me", rf"/v2/me{json}", self._me),
             ("GET", "find", rf"/v2/people{json}", self._list_people),
             ("POST", "create", rf"/v2/people{json}", self._create_person),

@@ -23,7 +23,6 @@ from typing import Any
 import requests
 from pydantic import Field
 
-from roster.actions.destinations.audiences import Refusal
 from roster.actions.destinations.base import KeptSecret, Outcome, OutcomeStatus
 from roster.actions.destinations.oauth import AccessTokens, OAuthCredentials, credentials_of
 from roster.actions.destinations.sequencer import (
@@ -34,6 +33,7 @@ from roster.actions.destinations.sequencer import (
     SequencerOptions,
     SequencerSettings,
     Step,
+    access_token,
     excerpt,
 )
 
@@ -82,10 +82,7 @@ class OutreachConnection(Connection):
         self._clock = clock
 
     def headers(self) -> dict[str, str]:
-        token = self.tokens.token()
-        if isinstance(token, Refusal):  # no token to call with: the rest of the batch would meet the same
-            raise Refused(token.status, token.answer, token.retry_after, halts=True)
-        return {"Authorization": f"Bearer {token}", "Content-Type": JSON_API, "Accept": JSON_API}
+        return {"Authorization": f"Bearer {access_token(self.tokens)}", "Content-Type": JSON_API, "Accept": JSON_API}
 
     def renewed(self) -> bool:
         return self.tokens.expired()

@@ -4,10 +4,10 @@ An entry says how a destination of that kind is configured (`settings`: account,
 chooses, e.g. which audience or sequence) and how to build its adapter from those and the destination's secret
 (the string kept in Secrets Manager: a `whsec_` key, an access token, or JSON when a platform needs several values)
 and where that secret is kept (`KeptSecret`: saved anew, read again), for kinds whose credentials change as they
-are used (a refresh token the platform rotates: Outreach; access tokens kept until they expire: Google Ads,
-Outreach). The optional hooks let the API check settings and the secret when they are saved, answer
-`POST /v1/destinations/{id}/test` without sending a record, make a secret when the user gives none, and show an ad
-audience's size and minimum.
+are used (a refresh token the platform rotates: Outreach, Salesloft by OAuth; access tokens kept until they
+expire: Google Ads, Outreach, Salesloft by OAuth). The optional hooks let the API check settings and the secret
+when they are saved, answer `POST /v1/destinations/{id}/test` without sending a record, make a secret when the
+user gives none, and show an ad audience's size and minimum.
 """
 
 from __future__ import annotations
@@ -122,10 +122,10 @@ KINDS: dict[str, DestinationKind] = {
     "salesloft": DestinationKind(
         settings=salesloft.SalesloftSettings,
         options=salesloft.SalesloftOptions,
-        build=fixed(salesloft.build),
+        build=salesloft.build,
         requests_per_second=3.0,
-        check_secret=sequencer.check_secret,
-        probe=fixed_probe(salesloft.probe),
+        check_secret=salesloft.check_secret,
+        probe=salesloft.probe,
     ),
     "apollo": DestinationKind(
         settings=apollo.ApolloSettings,

@@ -1,4 +1,10 @@
-"""Salesloft: add a person to a Salesloft cadence (API v2, an API key or OAuth access token as bearer).
+"""Salesloft: add a person to a Salesloft cadence (API v2, an API key or an OAuth access token as bearer).
+
+The secret is either an API key (a plain string, which does not expire) or, to connect by OAuth, a JSON object of
+the OAuth app's `client_id` and `client_secret` and a user's `refresh_token`. Salesloft's access tokens last two
+hours: Roster asks the token endpoint (`POST https://accounts.salesloft.com/oauth/token`,
+`grant_type=refresh_token`) for one when the kept one has expired or is refused with a 401, and keeps the access
+token and the rotated refresh token Salesloft answers in the secret (`oauth`).
 
 Find the person by `GET /v2/people?email_addresses[]=`, else create them (`POST /v2/people`), then add them to the
 cadence with `POST /v2/cadence_memberships?person_id=&cadence_id=` (and `user_id=` when the action names the user
@@ -10,13 +16,16 @@ Salesloft's rate limit is 600 cost a minute per team; its 429 carries `Retry-Aft
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import requests
-from pydantic import Field
+from pydantic import Field, HttpUrl, field_validator
 
-from roster.actions.destinations.base import Outcome, OutcomeStatus
+from roster.actions.destinations import sequencer
+from roster.actions.destinations.base import KeptSecret, Outcome, OutcomeStatus
+from roster.actions.destinations.oauth import AccessTokens, OAuthCredentials, credentials_of
 from roster.actions.destinations.sequencer import (
     Connection,
     Person,
@@ -25,12 +34,28 @@ from roster.actions.destinations.sequencer import (
     SequencerOptions,
     SequencerSettings,
     Step,
+    access_token,
     excerpt,
 )
+from roster.connectors.core.trust import local_stack
+
+TOKEN_URL = "https://accounts.salesloft.com/oauth/token"  # noqa: S105 (an address, not a password)
 
 
 class SalesloftSettings(SequencerSettings):
-    """A Salesloft destination; the secret is an API key (or OAuth access token) with cadence and people scopes."""
+    """A Salesloft destination; the secret is an API key, or an OAuth app's client and a user's refresh token, with
+    cadence and people scopes."""
+
+    token_url: HttpUrl = Field(
+        default=HttpUrl(TOKEN_URL), description="Salesloft's OAuth token endpoint (another: local stack only)"
+    )
+
+    @field_validator("token_url")
+    @classmethod
+    def _local_token_url(cls, value: HttpUrl) -> HttpUrl:
+        if str(value) != TOKEN_URL and not local_stack():
+            raise ValueError("token_url can be changed only on a local stack (to reach an emulator)")
+        return value
 
 
 class SalesloftOptions(SequencerOptions):
@@ -45,12 +70,22 @@ class SalesloftConnection(Connection):
     default_url = "https://api.salesloft.com"
     probe_path = "/v2/me"
 
-    def __init__(self, session: requests.Session, settings: SalesloftSettings, token: str) -> None:
+    def __init__(self, session: requests.Session, settings: SalesloftSettings, secret: str, kept: KeptSecret) -> None:
         super().__init__(session, settings)
-        self._token = token
+        credentials = oauth_credentials(secret)
+        self._key = secret
+        self.tokens = (
+            None
+            if credentials is None
+            else AccessTokens(self.platform, str(settings.token_url), credentials, session, kept)
+        )
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        token = self._key if self.tokens is None else access_token(self.tokens)
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def renewed(self) -> bool:
+        return self.tokens is not None and self.tokens.expired()
 
 
 class SalesloftAdapter(SequencerAdapter):
@@ -107,13 +142,31 @@ class SalesloftAdapter(SequencerAdapter):
         return self.delivered(step.delivery, f"removed cadence membership {removed}")
 
 
+def oauth_credentials(secret: str) -> OAuthCredentials | None:
+    """The OAuth client and refresh token when the secret is a JSON object (a ValueError naming what is missing or
+    wrong in it), None when it is an API key."""
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return None
+    return credentials_of(secret, OAuthCredentials, "Salesloft OAuth") if isinstance(data, dict) else None
+
+
+def check_secret(secret: str) -> None:
+    """At save time: an API key as Salesloft issued it, or a complete OAuth JSON object."""
+    if oauth_credentials(secret) is None:
+        sequencer.check_secret(secret)
+
+
 def build(
-    settings: SalesloftSettings, options: SalesloftOptions, secret: str, session: requests.Session
+    settings: SalesloftSettings, options: SalesloftOptions, secret: str, session: requests.Session, kept: KeptSecret
 ) -> SalesloftAdapter:
-    """The adapter for one action; `secret` is the API key or OAuth access token."""
-    return SalesloftAdapter(SalesloftConnection(session, settings, secret), options)
+    """The adapter for one action; `kept` is where an OAuth secret is saved with each new access token and rotated
+    refresh token (an API key is never changed)."""
+    return SalesloftAdapter(SalesloftConnection(session, settings, secret, kept), options)
 
 
-def probe(settings: SalesloftSettings, secret: str, session: requests.Session) -> Outcome:
-    """Whether Salesloft takes the key (`GET /v2/me`), sending no record."""
-    return SalesloftConnection(session, settings, secret).probe()
+def probe(settings: SalesloftSettings, secret: str, session: requests.Session, kept: KeptSecret) -> Outcome:
+    """Whether Salesloft takes the key or OAuth credentials (`GET /v2/me`, after a refresh when due), sending no
+    record."""
+    return SalesloftConnection(session, settings, secret, kept).probe()

@@ -7,8 +7,8 @@ ignored unless the action's options say `on_exit: remove` (the default is `ignor
 course); then the person leaves the sequence (Outreach finishes the sequence state, Salesloft deletes the cadence
 membership, Apollo removes the contact from the sequence). A person without an e-mail address, or a company, fails
 alone with the reason. The platform's answer decides the rest: 401 (an expired or revoked token) disables the
-destination (Outreach first renews its access token once, see `oauth`), 429 and 5xx are retried after the
-platform's `Retry-After`, any other refusal fails that one change.
+destination (an OAuth connection, Outreach's or Salesloft's, first renews its access token once, see `oauth`), 429
+and 5xx are retried after the platform's `Retry-After`, any other refusal fails that one change.
 A 401 or 429 ends the batch: the changes not yet sent get the same outcome instead of being sent into a wall.
 """
 
@@ -22,7 +22,9 @@ from typing import Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from roster.actions.destinations.audiences import Refusal
 from roster.actions.destinations.base import Delivery, Outcome, OutcomeStatus, Transition
+from roster.actions.destinations.oauth import AccessTokens
 from roster.connectors.core.trust import local_stack
 from roster.enrich.providers.http import retry_after_seconds
 from roster.identity.aliases import normalize_email
@@ -205,6 +207,15 @@ class Connection:
             asked = retry_after_seconds(response.headers.get("Retry-After"))
             return Refused(OutcomeStatus.RETRY, excerpt(response), asked)
         return Refused(OutcomeStatus.FAILED, excerpt(response))
+
+
+def access_token(tokens: AccessTokens) -> str:
+    """The OAuth access token to call with; Refused when there is none to be had (the rest of the batch would meet
+    the same, so it halts)."""
+    token = tokens.token()
+    if isinstance(token, Refusal):
+        raise Refused(token.status, token.answer, token.retry_after, halts=True)
+    return token
 
 
 class SequencerAdapter:
