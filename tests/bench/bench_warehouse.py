@@ -46,7 +46,7 @@ from roster.profiles.fields import Kind
 from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore
 from roster_dev.local.stack import LocalStack
-from tests.bench.common import NullProfiles, peak_rss_mb
+from tests.bench.common import NullProfiles, peak_rss_mb, run_bench
 
 SOURCE = "bench"
 QUERY = "SELECT email, first_name, plan, updated_at FROM people"
@@ -232,19 +232,15 @@ def main() -> None:
     parser.add_argument("--plain", type=int, default=0)
     parser.add_argument("--heap", action="store_true", help="trace the Python heap's peak (slower)")
     parser.add_argument("--query-only", action="store_true")
-    args = parser.parse_args()
-    if args.worker:
-        worker(args)
-        return
-    stack = LocalStack.from_project().start()
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            if args.store_rows:
-                bench_storage(stack, Path(folder), args.store_rows)
-            for size in (int(value) for value in args.sizes.split(",") if value):
-                bench_size(stack, Path(folder), size, args.changed)
-    finally:
-        stack.stop()
+    run_bench(parser, worker, bench)
+
+
+def bench(args: argparse.Namespace, stack: LocalStack) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        if args.store_rows:
+            bench_storage(stack, Path(folder), args.store_rows)
+        for size in (int(value) for value in args.sizes.split(",") if value):
+            bench_size(stack, Path(folder), size, args.changed)
 
 
 if __name__ == "__main__":
