@@ -350,6 +350,10 @@ def test_a_destination_keeps_to_its_rate_budget(
     runner.drain()
     assert len(receiver.received) == 4
     assert waits == [0.5, 0.5, 0.5]  # 2 a second: half a second apart
+    upsert(api, {"email": "r4@x.co", "job_title": "VP"})  # another drain, right after (the test's clock stands still)
+    runner.drain()
+    assert len(receiver.received) == 5
+    assert waits == [0.5, 0.5, 0.5, 0.5], "the pace carries over from one drain to the next"
 
 
 def test_records_failing_the_quality_gate_are_skipped_and_say_so(

@@ -2,8 +2,9 @@
 
 Each destination is drained on its own (one SQS FIFO message group per destination, so one drain at a time per
 destination and destinations side by side): a slow or failing destination only ever delays itself. A drain sends
-the destination's due deliveries in batches of its adapter's `max_batch`, at most `requests_per_second`, and
-settles each by the adapter's outcome:
+the destination's due deliveries in batches of its adapter's `max_batch`, at most `requests_per_second` (the pace
+carries over from one drain to the next: a drain starts no sooner than its predecessor's next request was due),
+and settles each by the adapter's outcome:
 
 - delivered or failed for good: settled; the record's next change (if any) becomes due;
 - retry: due again after exponential backoff with jitter (1 min, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h:
@@ -99,11 +100,21 @@ class Drain:
         for action_id in action_ids:
             self._adapter(action_id)
         started = self.monotonic()
-        while self.monotonic() - started < seconds:
-            if self.report.stopped or not self._page():
-                return self.report
-        self.report.more = True
-        return self.report
+        paced = self.store.paced_until(self.workspace, self.destination.destination_id)
+        if paced is not None:  # the previous drain's next request: that far ahead of now, on this drain's clock
+            ahead = (datetime.fromisoformat(paced) - self.clock()).total_seconds()
+            self._next_request = started + min(max(ahead, 0.0), 1.0 / self.destination.requests_per_second)
+        try:
+            while self.monotonic() - started < seconds:
+                if self.report.stopped or not self._page():
+                    return self.report
+            self.report.more = True
+            return self.report
+        finally:
+            if self.report.requests:
+                ahead = max(0.0, self._next_request - self.monotonic())
+                at = format_time(self.clock() + timedelta(seconds=ahead))
+                self.store.pace(self.workspace, self.destination.destination_id, at)
 
     def _page(self) -> bool:
         """Send one page of due deliveries; False when nothing was due."""

@@ -5,6 +5,7 @@ pk                              sk                          model            ite
 ==============================  ==========================  ===============  ======================================
 {ws}                            destination#{destination}   ConfigItem       a destination (its secret is elsewhere)
 {ws}                            action#{action}             ConfigItem       an action
+{ws}                            pace#{destination}          ConfigItem       when its next request may go
 destinations                    {ws}#{destination}          ConfigItem       every destination, for the sweep
 {ws}#{action}                   state#{profile}             StateItem        a record's place at one action
 {ws}#{action}                   delivery#{delivery}         DeliveryItem     one change owed to the destination
@@ -36,6 +37,7 @@ CANCELED = "TransactionCanceledException"
 DESTINATIONS = "destination#"
 ACTIONS = "action#"
 DESTINATION_INDEX = "destinations"
+PACE = "pace#"
 STATE = "state#"
 DELIVERY = "delivery#"
 
@@ -240,6 +242,15 @@ class ActionStore:
         ConfigItem(workspace, sk).delete()
         if sk.startswith(DESTINATIONS):
             ConfigItem(DESTINATION_INDEX, f"{workspace}#{sk.removeprefix(DESTINATIONS)}").delete()
+            ConfigItem(workspace, PACE + sk.removeprefix(DESTINATIONS)).delete()
+
+    def pace(self, workspace: str, destination_id: str, next_request_at: str) -> None:
+        """When the destination's next request may go, for the next drain (one drain at a time per destination)."""
+        ConfigItem(workspace, PACE + destination_id, data={"next_request_at": next_request_at}).save()
+
+    def paced_until(self, workspace: str, destination_id: str) -> str | None:
+        found = self.get_config(workspace, PACE + destination_id)
+        return None if found is None else str(found["next_request_at"])
 
     def all_destinations(self) -> Iterator[tuple[str, str]]:
         """(workspace, destination id) of every destination of the deployment."""
