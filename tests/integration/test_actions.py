@@ -555,6 +555,12 @@ def test_an_action_made_before_gates_were_kept_still_checks_its_gate_on_entry(
     assert transitions(receiver) == [("segment.entered", ada)]
     _status, log = api.call("GET", f"/v1/people/{ben}/deliveries")
     assert [each["status"] for each in log["deliveries"]] == ["skipped"]
+    has_email = {"match": "all", "conditions": [{"field": "email", "op": "is_not_empty"}]}
+    status, edited = api.call("PATCH", f"/v1/actions/{action_id}", {"quality_gate": has_email})
+    assert status == 200 and edited["action"]["quality_gate"]["conditions"][0]["field"] == "email", edited
+    [cy] = upsert(api, {"email": "cy@x.co", "job_title": "VP"})  # no phone: passes the new gate
+    runner.drain()
+    assert transitions(receiver) == [("segment.entered", ada), ("segment.entered", cy)]
 
 
 def test_an_action_turned_off_holds_its_deliveries_and_sends_them_in_order_when_on(

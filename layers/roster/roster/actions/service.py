@@ -132,7 +132,7 @@ class Actions:
     clock: Callable[[], datetime] = _now
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic  # paces requests within the rate budget
-    _gates: dict[tuple[str, str, str], CompiledFilter] = field(default_factory=dict)  # per action and day
+    _gates: dict[tuple[str, str, str, str], CompiledFilter] = field(default_factory=dict)  # per action, day, gate
 
     # --- destinations -----------------------------------------------------------------------
 
@@ -341,10 +341,11 @@ class Actions:
         except ValueError as refused:
             raise Refused(str(refused)) from None
         edited = action.model_copy(update=spec.model_dump(exclude={"quality_gate"}))
-        if edit.quality_gate is not None and action.gate_segment_id:
+        if edit.quality_gate is not None:
             edited.quality_gate = self._checked_gate(workspace, action.kind, edit.quality_gate)
             try:
-                self.segments.change_kept(workspace, action.gate_segment_id, edited.quality_gate)
+                if action.gate_segment_id:  # (an action saved before gates were kept checks it on entry only)
+                    self.segments.change_kept(workspace, action.gate_segment_id, edited.quality_gate)
             except FilterProblem as problem:
                 raise Refused(f"quality_gate: {problem}") from None
         self.store.put_config(workspace, ACTIONS + action_id, edited.model_dump(mode="json"))
@@ -509,7 +510,7 @@ class Actions:
         entries = [change for change in changes if change.transition is Transition.ENTERED]
         if not entries:
             return set()
-        key = (workspace, action.action_id, self.clock().date().isoformat())
+        key = (workspace, action.action_id, self.clock().date().isoformat(), action.quality_gate.model_dump_json())
         if key not in self._gates:
             catalog = catalog_for(action.kind, custom_fields(self.workspaces, workspace))
             self._gates[key] = compile_filter(action.quality_gate, catalog, self.clock().date())
