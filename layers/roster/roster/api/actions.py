@@ -3,8 +3,6 @@ which segment changes send them, backfill the current members (a count first), r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -14,14 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roster.actions.config import Action, ActionEdit, ActionSpec, Destination
 from roster.actions.service import Refused
-from roster.api.errors import ApiError, answers
+from roster.api.errors import ApiError, answering, answers
 from roster.profiles.fields import Kind
 from roster.services import services
 from roster.store.actions import StoredDelivery
 
 router = Router()
 
-ERROR_CODES = {404: "not_found", 409: "conflict", 422: "invalid_request", 502: "destination_failed"}
 DestinationId = Annotated[str, Path(pattern=r"^dst_[0-9a-f]{16}$")]
 ActionId = Annotated[str, Path(pattern=r"^act_[0-9a-f]{16}$")]
 DeliveryId = Annotated[str, Path(pattern=r"^dlv_[0-9a-f]{26}$")]
@@ -120,14 +117,6 @@ def _workspace() -> str:
     return str(router.context["workspace"])
 
 
-@contextmanager
-def _answering() -> Iterator[None]:
-    try:
-        yield
-    except Refused as refused:
-        raise ApiError(refused.status, ERROR_CODES.get(refused.status, "invalid_request"), str(refused)) from None
-
-
 def _masked(secret: str | None) -> str:
     if not secret:
         return ""
@@ -167,7 +156,7 @@ def _delivery_view(delivery: StoredDelivery) -> DeliveryView:
     "/v1/destinations", summary="Add a destination (its secret goes to Secrets Manager)", responses=answers(201)
 )
 def create_destination(body: Annotated[DestinationBody, Body()]) -> Response[DestinationView]:
-    with _answering():
+    with answering(Refused):
         try:
             destination, made = services.actions.create_destination(
                 _workspace(),
@@ -190,7 +179,7 @@ def list_destinations() -> list[DestinationView]:
 
 @router.get("/v1/destinations/<destination_id>", summary="A destination", responses=answers(200, 404))
 def get_destination(destination_id: DestinationId) -> DestinationView:
-    with _answering():
+    with answering(Refused):
         return _destination_view(services.actions.require_destination(_workspace(), destination_id))
 
 
@@ -198,7 +187,7 @@ def get_destination(destination_id: DestinationId) -> DestinationView:
     "/v1/destinations/<destination_id>", summary="Delete a destination no action uses", responses=answers(204, 404, 409)
 )
 def delete_destination(destination_id: DestinationId) -> Response[str]:
-    with _answering():
+    with answering(Refused):
         services.actions.delete_destination(_workspace(), destination_id)
     return Response(status_code=204, body="")
 
@@ -209,7 +198,7 @@ def delete_destination(destination_id: DestinationId) -> Response[str]:
     responses=answers(200, 404, 409),
 )
 def test_destination(destination_id: DestinationId) -> TestAnswer:
-    with _answering():
+    with answering(Refused):
         outcome = services.actions.test_destination(_workspace(), destination_id)
     return TestAnswer(status=str(outcome.status), answer=outcome.answer)
 
@@ -220,7 +209,7 @@ def test_destination(destination_id: DestinationId) -> TestAnswer:
     responses=answers(200, 404),
 )
 def enable_destination(destination_id: DestinationId) -> DestinationView:
-    with _answering():
+    with answering(Refused):
         return _destination_view(services.actions.enable_destination(_workspace(), destination_id))
 
 
@@ -230,7 +219,7 @@ def enable_destination(destination_id: DestinationId) -> DestinationView:
     responses=answers(200, 404),
 )
 def rotate_secret(destination_id: DestinationId, body: Annotated[SecretBody, Body()]) -> NewSecret:
-    with _answering():
+    with answering(Refused):
         made = services.actions.rotate_secret(_workspace(), destination_id, body.secret, body.keep_previous)
     return NewSecret(secret=made or _masked(body.secret))
 
@@ -240,7 +229,7 @@ def rotate_secret(destination_id: DestinationId, body: Annotated[SecretBody, Bod
 
 @router.post("/v1/actions", summary="Add an action: segment + trigger + destination", responses=answers(201, 404))
 def create_action(body: Annotated[ActionSpec, Body()]) -> Response[ActionView]:
-    with _answering():
+    with answering(Refused):
         action = services.actions.create_action(_workspace(), body, created_by=str(router.context["key_id"]))
     return Response(status_code=201, content_type="application/json", body=ActionView(action=action))
 
@@ -257,7 +246,7 @@ def list_actions() -> list[ActionView]:
 )
 def get_action(action_id: ActionId) -> ActionView:
     workspace = _workspace()
-    with _answering():
+    with answering(Refused):
         action = services.actions.require_action(workspace, action_id)
         try:
             audience = services.actions.audience(workspace, action_id)
@@ -273,14 +262,14 @@ def get_action(action_id: ActionId) -> ActionView:
     responses=answers(200, 404, 409),
 )
 def edit_action(action_id: ActionId, body: Annotated[ActionEdit, Body()]) -> ActionView:
-    with _answering():
+    with answering(Refused):
         action = services.actions.edit_action(_workspace(), action_id, body)
     return ActionView(action=action)
 
 
 @router.delete("/v1/actions/<action_id>", summary="Delete an action", responses=answers(204, 404))
 def delete_action(action_id: ActionId) -> Response[str]:
-    with _answering():
+    with answering(Refused):
         services.actions.delete_action(_workspace(), action_id)
     return Response(status_code=204, body="")
 
@@ -291,7 +280,7 @@ def delete_action(action_id: ActionId) -> Response[str]:
     responses=answers(200, 404),
 )
 def backfill(action_id: ActionId, body: Annotated[BackfillBody, Body()]) -> Backfill:
-    with _answering():
+    with answering(Refused):
         members = services.actions.backfill(_workspace(), action_id, body.dry_run)
     return Backfill(members=members, started=not body.dry_run)
 
@@ -309,7 +298,7 @@ def list_deliveries(
     cursor: Annotated[str | None, Query(pattern=r"^dlv_[0-9a-f]{26}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeliveryList:
-    with _answering():
+    with answering(Refused):
         page, following = services.actions.deliveries(_workspace(), action_id, status, cursor, limit)
     return DeliveryList(deliveries=[_delivery_view(each) for each in page], cursor=following)
 
@@ -320,7 +309,7 @@ def list_deliveries(
     responses=answers(200, 404),
 )
 def replay_all(action_id: ActionId, body: Annotated[ReplayBody, Body()]) -> Replayed:
-    with _answering():
+    with answering(Refused):
         return Replayed(replayed=services.actions.replay_all(_workspace(), action_id, body.status))
 
 
@@ -330,7 +319,7 @@ def replay_all(action_id: ActionId, body: Annotated[ReplayBody, Body()]) -> Repl
     responses=answers(200, 404, 409),
 )
 def replay(action_id: ActionId, delivery_id: DeliveryId) -> DeliveryView:
-    with _answering():
+    with answering(Refused):
         return _delivery_view(services.actions.replay(_workspace(), action_id, delivery_id))
 
 

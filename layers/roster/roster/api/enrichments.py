@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -12,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 from ulid import ULID
 
-from roster.api.errors import ApiError, answers
+from roster.api.errors import ApiError, answering, answers
 from roster.enrich.budget import BudgetReport, CostPreview
 from roster.enrich.definitions import EnrichmentDefinition, RunProblem
 from roster.enrich.runs import Run
@@ -26,7 +24,6 @@ RESERVED_IDS = frozenset({"runs", "test"})
 #: CSV exports larger than this are handed out through S3 (Lambda answers carry at most 6 MB).
 MAX_INLINE_EXPORT_BYTES = 5 * 1024 * 1024
 EXPORT_URL_SECONDS = 900
-ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 413: "too_large", 422: "invalid_request"}
 
 
 class Strict(BaseModel):
@@ -66,17 +63,8 @@ def _workspace() -> str:
     return str(router.context["workspace"])
 
 
-@contextmanager
-def _answering() -> Iterator[None]:
-    """Enrichment problems as API errors (404 unknown, 409 conflicting state, 422 invalid definition)."""
-    try:
-        yield
-    except RunProblem as problem:
-        raise ApiError(problem.status, ERROR_CODES.get(problem.status, "bad_request"), str(problem)) from None
-
-
 def _detail(enrichment_id: str) -> EnrichmentDetail:
-    with _answering():
+    with answering(RunProblem):
         definition = services.enrichments.definitions.get(_workspace(), enrichment_id)
         budget = services.enrichments.budgets.report(_workspace(), enrichment_id)
     return EnrichmentDetail(
@@ -95,7 +83,7 @@ def _detail(enrichment_id: str) -> EnrichmentDetail:
     responses=answers(200, 404, 422),
 )
 def test_definition(body: EnrichmentDefinition) -> TestRun:
-    with _answering():
+    with answering(RunProblem):
         return services.enrichments.trials.run(_workspace(), body)
 
 
@@ -110,7 +98,7 @@ def list_all_runs(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunList:
     responses=answers(200, 404),
 )
 def get_run(run_id: str) -> Run:
-    with _answering():
+    with answering(RunProblem):
         return services.enrichments.runs.get(_workspace(), run_id)
 
 
@@ -120,7 +108,7 @@ def get_run(run_id: str) -> Run:
     responses=answers(202, 404, 409),
 )
 def resume_run(run_id: str) -> Response[Run]:
-    with _answering():
+    with answering(RunProblem):
         run = services.enrichments.runs.resume(_workspace(), run_id)
     return Response(status_code=202, content_type="application/json", body=run)
 
@@ -132,7 +120,7 @@ def resume_run(run_id: str) -> Response[Run]:
 )
 def export_run(run_id: str) -> Response[str]:
     workspace = _workspace()
-    with _answering():
+    with answering(RunProblem):
         chunks = services.enrichments.exports.as_csv(workspace, run_id)
         text, size = [], 0
         for chunk in chunks:
@@ -159,7 +147,7 @@ def _export_through_s3(workspace: str, run_id: str, chunks: list[str]) -> Respon
     responses=answers(200),
 )
 def list_enrichments() -> EnrichmentList:
-    with _answering():
+    with answering(RunProblem):
         definitions = services.enrichments.definitions.all(_workspace())
     return EnrichmentList(
         enrichments=[_detail(definition.enrichment_id) for definition in definitions if definition.signal is None]
@@ -174,7 +162,7 @@ def list_enrichments() -> EnrichmentList:
 def create_enrichment(body: EnrichmentDefinition) -> Response[EnrichmentDetail]:
     if body.enrichment_id in RESERVED_IDS:
         raise ApiError(422, "invalid_request", f"{body.enrichment_id!r} is reserved; choose another enrichment_id")
-    with _answering():
+    with answering(RunProblem):
         saved = services.enrichments.definitions.save(_workspace(), body, create=True)
     return Response(status_code=201, content_type="application/json", body=_detail(saved.enrichment_id))
 
@@ -195,7 +183,7 @@ def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> Enrichm
     if "enrichment_id" in body.model_fields_set and body.enrichment_id != enrichment_id:
         raise ApiError(422, "invalid_request", "enrichment_id in the body differs from the one in the path")
     update: dict[str, object] = {"enrichment_id": enrichment_id}
-    with _answering():
+    with answering(RunProblem):
         if "budget_credits" not in body.model_fields_set:
             update["budget_credits"] = services.enrichments.budgets.report(_workspace(), enrichment_id).budget_credits
         services.enrichments.definitions.save(_workspace(), body.model_copy(update=update), create=False)
@@ -208,7 +196,7 @@ def update_enrichment(enrichment_id: str, body: EnrichmentDefinition) -> Enrichm
     responses=answers(204, 404),
 )
 def delete_enrichment(enrichment_id: str) -> Response[None]:
-    with _answering():
+    with answering(RunProblem):
         services.enrichments.definitions.delete(_workspace(), enrichment_id)
     return Response(status_code=204)
 
@@ -219,7 +207,7 @@ def delete_enrichment(enrichment_id: str) -> Response[None]:
     responses=answers(200, 404),
 )
 def enrichment_cost(enrichment_id: str) -> CostPreview:
-    with _answering():
+    with answering(RunProblem):
         return services.enrichments.budgets.preview_cost(_workspace(), enrichment_id)
 
 
@@ -229,7 +217,7 @@ def enrichment_cost(enrichment_id: str) -> CostPreview:
     responses=answers(200, 404, 422),
 )
 def test_enrichment(enrichment_id: str, body: Annotated[TestRequest | None, Body()] = None) -> TestRun:
-    with _answering():
+    with answering(RunProblem):
         definition = services.enrichments.definitions.get(_workspace(), enrichment_id)
         return services.enrichments.trials.run(_workspace(), definition, body.profile_ids if body else None)
 
@@ -240,7 +228,7 @@ def test_enrichment(enrichment_id: str, body: Annotated[TestRequest | None, Body
     responses=answers(202, 404, 409, 422),
 )
 def start_run(enrichment_id: str, body: Annotated[StartRun | None, Body()] = None) -> Response[Run]:
-    with _answering():
+    with answering(RunProblem):
         run = services.enrichments.runs.start(_workspace(), enrichment_id, force=body.force if body else False)
     return Response(status_code=202, content_type="application/json", body=run)
 
@@ -258,5 +246,5 @@ def list_runs(enrichment_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 5
     responses=answers(200, 404),
 )
 def set_budget(enrichment_id: str, body: SetBudget) -> BudgetReport:
-    with _answering():
+    with answering(RunProblem):
         return services.enrichments.budgets.set(_workspace(), enrichment_id, body.credits)

@@ -3,6 +3,8 @@ documents the answers it gives."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
@@ -24,6 +26,15 @@ DESCRIPTIONS = {
     502: "Salesforce or a warehouse refused or failed the call (the message says why: login, limits, network)",
 }
 WITHOUT_BODY = {204, 303}
+#: The short code of a service's problem, by the status it carries.
+PROBLEM_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_request",
+    502: "destination_failed",
+}
 
 
 class ApiError(Exception):
@@ -51,3 +62,14 @@ def answers(success: int = 200, *others: int, media_type: str | None = None) -> 
         elif status != success:
             documented[status] = error_response(status)
     return documented
+
+
+@contextmanager
+def answering(problem: type[Exception]) -> Iterator[None]:
+    """A service's problem (an exception with the HTTP `status` it means, and a message saying why) as the API
+    error of that status."""
+    try:
+        yield
+    except problem as raised:
+        status = int(getattr(raised, "status"))  # noqa: B009 (the problem types carry it; Exception does not)
+        raise ApiError(status, PROBLEM_CODES.get(status, "bad_request"), str(raised)) from None

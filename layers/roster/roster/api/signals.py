@@ -7,8 +7,6 @@ routes (`PUT /v1/enrichments/{id}/budget`, `POST /v1/enrichments/runs/{run_id}/r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -16,7 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from roster.api.errors import ApiError, answers
+from roster.api.errors import ApiError, answering, answers
 from roster.enrich.budget import CostPreview
 from roster.enrich.definitions import ENRICHMENT_ID, RunProblem
 from roster.enrich.runs import Run
@@ -27,7 +25,6 @@ from roster.signals.service import RESERVED_IDS, RecordSignals, SignalDetail, Si
 
 router = Router()
 
-ERROR_CODES = {400: "bad_request", 404: "not_found", 409: "conflict", 413: "too_large", 422: "invalid_request"}
 SignalId = Annotated[str, Path(pattern=ENRICHMENT_ID)]
 
 
@@ -48,15 +45,6 @@ def _workspace() -> str:
     return str(router.context["workspace"])
 
 
-@contextmanager
-def _answering() -> Iterator[None]:
-    """Signal problems as API errors (404 unknown, 409 exists, 422 invalid settings)."""
-    try:
-        yield
-    except RunProblem as problem:
-        raise ApiError(problem.status, ERROR_CODES.get(problem.status, "bad_request"), str(problem)) from None
-
-
 # Static paths first, so `preview`, `test` and `records` are never read as signal ids.
 
 
@@ -66,7 +54,7 @@ def _answering() -> Iterator[None]:
     responses=answers(200, 404, 422),
 )
 def preview_signal(body: SignalSettings) -> CostPreview:
-    with _answering():
+    with answering(RunProblem):
         return services.signals.preview(_workspace(), body)
 
 
@@ -76,7 +64,7 @@ def preview_signal(body: SignalSettings) -> CostPreview:
     responses=answers(200, 404, 422),
 )
 def test_signal(body: SignalTest) -> TestRun:
-    with _answering():
+    with answering(RunProblem):
         return services.signals.test(_workspace(), body.signal, body.profile_ids)
 
 
@@ -94,7 +82,7 @@ def record_signals(kind: Kind, profile_id: Annotated[str, Path(pattern=r"^[0-9A-
 
 @router.get("/v1/signals", summary="Signals with their audiences, last run, hits and credits", responses=answers(200))
 def list_signals() -> SignalList:
-    with _answering():
+    with answering(RunProblem):
         return SignalList(signals=services.signals.all(_workspace()))
 
 
@@ -106,7 +94,7 @@ def list_signals() -> SignalList:
 def create_signal(body: SignalSettings) -> Response[SignalDetail]:
     if body.signal_id in RESERVED_IDS:
         raise ApiError(422, "invalid_request", f"{body.signal_id!r} is reserved; choose another signal_id")
-    with _answering():
+    with answering(RunProblem):
         created = services.signals.create(_workspace(), body, created_by=str(router.context["key_id"]))
     return Response(status_code=201, content_type="application/json", body=created)
 
@@ -115,7 +103,7 @@ def create_signal(body: SignalSettings) -> Response[SignalDetail]:
     "/v1/signals/<signal_id>", summary="A signal with its last run, hits and credits", responses=answers(200, 404)
 )
 def get_signal(signal_id: SignalId) -> SignalDetail:
-    with _answering():
+    with answering(RunProblem):
         return services.signals.get(_workspace(), signal_id)
 
 
@@ -125,7 +113,7 @@ def get_signal(signal_id: SignalId) -> SignalDetail:
     responses=answers(204, 404),
 )
 def delete_signal(signal_id: SignalId) -> Response[None]:
-    with _answering():
+    with answering(RunProblem):
         services.signals.delete(_workspace(), signal_id)
     return Response(status_code=204)
 
@@ -136,13 +124,13 @@ def delete_signal(signal_id: SignalId) -> Response[None]:
     responses=answers(202, 404, 409, 422),
 )
 def start_signal_run(signal_id: SignalId) -> Response[Run]:
-    with _answering():
+    with answering(RunProblem):
         run = services.signals.start(_workspace(), signal_id)
     return Response(status_code=202, content_type="application/json", body=run)
 
 
 @router.get("/v1/signals/<signal_id>/runs", summary="A signal's runs, newest first", responses=answers(200, 404))
 def list_signal_runs(signal_id: SignalId, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> SignalRuns:
-    with _answering():
+    with answering(RunProblem):
         services.signals.get(_workspace(), signal_id)
     return SignalRuns(runs=services.enrichments.runs.recent(_workspace(), signal_id, limit))
