@@ -49,6 +49,11 @@ def backoff(attempt: int, rand: Callable[[float, float], float] = random.uniform
     return base * rand(1 - JITTER, 1 + JITTER)
 
 
+def log_attempt(delivery: StoredDelivery, at: str, status: str, answer: str) -> None:
+    """Add an attempt (or a hold, a replay) to the delivery's log, which keeps the last LOG_ENTRIES."""
+    delivery.log = [*delivery.log, {"at": at, "status": status, "answer": answer}][-LOG_ENTRIES:]
+
+
 def as_delivery(stored: StoredDelivery) -> Delivery:
     return Delivery(
         delivery_id=stored.delivery_id,
@@ -186,7 +191,7 @@ class Drain:
     def _hold(self, delivery: StoredDelivery) -> None:
         at = format_time(self.clock())
         delivery.status, delivery.due_at, delivery.updated_at = DeliveryStatus.HELD, None, at
-        delivery.log = [*delivery.log, {"at": at, "status": "held", "answer": "held: the action is off"}][-LOG_ENTRIES:]
+        log_attempt(delivery, at, "held", "held: the action is off")
         self.store.save_delivery(delivery)
         self.report.held += 1
 
@@ -219,9 +224,7 @@ class Drain:
         """Record an attempt's outcome on the delivery and, when it is settled, move its record's line on."""
         now = self.clock()
         at = format_time(now)
-        delivery.log = [*delivery.log, {"at": at, "status": str(outcome.status), "answer": outcome.answer}][
-            -LOG_ENTRIES:
-        ]
+        log_attempt(delivery, at, str(outcome.status), outcome.answer)
         delivery.updated_at = at
         settled = True
         if status is not None:

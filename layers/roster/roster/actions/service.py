@@ -16,13 +16,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import requests
 from pydantic import BaseModel, Field
 
 from roster.actions.config import Action, ActionEdit, ActionSpec, Destination, DestinationStatus
-from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, release, sendable
+from roster.actions.delivery import DRAIN_SECONDS, Drain, DrainReport, log_attempt, release, sendable
 from roster.actions.destinations.base import Adapter, AudienceStatus, KeptSecret, Outcome, Transition
 from roster.actions.destinations.registry import DestinationKind, destination_kind
 from roster.actions.intake import SETTLED, Change, Context, DeliveryStatus, plan, skipped
@@ -48,6 +48,7 @@ from roster.store.profiles import ProfileStore
 from roster.store.workspaces import WorkspaceStore, custom_fields
 
 BACKFILL_PAGE = 200
+T = TypeVar("T")
 INTAKE_ATTEMPTS = 5
 MAX_REPLAY = 500
 
@@ -355,14 +356,9 @@ class Actions:
 
     def _release_held(self, workspace: str, action: Action) -> None:
         """Make the deliveries held while the action was off due again (each record's in its order)."""
-        cursor: str | None = None
-        while True:
-            page, cursor = self.store.action_deliveries(workspace, action.action_id, cursor, 100)
-            for delivery in page:
-                if delivery.status == DeliveryStatus.HELD:
-                    release(self.store, delivery, format_time(self.clock()))
-            if cursor is None:
-                break
+        for delivery in self.store.every_delivery(workspace, action.action_id):
+            if delivery.status == DeliveryStatus.HELD:
+                release(self.store, delivery, format_time(self.clock()))
         self.nudge(workspace, action.destination_id)
 
     def delete_action(self, workspace: str, action_id: str) -> None:
@@ -378,32 +374,30 @@ class Actions:
         action = self.require_action(workspace, action_id)
         destination = self.require_destination(workspace, action.destination_id)
         entry = self._kind(destination.kind)
-        if entry.audience is None:
-            return None
-        settings = entry.settings.model_validate(destination.settings)
-        options = entry.options.model_validate(action.options)
-        result: AudienceStatus = entry.audience(
-            settings,
-            options,
-            self._secret(workspace, destination),
-            self.session(destination),
-            self.secrets.kept(workspace, destination.destination_id),
-        )
-        return result
+        return None if entry.audience is None else self._call(workspace, action, destination, entry, entry.audience)
 
     def adapter(self, workspace: str, action: Action) -> Adapter:
         destination = self.require_destination(workspace, action.destination_id)
         entry = self._kind(destination.kind)
-        settings = entry.settings.model_validate(destination.settings)
-        options = entry.options.model_validate(action.options)
-        adapter: Adapter = entry.build(
-            settings,
-            options,
+        return self._call(workspace, action, destination, entry, entry.build)
+
+    def _call(
+        self,
+        workspace: str,
+        action: Action,
+        destination: Destination,
+        entry: DestinationKind,
+        hook: Callable[[Any, Any, str, requests.Session, KeptSecret], T],
+    ) -> T:
+        """A kind's hook on an action's destination: its settings, the action's options, the secret, a session
+        trusting the destination's CA, and where the secret is kept."""
+        return hook(
+            entry.settings.model_validate(destination.settings),
+            entry.options.model_validate(action.options),
             self._secret(workspace, destination),
             self.session(destination),
             self.secrets.kept(workspace, destination.destination_id),
         )
-        return adapter
 
     def require_action(self, workspace: str, action_id: str) -> Action:
         action = self.action(workspace, action_id)
@@ -614,7 +608,7 @@ class Actions:
             delivery.status = DeliveryStatus.BLOCKED if state.backlog else DeliveryStatus.PENDING
             delivery.due_at = None if state.backlog else now
             delivery.attempts, delivery.updated_at = 0, now
-            delivery.log = [*delivery.log, {"at": now, "status": "replay", "answer": "replayed by hand"}][-10:]
+            log_attempt(delivery, now, "replay", "replayed by hand")
             state.backlog = [*state.backlog, delivery_id]
             if self.store.commit(workspace, action_id, delivery.profile_id, state, [delivery]):
                 self.nudge(workspace, action.destination_id)
@@ -627,16 +621,11 @@ class Actions:
 
     def replay_all(self, workspace: str, action_id: str, status: str) -> int:
         """Replay up to MAX_REPLAY settled deliveries of one status (`dead`: the dead letters)."""
+        chosen = (each for each in self.store.every_delivery(workspace, action_id) if each.status == status)
         replayed = 0
-        cursor: str | None = None
-        while replayed < MAX_REPLAY:
-            page, cursor = self.store.action_deliveries(workspace, action_id, cursor, 100)
-            for delivery in page:
-                if delivery.status == status and replayed < MAX_REPLAY:
-                    self.replay(workspace, action_id, delivery.delivery_id)
-                    replayed += 1
-            if cursor is None:
-                break
+        for delivery in itertools.islice(chosen, MAX_REPLAY):
+            self.replay(workspace, action_id, delivery.delivery_id)
+            replayed += 1
         return replayed
 
     def deliveries(

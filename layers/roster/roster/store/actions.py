@@ -349,6 +349,15 @@ class ActionStore:
         last = result.last_evaluated_key
         return items, (last["sk"]["S"].removeprefix(DELIVERY) if last else None)
 
+    def every_delivery(self, workspace: str, action_id: str) -> Iterator[StoredDelivery]:
+        """All of an action's deliveries, a page at a time."""
+        cursor: str | None = None
+        while True:
+            page, cursor = self.action_deliveries(workspace, action_id, cursor, 100)
+            yield from page
+            if cursor is None:
+                return
+
     def record_deliveries(self, workspace: str, kind: str, profile_id: str, limit: int) -> list[StoredDelivery]:
         """A record's deliveries across actions, newest first."""
         found = DeliveryItem.by_record.query(
