@@ -49,7 +49,7 @@ class Segment:
     rebuild_run: str | None = None
     rebuild_parts: int = 0
     rebuild_done: set[str] = field(default_factory=set)
-    based_on: str | None = None  # a kept segment (see SegmentManager.keep): the segment it follows
+    based_on: str | None = None  # a kept segment (see SegmentManager.create_kept): the segment it follows
     adds: dict[str, Any] | None = None  # ... the filter it adds to that segment's
     kept_by: str | None = None  # ... and what keeps it, in the user's words
 
